@@ -1,0 +1,25 @@
+"""The event envelope and the parsers that normalise every source into it."""
+
+from .envelope import Event, ObjectRef, Source
+from .parsers import (
+    EVENTBRIDGE_SOURCE,
+    InvalidEvent,
+    decode_message,
+    parse_eventbridge_event,
+    parse_hubspot_batch,
+    parse_hubspot_event,
+    schedule_tick,
+)
+
+__all__ = [
+    "EVENTBRIDGE_SOURCE",
+    "Event",
+    "InvalidEvent",
+    "ObjectRef",
+    "Source",
+    "decode_message",
+    "parse_eventbridge_event",
+    "parse_hubspot_batch",
+    "parse_hubspot_event",
+    "schedule_tick",
+]

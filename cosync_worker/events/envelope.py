@@ -1,0 +1,53 @@
+"""The one event envelope every source (relay, EventBridge, scheduler, REST API) is normalised into."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["Event", "ObjectRef", "Source"]
+
+Source = Literal["hubspot", "eventbridge", "schedule", "api"]
+
+
+class ObjectRef(BaseModel):
+    """The remote object an event concerns, e.g. ``hubspot`` deal ``123`` or ``partnercentral`` ``O123``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    system: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+    id: str = Field(min_length=1)
+
+    @property
+    def key(self) -> str:
+        return f"{self.system}:{self.type}:{self.id}"
+
+
+class Event(BaseModel):
+    """A unit of work on the queue.
+
+    ``ordering_key`` serialises work on one object (SQS FIFO message group); ``dedupe_key`` makes a
+    redelivered or re-sent event run once (SQS deduplication id and the processed-key store).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    source: Source
+    type: str = Field(min_length=1)
+    object: ObjectRef
+    ordering_key: str = Field(min_length=1, max_length=128)
+    dedupe_key: str = Field(min_length=1, max_length=128)
+    payload: dict[str, Any] = Field(default_factory=dict)
+    received_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    attempt: int = Field(default=0, ge=0)
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> Event:
+        return cls.model_validate_json(raw)

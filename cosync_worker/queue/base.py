@@ -1,0 +1,88 @@
+"""The ``Queue`` protocol every backend implements (local SQLite, SQS)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+__all__ = ["DeadLetter", "Message", "Queue", "QueueUnavailable"]
+
+
+class QueueUnavailable(RuntimeError):
+    """The backend cannot be reached; callers must not acknowledge anything to their own producer."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A received message. ``receipt`` is the backend's handle for ack/nack/extend."""
+
+    id: str
+    body: str
+    receipt: str
+    receive_count: int
+    group: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message parked in the dead-letter store, with the reason it was parked."""
+
+    id: str
+    body: str
+    reason: str
+    failed_at: float
+
+
+@runtime_checkable
+class Queue(Protocol):
+    """A durable at-least-once queue with per-group ordering.
+
+    ``send`` returns only once the messages are stored durably (the relay answers HubSpot 2xx after it).
+    Within one ``group`` a backend never hands out a message while an earlier one of the same group is in
+    flight, so per-object order holds across consumers (SQS FIFO semantics).
+    """
+
+    async def send(self, bodies: Sequence[tuple[str, str | None, str | None]]) -> None:
+        """Store ``(body, group, dedupe_id)`` triples atomically; a repeated ``dedupe_id`` is dropped."""
+        ...
+
+    async def receive(self, max_messages: int = 10, wait_seconds: float = 20.0) -> list[Message]:
+        """Claim up to ``max_messages``, waiting up to ``wait_seconds`` for the first one."""
+        ...
+
+    async def ack(self, messages: Sequence[Message]) -> None:
+        """Delete processed messages (batched)."""
+        ...
+
+    async def nack(self, message: Message, delay_seconds: float = 0.0) -> None:
+        """Release a message for another attempt after ``delay_seconds``."""
+        ...
+
+    async def extend(self, message: Message, seconds: float) -> None:
+        """Keep a message invisible for ``seconds`` more (heartbeat for long work)."""
+        ...
+
+    async def dead_letter(self, message: Message, reason: str) -> None:
+        """Move a message to the dead-letter store with ``reason``; it leaves the main queue."""
+        ...
+
+    async def list_dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """Dead-lettered messages, oldest first."""
+        ...
+
+    async def replay_dead_letters(self, ids: Sequence[str] | None = None) -> int:
+        """Move dead letters (all, or ``ids``) back to the main queue; returns how many moved."""
+        ...
+
+    async def depth(self) -> int:
+        """Approximate number of visible messages (for metrics and readiness)."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise :class:`QueueUnavailable` if the backend cannot be reached."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...

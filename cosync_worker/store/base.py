@@ -1,0 +1,85 @@
+"""The ``Store`` protocol: idempotency keys, cursors, last-synced state, rate budgets, audit log.
+
+SQLite is the embedded default; a DynamoDB implementation follows the same contract, so callers never
+know which one they hold. Every method is atomic on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["AuditEntry", "Store", "StoreUnavailable"]
+
+
+class StoreUnavailable(RuntimeError):
+    """The backend cannot be reached."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One effect cosync had on a remote system."""
+
+    object_key: str
+    system: str
+    action: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    actor: str = "cosync"
+    at: float = 0.0
+    seq: int = 0
+
+
+@runtime_checkable
+class Store(Protocol):
+    async def claim_key(self, key: str, ttl_seconds: float) -> bool:
+        """Record ``key`` as seen; True if it was new (or expired), False if it already exists."""
+        ...
+
+    async def has_key(self, key: str) -> bool:
+        """Whether ``key`` is recorded and not expired."""
+        ...
+
+    async def release_key(self, key: str) -> None:
+        """Forget ``key`` (work claimed under it failed and must run again)."""
+        ...
+
+    async def get_cursor(self, name: str) -> str | None:
+        """The bookmark of a sync loop, or None before its first successful run."""
+        ...
+
+    async def set_cursor(self, name: str, value: str) -> None:
+        """Advance a sync loop's bookmark."""
+        ...
+
+    async def get_state(self, object_key: str) -> dict[str, Any] | None:
+        """The last state cosync synced for a remote object."""
+        ...
+
+    async def put_state(self, object_key: str, state: dict[str, Any]) -> None:
+        """Replace the last synced state of a remote object."""
+        ...
+
+    async def take_tokens(
+        self, budget: str, rate_per_second: float, capacity: float, tokens: float = 1.0
+    ) -> float:
+        """Draw ``tokens`` from a shared token bucket; 0.0 if taken, else seconds to wait before retrying.
+
+        The bucket is shared by every process using the same store, and the draw is atomic.
+        """
+        ...
+
+    async def append_audit(self, entry: AuditEntry) -> int:
+        """Append to the audit log; returns the entry's sequence number."""
+        ...
+
+    async def audit_trail(self, object_key: str, limit: int = 100) -> list[AuditEntry]:
+        """Audit entries of one object, oldest first."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise :class:`StoreUnavailable` if the backend cannot be reached."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...

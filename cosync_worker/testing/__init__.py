@@ -1,0 +1,1 @@
+"""pytest plugin for connector authors: sandbox emulators and AWS services (moto) as fixtures."""
