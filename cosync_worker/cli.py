@@ -1,0 +1,212 @@
+"""The ``cosync`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from .config import ConfigError, Settings, load_settings
+from .hooks import PluginManager
+from .logs import configure_logging
+
+__all__ = ["main"]
+
+T = TypeVar("T")
+DEFAULT_CONFIG = "config.yaml"
+
+
+def _settings(config: str | None) -> Settings:
+    path = config or (DEFAULT_CONFIG if Path(DEFAULT_CONFIG).exists() else None)
+    try:
+        settings = load_settings(path)
+    except ConfigError as exc:
+        for line in exc.problems:
+            click.echo(f"config error: {line}", err=True)
+        sys.exit(2)
+    configure_logging(settings.logging.level, settings.logging.format)
+    return settings
+
+
+def _run(coro_factory: Callable[[], Awaitable[T]]) -> T:
+    async def wrapper() -> T:
+        return await coro_factory()
+
+    try:
+        return asyncio.run(wrapper())
+    except ConfigError as exc:
+        for line in exc.problems:
+            click.echo(f"config error: {line}", err=True)
+        sys.exit(2)
+
+
+config_option = click.option(
+    "--config",
+    "-c",
+    "config",
+    type=click.Path(dir_okay=False),
+    help="config.yaml to use (default: ./config.yaml).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """cosync: keeps HubSpot in sync with AWS Partner Central, Google Cloud and Microsoft co-sell."""
+
+
+@main.command()
+@config_option
+@click.option("--no-relay", is_flag=True, help="Do not serve the relay in this process.")
+def run(config: str | None, no_relay: bool) -> None:
+    """Run the worker, the scheduler and the relay until SIGTERM/SIGINT."""
+    from .runtime import Runtime
+
+    settings = _settings(config)
+
+    async def go() -> None:
+        async with Runtime(settings) as rt:
+            rt.install_signal_handlers()
+            await rt.run(with_relay=not no_relay)
+
+    _run(go)
+
+
+@main.command()
+@config_option
+def relay(config: str | None) -> None:
+    """Serve only the relay (webhook intake and REST API), for deployments that scale intake apart."""
+    from .runtime import Runtime
+
+    settings = _settings(config)
+
+    async def go() -> None:
+        async with Runtime(settings) as rt:
+            rt.install_signal_handlers()
+            await rt.start_relay()
+            stop = asyncio.Event()
+            rt.worker.stop = stop.set  # type: ignore[method-assign]
+            await stop.wait()
+
+    _run(go)
+
+
+@main.command()
+@config_option
+@click.argument("name")
+@click.option("--once", is_flag=True, required=True, help="Run one tick of the loop now and exit.")
+def sync(config: str | None, name: str, once: bool) -> None:
+    """Run one tick of the sync loop NAME immediately (e.g. ``cosync sync invitation_poll --once``)."""
+    from .events import schedule_tick
+    from .runtime import Runtime
+
+    settings = _settings(config)
+
+    async def go() -> int:
+        async with Runtime(settings) as rt:
+            names = sorted(s.name for s in rt.scheduler.schedules)
+            if name not in names:
+                click.echo(
+                    f"error: no sync loop named {name!r}; known loops: {', '.join(names) or 'none'}", err=True
+                )
+                return 2
+            event = schedule_tick(name, int(time.time() * 1000))
+            outcome = await rt.worker.dispatcher.dispatch(event, force=True)
+            click.echo(json.dumps({"loop": name, "outcome": outcome.action, "reason": outcome.reason}))
+            return 0 if outcome.action == "ack" else 1
+
+    sys.exit(_run(go))
+
+
+@main.group("config")
+def config_group() -> None:
+    """Inspect configuration."""
+
+
+@config_group.command("check")
+@config_option
+def config_check(config: str | None) -> None:
+    """Validate config.yaml, the environment and every connector's section; list every error."""
+    settings = _settings(config)
+    pm = PluginManager().load(settings)
+    try:
+        pm.connectors()
+        pm.validate_connector_configs(settings)
+    except ConfigError as exc:
+        for line in exc.problems:
+            click.echo(f"config error: {line}", err=True)
+        sys.exit(2)
+    click.echo("config ok")
+
+
+@main.command()
+@config_option
+def plugins(config: str | None) -> None:
+    """List installed plugins, the connectors they declare, event types and schedules."""
+    settings = _settings(config)
+    pm = PluginManager().load(settings)
+    connectors = {id(c.plugin): c for c in pm.connectors()}
+    for name, plugin in sorted(pm.list_name_plugin(), key=lambda p: p[0]):
+        c = connectors.get(id(plugin))
+        if c is None:
+            click.echo(f"{name}: (no connector)")
+            continue
+        schedules = ", ".join(f"{s.name} every {s.interval_seconds:g}s" for s in c.spec.schedules) or "none"
+        click.echo(f"{name}: connector {c.spec.name!r}")
+        click.echo(f"    events: {', '.join(c.spec.event_types) or 'none'}")
+        click.echo(f"    schedules: {schedules}")
+
+
+@main.group()
+def dlq() -> None:
+    """Inspect and replay the dead-letter queue."""
+
+
+@dlq.command("list")
+@config_option
+@click.option("--limit", default=100, show_default=True)
+def dlq_list(config: str | None, limit: int) -> None:
+    """Print dead-lettered messages as JSON lines, with the reason each was parked."""
+    from .runtime import open_queue
+
+    settings = _settings(config)
+
+    async def go() -> None:
+        queue = await open_queue(settings.queue)
+        try:
+            for d in await queue.list_dead_letters(limit):
+                click.echo(
+                    json.dumps({"id": d.id, "reason": d.reason, "failed_at": d.failed_at, "body": d.body})
+                )
+        finally:
+            await queue.close()
+
+    _run(go)
+
+
+@dlq.command("replay")
+@config_option
+@click.argument("ids", nargs=-1)
+def dlq_replay(config: str | None, ids: tuple[str, ...]) -> None:
+    """Move dead letters (all, or the given IDS) back onto the queue."""
+    from .runtime import open_queue
+
+    settings = _settings(config)
+
+    async def go() -> int:
+        queue = await open_queue(settings.queue)
+        try:
+            return await queue.replay_dead_letters(list(ids) or None)
+        finally:
+            await queue.close()
+
+    click.echo(f"replayed {_run(go)} message(s)")
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, default=str)

@@ -1,0 +1,112 @@
+"""The one configuration model, read from ``config.yaml`` and ``COSYNC__SECTION__KEY`` environment variables.
+
+Sections of the core live here; each connector validates its own section (``connectors.<name>``) with the
+model it declares through the ``cosync_config_model`` hook.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .secrets import SecretRef
+
+__all__ = [
+    "HubSpotSettings",
+    "LoggingSettings",
+    "QueueSettings",
+    "RelaySettings",
+    "ScheduleSettings",
+    "Settings",
+    "StoreSettings",
+    "WorkerSettings",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class QueueSettings(_Section):
+    kind: Literal["local", "sqs"] = "local"
+    path: Path = Path(".cosync/queue.db")
+    queue_url: str | None = None
+    dlq_url: str | None = None
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    visibility_timeout: float = Field(30.0, gt=0)
+    max_receives: int = Field(5, ge=1)
+
+
+class StoreSettings(_Section):
+    kind: Literal["sqlite", "dynamodb"] = "sqlite"
+    path: Path = Path(".cosync/state.db")
+    table: str | None = None
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+
+
+class RetrySettings(_Section):
+    max_attempts: int = Field(8, ge=1)
+    base_delay: float = Field(1.0, ge=0)
+    max_delay: float = Field(300.0, ge=0)
+
+
+class WorkerSettings(_Section):
+    concurrency: int = Field(16, ge=1, le=1024)
+    batch_size: int = Field(10, ge=1, le=10)
+    wait_seconds: float = Field(20.0, ge=0, le=20)
+    drain_seconds: float = Field(25.0, ge=0)
+    processed_ttl_seconds: float = Field(7 * 24 * 3600, gt=0)
+    heartbeat_seconds: float = Field(10.0, gt=0)
+    retry: RetrySettings = RetrySettings()
+
+
+class ScheduleSettings(_Section):
+    interval_seconds: float | None = Field(None, gt=0)
+    jitter_seconds: float | None = Field(None, ge=0)
+    enabled: bool = True
+
+
+class RelaySettings(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    max_body_bytes: int = Field(1_048_576, gt=0)
+    api_tokens: list[SecretRef] = Field(default_factory=list)
+    cors_origins: list[str] = Field(default_factory=list)
+    trusted_proxies: list[str] = Field(default_factory=list)
+    legacy_signatures: bool = False
+    signature_max_age_seconds: float = Field(300.0, gt=0)
+    public_url: str | None = None
+
+
+class HubSpotSettings(_Section):
+    base_url: str = "https://api.hubapi.com"
+    access_token: SecretRef | None = None
+    client_secret: SecretRef | None = None
+    app_id: int | None = None
+    requests_per_10s: int = Field(100, ge=1)
+    search_per_second: int = Field(5, ge=1)
+    portal_id: int | None = None
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class Settings(_Section):
+    queue: QueueSettings = QueueSettings()
+    store: StoreSettings = StoreSettings()
+    worker: WorkerSettings = WorkerSettings()
+    schedules: dict[str, ScheduleSettings] = Field(default_factory=dict)
+    relay: RelaySettings = RelaySettings()
+    hubspot: HubSpotSettings = HubSpotSettings()
+    logging: LoggingSettings = LoggingSettings()
+    plugins: dict[str, bool] = Field(default_factory=dict, description="plugin name -> enabled")
+    plugin_modules: list[str] = Field(default_factory=list, description="extra modules to load as plugins")
+    connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    notify: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,20 @@
+"""The plugin contract: pluggy hookspecs, the declarations hooks return, and the manager that finds plugins."""
+
+from .context import Context
+from .manager import ENTRY_POINT_GROUP, Connector, PluginManager, maybe_await
+from .specs import hookimpl, hookspec
+from .types import ConnectorSpec, PropertySpec, RouteSpec, ScheduleSpec
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Connector",
+    "ConnectorSpec",
+    "Context",
+    "PluginManager",
+    "PropertySpec",
+    "RouteSpec",
+    "ScheduleSpec",
+    "hookimpl",
+    "hookspec",
+    "maybe_await",
+]

@@ -1,0 +1,109 @@
+"""Finding plugins (entry points, default plugins, modules named in config) and calling their hooks."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pluggy
+
+from ..config import ConfigError, Settings, validate_section
+from . import specs
+from .types import ConnectorSpec
+
+__all__ = ["ENTRY_POINT_GROUP", "Connector", "PluginManager", "maybe_await"]
+
+ENTRY_POINT_GROUP = "cosync.connectors"
+
+# The core's own features are plugins of the same contract a third party uses (datasette's habit).
+DEFAULT_PLUGINS: tuple[str, ...] = ("cosync_worker.relay.builtin_routes",)
+
+
+async def maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+@dataclass(frozen=True)
+class Connector:
+    """A registered plugin that declared itself a connector, with its own hook functions by hook name."""
+
+    spec: ConnectorSpec
+    plugin: object
+    plugin_name: str
+    hooks: dict[str, Any]
+
+    def hook(self, name: str) -> Any | None:
+        return self.hooks.get(name)
+
+
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager with cosync's discovery rules and per-connector dispatch."""
+
+    def __init__(self) -> None:
+        super().__init__("cosync")
+        self.add_hookspecs(specs)
+
+    def _hooks_of(self, plugin: object) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name in ("cosync_startup", "cosync_shutdown", "cosync_handle_event"):
+            for impl in getattr(self.hook, name).get_hookimpls():
+                if impl.plugin is plugin:
+                    found[name] = impl.function
+        return found
+
+    def load(self, settings: Settings | None = None, *, entry_points: bool = True) -> PluginManager:
+        """Register default plugins, entry-point plugins and ``plugin_modules``; honour ``plugins.<name>: false``."""
+        enabled = settings.plugins if settings is not None else {}
+        for module in DEFAULT_PLUGINS:
+            self.register(importlib.import_module(module), name=module)
+        if entry_points:
+            self.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        for module in getattr(settings, "plugin_modules", []) if settings is not None else []:
+            if not self.has_plugin(module):
+                self.register(importlib.import_module(module), name=module)
+        for name, on in enabled.items():
+            if not on and self.has_plugin(name):
+                self.unregister(name=name)
+        return self
+
+    def register_all(self, plugins: Iterable[object]) -> None:
+        for plugin in plugins:
+            self.register(plugin)
+
+    def connectors(self) -> list[Connector]:
+        """Every plugin that answered ``cosync_connector``, in registration order."""
+        found: list[Connector] = []
+        for impl in reversed(self.hook.cosync_connector.get_hookimpls()):
+            spec = impl.function()
+            if spec is not None:
+                found.append(Connector(spec, impl.plugin, impl.plugin_name, self._hooks_of(impl.plugin)))
+        names = [c.spec.name for c in found]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ConfigError([f"plugins: connector name {n!r} is declared twice" for n in dupes])
+        return found
+
+    def validate_connector_configs(self, settings: Settings) -> dict[str, Any]:
+        """Validate ``connectors.<name>`` with each connector's model; unknown sections are errors."""
+        problems: list[str] = []
+        configs: dict[str, Any] = {}
+        connectors = {c.spec.name: c for c in self.connectors()}
+        for name in settings.connectors:
+            if name not in connectors:
+                problems.append(f"connectors.{name}: no installed connector is named {name!r}")
+        for name, connector in connectors.items():
+            model = connector.spec.config_model
+            if model is None:
+                continue
+            try:
+                configs[name] = validate_section(
+                    model, settings.connectors.get(name, {}), f"connectors.{name}"
+                )
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise ConfigError(problems)
+        return configs

@@ -1,0 +1,50 @@
+"""The whole contract a connector sees. Every hook may return a value or an awaitable; callers await either.
+
+Connectors are found through the ``cosync.connectors`` entry-point group (see ``docs/writing-a-connector.md``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from ..events import Event
+    from .context import Context
+    from .types import ConnectorSpec, PropertySpec, RouteSpec
+
+__all__ = ["hookimpl", "hookspec"]
+
+hookspec = pluggy.HookspecMarker("cosync")
+hookimpl = pluggy.HookimplMarker("cosync")
+
+
+@hookspec
+def cosync_connector() -> ConnectorSpec | None:  # type: ignore[empty-body]
+    """Called once at start-up: declare the connector's name, config model, event types and schedules."""
+
+
+@hookspec
+def cosync_startup(context: Context) -> Any:
+    """Called after configuration is validated and before the first event: open clients, warm caches."""
+
+
+@hookspec
+def cosync_shutdown(context: Context) -> Any:
+    """Called once when the worker stops, after in-flight events finished: close clients."""
+
+
+@hookspec
+def cosync_handle_event(event: Event, context: Context) -> Any:
+    """Called for each event whose type the connector declared; raise ``Retry`` or ``PermanentError`` to fail."""
+
+
+@hookspec
+def cosync_hubspot_properties() -> list[PropertySpec] | None:  # type: ignore[empty-body]
+    """Called by ``cosync properties create``: the HubSpot custom properties this plugin needs."""
+
+
+@hookspec
+def cosync_routes(context: Context) -> list[RouteSpec] | None:  # type: ignore[empty-body]
+    """Called when the relay starts: REST routes this plugin serves (bearer auth and validation are applied)."""

@@ -1,0 +1,85 @@
+"""Plain declarations plugins return from hooks."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+__all__ = ["ConnectorSpec", "PropertySpec", "RouteSpec", "ScheduleSpec"]
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """A timed sync loop; its ticks arrive as events of type ``schedule.<name>``.
+
+    ``interval_seconds``/``jitter_seconds`` are defaults that ``schedules.<name>`` in config overrides.
+    """
+
+    name: str
+    interval_seconds: float
+    jitter_seconds: float = 0.0
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ConnectorSpec:
+    """What a connector is: its name, the event types it handles (glob patterns) and its schedules."""
+
+    name: str
+    event_types: tuple[str, ...] = ()
+    config_model: type[BaseModel] | None = None
+    schedules: tuple[ScheduleSpec, ...] = ()
+    description: str = ""
+
+    def handles(self, event_type: str) -> bool:
+        return any(fnmatch.fnmatchcase(event_type, pattern) for pattern in self.event_types) or any(
+            event_type == f"schedule.{s.name}" for s in self.schedules
+        )
+
+
+@dataclass(frozen=True)
+class PropertySpec:
+    """A HubSpot custom property (``POST /crm/v3/properties/{objectType}`` body fields)."""
+
+    object_type: str
+    name: str
+    label: str
+    type: Literal["string", "number", "date", "datetime", "enumeration", "bool"] = "string"
+    field_type: str = "text"
+    group_name: str = "cosync"
+    description: str = ""
+    options: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+
+    def to_hubspot(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "name": self.name,
+            "label": self.label,
+            "type": self.type,
+            "fieldType": self.field_type,
+            "groupName": self.group_name,
+            "description": self.description,
+        }
+        if self.options:
+            body["options"] = list(self.options)
+        return body
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """A REST route served by the relay; ``body_model``/``response_model`` feed validation and OpenAPI."""
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+    path: str
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    summary: str = ""
+    body_model: type[BaseModel] | None = None
+    response_model: type[BaseModel] | None = None
+    auth: bool = True
+    tags: tuple[str, ...] = ()

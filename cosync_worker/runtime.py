@@ -1,0 +1,160 @@
+"""Assembles one process from settings: queue, store, plugins, context, worker, scheduler and relay."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+from .config import ConfigError, QueueSettings, Settings, StoreSettings, resolve_secrets
+from .hooks import Context, PluginManager, maybe_await
+from .logs import get_logger
+from .queue import Queue
+from .store import Store
+from .worker import Dispatcher, Scheduler, Worker, resolve_schedules
+
+__all__ = ["Runtime", "open_queue", "open_store"]
+
+log = get_logger("cosync.runtime")
+
+
+async def open_queue(settings: QueueSettings) -> Queue:
+    if settings.kind == "local":
+        from .queue.local import LocalQueue
+
+        Path(settings.path).parent.mkdir(parents=True, exist_ok=True)
+        local = LocalQueue(
+            settings.path, visibility_timeout=settings.visibility_timeout, max_receives=settings.max_receives
+        )
+        await local.open()
+        return local
+    from .queue.sqs import SqsQueue
+
+    if not settings.queue_url:
+        raise ConfigError(["queue.queue_url: required when queue.kind is sqs"])
+    sqs = SqsQueue(
+        settings.queue_url,
+        dlq_url=settings.dlq_url,
+        region=settings.region,
+        endpoint_url=settings.endpoint_url,
+        visibility_timeout=settings.visibility_timeout,
+        max_receives=settings.max_receives,
+    )
+    await sqs.open()
+    return sqs
+
+
+async def open_store(settings: StoreSettings) -> Store:
+    if settings.kind == "sqlite":
+        from .store.sqlite import SqliteStore
+
+        Path(settings.path).parent.mkdir(parents=True, exist_ok=True)
+        sqlite = SqliteStore(settings.path)
+        await sqlite.open()
+        return sqlite
+    from .store.dynamodb import DynamoStore
+
+    if not settings.table:
+        raise ConfigError(["store.table: required when store.kind is dynamodb"])
+    dynamo = DynamoStore(settings.table, region=settings.region, endpoint_url=settings.endpoint_url)
+    await dynamo.open()
+    return dynamo
+
+
+class Runtime:
+    """``async with Runtime(settings) as rt: await rt.run()``. Plugins are loaded and their configs
+    validated before anything connects, so a bad config refuses to start with every problem listed."""
+
+    def __init__(
+        self, settings: Settings, *, plugins: PluginManager | None = None, entry_points: bool = True
+    ) -> None:
+        self.settings = settings
+        self.plugins = plugins or PluginManager()
+        self._entry_points = entry_points
+        self._stack = AsyncExitStack()
+        self.context: Context
+        self.worker: Worker
+        self.scheduler: Scheduler
+        self.relay_url: str | None = None
+        self._relay: Any = None
+
+    async def __aenter__(self) -> Runtime:
+        self.plugins.load(self.settings, entry_points=self._entry_points)
+        connectors = self.plugins.connectors()
+        configs = self.plugins.validate_connector_configs(self.settings)
+        await resolve_secrets(self.settings, configs)
+        queue = await open_queue(self.settings.queue)
+        self._stack.push_async_callback(queue.close)
+        store = await open_store(self.settings.store)
+        self._stack.push_async_callback(store.close)
+        self.context = Context(self.settings, store, queue, connector_configs=configs)
+        for c in connectors:
+            startup = c.hook("cosync_startup")
+            if startup is not None:
+                await maybe_await(startup(context=self.context))
+        self._stack.push_async_callback(self._shutdown_hooks)
+        dispatcher = Dispatcher(connectors, self.context, self.settings.worker.processed_ttl_seconds)
+        self.worker = Worker(
+            queue, dispatcher, self.settings.worker, visibility_timeout=self.settings.queue.visibility_timeout
+        )
+        schedules = resolve_schedules([c.spec for c in connectors], self.settings.schedules)
+        self.scheduler = Scheduler(queue, schedules)
+        return self
+
+    async def _shutdown_hooks(self) -> None:
+        for c in self.plugins.connectors():
+            shutdown = c.hook("cosync_shutdown")
+            if shutdown is not None:
+                try:
+                    await maybe_await(shutdown(context=self.context))
+                except Exception as exc:
+                    log.warning("shutdown_hook_failed", connector=c.spec.name, error=type(exc).__name__)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.aclose()
+
+    def stop(self) -> None:
+        self.worker.stop()
+        self.scheduler.stop()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        log.info("signal_received", signal=sig.name)
+        self.stop()
+
+    async def start_relay(self) -> str | None:
+        if not self.settings.relay.enabled:
+            return None
+        from .relay import RelayServer, create_app
+
+        app = create_app(
+            settings=self.settings,
+            queue=self.context.queue,
+            store=self.context.store,
+            plugins=self.plugins,
+            context=self.context,
+        )
+        self._relay = RelayServer(app, self.settings.relay.host, self.settings.relay.port)
+        self.relay_url = await self._relay.start()
+        self._stack.push_async_callback(self._relay.stop)
+        log.info("relay_listening", url=self.relay_url)
+        return self.relay_url
+
+    async def run(self, *, with_relay: bool = True, with_scheduler: bool = True) -> None:
+        """Run until :meth:`stop` (or SIGTERM/SIGINT when handlers are installed)."""
+        if with_relay:
+            await self.start_relay()
+        tasks = [asyncio.create_task(self.worker.run())]
+        if with_scheduler:
+            tasks.append(asyncio.create_task(self.scheduler.run()))
+        try:
+            await tasks[0]
+        finally:
+            self.scheduler.stop()
+            await asyncio.gather(*tasks[1:], return_exceptions=True)

@@ -1,0 +1,103 @@
+"""Decode one message and run it through every connector that declared its type, exactly once each."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import structlog
+
+from .. import metrics
+from ..errors import PermanentError, Retry, UnknownEventType
+from ..events import Event, InvalidEvent, decode_message
+from ..hooks import Connector, Context, maybe_await
+from ..logs import get_logger
+
+__all__ = ["Dispatcher", "Outcome"]
+
+log = get_logger("cosync.dispatcher")
+
+
+@dataclass
+class Outcome:
+    """What the worker must do with a message: ack it, retry it later, or dead-letter it with a reason."""
+
+    action: Literal["ack", "retry", "dead_letter"]
+    reason: str = ""
+    defer: float | None = None
+    event: Event | None = None
+    ran: list[str] = field(default_factory=list)
+
+
+class Dispatcher:
+    """Routes events to connectors. A connector that finished an event is recorded under
+    ``done:<connector>:<dedupe key>`` in the store, so a redelivery or a retry after a partial failure runs
+    only the connectors that have not finished it."""
+
+    def __init__(self, connectors: list[Connector], context: Context, processed_ttl: float) -> None:
+        self.connectors = connectors
+        self.context = context
+        self.processed_ttl = processed_ttl
+
+    def handlers_for(self, event_type: str) -> list[Connector]:
+        return [c for c in self.connectors if c.spec.handles(event_type) and c.hook("cosync_handle_event")]
+
+    async def dispatch_body(self, body: str) -> Outcome:
+        try:
+            event = decode_message(body)
+        except InvalidEvent as exc:
+            metrics.EVENTS_DEAD_LETTERED.labels(type="invalid", connector="").inc()
+            log.warning("invalid_message", error=str(exc))
+            return Outcome("dead_letter", reason=f"invalid message: {exc}")
+        return await self.dispatch(event)
+
+    async def dispatch(self, event: Event, *, force: bool = False) -> Outcome:
+        metrics.EVENTS_RECEIVED.labels(type=event.type).inc()
+        metrics.QUEUE_LAG_SECONDS.set(max(0.0, time.time() - event.received_at.timestamp()))
+        handlers = self.handlers_for(event.type)
+        if not handlers:
+            exc = UnknownEventType(f"unknown event type {event.type!r}: no connector declared it")
+            log.warning("unknown_event_type", event_type=event.type, event_id=event.id)
+            metrics.EVENTS_DEAD_LETTERED.labels(type=event.type, connector="").inc()
+            return Outcome("dead_letter", reason=exc.reason, event=event)
+        outcome = Outcome("ack", event=event)
+        for connector in handlers:
+            name = connector.spec.name
+            done_key = f"done:{name}:{event.dedupe_key}"
+            if not force and await self.context.store.has_key(done_key):
+                continue
+            with structlog.contextvars.bound_contextvars(
+                event_id=event.id, ordering_key=event.ordering_key, connector=name, event_type=event.type
+            ):
+                step = await self._run(connector, event)
+            if step is None:
+                await self.context.store.claim_key(done_key, self.processed_ttl)
+                outcome.ran.append(name)
+                continue
+            if step.action == "dead_letter" or outcome.action == "ack":
+                outcome.action, outcome.reason, outcome.defer = step.action, step.reason, step.defer
+            if step.action == "dead_letter":
+                break
+        return outcome
+
+    async def _run(self, connector: Connector, event: Event) -> Outcome | None:
+        name = connector.spec.name
+        handler = connector.hook("cosync_handle_event")
+        assert handler is not None
+        try:
+            await maybe_await(handler(event=event, context=self.context))
+        except PermanentError as exc:
+            metrics.EVENTS_DEAD_LETTERED.labels(type=event.type, connector=name).inc()
+            log.warning("event_failed_permanently", reason=exc.reason)
+            return Outcome("dead_letter", reason=f"{name}: {exc.reason}")
+        except Retry as exc:
+            metrics.EVENTS_FAILED.labels(type=event.type, connector=name).inc()
+            log.info("event_retry_requested", reason=exc.reason, defer=exc.defer)
+            return Outcome("retry", reason=f"{name}: {exc.reason}", defer=exc.defer)
+        except Exception as exc:  # a bug or an unclassified transient fault: retry, then dead-letter
+            metrics.EVENTS_FAILED.labels(type=event.type, connector=name).inc()
+            log.exception("event_failed", error=type(exc).__name__)
+            return Outcome("retry", reason=f"{name}: {type(exc).__name__}: {exc}")
+        metrics.EVENTS_PROCESSED.labels(type=event.type, connector=name).inc()
+        return None

@@ -1,0 +1,1 @@
+"""An example cosync connector: a template for third-party connectors."""

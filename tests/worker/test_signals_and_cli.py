@@ -1,0 +1,157 @@
+"""Real processes: SIGTERM during a batch loses nothing; bad config refuses to start; the DLQ CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cosync_worker.config import Settings
+from cosync_worker.runtime import open_queue, open_store
+
+from .helpers import deal_change, send, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+COSYNC = [sys.executable, "-m", "cosync_worker"]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "COSYNC__LOGGING__FORMAT": "json"}
+
+
+def _write_config(tmp_path: Path, settings: Settings) -> Path:
+    data = settings.model_dump(mode="json", exclude_defaults=True)
+    data.setdefault("connectors", {})["recorder"] = {"sleep_seconds": 0.05}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+async def _count(settings: Settings, keys: list[str]) -> int:
+    store = await open_store(settings.store)
+    try:
+        return sum(len(await store.audit_trail(f"hubspot:deal:{k}", limit=1000)) for k in keys)
+    finally:
+        await store.close()
+
+
+async def test_sigterm_during_a_batch_loses_nothing(
+    tmp_path: Path, settings_for: Callable[..., Settings]
+) -> None:
+    settings = settings_for(concurrency=4, drain_seconds=20)
+    config = _write_config(tmp_path, settings)
+    keys = [f"sig{i}" for i in range(20)]
+    queue = await open_queue(settings.queue)
+    await send(queue, [deal_change(k, str(seq)) for seq in range(10) for k in keys])
+    await queue.close()
+
+    for round_ in range(2):
+        proc = await asyncio.create_subprocess_exec(
+            *COSYNC, "run", "--no-relay", "-c", str(config), env=_env(), cwd=tmp_path,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        if round_ == 0:
+
+            async def some_done() -> bool:
+                return await _count(settings, keys) >= 20
+
+            await wait_until(some_done, timeout=60)
+            proc.send_signal(signal.SIGTERM)
+        else:
+
+            async def all_done() -> bool:
+                return await _count(settings, keys) >= 200
+
+            await wait_until(all_done, timeout=90)
+            proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 40)
+        assert proc.returncode == 0, err.decode()[-2000:]
+        if round_ == 0:
+            assert b"worker_draining" in err or b"worker_stopped" in err
+            assert await _count(settings, keys) < 200, "the first run was meant to be cut short"
+
+    store = await open_store(settings.store)
+    try:
+        for k in keys:
+            trail = await store.audit_trail(f"hubspot:deal:{k}", limit=1000)
+            assert [e.detail["value"] for e in trail] == [str(i) for i in range(10)], k
+    finally:
+        await store.close()
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*COSYNC, *args], env=_env(), cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("worker:\n  concurrency: lots\n", "config error: worker.concurrency: Input should be a valid integer"),
+        ("worker:\n  concurency: 4\n", "config error: worker.concurency: unknown key"),
+        ("queue: [1, 2]\n", "config error: queue: Input should be a valid dictionary"),
+        ("connectors:\n  nosuch: {}\n", "config error: connectors.nosuch: no installed connector is named 'nosuch'"),
+        ("connectors:\n  example:\n    max_history: -1\n", "config error: connectors.example.max_history"),
+        ("worker: {concurrency: 4\n", "not valid YAML"),
+    ],
+)
+def test_bad_config_is_refused_with_the_path_named(tmp_path: Path, content: str, expected: str) -> None:
+    (tmp_path / "config.yaml").write_text(content)
+    check = _cli("config", "check", "-c", "config.yaml", cwd=tmp_path)
+    assert check.returncode == 2
+    assert expected in check.stderr
+    run = _cli("run", "-c", "config.yaml", cwd=tmp_path)
+    assert run.returncode == 2
+    assert expected in run.stderr
+
+
+def test_config_check_accepts_the_shipped_config() -> None:
+    check = _cli("config", "check", "-c", str(ROOT / "config.yaml"), cwd=ROOT)
+    assert check.returncode == 0, check.stderr
+    assert check.stdout.strip() == "config ok"
+
+
+def test_env_override_and_secret_reference_never_printed(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("hubspot:\n  access_token: env:HS_TOKEN\n")
+    env = {**_env(), "COSYNC__WORKER__CONCURRENCY": "zero"}
+    bad = subprocess.run(
+        [*COSYNC, "config", "check", "-c", "config.yaml"], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert bad.returncode == 2
+    assert "worker.concurrency" in bad.stderr
+
+
+def test_plugins_lists_the_example_connector(tmp_path: Path) -> None:
+    out = _cli("plugins", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "connector 'example'" in out.stdout
+    assert "example_heartbeat every 3600s" in out.stdout
+
+
+async def test_dlq_list_and_replay_cli(tmp_path: Path, settings_for: Callable[..., Settings]) -> None:
+    settings = settings_for()
+    config = _write_config(tmp_path, settings)
+    queue = await open_queue(settings.queue)
+    await queue.send([("garbage", "g", "g1")])
+    msgs = await queue.receive(10, 2)
+    await queue.dead_letter(msgs[0], "invalid message: body: is not valid JSON")
+    await queue.close()
+    listed = _cli("dlq", "list", "-c", str(config), cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "invalid message: body: is not valid JSON" in listed.stdout
+    replayed = _cli("dlq", "replay", "-c", str(config), cwd=tmp_path)
+    assert "replayed 1 message(s)" in replayed.stdout
+    queue = await open_queue(settings.queue)
+    try:
+        again = await queue.receive(10, 2)
+        assert [m.body for m in again] == ["garbage"]
+    finally:
+        await queue.close()

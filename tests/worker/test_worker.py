@@ -1,0 +1,105 @@
+"""The worker through its public interface (queue in, store/DLQ out), on the local queue and on SQS (moto)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from cosync_worker.config import Settings
+from cosync_worker.runtime import Runtime
+
+from .helpers import deal_change, send, wait_until
+
+
+async def _run_until(rt: Runtime, check: Callable[[], Any], timeout: float = 90.0) -> None:
+    task = asyncio.create_task(rt.run(with_relay=False, with_scheduler=False))
+    try:
+        await wait_until(check, timeout=timeout)
+    finally:
+        rt.stop()
+        await asyncio.wait_for(task, 30)
+
+
+async def _trail_values(rt: Runtime, deal: int | str) -> list[str]:
+    trail = await rt.context.store.audit_trail(f"hubspot:deal:{deal}", limit=1000)
+    return [e.detail["value"] for e in trail]
+
+
+async def test_keeps_per_key_order_with_concurrency(settings_for: Callable[..., Settings]) -> None:
+    keys, per_key = 50, 20
+    async with Runtime(settings_for(concurrency=16)) as rt:
+        events = [deal_change(f"ord{k}", str(seq)) for seq in range(per_key) for k in range(keys)]
+        await send(rt.context.queue, events)
+
+        async def all_done() -> bool:
+            return rt.worker.processed >= keys * per_key
+
+        await _run_until(rt, all_done)
+        for k in range(keys):
+            assert await _trail_values(rt, f"ord{k}") == [str(i) for i in range(per_key)]
+
+
+async def test_event_delivered_twice_runs_once(settings_for: Callable[..., Settings]) -> None:
+    async with Runtime(settings_for()) as rt:
+        event = deal_change("dup1", "qualifiedtobuy")
+        # Once as sent, once more under another message-level dedupe id: the queue cannot catch the
+        # second one, so only the processed-key store stands between it and a second effect.
+        await rt.context.queue.send([(event.to_json(), event.ordering_key, event.dedupe_key)])
+        await rt.context.queue.send([(event.to_json(), event.ordering_key, "redelivery-of-" + event.id[:8])])
+
+        async def both_handled() -> bool:
+            return rt.worker.processed >= 2
+
+        await _run_until(rt, both_handled)
+        assert await _trail_values(rt, "dup1") == ["qualifiedtobuy"]
+
+
+async def test_permanent_error_lands_in_dlq_with_reason(settings_for: Callable[..., Settings]) -> None:
+    async with Runtime(settings_for()) as rt:
+        await send(rt.context.queue, [deal_change("p1", "poison"), deal_change("p1", "closedwon")])
+
+        async def after_poison() -> bool:
+            return await _trail_values(rt, "p1") == ["closedwon"]
+
+        await _run_until(rt, after_poison)
+        dead = await rt.context.queue.list_dead_letters()
+        assert len(dead) == 1
+        assert "recorder: property value 'poison' is not acceptable" in dead[0].reason
+        assert '"poison"' in dead[0].body
+
+
+async def test_retryable_error_is_retried_in_order(settings_for: Callable[..., Settings]) -> None:
+    async with Runtime(settings_for()) as rt:
+        await send(rt.context.queue, [deal_change("r1", "flaky"), deal_change("r1", "after")])
+
+        async def both() -> bool:
+            return len(await _trail_values(rt, "r1")) == 2
+
+        await _run_until(rt, both)
+        assert await _trail_values(rt, "r1") == ["flaky", "after"]
+        assert await rt.context.queue.list_dead_letters() == []
+
+
+async def test_bad_messages_are_dead_lettered_and_the_worker_goes_on(settings_for: Callable[..., Settings]) -> None:
+    async with Runtime(settings_for()) as rt:
+        queue = rt.context.queue
+        await queue.send([("this is not json", "bad", "bad-1")])
+        await queue.send([('{"id": "x", "source": "hubspot"}', "bad", "bad-2")])
+        unknown = deal_change("u1", "x").model_copy(update={"type": "company.propertyChange"})
+        await queue.send([(unknown.to_json(), "bad", "bad-3")])
+        await send(queue, [deal_change("ok1", "fine")])
+
+        async def good_one_done() -> bool:
+            return await _trail_values(rt, "ok1") == ["fine"]
+
+        await _run_until(rt, good_one_done)
+
+        async def three_parked() -> bool:
+            return len(await queue.list_dead_letters()) == 3
+
+        await wait_until(three_parked, timeout=10)
+        reasons = sorted(d.reason for d in await queue.list_dead_letters())
+        assert any(r.startswith("invalid message: body: is not valid JSON") for r in reasons)
+        assert any("invalid message: type: field required" in r for r in reasons)
+        assert any("unknown event type 'company.propertyChange'" in r for r in reasons)
