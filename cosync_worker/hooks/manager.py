@@ -22,6 +22,16 @@ ENTRY_POINT_GROUP = "cosync.connectors"
 DEFAULT_PLUGINS: tuple[str, ...] = ("cosync_worker.relay.builtin_routes",)
 
 
+def _bind(impl: Any) -> Any:
+    """Call a hook implementation with only the arguments it declares, as pluggy itself does."""
+    argnames = tuple(impl.argnames)
+
+    def call(**kwargs: Any) -> Any:
+        return impl.function(*[kwargs[name] for name in argnames])
+
+    return call
+
+
 async def maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
@@ -51,7 +61,7 @@ class PluginManager(pluggy.PluginManager):
         for name in ("cosync_startup", "cosync_shutdown", "cosync_handle_event"):
             for impl in getattr(self.hook, name).get_hookimpls():
                 if impl.plugin is plugin:
-                    found[name] = impl.function
+                    found[name] = _bind(impl)
         return found
 
     def load(self, settings: Settings | None = None, *, entry_points: bool = True) -> PluginManager:
