@@ -18,6 +18,7 @@ demo: install
 	$(VENV)/bin/cosync demo
 
 lint: install
+	$(VENV)/bin/hadolint Dockerfile
 	$(VENV)/bin/ruff check cosync_worker plugins tests bench
 	$(VENV)/bin/ruff format --check cosync_worker plugins tests bench
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from cosync_worker.errors import PermanentError, Retry
 from cosync_worker.events import Event
@@ -41,7 +41,7 @@ async def cosync_handle_event(event: Event, context: Context) -> None:
     if cfg.sleep_seconds:
         await asyncio.sleep(cfg.sleep_seconds)
     await context.store.append_audit(
-        AuditEntry(object_key=event.ordering_key, system="recorder", action=event.type, detail={"value": value})
+        AuditEntry(
+            object_key=event.ordering_key, system="recorder", action=event.type, detail={"value": value}
+        )
     )
-
-

@@ -54,8 +54,15 @@ async def test_sigterm_during_a_batch_loses_nothing(
 
     for round_ in range(2):
         proc = await asyncio.create_subprocess_exec(
-            *COSYNC, "run", "--no-relay", "-c", str(config), env=_env(), cwd=tmp_path,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            *COSYNC,
+            "run",
+            "--no-relay",
+            "-c",
+            str(config),
+            env=_env(),
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         if round_ == 0:
 
@@ -95,10 +102,16 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ("worker:\n  concurrency: lots\n", "config error: worker.concurrency: Input should be a valid integer"),
+        (
+            "worker:\n  concurrency: lots\n",
+            "config error: worker.concurrency: Input should be a valid integer",
+        ),
         ("worker:\n  concurency: 4\n", "config error: worker.concurency: unknown key"),
         ("queue: [1, 2]\n", "config error: queue: Input should be a valid dictionary"),
-        ("connectors:\n  nosuch: {}\n", "config error: connectors.nosuch: no installed connector is named 'nosuch'"),
+        (
+            "connectors:\n  nosuch: {}\n",
+            "config error: connectors.nosuch: no installed connector is named 'nosuch'",
+        ),
         ("connectors:\n  example:\n    max_history: -1\n", "config error: connectors.example.max_history"),
         ("worker: {concurrency: 4\n", "not valid YAML"),
     ],
@@ -123,7 +136,11 @@ def test_env_override_and_secret_reference_never_printed(tmp_path: Path) -> None
     (tmp_path / "config.yaml").write_text("hubspot:\n  access_token: env:HS_TOKEN\n")
     env = {**_env(), "COSYNC__WORKER__CONCURRENCY": "zero"}
     bad = subprocess.run(
-        [*COSYNC, "config", "check", "-c", "config.yaml"], env=env, cwd=tmp_path, capture_output=True, text=True
+        [*COSYNC, "config", "check", "-c", "config.yaml"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert bad.returncode == 2
     assert "worker.concurrency" in bad.stderr

@@ -81,7 +81,9 @@ async def test_retryable_error_is_retried_in_order(settings_for: Callable[..., S
         assert await rt.context.queue.list_dead_letters() == []
 
 
-async def test_bad_messages_are_dead_lettered_and_the_worker_goes_on(settings_for: Callable[..., Settings]) -> None:
+async def test_bad_messages_are_dead_lettered_and_the_worker_goes_on(
+    settings_for: Callable[..., Settings],
+) -> None:
     async with Runtime(settings_for()) as rt:
         queue = rt.context.queue
         await queue.send([("this is not json", "bad", "bad-1")])

@@ -1,0 +1,133 @@
+"""Parsers are pure: every malformed input names its field; nothing escapes as KeyError/ValidationError."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cosync_worker.events import (
+    Event,
+    InvalidEvent,
+    decode_message,
+    parse_eventbridge_event,
+    parse_hubspot_batch,
+    schedule_tick,
+)
+
+HS = {
+    "eventId": 100,
+    "subscriptionId": 7,
+    "portalId": 62515,
+    "appId": 424242,
+    "occurredAt": 1_700_000_000_000,
+    "subscriptionType": "deal.propertyChange",
+    "attemptNumber": 0,
+    "objectId": 123,
+    "propertyName": "dealstage",
+    "propertyValue": "closedwon",
+    "changeSource": "CRM_UI",
+}
+
+EB = {
+    "version": "0",
+    "id": "5c1a2b3c-0000-4000-8000-000000000001",
+    "detail-type": "Opportunity Updated",
+    "source": "aws.partnercentral-selling",
+    "account": "123456789012",
+    "time": "2026-11-20T10:00:00Z",
+    "region": "us-east-1",
+    "resources": [],
+    "detail": {"schemaVersion": "1", "catalog": "Sandbox", "opportunity": {"identifier": "O1234567"}},
+}
+
+
+def test_hubspot_batch_becomes_one_event_per_item() -> None:
+    events = parse_hubspot_batch(json.dumps([HS, {**HS, "eventId": 101, "objectId": 124}]).encode())
+    assert [e.object.id for e in events] == ["123", "124"]
+    first = events[0]
+    assert first.source == "hubspot" and first.type == "deal.propertyChange"
+    assert first.ordering_key == "hubspot:deal:123"
+    assert first.dedupe_key == "hubspot:100"
+    assert first.payload["propertyValue"] == "closedwon"
+    assert first.received_at.year == 2023
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"{not json", "body: is not valid JSON"),
+        (b'{"a": 1}', "body: must be a JSON array of events, got dict"),
+        (json.dumps([{**HS, "objectId": None}]).encode(), "[0].objectId: is required"),
+        (
+            json.dumps([HS, {**HS, "subscriptionType": "widget.creation"}]).encode(),
+            "[1].subscriptionType: unknown object type 'widget'",
+        ),
+        (json.dumps([{**HS, "eventId": True}]).encode(), "[0].eventId: must be int or str, got bool"),
+        (
+            json.dumps([{**HS, "occurredAt": "yesterday"}]).encode(),
+            "[0].occurredAt: must be epoch milliseconds",
+        ),
+        (json.dumps([5]).encode(), "[0]: must be an object, got int"),
+    ],
+)
+def test_hubspot_batch_errors_name_the_field(body: bytes, message: str) -> None:
+    with pytest.raises(InvalidEvent) as info:
+        parse_hubspot_batch(body)
+    assert str(info.value).startswith(message)
+
+
+def test_eventbridge_event_is_keyed_by_catalog_and_object() -> None:
+    event = parse_eventbridge_event(EB)
+    assert event.type == "partnercentral.opportunity_updated"
+    assert (event.object.system, event.object.type, event.object.id) == (
+        "partnercentral",
+        "opportunity",
+        "O1234567",
+    )
+    assert event.ordering_key == "partnercentral:Sandbox:opportunity:O1234567"
+    assert event.dedupe_key == f"eventbridge:{EB['id']}"
+
+
+def test_eventbridge_invitation_event() -> None:
+    inv = {
+        **EB,
+        "detail-type": "Engagement Invitation Created",
+        "detail": {"catalog": "AWS", "engagementInvitation": {"id": "engi-1"}},
+    }
+    event = parse_eventbridge_event(inv)
+    assert event.type == "partnercentral.engagement_invitation_created"
+    assert event.object.type == "engagement_invitation" and event.object.id == "engi-1"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"source": "aws.s3"}, "source: unknown source 'aws.s3'"),
+        ({"detail-type": "Something Else"}, "detail-type: unknown Partner Central event 'Something Else'"),
+        ({"detail": {"catalog": "AWS"}}, "detail.opportunity.identifier: is required"),
+        ({"detail": "x"}, "detail: must be dict, got str"),
+        ({"time": "not-a-time"}, "time: 'not-a-time' is not an ISO 8601 timestamp"),
+    ],
+)
+def test_eventbridge_errors_name_the_field(change: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidEvent) as info:
+        parse_eventbridge_event({**EB, **change})
+    assert str(info.value).startswith(message)
+
+
+def test_schedule_tick_dedupes_per_slot() -> None:
+    a, b = schedule_tick("summary_sync", 42), schedule_tick("summary_sync", 42)
+    assert a.id != b.id and a.dedupe_key == b.dedupe_key == "summary_sync:42"
+    assert schedule_tick("summary_sync", 43).dedupe_key != a.dedupe_key
+
+
+def test_decode_message_round_trips_and_accepts_raw_eventbridge() -> None:
+    event = parse_hubspot_batch(json.dumps([HS]))[0]
+    assert decode_message(event.to_json()) == event
+    assert decode_message(json.dumps(EB)).type == "partnercentral.opportunity_updated"
+    with pytest.raises(InvalidEvent, match="^attempt: input should be greater than or equal to 0"):
+        decode_message(json.dumps({**json.loads(event.to_json()), "attempt": -1}))
+    with pytest.raises(InvalidEvent, match="^body: must be a JSON object, got list"):
+        decode_message("[]")
+    assert isinstance(decode_message(event.to_json()), Event)
