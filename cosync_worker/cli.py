@@ -210,3 +210,55 @@ def dlq_replay(config: str | None, ids: tuple[str, ...]) -> None:
 
 def _json(obj: Any) -> str:
     return json.dumps(obj, default=str)
+
+
+@main.command()
+@click.option(
+    "--write-config",
+    "write_config",
+    type=click.Path(dir_okay=False),
+    help="Also write a config.yaml that points cosync at the emulators.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
+@click.option(
+    "--relay-port", default=0, help="Port the relay of the written config will use (0: a free one)."
+)
+@click.option(
+    "--time-scale", default=1.0, show_default=True, help="Speed up Partner Central's quotas and clocks."
+)
+def sandbox(write_config: str | None, host: str, relay_port: int, time_scale: float) -> None:
+    """Start the HubSpot, Partner Central, Microsoft and Google emulators on loopback until SIGINT/SIGTERM.
+
+    Prints exactly one JSON line on stdout with their URLs and credentials once all accept connections.
+    """
+    import signal
+
+    from .runtime import open_queue
+    from .sandbox.stack import SandboxStack, eventbridge_sink
+
+    configure_logging("INFO", "auto")
+
+    async def go() -> None:
+        stack = SandboxStack(host=host, relay_port=relay_port, time_scale=time_scale)
+        info = await stack.start()
+        queue = None
+        try:
+            if write_config:
+                pm = PluginManager().load(None)
+                path = stack.write_config(write_config, plugins=pm)
+                settings = load_settings(path)
+                queue = await open_queue(settings.queue)
+                stack.partnercentral.set_event_sink(eventbridge_sink(queue))
+            click.echo(json.dumps(info))
+            sys.stdout.flush()
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+        finally:
+            if queue is not None:
+                await queue.close()
+            await stack.stop()
+
+    _run(go)

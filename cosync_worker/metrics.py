@@ -36,5 +36,7 @@ QUEUE_LAG_SECONDS = Gauge("cosync_queue_lag_seconds", "Age of the last event rec
 REMOTE_CALLS = Counter(
     "cosync_remote_calls_total", "Calls to a remote service by outcome", ["service", "operation", "outcome"]
 )
-WEBHOOK_EVENTS_ACCEPTED = Counter("cosync_webhook_events_accepted_total", "Webhook events enqueued", ["route"])
+WEBHOOK_EVENTS_ACCEPTED = Counter(
+    "cosync_webhook_events_accepted_total", "Webhook events enqueued", ["route"]
+)
 WEBHOOK_REJECTED = Counter("cosync_webhook_rejected_total", "Webhook requests refused", ["reason"])

@@ -48,3 +48,8 @@ def cosync_hubspot_properties() -> list[PropertySpec] | None:  # type: ignore[em
 @hookspec
 def cosync_routes(context: Context) -> list[RouteSpec] | None:  # type: ignore[empty-body]
     """Called when the relay starts: REST routes this plugin serves (bearer auth and validation are applied)."""
+
+
+@hookspec
+def cosync_sandbox_config(sandbox: dict[str, Any]) -> dict[str, Any] | None:  # type: ignore[empty-body]
+    """Called by ``cosync sandbox --write-config``: ``{"<connector>": {...}}`` pointing it at the emulators."""
