@@ -37,7 +37,7 @@ def _write_config(tmp_path: Path, settings: Settings) -> Path:
 async def _count(settings: Settings, keys: list[str]) -> int:
     store = await open_store(settings.store)
     try:
-        return sum(len(await store.audit_trail(f"hubspot:deal:{k}", limit=1000)) for k in keys)
+        return sum([len(await store.audit_trail(f"hubspot:deal:{k}", limit=1000)) for k in keys])
     finally:
         await store.close()
 
@@ -67,6 +67,7 @@ async def test_sigterm_during_a_batch_loses_nothing(
         if round_ == 0:
 
             async def some_done() -> bool:
+                assert proc.returncode is None, "worker exited early"
                 return await _count(settings, keys) >= 20
 
             await wait_until(some_done, timeout=60)
@@ -74,6 +75,7 @@ async def test_sigterm_during_a_batch_loses_nothing(
         else:
 
             async def all_done() -> bool:
+                assert proc.returncode is None, "worker exited early"
                 return await _count(settings, keys) >= 200
 
             await wait_until(all_done, timeout=90)

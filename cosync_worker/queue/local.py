@@ -1,0 +1,256 @@
+"""The embedded default queue: durable, SQLite-backed, with SQS FIFO semantics.
+
+* ``send`` commits all messages of a call in one transaction (the relay answers HubSpot only after it).
+* ``receive`` claims a batch in one transaction. Within a group a message is never handed out while an
+  earlier one of the same group is in flight, so one object's events run in order even with several
+  consumers (threads, tasks or processes sharing the file).
+* A claimed message that is neither acked nor released reappears when its visibility expires (a crashed
+  worker loses nothing); after ``max_receives`` receives it is dead-lettered, like an SQS redrive policy.
+
+Several processes may share one file: WAL mode lets readers run beside the writer, ``BEGIN IMMEDIATE``
+serialises claims, and ``busy_timeout`` makes a contended writer wait instead of failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from .base import DeadLetter, Message, QueueUnavailable
+
+__all__ = ["LocalQueue"]
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL,
+    grp TEXT,
+    visible_at REAL NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    receipt TEXT
+);
+CREATE INDEX IF NOT EXISTS messages_visible ON messages (visible_at, seq);
+CREATE INDEX IF NOT EXISTS messages_group ON messages (grp, seq);
+CREATE TABLE IF NOT EXISTS dedupe (id TEXT PRIMARY KEY, expires_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL,
+    grp TEXT,
+    reason TEXT NOT NULL,
+    failed_at REAL NOT NULL
+);
+"""
+
+# Candidates in arrival order whose group has no earlier message in flight.
+_CLAIMABLE = """
+SELECT seq, id, body, grp, receive_count FROM messages AS m
+WHERE m.visible_at <= :now
+  AND (m.grp IS NULL OR NOT EXISTS (
+        SELECT 1 FROM messages AS e WHERE e.grp = m.grp AND e.seq < m.seq AND e.visible_at > :now))
+ORDER BY m.seq LIMIT :limit
+"""
+
+
+class LocalQueue:
+    """See the module docstring. ``open()`` before use; ``close()`` after."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        visibility_timeout: float = 30.0,
+        max_receives: int = 5,
+        dedupe_window_seconds: float = 300.0,
+        poll_interval: float = 0.05,
+    ) -> None:
+        self.path = Path(path)
+        self.visibility_timeout = visibility_timeout
+        self.max_receives = max_receives
+        self.dedupe_window = dedupe_window_seconds
+        self.poll_interval = poll_interval
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    # -- plumbing ---------------------------------------------------------------------------------
+    async def open(self) -> None:
+        await self._call(self._open)
+
+    def _open(self) -> None:
+        try:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            # FULL: a message the relay acknowledged to HubSpot survives a power cut, not only a crash.
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise QueueUnavailable(f"local queue {self.path}: {exc}") from None
+        self._conn = conn
+
+    async def _call(self, fn: Callable[[], T]) -> T:
+        def locked() -> T:
+            with self._lock:
+                return fn()
+
+        try:
+            return await asyncio.to_thread(locked)
+        except sqlite3.Error as exc:
+            raise QueueUnavailable(f"local queue {self.path}: {exc}") from None
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise QueueUnavailable(f"local queue {self.path} is not open")
+        return self._conn
+
+    def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(db)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return result
+
+    # -- the protocol -----------------------------------------------------------------------------
+    async def send(self, bodies: Sequence[tuple[str, str | None, str | None]]) -> None:
+        if not bodies:
+            return
+
+        def insert(db: sqlite3.Connection) -> None:
+            now = time.time()
+            db.execute("DELETE FROM dedupe WHERE expires_at <= ?", (now,))
+            for body, group, dedupe_id in bodies:
+                if dedupe_id is not None:
+                    cur = db.execute(
+                        "INSERT OR IGNORE INTO dedupe (id, expires_at) VALUES (?, ?)",
+                        (dedupe_id, now + self.dedupe_window),
+                    )
+                    if cur.rowcount == 0:
+                        continue
+                db.execute(
+                    "INSERT INTO messages (id, body, grp, visible_at) VALUES (?, ?, ?, ?)",
+                    (uuid.uuid4().hex, body, group, now),
+                )
+
+        await self._call(lambda: self._tx(insert))
+
+    async def receive(self, max_messages: int = 10, wait_seconds: float = 20.0) -> list[Message]:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            batch = await self._call(lambda: self._tx(lambda db: self._claim(db, max_messages)))
+            if batch or time.monotonic() >= deadline:
+                return batch
+            await asyncio.sleep(min(self.poll_interval, max(0.0, deadline - time.monotonic())))
+
+    def _claim(self, db: sqlite3.Connection, limit: int) -> list[Message]:
+        now = time.time()
+        exhausted = db.execute(
+            "SELECT id FROM messages WHERE visible_at <= ? AND receive_count >= ?", (now, self.max_receives)
+        ).fetchall()
+        for (mid,) in exhausted:
+            self._move_to_dlq(db, mid, f"exceeded max receives ({self.max_receives})", now)
+        rows = db.execute(_CLAIMABLE, {"now": now, "limit": limit}).fetchall()
+        claimed: list[Message] = []
+        for _seq, mid, body, grp, count in rows:
+            receipt = uuid.uuid4().hex
+            db.execute(
+                "UPDATE messages SET visible_at = ?, receive_count = receive_count + 1, receipt = ? WHERE id = ?",
+                (now + self.visibility_timeout, receipt, mid),
+            )
+            claimed.append(Message(id=mid, body=body, receipt=receipt, receive_count=count + 1, group=grp))
+        return claimed
+
+    def _move_to_dlq(self, db: sqlite3.Connection, mid: str, reason: str, now: float) -> None:
+        db.execute(
+            "INSERT OR REPLACE INTO dead_letters (id, body, grp, reason, failed_at) "
+            "SELECT id, body, grp, ?, ? FROM messages WHERE id = ?",
+            (reason, now, mid),
+        )
+        db.execute("DELETE FROM messages WHERE id = ?", (mid,))
+
+    async def ack(self, messages: Sequence[Message]) -> None:
+        if not messages:
+            return
+
+        def delete(db: sqlite3.Connection) -> None:
+            db.executemany(
+                "DELETE FROM messages WHERE id = ? AND receipt = ?", [(m.id, m.receipt) for m in messages]
+            )
+
+        await self._call(lambda: self._tx(delete))
+
+    async def nack(self, message: Message, delay_seconds: float = 0.0) -> None:
+        await self._set_visibility(message, delay_seconds)
+
+    async def extend(self, message: Message, seconds: float) -> None:
+        await self._set_visibility(message, seconds)
+
+    async def _set_visibility(self, message: Message, seconds: float) -> None:
+        def update(db: sqlite3.Connection) -> None:
+            db.execute(
+                "UPDATE messages SET visible_at = ? WHERE id = ? AND receipt = ?",
+                (time.time() + seconds, message.id, message.receipt),
+            )
+
+        await self._call(lambda: self._tx(update))
+
+    async def dead_letter(self, message: Message, reason: str) -> None:
+        await self._call(lambda: self._tx(lambda db: self._move_to_dlq(db, message.id, reason, time.time())))
+
+    async def list_dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        def select() -> list[DeadLetter]:
+            rows = self._db().execute(
+                "SELECT id, body, reason, failed_at FROM dead_letters ORDER BY seq LIMIT ?", (limit,)
+            )
+            return [DeadLetter(id=r[0], body=r[1], reason=r[2], failed_at=r[3]) for r in rows]
+
+        return await self._call(select)
+
+    async def replay_dead_letters(self, ids: Sequence[str] | None = None) -> int:
+        def replay(db: sqlite3.Connection) -> int:
+            where, args = (
+                ("", ()) if ids is None else (f" WHERE id IN ({','.join('?' * len(ids))})", tuple(ids))
+            )
+            rows = db.execute(f"SELECT id, body, grp FROM dead_letters{where} ORDER BY seq", args).fetchall()
+            now = time.time()
+            for mid, body, grp in rows:
+                db.execute(
+                    "INSERT INTO messages (id, body, grp, visible_at) VALUES (?, ?, ?, ?)",
+                    (uuid.uuid4().hex, body, grp, now),
+                )
+                db.execute("DELETE FROM dead_letters WHERE id = ?", (mid,))
+            return len(rows)
+
+        if ids is not None and not ids:
+            return 0
+        return await self._call(lambda: self._tx(replay))
+
+    async def depth(self) -> int:
+        def count() -> int:
+            row = self._db().execute("SELECT COUNT(*) FROM messages WHERE visible_at <= ?", (time.time(),))
+            return int(row.fetchone()[0])
+
+        return await self._call(count)
+
+    async def ping(self) -> None:
+        await self._call(lambda: self._db().execute("SELECT 1 FROM messages LIMIT 1").fetchall())
+
+    async def close(self) -> None:
+        def close() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        await self._call(close)

@@ -1,0 +1,221 @@
+"""The embedded default state store on SQLite.
+
+Several processes may share the file: WAL mode, ``busy_timeout``, and ``BEGIN IMMEDIATE`` around every
+read-modify-write (the token bucket, the audit sequence), so a shared rate budget is drawn atomically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .base import AuditEntry, StoreUnavailable
+
+__all__ = ["SqliteStore"]
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS keys (key TEXT PRIMARY KEY, expires_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS state (object_key TEXT PRIMARY KEY, data TEXT NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, tokens REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    object_key TEXT NOT NULL,
+    system TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_object ON audit (object_key, seq);
+"""
+
+
+class SqliteStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    async def open(self) -> None:
+        def connect() -> None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.executescript(_SCHEMA)
+            self._conn = conn
+
+        await self._call(connect)
+
+    async def _call(self, fn: Callable[[], T]) -> T:
+        def locked() -> T:
+            with self._lock:
+                return fn()
+
+        try:
+            return await asyncio.to_thread(locked)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"state store {self.path}: {exc}") from None
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreUnavailable(f"state store {self.path} is not open")
+        return self._conn
+
+    def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(db)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return result
+
+    # -- idempotency keys -------------------------------------------------------------------------
+    async def claim_key(self, key: str, ttl_seconds: float) -> bool:
+        def claim(db: sqlite3.Connection) -> bool:
+            now = time.time()
+            cur = db.execute(
+                "INSERT INTO keys (key, expires_at) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET expires_at = excluded.expires_at WHERE keys.expires_at <= ?",
+                (key, now + ttl_seconds, now),
+            )
+            return cur.rowcount == 1
+
+        return await self._call(lambda: self._tx(claim))
+
+    async def has_key(self, key: str) -> bool:
+        def check() -> bool:
+            row = self._db().execute("SELECT expires_at FROM keys WHERE key = ?", (key,)).fetchone()
+            return row is not None and row[0] > time.time()
+
+        return await self._call(check)
+
+    async def release_key(self, key: str) -> None:
+        def delete() -> None:
+            self._db().execute("DELETE FROM keys WHERE key = ?", (key,))
+
+        await self._call(delete)
+
+    # -- cursors and state ------------------------------------------------------------------------
+    async def get_cursor(self, name: str) -> str | None:
+        def get() -> str | None:
+            row = self._db().execute("SELECT value FROM cursors WHERE name = ?", (name,)).fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._call(get)
+
+    async def set_cursor(self, name: str, value: str) -> None:
+        def put() -> None:
+            self._db().execute(
+                "INSERT INTO cursors (name, value, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                (name, value, time.time()),
+            )
+
+        await self._call(put)
+
+    async def get_state(self, object_key: str) -> dict[str, Any] | None:
+        def get() -> dict[str, Any] | None:
+            row = self._db().execute("SELECT data FROM state WHERE object_key = ?", (object_key,)).fetchone()
+            return None if row is None else dict(json.loads(row[0]))
+
+        return await self._call(get)
+
+    async def put_state(self, object_key: str, state: dict[str, Any]) -> None:
+        data = json.dumps(state, default=str)
+
+        def put() -> None:
+            self._db().execute(
+                "INSERT INTO state (object_key, data, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(object_key) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+                (object_key, data, time.time()),
+            )
+
+        await self._call(put)
+
+    # -- shared rate budgets ----------------------------------------------------------------------
+    async def take_tokens(
+        self, budget: str, rate_per_second: float, capacity: float, tokens: float = 1.0
+    ) -> float:
+        def take(db: sqlite3.Connection) -> float:
+            now = time.time()
+            row = db.execute("SELECT tokens, updated_at FROM buckets WHERE name = ?", (budget,)).fetchone()
+            level = (
+                capacity if row is None else min(capacity, row[0] + max(0.0, now - row[1]) * rate_per_second)
+            )
+            if level >= tokens:
+                level -= tokens
+                wait = 0.0
+            else:
+                wait = (tokens - level) / rate_per_second
+            db.execute(
+                "INSERT INTO buckets (name, tokens, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at",
+                (budget, level, now),
+            )
+            return wait
+
+        return await self._call(lambda: self._tx(take))
+
+    # -- audit log --------------------------------------------------------------------------------
+    async def append_audit(self, entry: AuditEntry) -> int:
+        def append() -> int:
+            cur = self._db().execute(
+                "INSERT INTO audit (object_key, system, action, detail, actor, at) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    entry.object_key,
+                    entry.system,
+                    entry.action,
+                    json.dumps(entry.detail, default=str),
+                    entry.actor,
+                    entry.at or time.time(),
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+        return await self._call(append)
+
+    async def audit_trail(self, object_key: str, limit: int = 100) -> list[AuditEntry]:
+        def select() -> list[AuditEntry]:
+            rows = self._db().execute(
+                "SELECT seq, object_key, system, action, detail, actor, at FROM audit "
+                "WHERE object_key = ? ORDER BY seq LIMIT ?",
+                (object_key, limit),
+            )
+            return [
+                AuditEntry(
+                    object_key=r[1],
+                    system=r[2],
+                    action=r[3],
+                    detail=json.loads(r[4]),
+                    actor=r[5],
+                    at=r[6],
+                    seq=r[0],
+                )
+                for r in rows
+            ]
+
+        return await self._call(select)
+
+    async def ping(self) -> None:
+        await self._call(lambda: self._db().execute("SELECT 1").fetchall())
+
+    async def close(self) -> None:
+        def close() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        await self._call(close)
