@@ -88,7 +88,7 @@ class PluginManager(pluggy.PluginManager):
         found: list[Connector] = []
         for impl in reversed(self.hook.cosync_connector.get_hookimpls()):
             spec = impl.function()
-            if spec is not None:
+            if isinstance(spec, ConnectorSpec):
                 found.append(Connector(spec, impl.plugin, impl.plugin_name, self._hooks_of(impl.plugin)))
         names = [c.spec.name for c in found]
         dupes = sorted({n for n in names if names.count(n) > 1})

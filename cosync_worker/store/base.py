@@ -6,6 +6,7 @@ know which one they hold. Every method is atomic on its own.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -37,6 +38,14 @@ class Store(Protocol):
 
     async def has_key(self, key: str) -> bool:
         """Whether ``key`` is recorded and not expired."""
+        ...
+
+    async def existing_keys(self, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` are recorded and not expired (one round trip for a whole batch)."""
+        ...
+
+    async def record_keys(self, keys: Sequence[str], ttl_seconds: float) -> None:
+        """Record ``keys`` as seen (overwriting expiry), in one round trip."""
         ...
 
     async def release_key(self, key: str) -> None:

@@ -11,7 +11,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -101,6 +101,38 @@ class SqliteStore:
             return row is not None and row[0] > time.time()
 
         return await self._call(check)
+
+    async def existing_keys(self, keys: Sequence[str]) -> set[str]:
+        if not keys:
+            return set()
+
+        def select() -> set[str]:
+            found: set[str] = set()
+            now = time.time()
+            for i in range(0, len(keys), 500):
+                chunk = list(keys[i : i + 500])
+                rows = self._db().execute(
+                    f"SELECT key FROM keys WHERE expires_at > ? AND key IN ({','.join('?' * len(chunk))})",
+                    (now, *chunk),
+                )
+                found.update(r[0] for r in rows)
+            return found
+
+        return await self._call(select)
+
+    async def record_keys(self, keys: Sequence[str], ttl_seconds: float) -> None:
+        if not keys:
+            return
+        expires = time.time() + ttl_seconds
+
+        def insert(db: sqlite3.Connection) -> None:
+            db.executemany(
+                "INSERT INTO keys (key, expires_at) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET expires_at = excluded.expires_at",
+                [(k, expires) for k in keys],
+            )
+
+        await self._call(lambda: self._tx(insert))
 
     async def release_key(self, key: str) -> None:
         def delete() -> None:

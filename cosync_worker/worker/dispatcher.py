@@ -43,16 +43,30 @@ class Dispatcher:
     def handlers_for(self, event_type: str) -> list[Connector]:
         return [c for c in self.connectors if c.spec.handles(event_type) and c.hook("cosync_handle_event")]
 
-    async def dispatch_body(self, body: str) -> Outcome:
+    @staticmethod
+    def done_key(connector: Connector, event: Event) -> str:
+        return f"done:{connector.spec.name}:{event.dedupe_key}"
+
+    def done_keys(self, event: Event) -> list[str]:
+        return [self.done_key(c, event) for c in self.handlers_for(event.type)]
+
+    def decode(self, body: str) -> Event | Outcome:
+        """The event, or a dead-letter outcome naming what is wrong with the message."""
         try:
-            event = decode_message(body)
+            return decode_message(body)
         except InvalidEvent as exc:
             metrics.EVENTS_DEAD_LETTERED.labels(type="invalid", connector="").inc()
             log.warning("invalid_message", error=str(exc))
             return Outcome("dead_letter", reason=f"invalid message: {exc}")
-        return await self.dispatch(event)
 
-    async def dispatch(self, event: Event, *, force: bool = False) -> Outcome:
+    async def dispatch_body(self, body: str) -> Outcome:
+        decoded = self.decode(body)
+        return decoded if isinstance(decoded, Outcome) else await self.dispatch(decoded)
+
+    async def dispatch(self, event: Event, *, done: set[str] | None = None, force: bool = False) -> Outcome:
+        """Run ``event`` through its connectors. With ``done`` (keys known finished, e.g. checked for a whole
+        batch at once) the caller records ``outcome.ran`` itself; without it each key is checked and
+        recorded here, one round trip each."""
         metrics.EVENTS_RECEIVED.labels(type=event.type).inc()
         metrics.QUEUE_LAG_SECONDS.set(max(0.0, time.time() - event.received_at.timestamp()))
         handlers = self.handlers_for(event.type)
@@ -61,24 +75,31 @@ class Dispatcher:
             log.warning("unknown_event_type", event_type=event.type, event_id=event.id)
             metrics.EVENTS_DEAD_LETTERED.labels(type=event.type, connector="").inc()
             return Outcome("dead_letter", reason=exc.reason, event=event)
+        record_here = done is None
+        if done is None:
+            done = set() if force else await self.context.store.existing_keys(self.done_keys(event))
         outcome = Outcome("ack", event=event)
         for connector in handlers:
-            name = connector.spec.name
-            done_key = f"done:{name}:{event.dedupe_key}"
-            if not force and await self.context.store.has_key(done_key):
+            key = self.done_key(connector, event)
+            if not force and key in done:
                 continue
             with structlog.contextvars.bound_contextvars(
-                event_id=event.id, ordering_key=event.ordering_key, connector=name, event_type=event.type
+                event_id=event.id,
+                ordering_key=event.ordering_key,
+                connector=connector.spec.name,
+                event_type=event.type,
             ):
                 step = await self._run(connector, event)
             if step is None:
-                await self.context.store.claim_key(done_key, self.processed_ttl)
-                outcome.ran.append(name)
+                done.add(key)
+                outcome.ran.append(key)
                 continue
             if step.action == "dead_letter" or outcome.action == "ack":
                 outcome.action, outcome.reason, outcome.defer = step.action, step.reason, step.defer
             if step.action == "dead_letter":
                 break
+        if record_here:
+            await self.context.store.record_keys(outcome.ran, self.processed_ttl)
         return outcome
 
     async def _run(self, connector: Connector, event: Event) -> Outcome | None:

@@ -6,15 +6,29 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from .. import metrics
 from ..config import WorkerSettings
+from ..events import Event
 from ..logs import get_logger, redact
 from ..queue import Message, Queue
 from .backoff import backoff_delay
 from .dispatcher import Dispatcher, Outcome
 
 __all__ = ["Worker"]
+
+
+@dataclass
+class _Batch:
+    """The bookkeeping of one received batch."""
+
+    decoded: dict[str, Event | Outcome]
+    done: set[str]
+    unsettled: dict[str, Message]
+    acks: list[Message] = field(default_factory=list)
+    ran: list[str] = field(default_factory=list)
+
 
 log = get_logger("cosync.worker")
 
@@ -33,7 +47,10 @@ class Worker:
         self.visibility_timeout = visibility_timeout
         self._stopping = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.concurrency)
-        self._batches: set[asyncio.Task[None]] = set()
+        self._batches: dict[asyncio.Task[None], int] = {}
+        # Messages held at once: enough to keep every slot busy while the next batch is being claimed,
+        # few enough that held messages do not wait long for a slot (the heartbeat covers them anyway).
+        self._max_held = settings.concurrency + 2 * settings.batch_size
         self.processed = 0
 
     def stop(self) -> None:
@@ -47,7 +64,7 @@ class Worker:
         log.info("worker_started", concurrency=self.settings.concurrency)
         try:
             while not self._stopping.is_set():
-                free = self.settings.concurrency - len(self._batches) * self.settings.batch_size
+                free = self._max_held - sum(self._batches.values())
                 if free <= 0:
                     await self._wait_for_room()
                     continue
@@ -70,11 +87,14 @@ class Worker:
                     continue
                 if messages:
                     task = asyncio.create_task(self._process_batch(messages))
-                    self._batches.add(task)
-                    task.add_done_callback(self._batches.discard)
+                    self._batches[task] = len(messages)
+                    task.add_done_callback(self._forget_batch)
         finally:
             await self._drain()
         log.info("worker_stopped", processed=self.processed)
+
+    def _forget_batch(self, task: asyncio.Task[None]) -> None:
+        self._batches.pop(task, None)
 
     async def _wait_for_room(self) -> None:
         if self._batches:
@@ -100,32 +120,41 @@ class Worker:
     async def _process_batch(self, messages: Sequence[Message]) -> None:
         # Messages of one group in a batch run one after another, in the order received; groups run in
         # parallel. A failure stops its group: later messages of it are released, never run out of order.
+        decoded = {m.id: self.dispatcher.decode(m.body) for m in messages}
+        candidate_keys = [
+            k for ev in decoded.values() if isinstance(ev, Event) for k in self.dispatcher.done_keys(ev)
+        ]
+        # One store round trip for the whole batch; the set also catches a duplicate inside this batch.
+        done = await self.dispatcher.context.store.existing_keys(candidate_keys)
         groups: OrderedDict[str, list[Message]] = OrderedDict()
         for m in messages:
             groups.setdefault(m.group or f"msg:{m.id}", []).append(m)
-        acks: list[Message] = []
-        unsettled = {m.id: m for m in messages}
-        heartbeat = asyncio.create_task(self._heartbeat(unsettled))
+        batch = _Batch(decoded=decoded, done=done, unsettled={m.id: m for m in messages})
+        heartbeat = asyncio.create_task(self._heartbeat(batch.unsettled))
         try:
-            await asyncio.gather(*(self._process_group(g, acks, unsettled) for g in groups.values()))
+            await asyncio.gather(*(self._process_group(g, batch) for g in groups.values()))
         except asyncio.CancelledError:
-            # Drain time ran out: give the unfinished messages back right away.
-            await asyncio.shield(self._release(list(unsettled.values()), acks))
+            # Drain time ran out: record what finished and give the rest back right away.
+            await asyncio.shield(self._settle_batch(batch, release_unsettled=True))
             raise
         finally:
             heartbeat.cancel()
-        if acks:
-            await self.queue.ack(acks)
+        await self._settle_batch(batch)
 
-    async def _release(self, unsettled: list[Message], acks: list[Message]) -> None:
+    async def _settle_batch(self, batch: _Batch, *, release_unsettled: bool = False) -> None:
         try:
-            if acks:
-                await self.queue.ack(acks)
-            for m in unsettled:
-                if m not in acks:
+            # Finished work is recorded before its message is acked: a crash in between means a redelivery
+            # that the recorded keys turn into a no-op, never a lost event.
+            await self.dispatcher.context.store.record_keys(batch.ran, self.dispatcher.processed_ttl)
+            if batch.acks:
+                await self.queue.ack(batch.acks)
+            if release_unsettled:
+                for m in batch.unsettled.values():
                     await self.queue.nack(m, 0)
         except Exception as exc:
-            log.warning("release_failed", error=f"{type(exc).__name__}: {exc}")
+            log.warning("settle_failed", error=f"{type(exc).__name__}: {exc}")
+            if not release_unsettled:
+                raise
 
     async def _heartbeat(self, unsettled: dict[str, Message]) -> None:
         interval = min(self.settings.heartbeat_seconds, self.visibility_timeout / 3)
@@ -137,23 +166,26 @@ class Worker:
                 except Exception as exc:
                     log.warning("heartbeat_failed", message_id=m.id, error=type(exc).__name__)
 
-    async def _process_group(
-        self, group: list[Message], acks: list[Message], unsettled: dict[str, Message]
-    ) -> None:
+    async def _process_group(self, group: list[Message], batch: _Batch) -> None:
         for i, message in enumerate(group):
             async with self._slots:
                 started = time.perf_counter()
-                outcome = await self.dispatcher.dispatch_body(message.body)
-                settled = await self._settle(message, outcome, acks)
+                decoded = batch.decoded[message.id]
+                if isinstance(decoded, Outcome):
+                    outcome = decoded
+                else:
+                    outcome = await self.dispatcher.dispatch(decoded, done=batch.done)
+                    batch.ran.extend(outcome.ran)
+                settled = await self._settle(message, outcome, batch.acks)
                 if outcome.event is not None:
                     metrics.PROCESSING_SECONDS.labels(type=outcome.event.type).observe(
                         time.perf_counter() - started
                     )
-            unsettled.pop(message.id, None)
+            batch.unsettled.pop(message.id, None)
             if not settled:
                 for later in group[i + 1 :]:
                     await self.queue.nack(later, 0)
-                    unsettled.pop(later.id, None)
+                    batch.unsettled.pop(later.id, None)
                 return
 
     async def _settle(self, message: Message, outcome: Outcome, acks: list[Message]) -> bool:
