@@ -1,3 +1,3 @@
 """pytest plugin for connector authors: sandbox emulators and AWS services (moto) as fixtures."""
-from .moto import *  # noqa: F403
 from .clouds import *  # noqa: F403
+from .moto import *  # noqa: F403

@@ -60,7 +60,9 @@ async def authed(http: aiohttp.ClientSession, emulator: MicrosoftEmulator) -> di
 # -- token endpoint ------------------------------------------------------------------------------
 
 
-async def test_token_endpoint_grants(microsoft_emulator: MicrosoftEmulator, http: aiohttp.ClientSession) -> None:
+async def test_token_endpoint_grants(
+    microsoft_emulator: MicrosoftEmulator, http: aiohttp.ClientSession
+) -> None:
     em = microsoft_emulator
     form = {"grant_type": "client_credentials", "client_id": em.client_id, "client_secret": em.client_secret}
     async with http.post(em.token_url, data=form) as resp:
@@ -120,7 +122,9 @@ async def test_token_endpoint_wrong_tenant_and_content_type(
         assert resp.status == 400 and (await resp.json())["error"] == "invalid_request"
 
 
-async def test_discovery_documents(microsoft_emulator: MicrosoftEmulator, http: aiohttp.ClientSession) -> None:
+async def test_discovery_documents(
+    microsoft_emulator: MicrosoftEmulator, http: aiohttp.ClientSession
+) -> None:
     em = microsoft_emulator
     async with http.get(f"{em.base_url}/{em.tenant_id}/v2.0/.well-known/openid-configuration") as resp:
         config = await resp.json()
@@ -161,7 +165,9 @@ async def test_msal_confidential_client_gets_a_token_that_the_api_accepts(
     result = await asyncio.to_thread(acquire)
     assert "access_token" in result, result
     assert em.tokens_issued == 1
-    async with http.get(em.base_url + API, headers={"Authorization": f"Bearer {result['access_token']}"}) as resp:
+    async with http.get(
+        em.base_url + API, headers={"Authorization": f"Bearer {result['access_token']}"}
+    ) as resp:
         assert resp.status == 200
 
 
@@ -212,7 +218,9 @@ async def test_throttling_answers_429_with_retry_after(http: aiohttp.ClientSessi
 # -- create / get --------------------------------------------------------------------------------
 
 
-async def test_create_and_get_referral(microsoft_emulator: MicrosoftEmulator, http: aiohttp.ClientSession) -> None:
+async def test_create_and_get_referral(
+    microsoft_emulator: MicrosoftEmulator, http: aiohttp.ClientSession
+) -> None:
     em = microsoft_emulator
     headers = await authed(http, em)
     async with http.post(em.base_url + API, json=valid_referral(), headers=headers) as resp:
@@ -240,7 +248,10 @@ async def test_create_and_get_referral(microsoft_emulator: MicrosoftEmulator, ht
         (valid_referral(name=123), "name"),
         (valid_referral(customerProfile={"name": "X", "shoeSize": 9}), "customerProfile.shoeSize"),
         (valid_referral(details={"dealValue": "lots"}), "details.dealValue"),
-        (valid_referral(consent={"consentToShareReferralWithMicrosoftSellers": "yes"}), "consent.consentToShare"),
+        (
+            valid_referral(consent={"consentToShareReferralWithMicrosoftSellers": "yes"}),
+            "consent.consentToShare",
+        ),
         (valid_referral(status="Pending"), "status"),
         (valid_referral(status="New", substatus="Won"), "substatus"),
         (valid_referral(customerProfile={"name": "X", "team": {"a": 1}}), "customerProfile.team"),
@@ -277,13 +288,17 @@ async def test_create_rejects_malformed_json(
 # -- patch / eTag --------------------------------------------------------------------------------
 
 
-async def _create(http: aiohttp.ClientSession, em: MicrosoftEmulator, headers: dict[str, str]) -> dict[str, Any]:
+async def _create(
+    http: aiohttp.ClientSession, em: MicrosoftEmulator, headers: dict[str, str]
+) -> dict[str, Any]:
     async with http.post(em.base_url + API, json=valid_referral(), headers=headers) as resp:
         assert resp.status == 201
         return dict(await resp.json())
 
 
-async def test_patch_with_json_patch_and_etag(microsoft_emulator: MicrosoftEmulator, http: aiohttp.ClientSession) -> None:
+async def test_patch_with_json_patch_and_etag(
+    microsoft_emulator: MicrosoftEmulator, http: aiohttp.ClientSession
+) -> None:
     em = microsoft_emulator
     headers = await authed(http, em)
     created = await _create(http, em, headers)
@@ -308,7 +323,9 @@ async def test_patch_with_json_patch_and_etag(microsoft_emulator: MicrosoftEmula
     assert won["status"] == "Closed" and won["substatus"] == "Won" and won["name"] == "Contoso deal"
 
 
-async def test_stale_etag_is_a_412(microsoft_emulator: MicrosoftEmulator, http: aiohttp.ClientSession) -> None:
+async def test_stale_etag_is_a_412(
+    microsoft_emulator: MicrosoftEmulator, http: aiohttp.ClientSession
+) -> None:
     em = microsoft_emulator
     headers = await authed(http, em)
     created = await _create(http, em, headers)
@@ -359,7 +376,9 @@ async def test_patch_rejects_bad_input(
     assert em.referrals()[created["id"]] == created
 
 
-async def test_patch_unknown_referral_is_404(microsoft_emulator: MicrosoftEmulator, http: aiohttp.ClientSession) -> None:
+async def test_patch_unknown_referral_is_404(
+    microsoft_emulator: MicrosoftEmulator, http: aiohttp.ClientSession
+) -> None:
     em = microsoft_emulator
     headers = {**(await authed(http, em)), "If-Match": "*"}
     async with http.patch(f"{em.base_url}{API}/nope", json=[], headers=headers) as resp:
@@ -376,14 +395,17 @@ async def _list(
         return resp.status, await resp.json()
 
 
-async def test_list_filters_and_orderby(microsoft_emulator: MicrosoftEmulator, http: aiohttp.ClientSession) -> None:
+async def test_list_filters_and_orderby(
+    microsoft_emulator: MicrosoftEmulator, http: aiohttp.ClientSession
+) -> None:
     em = microsoft_emulator
     headers = await authed(http, em)
     mine = await _create(http, em, headers)
     incoming = [em.add_incoming_referral({"name": f"in-{i}"}) for i in range(3)]
     await asyncio.sleep(0.01)
     async with http.post(
-        f"{em.base_url}/_sandbox/referrals/{incoming[0]['id']}", json={"status": "Active", "substatus": "Engaged"}
+        f"{em.base_url}/_sandbox/referrals/{incoming[0]['id']}",
+        json={"status": "Active", "substatus": "Engaged"},
     ) as resp:
         assert resp.status == 200
         changed = await resp.json()
@@ -395,7 +417,9 @@ async def test_list_filters_and_orderby(microsoft_emulator: MicrosoftEmulator, h
     assert ids(new) == {incoming[1]["id"], incoming[2]["id"]} and new["totalCount"] == 2
     _, active = await _list(http, em, headers, **{"$filter": "status eq 'Active'"})
     assert ids(active) == {mine["id"], changed["id"]}
-    _, either = await _list(http, em, headers, **{"$filter": "(status eq 'New' or status eq 'Active') and name ne 'in-2'"})
+    _, either = await _list(
+        http, em, headers, **{"$filter": "(status eq 'New' or status eq 'Active') and name ne 'in-2'"}
+    )
     assert ids(either) == {mine["id"], changed["id"], incoming[1]["id"]}
     _, by_ext = await _list(http, em, headers, **{"$filter": "externalReferenceId eq 'hs-deal-1'"})
     assert ids(by_ext) == {mine["id"]}
@@ -435,7 +459,9 @@ async def test_list_rejects_bad_query(
     assert status == 400 and body["code"] == "InvalidQuery" and needle in body["message"]
 
 
-async def test_paging_through_1000_referrals(microsoft_emulator: MicrosoftEmulator, http: aiohttp.ClientSession) -> None:
+async def test_paging_through_1000_referrals(
+    microsoft_emulator: MicrosoftEmulator, http: aiohttp.ClientSession
+) -> None:
     em = microsoft_emulator
     for i in range(1000):
         em.add_incoming_referral({"name": f"r{i}", "status": "New" if i % 4 else "Active", "substatus": None})
@@ -475,11 +501,19 @@ async def test_paging_through_1000_referrals(microsoft_emulator: MicrosoftEmulat
 async def test_operator_api(microsoft_emulator: MicrosoftEmulator, http: aiohttp.ClientSession) -> None:
     em = microsoft_emulator
     base = em.base_url
-    body = {"name": "From Microsoft", "externalReferenceId": "ignored", "customerProfile": {"name": "Fabrikam"}}
+    body = {
+        "name": "From Microsoft",
+        "externalReferenceId": "ignored",
+        "customerProfile": {"name": "Fabrikam"},
+    }
     async with http.post(f"{base}/_sandbox/referrals", json=body) as resp:
         assert resp.status == 201
         incoming = await resp.json()
-    assert (incoming["status"], incoming["substatus"], incoming["direction"]) == ("New", "Pending", "Incoming")
+    assert (incoming["status"], incoming["substatus"], incoming["direction"]) == (
+        "New",
+        "Pending",
+        "Incoming",
+    )
     assert "externalReferenceId" not in incoming and incoming["customerProfile"]["name"] == "Fabrikam"
     await asyncio.sleep(0.002)
     change = {"status": "Closed", "substatus": "Lost", "statusReason": "Customer chose another vendor"}
@@ -488,7 +522,9 @@ async def test_operator_api(microsoft_emulator: MicrosoftEmulator, http: aiohttp
         changed = await resp.json()
     assert changed["eTag"] != incoming["eTag"] and changed["updatedDateTime"] > incoming["updatedDateTime"]
     assert changed["substatus"] == "Lost"
-    async with http.post(f"{base}/_sandbox/referrals/{incoming['id']}", json={"substatus": "Pending"}) as resp:
+    async with http.post(
+        f"{base}/_sandbox/referrals/{incoming['id']}", json={"substatus": "Pending"}
+    ) as resp:
         assert resp.status == 400 and "substatus" in (await resp.json())["message"]
     async with http.post(f"{base}/_sandbox/referrals", json={"bogus": 1}) as resp:
         assert resp.status == 400 and "bogus" in (await resp.json())["message"]
@@ -508,7 +544,9 @@ async def test_operator_api(microsoft_emulator: MicrosoftEmulator, http: aiohttp
         assert resp.status == 401  # reset forgets issued tokens too
 
 
-async def test_garbage_never_causes_a_500(microsoft_emulator: MicrosoftEmulator, http: aiohttp.ClientSession) -> None:
+async def test_garbage_never_causes_a_500(
+    microsoft_emulator: MicrosoftEmulator, http: aiohttp.ClientSession
+) -> None:
     em = microsoft_emulator
     headers = await authed(http, em)
     created = await _create(http, em, headers)
@@ -521,6 +559,14 @@ async def test_garbage_never_causes_a_500(microsoft_emulator: MicrosoftEmulator,
             assert resp.status < 500, body
         async with http.post(f"{em.base_url}/_sandbox/referrals", json=body) as resp:
             assert resp.status < 500, body
-    for junk_filter in ["'", "()", "and", "status eq 'a''b'", "not status eq 'New'", "x/y eq 1", "name eq null"]:
+    for junk_filter in [
+        "'",
+        "()",
+        "and",
+        "status eq 'a''b'",
+        "not status eq 'New'",
+        "x/y eq 1",
+        "name eq null",
+    ]:
         async with http.get(em.base_url + API, params={"$filter": junk_filter}, headers=headers) as resp:
             assert resp.status < 500, junk_filter

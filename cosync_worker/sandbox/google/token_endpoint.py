@@ -22,10 +22,11 @@ from .errors import oauth_error
 if TYPE_CHECKING:
     from .emulator import GoogleEmulator
 
-__all__ = ["JWT_BEARER", "SCOPE", "add_token_route", "decode_jwt_claims"]
+__all__ = ["GOOGLE_TOKEN_AUDIENCES", "JWT_BEARER", "SCOPE", "add_token_route", "decode_jwt_claims"]
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 SCOPE = "https://www.googleapis.com/auth/cloudcrmpartners"
+GOOGLE_TOKEN_AUDIENCES = ("https://oauth2.googleapis.com/token", "https://www.googleapis.com/oauth2/v4/token")
 
 
 def _b64(segment: str) -> bytes:
@@ -64,9 +65,11 @@ def add_token_route(router: web.UrlDispatcher, emulator: GoogleEmulator) -> None
         now = time.time()
         if not claims.get("iss"):
             return oauth_error(400, "invalid_grant", "Invalid JWT: the 'iss' claim is missing.")
-        if claims.get("aud") != emulator.token_url:
+        # google-auth always signs for Google's public token URL, whatever token_uri it posts to.
+        audiences = {emulator.token_url, *GOOGLE_TOKEN_AUDIENCES}
+        if claims.get("aud") not in audiences:
             return oauth_error(
-                400, "invalid_grant", f"Invalid JWT: the 'aud' claim must be {emulator.token_url!r}."
+                400, "invalid_grant", f"Invalid JWT: the 'aud' claim must be one of {sorted(audiences)}."
             )
         exp, iat = claims.get("exp"), claims.get("iat")
         if not isinstance(exp, int | float) or not isinstance(iat, int | float):
