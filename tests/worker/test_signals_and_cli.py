@@ -67,7 +67,7 @@ async def test_sigterm_during_a_batch_loses_nothing(
         if round_ == 0:
 
             async def some_done() -> bool:
-                assert proc.returncode is None, "worker exited early"
+                assert proc.returncode is None, "worker exited early"  # noqa: B023 - awaited in this iteration
                 return await _count(settings, keys) >= 20
 
             await wait_until(some_done, timeout=60)
@@ -75,7 +75,7 @@ async def test_sigterm_during_a_batch_loses_nothing(
         else:
 
             async def all_done() -> bool:
-                assert proc.returncode is None, "worker exited early"
+                assert proc.returncode is None, "worker exited early"  # noqa: B023 - awaited in this iteration
                 return await _count(settings, keys) >= 200
 
             await wait_until(all_done, timeout=90)

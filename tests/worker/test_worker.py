@@ -26,7 +26,9 @@ async def _trail_values(rt: Runtime, deal: int | str) -> list[str]:
     return [e.detail["value"] for e in trail]
 
 
-async def test_keeps_per_key_order_with_concurrency(settings_for: Callable[..., Settings], backend: str) -> None:
+async def test_keeps_per_key_order_with_concurrency(
+    settings_for: Callable[..., Settings], backend: str
+) -> None:
     # 1,000 events over 50 keys locally. moto's FIFO send slows down with queue length (1,000 messages
     # take minutes to enqueue there), so SQS runs the same scenario with 200 events over 20 keys.
     keys, per_key = (50, 20) if backend == "local" else (20, 10)
