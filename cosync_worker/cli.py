@@ -262,3 +262,19 @@ def sandbox(write_config: str | None, host: str, relay_port: int, time_scale: fl
             await stack.stop()
 
     _run(go)
+
+
+@main.command()
+@click.option("--speed", default=1.0, show_default=True, help="Play the script faster (2 = twice as fast).")
+@click.option("--duration", default=60.0, show_default=True, help="Stop after this many seconds.")
+def demo(speed: float, duration: float) -> None:
+    """Run the whole system against the built-in emulators, with a live table and a summary."""
+    from .demo.runner import run_demo
+
+    configure_logging("WARNING", "auto")
+    try:
+        result = asyncio.run(run_demo(speed=speed, duration=duration))
+    except KeyboardInterrupt:
+        click.echo("demo interrupted", err=True)
+        sys.exit(130)
+    sys.exit(0 if result.complete else 1)
