@@ -1,3 +1,4 @@
 """pytest plugin for connector authors: sandbox emulators and AWS services (moto) as fixtures."""
 from .clouds import *  # noqa: F403
 from .moto import *  # noqa: F403
+from .partnercentral import *  # noqa: F403
