@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
+from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -23,8 +24,17 @@ __all__ = ["SqsQueue", "ensure_queues"]
 
 _MAX_VISIBILITY = 43_200  # SQS's cap on a visibility timeout (12 h)
 
+# read_timeout must exceed the 20 s long poll.
+_CONNECT_TIMEOUT, _READ_TIMEOUT = 5, 40
+
 
 class SqsQueue:
+    """The ``Queue`` protocol on SQS; for several replicas or a managed deployment. ``open()`` before use.
+
+    Shapes follow the SQS API reference:
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html
+    """
+
     def __init__(
         self,
         queue_url: str,
@@ -35,6 +45,7 @@ class SqsQueue:
         visibility_timeout: float = 30.0,
         max_receives: int = 5,
         session: AioSession | None = None,
+        max_attempts: int = 3,
     ) -> None:
         self.queue_url = queue_url
         self.dlq_url = dlq_url
@@ -43,13 +54,23 @@ class SqsQueue:
         self.visibility_timeout = visibility_timeout
         self.max_receives = max_receives
         self.fifo = queue_url.endswith(".fifo")
+        # "standard" retries with jittered backoff instead of botocore's legacy 5 attempts: an unreachable
+        # endpoint surfaces as QueueUnavailable within a few seconds, so readiness turns red and the relay
+        # stops acknowledging HubSpot promptly; the worker's own loop retries anyway.
+        self._config = AioConfig(
+            retries={"max_attempts": max(1, max_attempts), "mode": "standard"},
+            connect_timeout=_CONNECT_TIMEOUT,
+            read_timeout=_READ_TIMEOUT,
+        )
         self._session = session or get_session()
         self._stack = AsyncExitStack()
         self._client: Any = None
 
     async def open(self) -> None:
         self._client = await self._stack.enter_async_context(
-            self._session.create_client("sqs", region_name=self.region, endpoint_url=self.endpoint_url)
+            self._session.create_client(
+                "sqs", region_name=self.region, endpoint_url=self.endpoint_url, config=self._config
+            )
         )
 
     async def close(self) -> None:
@@ -177,20 +198,31 @@ class SqsQueue:
         out = []
         for m in messages:
             attrs = m.get("MessageAttributes", {})
-            reason = attrs.get("reason", {}).get("StringValue") or (
-                f"exceeded max receives ({m.get('Attributes', {}).get('ApproximateReceiveCount', '?')} receives)"
+            # No ``reason`` attribute means SQS's redrive policy moved it, not ``dead_letter``.
+            reason = (
+                attrs.get("reason", {}).get("StringValue") or f"exceeded max receives ({self.max_receives})"
             )
-            failed = float(
-                attrs.get("failed_at", {}).get("StringValue")
-                or m.get("Attributes", {}).get("SentTimestamp", 0)
+            failed_at = attrs.get("failed_at", {}).get("StringValue")
+            # SentTimestamp is epoch milliseconds; a redrive keeps the original send time.
+            failed = (
+                float(failed_at) if failed_at else int(m.get("Attributes", {}).get("SentTimestamp", 0)) / 1000
             )
             out.append(DeadLetter(id=m["MessageId"], body=m["Body"], reason=reason, failed_at=failed))
         return sorted(out, key=lambda d: d.failed_at)
 
     async def replay_dead_letters(self, ids: Sequence[str] | None = None) -> int:
+        if ids is not None and not ids:
+            return 0
         moved = 0
         for m in await self._dlq_messages(10_000):
             if ids is not None and m["MessageId"] not in ids:
+                # Peeked but not chosen: make it visible again at once for the next list or replay.
+                await self._call(
+                    "change_message_visibility",
+                    QueueUrl=self.dlq_url,
+                    ReceiptHandle=m["ReceiptHandle"],
+                    VisibilityTimeout=0,
+                )
                 continue
             group = m.get("Attributes", {}).get("MessageGroupId")
             entry = self._entry(0, m["Body"], group, f"replay-{m['MessageId']}-{int(time.time())}")

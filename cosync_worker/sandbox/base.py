@@ -16,6 +16,7 @@ from aiohttp import web
 __all__ = ["Emulator"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+CALL_NAME = web.RequestKey("sandbox_call", str)
 
 
 class Emulator:
@@ -47,7 +48,7 @@ class Emulator:
 
     def count(self, request: web.Request, name: str) -> None:
         """Count this request under ``name`` instead of its route template."""
-        request["sandbox_call"] = name
+        request[CALL_NAME] = name
 
     # -- lifecycle ------------------------------------------------------------------------------
     @property
@@ -86,7 +87,7 @@ class Emulator:
             return await handler(request)
         finally:
             if not request.path.startswith("/_sandbox/"):
-                name = request.get("sandbox_call")
+                name = request.get(CALL_NAME)
                 if name is None:
                     info = request.match_info.route.resource
                     template = info.canonical if info is not None else request.path

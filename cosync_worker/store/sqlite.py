@@ -1,7 +1,12 @@
 """The embedded default state store on SQLite.
 
 Several processes may share the file: WAL mode, ``busy_timeout``, and ``BEGIN IMMEDIATE`` around every
-read-modify-write (the token bucket, the audit sequence), so a shared rate budget is drawn atomically.
+read-modify-write (the token bucket, key claims), so a shared rate budget is drawn atomically by every
+process on the file. Blocking sqlite3 calls run in a worker thread (``asyncio.to_thread``) behind one lock per
+store, so the event loop never waits on the disk.
+
+Idempotency keys expire by timestamp: an expired key counts as absent at once, and expired rows are purged
+lazily (a bounded batch, at most once a minute, inside a claim's transaction).
 """
 
 from __future__ import annotations
@@ -16,13 +21,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .base import AuditEntry, StoreUnavailable
+from .budget import check_bucket_args, draw
 
 __all__ = ["SqliteStore"]
 
 T = TypeVar("T")
 
+_PURGE_EVERY_SECONDS = 60.0
+_PURGE_BATCH = 1000
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys (key TEXT PRIMARY KEY, expires_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS keys_expiry ON keys (expires_at);
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS state (object_key TEXT PRIMARY KEY, data TEXT NOT NULL, updated_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, tokens REAL NOT NULL, updated_at REAL NOT NULL);
@@ -40,12 +50,17 @@ CREATE INDEX IF NOT EXISTS audit_object ON audit (object_key, seq);
 
 
 class SqliteStore:
+    """The ``Store`` protocol on one SQLite file; the default for a single host. ``await open()`` before use."""
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        self._last_purge = 0.0
 
     async def open(self) -> None:
+        """Create the file and schema if needed; raises :class:`StoreUnavailable` if it cannot be opened."""
+
         def connect() -> None:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
@@ -84,8 +99,11 @@ class SqliteStore:
 
     # -- idempotency keys -------------------------------------------------------------------------
     async def claim_key(self, key: str, ttl_seconds: float) -> bool:
+        _check_ttl(ttl_seconds)
+
         def claim(db: sqlite3.Connection) -> bool:
             now = time.time()
+            self._purge_expired(db, now)
             cur = db.execute(
                 "INSERT INTO keys (key, expires_at) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET expires_at = excluded.expires_at WHERE keys.expires_at <= ?",
@@ -120,7 +138,18 @@ class SqliteStore:
 
         return await self._call(select)
 
+    def _purge_expired(self, db: sqlite3.Connection, now: float) -> None:
+        # Bounded so one claim never pays for a large backlog; the next minute's claim takes the next batch.
+        if now - self._last_purge < _PURGE_EVERY_SECONDS:
+            return
+        self._last_purge = now
+        db.execute(
+            "DELETE FROM keys WHERE rowid IN (SELECT rowid FROM keys WHERE expires_at <= ? LIMIT ?)",
+            (now, _PURGE_BATCH),
+        )
+
     async def record_keys(self, keys: Sequence[str], ttl_seconds: float) -> None:
+        _check_ttl(ttl_seconds)
         if not keys:
             return
         expires = time.time() + ttl_seconds
@@ -181,17 +210,22 @@ class SqliteStore:
     async def take_tokens(
         self, budget: str, rate_per_second: float, capacity: float, tokens: float = 1.0
     ) -> float:
+        check_bucket_args(budget, rate_per_second, capacity, tokens)
+
+        # Wall-clock time, not monotonic: the bucket's updated_at is compared across processes.
         def take(db: sqlite3.Connection) -> float:
             now = time.time()
             row = db.execute("SELECT tokens, updated_at FROM buckets WHERE name = ?", (budget,)).fetchone()
-            level = (
-                capacity if row is None else min(capacity, row[0] + max(0.0, now - row[1]) * rate_per_second)
+            level, wait = draw(
+                None if row is None else row[0],
+                0.0 if row is None else row[1],
+                now,
+                rate_per_second,
+                capacity,
+                tokens,
             )
-            if level >= tokens:
-                level -= tokens
-                wait = 0.0
-            else:
-                wait = (tokens - level) / rate_per_second
+            if wait > 0:
+                return wait  # nothing taken, nothing to write
             db.execute(
                 "INSERT INTO buckets (name, tokens, updated_at) VALUES (?, ?, ?) "
                 "ON CONFLICT(name) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at",
@@ -203,6 +237,8 @@ class SqliteStore:
 
     # -- audit log --------------------------------------------------------------------------------
     async def append_audit(self, entry: AuditEntry) -> int:
+        """Sequence numbers here are global to the file (AUTOINCREMENT), so increasing within every trail."""
+
         def append() -> int:
             cur = self._db().execute(
                 "INSERT INTO audit (object_key, system, action, detail, actor, at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -251,3 +287,8 @@ class SqliteStore:
                 self._conn = None
 
         await self._call(close)
+
+
+def _check_ttl(ttl_seconds: float) -> None:
+    if not ttl_seconds > 0:
+        raise ValueError(f"idempotency key ttl_seconds must be positive, got {ttl_seconds}")

@@ -46,4 +46,6 @@ async def sqs_queue_urls(moto_endpoint: str) -> AsyncIterator[tuple[str, str]]:
     """A fresh FIFO queue and its DLQ (redrive after 5 receives) on moto's server: ``(queue_url, dlq_url)``."""
     from ..queue.sqs import ensure_queues
 
-    yield await ensure_queues(f"cosync-{uuid.uuid4().hex[:12]}", endpoint_url=moto_endpoint, visibility_timeout=5)
+    yield await ensure_queues(
+        f"cosync-{uuid.uuid4().hex[:12]}", endpoint_url=moto_endpoint, visibility_timeout=5
+    )

@@ -1,0 +1,283 @@
+"""The three flows of the connector, on top of the HubSpot client, the Google client and the state store.
+
+State per deal lives under ``gcp:deal:<id>``: the lead name, the opportunity name, and snapshots of the
+deal fields last sent to Google (``hubspot``) and of the Google fields last written to HubSpot (``google``).
+Comparing with these snapshots is what keeps redelivery, restarts and echoes from doing anything twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from cosync_worker.errors import PermanentError
+from cosync_worker.logs import get_logger
+from cosync_worker.store import Store
+
+from .client import CloudCrmPartnersClient, GoogleApiError
+from .config import GcpConfig
+from .locator import OpportunityLocator
+from .mapping import (
+    DEAL_PROPERTIES,
+    GOOGLE_WATCHED,
+    PATCHABLE_DEAL_PROPERTIES,
+    LeadInputError,
+    change_note,
+    changed_deal_fields,
+    external_id,
+    google_changes,
+    has_tag,
+    lead_body,
+    opportunity_patch,
+    opportunity_to_hubspot,
+)
+
+__all__ = ["INDEX_KEY", "GcpSync", "deal_key"]
+
+INDEX_KEY = "gcp:index"
+NOTE_TO_DEAL = 214  # HUBSPOT_DEFINED note → deal association type
+
+log = get_logger("cosync.gcp")
+
+
+def deal_key(deal_id: str) -> str:
+    return f"gcp:deal:{deal_id}"
+
+
+class GcpSync:
+    """One per process; serialises work per deal so a refresh and a webhook never interleave on one deal."""
+
+    def __init__(
+        self,
+        hubspot: Any,
+        google: CloudCrmPartnersClient,
+        store: Store,
+        config: GcpConfig,
+        locator: OpportunityLocator,
+    ) -> None:
+        self.hubspot = hubspot
+        self.google = google
+        self.store = store
+        self.config = config
+        self.locator = locator
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._index_lock = asyncio.Lock()
+
+    def _lock(self, deal_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(deal_id, asyncio.Lock())
+
+    # -- flow 1: deal.creation → lead → linked opportunity ------------------------------------------
+    async def deal_created(self, deal_id: str) -> None:
+        async with self._lock(deal_id):
+            await self._deal_created(deal_id)
+
+    async def _deal_created(self, deal_id: str) -> None:
+        key = deal_key(deal_id)
+        state = await self.store.get_state(key)
+        if state and state.get("lead_name"):
+            # Redelivery or restart: the lead exists; only finish what is left.
+            if not state.get("opportunity_name"):
+                await self._link(deal_id, state)
+            return
+        if state and state.get("status") == "creating":
+            # A previous attempt died between leads.create and recording its answer. Google has no lookup
+            # by externalSystemId, so creating again could duplicate the lead: stop and say so.
+            await self._set_error(
+                deal_id,
+                "lead creation was interrupted; check the Partners portal for a lead with externalSystemId "
+                f"{external_id(deal_id)} and set gcp_lead_name, or clear the cosync state to retry",
+            )
+            return
+        deal = await self.hubspot.get("deals", deal_id, properties=DEAL_PROPERTIES)
+        props: dict[str, Any] = deal.get("properties") or {}
+        if not has_tag(props.get("dealname"), self.config.deal_tag):
+            return
+        if props.get("gcp_lead_name"):
+            # The deal already names its lead (state store lost or shared by hand): adopt, never re-create.
+            state = {"status": "lead_created", "lead_name": props["gcp_lead_name"], "hubspot": {}}
+            await self._save(deal_id, state)
+            await self._link(deal_id, state)
+            return
+        company = await self._first_associated(deal_id, "companies", ("name", "domain", "website"))
+        contact = await self._first_associated(
+            deal_id, "contacts", ("firstname", "lastname", "email", "phone")
+        )
+        try:
+            body = lead_body(deal_id, props, company, contact, self.config)
+        except LeadInputError as exc:
+            log.warning("gcp_lead_input_invalid", deal_id=deal_id, fields=exc.fields)
+            await self._set_error(deal_id, f"cannot create a Google lead: {exc}")
+            return
+        await self.store.put_state(key, {"status": "creating"})
+        try:
+            lead = await self.google.create_lead(body)
+        except GoogleApiError as exc:
+            await self.store.put_state(key, {"status": "error", "error": exc.reason})
+            await self._set_error(deal_id, exc.reason)
+            raise
+        except Exception:
+            # Refused with 429/5xx or unreachable (Retry): no lead was recorded, so trying again is safe.
+            await self.store.put_state(key, {"status": "retry"})
+            raise
+        snapshot = {p: props.get(p) for p in ("amount", "closedate")}
+        state = {"status": "lead_created", "lead_name": lead["name"], "hubspot": snapshot}
+        # Recorded before HubSpot hears of it or the event is acknowledged: a redelivery finds it here.
+        await self._save(deal_id, state)
+        await self.hubspot.update(
+            "deals",
+            deal_id,
+            {"gcp_lead_name": lead["name"], "gcp_sync_status": "lead_created", "gcp_sync_error": ""},
+        )
+        await self._link(deal_id, state)
+
+    async def _first_associated(
+        self, deal_id: str, to_type: str, properties: tuple[str, ...]
+    ) -> dict[str, Any] | None:
+        ids = await self.hubspot.associations("deals", deal_id, to_type)
+        if not ids:
+            return None
+        record = await self.hubspot.get(to_type, ids[0], properties=properties)
+        return dict(record.get("properties") or {})
+
+    async def _link(self, deal_id: str, state: dict[str, Any], candidate: str | None = None) -> bool:
+        """Find (or verify ``candidate``), record the opportunity, write it back, push pending changes."""
+        lead_name = str(state["lead_name"])
+        name = candidate or await self.locator.find(lead_name)
+        if not name:
+            if state.get("status") != "awaiting_opportunity":
+                state["status"] = "awaiting_opportunity"
+                await self._save(deal_id, state)
+                await self.hubspot.update("deals", deal_id, {"gcp_sync_status": "awaiting_opportunity"})
+            return False
+        try:
+            opportunity = await self.google.get_opportunity(name)
+        except (GoogleApiError, ValueError) as exc:
+            await self._set_error(deal_id, f"opportunity {name!r} cannot be read: {exc}")
+            return False
+        if opportunity.get("lead") != lead_name:
+            await self._set_error(
+                deal_id, f"opportunity {opportunity.get('name')} is not linked to lead {lead_name}; not adopted"
+            )
+            return False
+        state.update(
+            status="linked",
+            opportunity_name=opportunity["name"],
+            google={f: opportunity.get(f) for f in GOOGLE_WATCHED},
+        )
+        await self._save(deal_id, state)
+        props = opportunity_to_hubspot(opportunity, self.config)
+        props.pop("dealstage", None)  # the rep's stage is pushed to Google below, not overwritten
+        await self.hubspot.update("deals", deal_id, {**props, "gcp_sync_status": "synced", "gcp_sync_error": ""})
+        await self._push(deal_id, state)
+        return True
+
+    # -- flow 2: deal changes → opportunities.patch ---------------------------------------------------
+    async def deal_changed(self, deal_id: str, prop: str | None, value: Any) -> None:
+        async with self._lock(deal_id):
+            state = await self.store.get_state(deal_key(deal_id))
+            if not state or not state.get("lead_name"):
+                return
+            if not state.get("opportunity_name"):
+                if prop == "gcp_opportunity_id" and value:
+                    await self._link(deal_id, state, self.google.resource_name("opportunities", str(value)))
+                return
+            if prop in PATCHABLE_DEAL_PROPERTIES:
+                await self._push(deal_id, state)
+
+    async def _push(self, deal_id: str, state: dict[str, Any]) -> None:
+        deal = await self.hubspot.get("deals", deal_id, properties=DEAL_PROPERTIES)
+        props: dict[str, Any] = deal.get("properties") or {}
+        changes = changed_deal_fields(state.get("hubspot") or {}, props)
+        if not changes:
+            return
+        try:
+            patch = opportunity_patch(changes, self.config)
+        except LeadInputError as exc:
+            await self._set_error(deal_id, f"cannot update the Google opportunity: {exc}")
+            return
+        if patch.mask:
+            try:
+                opportunity = await self.google.patch_opportunity(
+                    state["opportunity_name"], patch.body, patch.mask
+                )
+            except GoogleApiError as exc:
+                await self._set_error(deal_id, exc.reason)
+                raise
+            state["google"] = {f: opportunity.get(f) for f in GOOGLE_WATCHED}
+        if patch.unmapped:
+            log.info("gcp_changes_not_sent", deal_id=deal_id, unmapped=patch.unmapped)
+        state.setdefault("hubspot", {}).update(changes)
+        await self._save(deal_id, state)
+
+    # -- flow 3: scheduled refresh of known opportunities ----------------------------------------------
+    async def refresh(self) -> dict[str, int]:
+        """One pass over every deal cosync knows; returns counts (linked, updated, failed)."""
+        index = await self.store.get_state(INDEX_KEY) or {}
+        deals = list(index.get("deals") or [])
+        counts = {"linked": 0, "updated": 0, "failed": 0}
+        gate = asyncio.Semaphore(self.config.refresh_concurrency)
+
+        async def one(deal_id: str) -> None:
+            async with gate, self._lock(deal_id):
+                try:
+                    outcome = await self._refresh_deal(deal_id)
+                except Exception as exc:  # one bad deal must not stop the pass
+                    counts["failed"] += 1
+                    log.warning("gcp_refresh_failed", deal_id=deal_id, error=type(exc).__name__)
+                    return
+                if outcome:
+                    counts[outcome] += 1
+
+        await asyncio.gather(*(one(d) for d in deals))
+        log.info("gcp_refresh_done", deals=len(deals), **counts)
+        return counts
+
+    async def _refresh_deal(self, deal_id: str) -> str | None:
+        state = await self.store.get_state(deal_key(deal_id))
+        if not state or not state.get("lead_name"):
+            return None
+        if not state.get("opportunity_name"):
+            return "linked" if await self._link(deal_id, state) else None
+        opportunity = await self.google.get_opportunity(state["opportunity_name"])
+        changes = google_changes(state.get("google") or {}, opportunity)
+        if not changes:
+            return None
+        props = opportunity_to_hubspot(opportunity, self.config)
+        state["google"] = {f: opportunity.get(f) for f in GOOGLE_WATCHED}
+        if "dealstage" in props:
+            # The webhook this write causes must find nothing new to send back to Google.
+            state.setdefault("hubspot", {})["dealstage"] = props["dealstage"]
+        await self._save(deal_id, state)
+        await self.hubspot.update("deals", deal_id, {**props, "gcp_sync_status": "synced"})
+        await self._note(deal_id, change_note(deal_id, changes))
+        return "updated"
+
+    # -- helpers -------------------------------------------------------------------------------------
+    async def _save(self, deal_id: str, state: dict[str, Any]) -> None:
+        await self.store.put_state(deal_key(deal_id), state)
+        async with self._index_lock:
+            index = await self.store.get_state(INDEX_KEY) or {"deals": []}
+            if deal_id not in index["deals"]:
+                index["deals"].append(deal_id)
+                await self.store.put_state(INDEX_KEY, index)
+
+    async def _set_error(self, deal_id: str, message: str) -> None:
+        await self.hubspot.update(
+            "deals", deal_id, {"gcp_sync_status": "error", "gcp_sync_error": message[:1000]}
+        )
+
+    async def _note(self, deal_id: str, text: str) -> None:
+        try:
+            await self.hubspot.create(
+                "notes",
+                {"hs_note_body": text, "hs_timestamp": datetime.now(UTC).isoformat()},
+                associations=[
+                    {
+                        "to": {"id": deal_id},
+                        "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": NOTE_TO_DEAL}],
+                    }
+                ],
+            )
+        except (PermanentError, ValueError) as exc:
+            log.warning("gcp_note_failed", deal_id=deal_id, error=type(exc).__name__)

@@ -1,0 +1,82 @@
+"""The OpenAPI document: its content, and schemathesis fuzzing every operation against it (no 5xx, every
+response conforms to the document)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import hypothesis
+import schemathesis
+from hypothesis import HealthCheck, Phase
+
+from .conftest import TOKENS, RelayFactory
+from .test_api import EchoPlugin
+
+AUTH = {"Authorization": f"Bearer {TOKENS[0]}"}
+
+
+async def test_document_covers_webhooks_ops_plugins_and_problem(make_relay: RelayFactory) -> None:
+    relay = await make_relay(plugins=[EchoPlugin()])
+    doc = await (await relay.session.get(relay.url + "/openapi.json")).json()
+    assert doc["openapi"].startswith("3.1")
+    paths = doc["paths"]
+    for path in (
+        "/webhooks/hubspot",
+        "/webhook/deal-update",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/jobs/{id}",
+        "/audit-trail/{objectKey}",
+        "/submit-thing",
+    ):
+        assert path in paths, path
+    schemas = doc["components"]["schemas"]
+    assert {"Problem", "FieldError", "SubmitIn", "SubmitOut", "HubSpotWebhookEvent", "Job"} <= set(schemas)
+    # The schema validated against is the one documented.
+    assert schemas["SubmitIn"]["properties"]["amount"]["minimum"] == 0
+    submit = paths["/submit-thing"]["post"]
+    assert submit["security"] == [{"bearerAuth": []}]
+    assert submit["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/SubmitIn"
+    }
+    assert "application/problem+json" in submit["responses"]["422"]["content"]
+    webhook = paths["/webhooks/hubspot"]["post"]
+    assert webhook["security"] == []
+    assert "X-HubSpot-Signature-v3" in {p["name"] for p in webhook["parameters"]}
+
+
+def _fuzz(base_url: str) -> list[str]:
+    schema = schemathesis.openapi.from_url(base_url + "/openapi.json", timeout=10)
+    seen: list[str] = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        seen.append(operation.label)
+        for headers in (AUTH, {}):  # authorised, and anonymous (must be refused, not crash)
+            _run(base_url, operation, headers)
+    return seen
+
+
+def _run(base_url: str, operation: Any, headers: dict[str, str]) -> None:
+    @hypothesis.settings(
+        max_examples=25,
+        deadline=2000,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @hypothesis.given(case=operation.as_strategy())
+    def check(case: Any) -> None:
+        case.call_and_validate(base_url=base_url, headers=headers, timeout=10)
+
+    check()
+
+
+async def test_schemathesis_finds_no_server_errors_or_nonconforming_responses(
+    make_relay: RelayFactory,
+) -> None:
+    relay = await make_relay(plugins=[EchoPlugin()])
+    seen = await asyncio.wait_for(asyncio.to_thread(_fuzz, relay.url), timeout=120)
+    assert "POST /webhooks/hubspot" in seen and "GET /jobs/{id}" in seen and "POST /submit-thing" in seen
