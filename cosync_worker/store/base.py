@@ -32,6 +32,11 @@ class AuditEntry:
 
 @runtime_checkable
 class Store(Protocol):
+    async def open(self) -> None:
+        """Connect (create the schema or client); call once before anything else. Added so a store from
+        :func:`~cosync_worker.store.factory.create_store` can be opened without knowing its backend."""
+        ...
+
     async def claim_key(self, key: str, ttl_seconds: float) -> bool:
         """Record ``key`` as seen; True if it was new (or expired), False if it already exists."""
         ...

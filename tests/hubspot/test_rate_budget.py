@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from cosync_worker.errors import Retry
 from cosync_worker.hubspot import HubSpotClient, bucket_shape
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.store.sqlite import SqliteStore
@@ -150,3 +151,25 @@ async def test_search_draws_from_its_own_per_second_budget() -> None:
     assert all(len(p) == 30 for p in pages)
     assert hs.calls["POST /crm/v3/objects/{objectType}/search"] == 9
     assert arrivals.throttled == 0 and hs.throttled == 0
+
+
+async def test_without_a_store_an_in_process_budget_keeps_under_the_limit() -> None:
+    emu, arrivals, deal_id = await _small_emulator()
+    try:
+        async with HubSpotClient(emu.base_url, TOKEN, requests_per_10s=LIMIT, window_seconds=WINDOW) as hs:
+            await asyncio.wait_for(
+                asyncio.gather(*(hs.get("deals", deal_id) for _ in range(150))), timeout=30
+            )
+    finally:
+        await emu.stop()
+    assert hs.throttled == 0 and arrivals.throttled == 0
+    assert len(arrivals.seen) == 150
+    assert arrivals.max_admitted_in(WINDOW) <= LIMIT
+
+
+async def test_unreachable_budget_store_becomes_retry(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "never-opened.db")
+    async with HubSpotClient("http://127.0.0.1:9", TOKEN, store=store) as hs:
+        with pytest.raises(Retry, match="rate budget unavailable"):
+            await hs.get("deals", "1")
+    assert sum(hs.calls.values()) == 0

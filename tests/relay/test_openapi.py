@@ -53,14 +53,17 @@ def _fuzz(base_url: str) -> list[str]:
     for result in schema.get_all_operations():
         operation = result.ok()
         seen.append(operation.label)
-        for headers in (AUTH, {}):  # authorised, and anonymous (must be refused, not crash)
-            _run(base_url, operation, headers)
+        if operation.path == "/broken":
+            continue  # the test plugin's deliberately failing route (its 500 is tested in test_api)
+        alias = operation.path.startswith("/webhook/")  # same handler as /webhooks/hubspot
+        _run(base_url, operation, AUTH, 5 if alias else 25)
+        _run(base_url, operation, {}, 5)  # anonymous: must be refused or served, never crash
     return seen
 
 
-def _run(base_url: str, operation: Any, headers: dict[str, str]) -> None:
+def _run(base_url: str, operation: Any, headers: dict[str, str], examples: int) -> None:
     @hypothesis.settings(
-        max_examples=25,
+        max_examples=examples,
         deadline=2000,
         database=None,
         derandomize=True,

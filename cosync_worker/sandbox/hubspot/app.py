@@ -58,6 +58,9 @@ class HubSpotEmulator(Emulator):
         port: int = 0,
     ) -> None:
         user_id = int(OWNERS[0]["userId"])
+        self.access_token = access_token
+        self.user_token = user_token
+        self.client_secret = client_secret
         self.actors = {
             access_token: Actor("INTEGRATION", str(app_id)),
             user_token: Actor("CRM_UI", f"userId:{user_id}", user_id),

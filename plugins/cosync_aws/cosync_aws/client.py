@@ -184,11 +184,9 @@ class PartnerCentralClient:
         a token of the budget every process shares."""
         async with self._turn:
             self._waiting[priority] += 1
-            try:
-                await self._turn.wait_for(lambda: all(self._waiting[p] == 0 for p in Priority if p < priority))
-            finally:
-                self._waiting[priority] -= 1
         try:
+            async with self._turn:
+                await self._turn.wait_for(lambda: all(self._waiting[p] == 0 for p in Priority if p < priority))
             await self._draw(f"{self.budget_name}:writes", self.config.write_rate_per_second)
             daily = self.config.daily_write_cap / DAY
             wait = await self.store.take_tokens(f"{self.budget_name}:daily", daily, self.config.daily_write_cap)
@@ -197,6 +195,7 @@ class PartnerCentralClient:
                 await asyncio.sleep(min(wait, 60.0))
         finally:
             async with self._turn:
+                self._waiting[priority] -= 1
                 self._turn.notify_all()
 
     def _count_write(self) -> None:

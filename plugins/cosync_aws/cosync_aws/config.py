@@ -67,9 +67,6 @@ class AwsConfig(BaseModel):
     daily_warning_ratio: float = Field(0.8, gt=0, le=1)
     coalesce_seconds: float = Field(2.0, ge=0, le=60)
     submission: SubmissionRules = Field(default_factory=SubmissionRules)
-    reconcile_interval_seconds: float = Field(300, gt=0)
-    invitation_poll_seconds: float = Field(300, gt=0)
-    summary_interval_seconds: float = Field(3600, gt=0)
     notify_score_changes: Literal["any", "up", "down", "none"] = "any"
     fallback_solution_id: str | None = None
     solution_cache_seconds: float = Field(3600, ge=0)

@@ -162,7 +162,9 @@ def product_family(deal: dict[str, Any], config: GcpConfig) -> str:
         return config.product_family
     text = str(value).strip().upper()
     if not re.fullmatch(r"[A-Z][A-Z0-9_]*", text):
-        raise LeadInputError(["deal.gcp_product_family"], f"deal.gcp_product_family is not an enum: {value!r}")
+        raise LeadInputError(
+            ["deal.gcp_product_family"], f"deal.gcp_product_family is not an enum: {value!r}"
+        )
     return text
 
 

@@ -53,7 +53,9 @@ async def load_key_info(config: GcpConfig) -> dict[str, Any]:
         try:
             text = await asyncio.to_thread(Path(config.service_account_file).read_text, encoding="utf-8")
         except OSError as exc:
-            raise ConfigError([f"{where}: cannot read {config.service_account_file} ({exc.strerror})"]) from None
+            raise ConfigError(
+                [f"{where}: cannot read {config.service_account_file} ({exc.strerror})"]
+            ) from None
     try:
         info = json.loads(text)
     except ValueError:
@@ -148,8 +150,9 @@ async def cosync_handle_event(event: Event, context: Context) -> None:
         await sync.deal_created(event.object.id)
     elif event.type == "deal.propertyChange":
         prop = event.payload.get("propertyName")
-        await sync.deal_changed(event.object.id, prop if isinstance(prop, str) else None,
-                                event.payload.get("propertyValue"))
+        await sync.deal_changed(
+            event.object.id, prop if isinstance(prop, str) else None, event.payload.get("propertyValue")
+        )
 
 
 @hookimpl

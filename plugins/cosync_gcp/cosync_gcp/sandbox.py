@@ -11,7 +11,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 __all__ = ["sandbox_key_info", "sandbox_section"]
 
 
-def sandbox_key_info(token_url: str, client_email: str = "cosync@sandbox.iam.gserviceaccount.com") -> dict[str, Any]:
+def sandbox_key_info(
+    token_url: str, client_email: str = "cosync@sandbox.iam.gserviceaccount.com"
+) -> dict[str, Any]:
     """A throwaway service-account key: google-auth must sign a JWT, and the emulator checks its claims."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(

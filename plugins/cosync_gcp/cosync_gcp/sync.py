@@ -157,7 +157,8 @@ class GcpSync:
             return False
         if opportunity.get("lead") != lead_name:
             await self._set_error(
-                deal_id, f"opportunity {opportunity.get('name')} is not linked to lead {lead_name}; not adopted"
+                deal_id,
+                f"opportunity {opportunity.get('name')} is not linked to lead {lead_name}; not adopted",
             )
             return False
         state.update(
@@ -168,7 +169,9 @@ class GcpSync:
         await self._save(deal_id, state)
         props = opportunity_to_hubspot(opportunity, self.config)
         props.pop("dealstage", None)  # the rep's stage is pushed to Google below, not overwritten
-        await self.hubspot.update("deals", deal_id, {**props, "gcp_sync_status": "synced", "gcp_sync_error": ""})
+        await self.hubspot.update(
+            "deals", deal_id, {**props, "gcp_sync_status": "synced", "gcp_sync_error": ""}
+        )
         await self._push(deal_id, state)
         return True
 
@@ -275,7 +278,9 @@ class GcpSync:
                 associations=[
                     {
                         "to": {"id": deal_id},
-                        "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": NOTE_TO_DEAL}],
+                        "types": [
+                            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": NOTE_TO_DEAL}
+                        ],
                     }
                 ],
             )

@@ -1,0 +1,21 @@
+"""What every flow needs, gathered once per process by the plugin's start-up hook."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cosync_worker.hubspot import HubSpotClient
+from cosync_worker.store import Store
+
+from .client import PartnerCentralClient
+from .config import AwsConfig
+
+__all__ = ["Deps"]
+
+
+@dataclass
+class Deps:
+    config: AwsConfig
+    pc: PartnerCentralClient
+    hs: HubSpotClient
+    store: Store

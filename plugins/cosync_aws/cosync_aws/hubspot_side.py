@@ -1,0 +1,85 @@
+"""The HubSpot half of every flow: the shared client, a deal with its company and contacts in as few calls
+as HubSpot allows, and notes on deals. Every HubSpot call goes through ``cosync_worker.hubspot``."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from cosync_worker.hooks import Context
+from cosync_worker.hubspot import HubSpotClient
+
+from .mapping import COMPANY_PROPERTIES, CONTACT_PROPERTIES, DEAL_PROPERTIES
+
+__all__ = ["DealBundle", "add_note", "build_hubspot_client", "hubspot", "read_deal"]
+
+# Note -> deal association type id (HUBSPOT_DEFINED 214):
+# https://developers.hubspot.com/docs/api/crm/associations/v4#association-type-id-values
+NOTE_TO_DEAL = 214
+
+
+def build_hubspot_client(context: Context) -> HubSpotClient:
+    """The process's HubSpot client from ``settings.hubspot`` (rate budget shared through the store)."""
+    hs = context.settings.hubspot
+    if hs.access_token is None:
+        raise ValueError("hubspot.access_token: required by the aws connector")
+    return HubSpotClient(
+        hs.base_url,
+        hs.access_token.get(),
+        store=context.store,
+        requests_per_10s=hs.requests_per_10s,
+        search_per_second=hs.search_per_second,
+    )
+
+
+def hubspot(context: Context) -> HubSpotClient:
+    client: HubSpotClient = context.service("hubspot")
+    return client
+
+
+@dataclass
+class DealBundle:
+    deal_id: str
+    deal: dict[str, Any]
+    company: dict[str, Any] | None = None
+    contacts: list[dict[str, Any]] = field(default_factory=list)
+    read_at_ms: int = 0
+
+
+def _linked(record: dict[str, Any], kind: str) -> list[str]:
+    holder = (record.get("associations") or {}).get(kind) or {}
+    return [str(r["id"]) for r in holder.get("results") or [] if r.get("id") is not None]
+
+
+async def read_deal(hs: HubSpotClient, deal_id: str) -> DealBundle:
+    """The deal with associations inline (1 call), then its company and contacts (1 batch read each)."""
+    read_at = int(time.time() * 1000)
+    record = await hs.get(
+        "deals", deal_id, properties=DEAL_PROPERTIES, associations=("companies", "contacts")
+    )
+    company_ids, contact_ids = _linked(record, "companies"), _linked(record, "contacts")
+    company = None
+    if company_ids:
+        companies = await hs.batch_read("companies", company_ids[:1], properties=COMPANY_PROPERTIES)
+        company = companies[0].get("properties") or {} if companies else None
+    contacts = []
+    if contact_ids:
+        found = await hs.batch_read("contacts", contact_ids[:20], properties=CONTACT_PROPERTIES)
+        contacts = [c.get("properties") or {} for c in found]
+    return DealBundle(deal_id, record.get("properties") or {}, company, contacts, read_at)
+
+
+async def add_note(hs: HubSpotClient, deal_id: str, text: str) -> str:
+    """A note on the deal's timeline; returns the note id."""
+    note = await hs.create(
+        "notes",
+        {"hs_note_body": text, "hs_timestamp": str(int(time.time() * 1000))},
+        associations=[
+            {
+                "to": {"id": deal_id},
+                "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": NOTE_TO_DEAL}],
+            }
+        ],
+    )
+    return str(note.get("id", ""))

@@ -1,0 +1,249 @@
+"""Partner Central -> HubSpot: reverse sync of opportunity changes (flow 8) and AWS invitations (flow 7).
+
+EventBridge events carry identifiers only and delivery is best effort
+(https://docs.aws.amazon.com/partner-central/latest/APIReference/selling-api-events.html), so each handler
+fetches the current record, and the reconcile/poll schedules call the same functions for what events missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from cosync_worker.errors import PermanentError, Retry
+from cosync_worker.logs import get_logger
+
+from .client import PartnerCentralError, Priority
+from .deps import Deps
+from .hubspot_side import add_note
+from .mapping import client_token, hubspot_view, owned_from_hubspot, owned_view
+from .state import RECONCILE_CURSOR, deal_key, invitation_key, opportunity_key
+
+__all__ = ["accept_invitation", "poll_invitations", "reconcile", "reverse_sync"]
+
+log = get_logger("cosync.aws")
+
+_LABELS = {
+    "dealstage": "stage",
+    "closedate": "close date",
+    "aws_review_status": "review status",
+    "aws_next_steps": "next steps",
+}
+# Deal -> company, HUBSPOT_DEFINED "Primary" (5):
+# https://developers.hubspot.com/docs/api/crm/associations/v4#association-type-id-values
+DEAL_TO_COMPANY = 5
+
+
+def _same(prop: str, a: Any, b: Any) -> bool:
+    left, right = str(a or ""), str(b or "")
+    if prop == "closedate":
+        return left[:10] == right[:10]
+    return left == right
+
+
+async def _deal_for(deps: Deps, opp_id: str) -> str | None:
+    mapped = await deps.store.get_state(opportunity_key(opp_id))
+    if mapped and mapped.get("deal_id"):
+        return str(mapped["deal_id"])
+    found = await deps.hs.search_all(
+        "deals",
+        filter_groups=[{"filters": [{"propertyName": "aws_opportunity_id", "operator": "EQ", "value": opp_id}]}],
+        properties=["aws_opportunity_id"],
+        limit=1,
+    )
+    if not found:
+        return None
+    deal_id = str(found[0]["id"])
+    await deps.store.put_state(opportunity_key(opp_id), {"deal_id": deal_id})
+    return deal_id
+
+
+async def reverse_sync(deps: Deps, opp_id: str, record: dict[str, Any] | None = None) -> dict[str, str]:
+    """Write what AWS changed on the opportunity to its deal, with a note naming the changes; returns the
+    properties written. A change cosync itself made is recognised (last synced view and the deal's current
+    values) and never echoed back, so HubSpot <-> AWS cannot ping-pong."""
+    deal_id = await _deal_for(deps, opp_id)
+    if deal_id is None:
+        return {}
+    current = record or await deps.pc.call("GetOpportunity", Priority.UPDATE, Identifier=opp_id)
+    view = hubspot_view(current, deps.config)
+    state = await deps.store.get_state(deal_key(deal_id)) or {"opportunity_id": opp_id}
+    last = state.get("hubspot") or {}
+    diff = {k: v for k, v in view.items() if not _same(k, last.get(k), v)}
+    if not diff:
+        return {}
+    deal = await deps.hs.get("deals", deal_id, properties=list(diff))
+    actual = deal.get("properties") or {}
+    changes = {k: v for k, v in diff.items() if not _same(k, actual.get(k), v)}
+    state["hubspot"] = view
+    # The stage and close date now agree on both sides: the webhook our write causes is then a no-op.
+    owned = dict(state.get("owned") or {})
+    owned.update(owned_view(current, ["LifeCycle.Stage", "LifeCycle.TargetCloseDate"]))
+    state["owned"] = owned
+    if changes:
+        await deps.hs.update("deals", deal_id, changes)
+    await deps.store.put_state(deal_key(deal_id), state)
+    if changes:
+        lines = [f"{_LABELS.get(k, k)}: {actual.get(k) or '(empty)'} -> {v}" for k, v in sorted(changes.items())]
+        await add_note(deps.hs, deal_id, f"AWS Partner Central changed opportunity {opp_id}:\n" + "\n".join(lines))
+        log.info("aws_reverse_sync", deal_id=deal_id, opportunity_id=opp_id, changed=sorted(changes))
+    return changes
+
+
+async def reconcile(deps: Deps) -> int:
+    """Catch what events missed: ListOpportunities changed since the last successful run (one read per page
+    of 100, not one per deal), each reverse-synced from its summary. Returns how many were looked at."""
+    cursor = await deps.store.get_cursor(RECONCILE_CURSOR)
+    started = datetime.now(UTC)
+    params: dict[str, Any] = {"MaxResults": 100}
+    if cursor:
+        params["LastModifiedDate"] = {"AfterLastModifiedDate": datetime.fromisoformat(cursor)}
+    summaries = await deps.pc.paginate("ListOpportunities", "OpportunitySummaries", **params)
+    for summary in summaries:
+        await reverse_sync(deps, str(summary["Id"]), summary)
+    await deps.store.set_cursor(RECONCILE_CURSOR, started.isoformat())
+    return len(summaries)
+
+
+async def _wait_task(deps: Deps, task_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + deps.config.task_timeout_seconds
+    while True:
+        page = await deps.pc.call(
+            "ListEngagementByAcceptingInvitationTasks", Priority.CREATE, TaskIdentifier=[task_id]
+        )
+        tasks = page.get("TaskSummaries") or []
+        task = tasks[0] if tasks else {}
+        status = task.get("TaskStatus")
+        if status == "COMPLETE":
+            return task
+        if status == "FAILED":
+            raise PermanentError(f"accepting invitation failed: {task.get('ReasonCode')}: {task.get('Message')}")
+        if time.monotonic() > deadline:
+            raise Retry(f"task {task_id} still {status}", defer=deps.config.task_poll_seconds * 5)
+        await asyncio.sleep(deps.config.task_poll_seconds)
+
+
+def _domain(url: str | None) -> str:
+    if not url:
+        return ""
+    return url.split("://", 1)[-1].split("/", 1)[0]
+
+
+async def accept_invitation(deps: Deps, invitation_id: str) -> str | None:
+    """Flow 7: accept the invitation, then create the deal (tagged) and its company; never twice."""
+    key = invitation_key(invitation_id)
+    st = await deps.store.get_state(key) or {}
+    if st.get("deal_id"):
+        return str(st["deal_id"])
+    if not st.get("opportunity_id"):
+        if not st.get("task_id"):
+            invitation = await deps.pc.call("GetEngagementInvitation", Priority.CREATE, Identifier=invitation_id)
+            if invitation.get("Status") in ("REJECTED", "EXPIRED", "CANCELED"):
+                log.info("aws_invitation_closed", invitation_id=invitation_id, status=invitation.get("Status"))
+                return None
+            # One call accepts and creates the opportunity; the ClientToken makes a retry return the same task.
+            task = await deps.pc.call(
+                "StartEngagementByAcceptingInvitationTask",
+                Priority.CREATE,
+                ClientToken=client_token("invitation", invitation_id),
+                Identifier=invitation_id,
+            )
+            st["task_id"] = task["TaskId"]
+            await deps.store.put_state(key, st)
+        done = await _wait_task(deps, str(st["task_id"]))
+        st["opportunity_id"] = done["OpportunityId"]
+        await deps.store.put_state(key, st)
+    opp_id = str(st["opportunity_id"])
+    # Two paths (event and poll) may reach this point together; one creates the deal, the other retries.
+    lock = f"aws:invitation-lock:{invitation_id}"
+    if not await deps.store.claim_key(lock, 120):
+        raise Retry("another worker is creating the deal for this invitation", defer=2)
+    try:
+        deal_id = await _create_deal(deps, invitation_id, opp_id)
+    finally:
+        await deps.store.release_key(lock)
+    st["deal_id"] = deal_id
+    await deps.store.put_state(key, st)
+    return deal_id
+
+
+async def _create_deal(deps: Deps, invitation_id: str, opp_id: str) -> str:
+    found = await deps.hs.search_all(
+        "deals",
+        filter_groups=[
+            {"filters": [{"propertyName": "aws_invitation_id", "operator": "EQ", "value": invitation_id}]}
+        ],
+        properties=["aws_invitation_id"],
+        limit=1,
+    )
+    opp = await deps.pc.call("GetOpportunity", Priority.CREATE, Identifier=opp_id)
+    if found:
+        return str(found[0]["id"])
+    account = (opp.get("Customer") or {}).get("Account") or {}
+    project = opp.get("Project") or {}
+    company_props = {
+        "name": account.get("CompanyName") or "AWS referral customer",
+        "domain": _domain(account.get("WebsiteUrl")),
+        "country": (account.get("Address") or {}).get("CountryCode") or "",
+    }
+    company = await deps.hs.create("companies", {k: v for k, v in company_props.items() if v})
+    view = hubspot_view(opp, deps.config)
+    spend = (project.get("ExpectedCustomerSpend") or [{}])[0]
+    deal_props: dict[str, Any] = {
+        "dealname": f"{project.get('Title') or account.get('CompanyName') or opp_id} {deps.config.deal_tag}",
+        "aws_invitation_id": invitation_id,
+        "aws_opportunity_id": opp_id,
+        "aws_sync_status": "synced",
+        **view,
+    }
+    if project.get("CustomerBusinessProblem"):
+        deal_props["description"] = project["CustomerBusinessProblem"]
+    if spend.get("Amount"):
+        deal_props["amount"] = spend["Amount"]
+    deal = await deps.hs.create(
+        "deals",
+        deal_props,
+        associations=[
+            {
+                "to": {"id": company["id"]},
+                "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": DEAL_TO_COMPANY}],
+            }
+        ],
+    )
+    deal_id = str(deal["id"])
+    owned = owned_from_hubspot({k: str(v) for k, v in deal_props.items()}, company_props, [], deps.config)
+    await deps.store.put_state(opportunity_key(opp_id), {"deal_id": deal_id})
+    await deps.store.put_state(
+        deal_key(deal_id), {"opportunity_id": opp_id, "owned": owned, "hubspot": view, "read_at_ms": 0}
+    )
+    await add_note(
+        deps.hs,
+        deal_id,
+        f"AWS referral accepted by cosync: invitation {invitation_id}, opportunity {opp_id} "
+        f"({deps.config.catalog} catalog).",
+    )
+    log.info("aws_invitation_accepted", invitation_id=invitation_id, opportunity_id=opp_id, deal_id=deal_id)
+    return deal_id
+
+
+async def poll_invitations(deps: Deps) -> list[str]:
+    """The safety net under the ``Engagement Invitation Created`` event: every pending invitation."""
+    pending = await deps.pc.paginate(
+        "ListEngagementInvitations",
+        "EngagementInvitationSummaries",
+        ParticipantType="RECEIVER",
+        Status=["PENDING"],
+        PayloadType=["OpportunityInvitation"],
+    )
+    deals = []
+    for invitation in pending:
+        try:
+            deal_id = await accept_invitation(deps, str(invitation["Id"]))
+        except PartnerCentralError as exc:
+            log.warning("aws_invitation_failed", invitation_id=invitation.get("Id"), code=exc.code)
+            continue
+        if deal_id:
+            deals.append(deal_id)
+    return deals

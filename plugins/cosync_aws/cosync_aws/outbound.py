@@ -1,0 +1,211 @@
+"""HubSpot -> Partner Central: create an opportunity for a tagged deal (flow 1) and push a rep's changes to
+it with read-merge-write (flow 3), coalesced and skipped when nothing cosync owns changed.
+
+Why read-merge-write: UpdateOpportunity replaces the whole record and requires the ``LastModifiedDate`` just
+read (https://docs.aws.amazon.com/partner-central/latest/APIReference/API_UpdateOpportunity.html); a stale one
+answers ``ConflictException``, after which we read and merge again so nothing AWS or a person changed in
+between is overwritten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from cosync_worker.errors import Retry
+from cosync_worker.logs import get_logger
+
+from .client import PartnerCentralError, Priority
+from .deps import Deps
+from .hubspot_side import DealBundle, add_note, read_deal
+from .mapping import (
+    create_request,
+    has_tag,
+    hubspot_view,
+    merge_update,
+    missing_fields,
+    owned_from_hubspot,
+    owned_view,
+    review_rules,
+)
+from .state import deal_key, note_key, opportunity_key
+
+__all__ = ["MAX_CONFLICT_RETRIES", "UPDATE_PROPERTIES", "ensure_opportunity", "push_update", "sync_change"]
+
+log = get_logger("cosync.aws")
+
+# Deal properties whose change is pushed to Partner Central (seed 001 §1, plus the title).
+UPDATE_PROPERTIES = frozenset({"dealstage", "closedate", "amount", "description", "deal_currency_code", "dealname"})
+MAX_CONFLICT_RETRIES = 4
+NOTE_TTL = 90 * 86_400.0
+
+
+async def _note_once(deps: Deps, kind: str, ident: str, deal_id: str, text: str) -> None:
+    """One note per (kind, ident) even if the event runs again."""
+    key = note_key(kind, ident)
+    if not await deps.store.claim_key(key, NOTE_TTL):
+        return
+    try:
+        await add_note(deps.hs, deal_id, text)
+    except Exception:
+        await deps.store.release_key(key)
+        raise
+
+
+async def _mark_error(deps: Deps, bundle: DealBundle, message: str) -> None:
+    """``aws_sync_status=error`` with the reason on the deal, written once per distinct reason."""
+    if bundle.deal.get("aws_sync_status") == "error" and bundle.deal.get("aws_sync_error") == message:
+        return
+    await deps.hs.update("deals", bundle.deal_id, {"aws_sync_status": "error", "aws_sync_error": message[:1000]})
+    bundle.deal.update(aws_sync_status="error", aws_sync_error=message)
+    log.info("aws_deal_error", deal_id=bundle.deal_id, reason=message)
+
+
+async def ensure_opportunity(deps: Deps, deal_id: str, bundle: DealBundle | None = None) -> str | None:
+    """Flow 1: the opportunity id of the deal, creating it if the deal carries the tag and has none.
+
+    Idempotent three times over: the state store, the deal's ``aws_opportunity_id`` and a ``ClientToken``
+    derived from the deal id (a retry after a crash between create and write-back gets the same opportunity).
+    """
+    state = await deps.store.get_state(deal_key(deal_id)) or {}
+    if state.get("opportunity_id"):
+        return str(state["opportunity_id"])
+    bundle = bundle or await read_deal(deps.hs, deal_id)
+    existing = bundle.deal.get("aws_opportunity_id")
+    if existing:
+        await _remember(deps, deal_id, str(existing), bundle, None)
+        return str(existing)
+    if not has_tag(bundle.deal.get("dealname"), deps.config.deal_tag):
+        return None
+    missing = missing_fields(bundle.deal, bundle.company, deps.config)
+    if missing:
+        await _mark_error(deps, bundle, "Partner Central needs: " + "; ".join(missing))
+        return None
+    owned = owned_from_hubspot(bundle.deal, bundle.company, bundle.contacts, deps.config)
+    request = create_request(owned, deal_id, deps.config)
+    try:
+        created = await deps.pc.call("CreateOpportunity", Priority.CREATE, **request)
+    except PartnerCentralError as exc:
+        if exc.code in ("ValidationException", "AccessDeniedException", "ResourceNotFoundException"):
+            await _mark_error(deps, bundle, f"Partner Central rejected the opportunity: {exc.message}")
+            return None
+        raise Retry(f"CreateOpportunity failed: {exc.code}") from None
+    opp_id = str(created["Id"])
+    request.setdefault("LifeCycle", {})["ReviewStatus"] = "Pending Submission"
+    await _remember(deps, deal_id, opp_id, bundle, request)
+    await deps.hs.update(
+        "deals", deal_id, {"aws_opportunity_id": opp_id, "aws_sync_status": "synced", "aws_sync_error": ""}
+    )
+    await _note_once(
+        deps,
+        "created",
+        deal_id,
+        deal_id,
+        f"AWS Partner Central opportunity {opp_id} created ({deps.config.catalog} catalog) by cosync.",
+    )
+    log.info("aws_opportunity_created", deal_id=deal_id, opportunity_id=opp_id)
+    return opp_id
+
+
+async def _remember(
+    deps: Deps, deal_id: str, opp_id: str, bundle: DealBundle, record: dict[str, Any] | None
+) -> None:
+    owned = owned_from_hubspot(bundle.deal, bundle.company, bundle.contacts, deps.config)
+    state = {
+        "opportunity_id": opp_id,
+        "owned": owned,
+        "hubspot": hubspot_view(record, deps.config) if record is not None else {},
+        "read_at_ms": bundle.read_at_ms,
+    }
+    await deps.store.put_state(opportunity_key(opp_id), {"deal_id": deal_id})
+    await deps.store.put_state(deal_key(deal_id), state)
+
+
+async def sync_change(deps: Deps, deal_id: str, occurred_ms: int | None) -> str:
+    """Flow 3 entry for one ``deal.propertyChange``: coalesce, then push. Returns what happened.
+
+    Events of one deal run in order (queue ordering key), so the first one of a burst waits
+    ``coalesce_seconds``, reads the deal once and pushes everything; the rest changed before that read
+    (``occurredAt`` < ``read_at_ms``) and are covered without another call.
+    """
+    state = await deps.store.get_state(deal_key(deal_id)) or {}
+    if not state.get("opportunity_id"):
+        created = await ensure_opportunity(deps, deal_id)
+        return "created" if created else "skipped"
+    if occurred_ms is not None and occurred_ms < int(state.get("read_at_ms") or 0):
+        return "covered"
+    if deps.config.coalesce_seconds > 0:
+        await asyncio.sleep(deps.config.coalesce_seconds)
+    return await push_update(deps, deal_id)
+
+
+async def push_update(deps: Deps, deal_id: str, bundle: DealBundle | None = None) -> str:
+    """Read the deal, and if anything cosync owns differs from what was last synced, read-merge-write the
+    opportunity. Returns ``"noop"``, ``"updated"``, ``"blocked"`` or ``"error"``."""
+    state = await deps.store.get_state(deal_key(deal_id)) or {}
+    opp_id = state.get("opportunity_id")
+    if not opp_id:
+        return "noop"
+    bundle = bundle or await read_deal(deps.hs, deal_id)
+    state["read_at_ms"] = bundle.read_at_ms
+    owned = owned_from_hubspot(bundle.deal, bundle.company, bundle.contacts, deps.config)
+    if owned == state.get("owned"):
+        await deps.store.put_state(deal_key(deal_id), state)
+        return "noop"
+    outcome = "noop"
+    blocked: list[str] = []
+    reason: str | None = None
+    status = None
+    for _ in range(MAX_CONFLICT_RETRIES):
+        current = await deps.pc.call("GetOpportunity", Priority.UPDATE, Identifier=opp_id)
+        status = (current.get("LifeCycle") or {}).get("ReviewStatus")
+        have = owned_view(current, list(owned))
+        changed = [p for p, v in owned.items() if have.get(p) != v]
+        blocked, reason = review_rules(status, changed)
+        allowed = {p: owned[p] for p in changed if p not in blocked}
+        if not allowed:
+            break
+        request = merge_update(current, allowed)
+        # Saved before the write: the "Opportunity Updated" event it causes may be handled at once and must
+        # recognise the change as ours (no echo back to HubSpot).
+        view_after = hubspot_view({**request, "LifeCycle": {**request["LifeCycle"], "ReviewStatus": status}}, deps.config)
+        previous_view = state.get("hubspot") or {}
+        state["hubspot"] = view_after
+        await deps.store.put_state(deal_key(deal_id), state)
+        try:
+            await deps.pc.call("UpdateOpportunity", Priority.UPDATE, **request)
+        except PartnerCentralError as exc:
+            state["hubspot"] = previous_view
+            if exc.code == "ConflictException":
+                log.info("aws_update_conflict", deal_id=deal_id, opportunity_id=opp_id)
+                continue
+            if exc.code == "ValidationException":
+                await deps.store.put_state(deal_key(deal_id), state)
+                await _mark_error(deps, bundle, f"Partner Central rejected the update: {exc.message}")
+                return "error"
+            await deps.store.put_state(deal_key(deal_id), state)
+            raise Retry(f"UpdateOpportunity failed: {exc.code}") from None
+        outcome = "updated"
+        break
+    else:
+        raise Retry("UpdateOpportunity kept conflicting with changes made in Partner Central", defer=5)
+    # What was not applied stays "unsynced" so a later change or the review's end retries it.
+    previous = state.get("owned") or {}
+    synced = {p: v for p, v in owned.items() if p not in blocked}
+    synced.update({p: previous[p] for p in blocked if p in previous})
+    state["owned"] = synced
+    await deps.store.put_state(deal_key(deal_id), state)
+    if blocked:
+        await _note_once(
+            deps,
+            f"blocked:{status}:{','.join(sorted(blocked))}",
+            f"{deal_id}:{sorted(str(owned[p]) for p in blocked)}",
+            deal_id,
+            f"cosync did not send {', '.join(sorted(blocked))} to AWS Partner Central: {reason}. "
+            "It will be sent with the next change once AWS allows it.",
+        )
+        outcome = "blocked" if outcome == "noop" else outcome
+    if outcome == "updated" and bundle.deal.get("aws_sync_status") != "synced":
+        await deps.hs.update("deals", deal_id, {"aws_sync_status": "synced", "aws_sync_error": ""})
+    log.info("aws_update", deal_id=deal_id, opportunity_id=opp_id, outcome=outcome)
+    return outcome
