@@ -278,3 +278,32 @@ def demo(speed: float, duration: float) -> None:
         click.echo("demo interrupted", err=True)
         sys.exit(130)
     sys.exit(0 if result.complete else 1)
+
+
+@main.group()
+def properties() -> None:
+    """HubSpot custom properties that the installed connectors need."""
+
+
+@properties.command("create")
+@config_option
+def properties_create(config: str | None) -> None:
+    """Create the missing custom properties (and groups) in HubSpot; existing ones are left alone."""
+    from .runtime import Runtime
+
+    settings = _settings(config)
+
+    async def go() -> tuple[list[str], list[str]]:
+        async with Runtime(settings) as rt:
+            client = rt.context.services.get("hubspot")
+            if client is None:
+                raise ConfigError(["hubspot.access_token: required to create properties"])
+            specs = [s for batch in rt.plugins.hook.cosync_hubspot_properties() for s in batch or []]
+            created, existing = await client.ensure_properties(specs)
+            return list(created), list(existing)
+
+    created, existing = _run(go)
+    click.echo(
+        f"created {len(created)} propert{'y' if len(created) == 1 else 'ies'}: {', '.join(created) or '-'}"
+    )
+    click.echo(f"already there: {len(existing)}")

@@ -90,6 +90,7 @@ class Runtime:
         store = await open_store(self.settings.store)
         self._stack.push_async_callback(store.close)
         self.context = Context(self.settings, store, queue, connector_configs=configs)
+        await self._open_services()
         for c in connectors:
             startup = c.hook("cosync_startup")
             if startup is not None:
@@ -102,6 +103,23 @@ class Runtime:
         schedules = resolve_schedules([c.spec for c in connectors], self.settings.schedules)
         self.scheduler = Scheduler(queue, schedules)
         return self
+
+    async def _open_services(self) -> None:
+        """The process's one client per shared remote service; connectors reach them by name."""
+        hs = self.settings.hubspot
+        if hs.access_token is not None:
+            from .hubspot import HubSpotClient
+
+            client = HubSpotClient(
+                hs.base_url,
+                hs.access_token.get(),
+                store=self.context.store,
+                requests_per_10s=hs.requests_per_10s,
+                search_per_second=hs.search_per_second,
+            )
+            await client.open()
+            self._stack.push_async_callback(client.close)
+            self.context.services["hubspot"] = client
 
     async def _shutdown_hooks(self) -> None:
         for c in self.plugins.connectors():

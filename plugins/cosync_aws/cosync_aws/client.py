@@ -60,7 +60,9 @@ DAY = 86_400.0
 # Stay a little under the published rate: clocks of different processes and the service never agree exactly.
 RATE_MARGIN = 0.9
 
-WRITES = Counter("cosync_aws_writes_total", "Partner Central write calls by operation", ["operation", "outcome"])
+WRITES = Counter(
+    "cosync_aws_writes_total", "Partner Central write calls by operation", ["operation", "outcome"]
+)
 READS = Counter("cosync_aws_reads_total", "Partner Central read calls by operation", ["operation", "outcome"])
 DAILY_WRITES = Gauge(
     "cosync_aws_daily_writes", "Partner Central writes of this process in the last 24 h (quota: 10,000/24 h)"
@@ -186,10 +188,14 @@ class PartnerCentralClient:
             self._waiting[priority] += 1
         try:
             async with self._turn:
-                await self._turn.wait_for(lambda: all(self._waiting[p] == 0 for p in Priority if p < priority))
+                await self._turn.wait_for(
+                    lambda: all(self._waiting[p] == 0 for p in Priority if p < priority)
+                )
             await self._draw(f"{self.budget_name}:writes", self.config.write_rate_per_second)
             daily = self.config.daily_write_cap / DAY
-            wait = await self.store.take_tokens(f"{self.budget_name}:daily", daily, self.config.daily_write_cap)
+            wait = await self.store.take_tokens(
+                f"{self.budget_name}:daily", daily, self.config.daily_write_cap
+            )
             if wait > 0:
                 log.warning("aws_daily_write_cap_reached", wait_seconds=round(wait, 1))
                 await asyncio.sleep(min(wait, 60.0))
@@ -206,7 +212,10 @@ class PartnerCentralClient:
         count = len(self._recent_writes)
         DAILY_WRITES.set(count)
         today = datetime.now(UTC).date().isoformat()
-        if count >= self.config.daily_warning_ratio * self.config.daily_write_cap and self._warned_day != today:
+        if (
+            count >= self.config.daily_warning_ratio * self.config.daily_write_cap
+            and self._warned_day != today
+        ):
             self._warned_day = today
             log.warning("aws_daily_writes_near_cap", writes=count, cap=self.config.daily_write_cap)
 
@@ -215,7 +224,9 @@ class PartnerCentralClient:
         return len(self._recent_writes)
 
     # -- calls --------------------------------------------------------------------------------------
-    async def call(self, operation: str, priority: Priority = Priority.UPDATE, **params: Any) -> dict[str, Any]:
+    async def call(
+        self, operation: str, priority: Priority = Priority.UPDATE, **params: Any
+    ) -> dict[str, Any]:
         """Call ``operation`` (e.g. ``"GetOpportunity"``) with ``Catalog`` added; raises PartnerCentralError."""
         if self._client is None:
             raise RuntimeError("PartnerCentralClient is not open")
@@ -232,7 +243,9 @@ class PartnerCentralClient:
         except ClientError as exc:
             err = exc.response.get("Error", {})
             metric.labels(operation=operation, outcome="error").inc()
-            raise PartnerCentralError(operation, str(err.get("Code", "")), str(err.get("Message", ""))) from None
+            raise PartnerCentralError(
+                operation, str(err.get("Code", "")), str(err.get("Message", ""))
+            ) from None
         metric.labels(operation=operation, outcome="ok").inc()
         if is_write:
             self._count_write()
@@ -244,7 +257,8 @@ class PartnerCentralClient:
         items: list[dict[str, Any]] = []
         token: str | None = None
         while True:
-            page = await self.call(operation, **params, **({"NextToken": token} if token else {}))
+            extra = {"NextToken": token} if token else {}
+            page = await self.call(operation, Priority.BACKGROUND, **params, **extra)
             items.extend(page.get(key) or [])
             token = page.get("NextToken")
             if not token:

@@ -48,7 +48,9 @@ class AwsConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
-    endpoint_url: str | None = Field(None, description="None = real AWS; the sandbox emulator's URL otherwise")
+    endpoint_url: str | None = Field(
+        None, description="None = real AWS; the sandbox emulator's URL otherwise"
+    )
     region: str = "us-east-1"
     catalog: Literal["Sandbox", "AWS"] = "Sandbox"
     role_arn: str | None = None
@@ -77,7 +79,9 @@ class AwsConfig(BaseModel):
     def _check(self) -> AwsConfig:
         bad = sorted(v for v in self.stage_map.values() if v not in PC_STAGES)
         if bad:
-            raise ValueError(f"stage_map: {', '.join(bad)} not a Partner Central stage ({', '.join(PC_STAGES)})")
+            raise ValueError(
+                f"stage_map: {', '.join(bad)} not a Partner Central stage ({', '.join(PC_STAGES)})"
+            )
         if (self.aws_access_key_id is None) != (self.aws_secret_access_key is None):
             raise ValueError("aws_access_key_id and aws_secret_access_key must be given together")
         if self.external_id is not None and self.role_arn is None:

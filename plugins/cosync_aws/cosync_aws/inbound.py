@@ -49,7 +49,9 @@ async def _deal_for(deps: Deps, opp_id: str) -> str | None:
         return str(mapped["deal_id"])
     found = await deps.hs.search_all(
         "deals",
-        filter_groups=[{"filters": [{"propertyName": "aws_opportunity_id", "operator": "EQ", "value": opp_id}]}],
+        filter_groups=[
+            {"filters": [{"propertyName": "aws_opportunity_id", "operator": "EQ", "value": opp_id}]}
+        ],
         properties=["aws_opportunity_id"],
         limit=1,
     )
@@ -86,8 +88,12 @@ async def reverse_sync(deps: Deps, opp_id: str, record: dict[str, Any] | None = 
         await deps.hs.update("deals", deal_id, changes)
     await deps.store.put_state(deal_key(deal_id), state)
     if changes:
-        lines = [f"{_LABELS.get(k, k)}: {actual.get(k) or '(empty)'} -> {v}" for k, v in sorted(changes.items())]
-        await add_note(deps.hs, deal_id, f"AWS Partner Central changed opportunity {opp_id}:\n" + "\n".join(lines))
+        lines = [
+            f"{_LABELS.get(k, k)}: {actual.get(k) or '(empty)'} -> {v}" for k, v in sorted(changes.items())
+        ]
+        await add_note(
+            deps.hs, deal_id, f"AWS Partner Central changed opportunity {opp_id}:\n" + "\n".join(lines)
+        )
         log.info("aws_reverse_sync", deal_id=deal_id, opportunity_id=opp_id, changed=sorted(changes))
     return changes
 
@@ -119,7 +125,9 @@ async def _wait_task(deps: Deps, task_id: str) -> dict[str, Any]:
         if status == "COMPLETE":
             return task
         if status == "FAILED":
-            raise PermanentError(f"accepting invitation failed: {task.get('ReasonCode')}: {task.get('Message')}")
+            raise PermanentError(
+                f"accepting invitation failed: {task.get('ReasonCode')}: {task.get('Message')}"
+            )
         if time.monotonic() > deadline:
             raise Retry(f"task {task_id} still {status}", defer=deps.config.task_poll_seconds * 5)
         await asyncio.sleep(deps.config.task_poll_seconds)
@@ -139,9 +147,13 @@ async def accept_invitation(deps: Deps, invitation_id: str) -> str | None:
         return str(st["deal_id"])
     if not st.get("opportunity_id"):
         if not st.get("task_id"):
-            invitation = await deps.pc.call("GetEngagementInvitation", Priority.CREATE, Identifier=invitation_id)
+            invitation = await deps.pc.call(
+                "GetEngagementInvitation", Priority.CREATE, Identifier=invitation_id
+            )
             if invitation.get("Status") in ("REJECTED", "EXPIRED", "CANCELED"):
-                log.info("aws_invitation_closed", invitation_id=invitation_id, status=invitation.get("Status"))
+                log.info(
+                    "aws_invitation_closed", invitation_id=invitation_id, status=invitation.get("Status")
+                )
                 return None
             # One call accepts and creates the opportunity; the ClientToken makes a retry return the same task.
             task = await deps.pc.call(

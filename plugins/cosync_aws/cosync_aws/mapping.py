@@ -196,7 +196,9 @@ def owned_from_hubspot(
             owned["Customer.Account.CompanyName"] = _text(company, "name")
         if _website(company):
             owned["Customer.Account.WebsiteUrl"] = _website(company)
-        owned["Customer.Account.Industry"] = _INDUSTRIES.get(_text(company, "industry"), config.default_industry)
+        owned["Customer.Account.Industry"] = _INDUSTRIES.get(
+            _text(company, "industry"), config.default_industry
+        )
         owned["Customer.Account.Address.CountryCode"] = _country(company, config)
         for key, prop in (("City", "city"), ("StateOrRegion", "state"), ("PostalCode", "zip")):
             if _text(company, prop):
@@ -341,7 +343,9 @@ def review_rules(review_status: str | None, changed: list[str]) -> tuple[list[st
 def merge_update(current: dict[str, Any], owned: dict[str, Any]) -> dict[str, Any]:
     """UpdateOpportunity input: the record just read, with only cosync's fields replaced. Everything AWS or a
     person set in Partner Central is carried over, because an omitted field would be erased."""
-    request: dict[str, Any] = {k: copy.deepcopy(current[k]) for k in PARTNER_FIELDS if current.get(k) is not None}
+    request: dict[str, Any] = {
+        k: copy.deepcopy(current[k]) for k in PARTNER_FIELDS if current.get(k) is not None
+    }
     lifecycle = request.setdefault("LifeCycle", {})
     for key in AWS_LIFECYCLE_FIELDS:
         lifecycle.pop(key, None)

@@ -35,7 +35,9 @@ __all__ = ["MAX_CONFLICT_RETRIES", "UPDATE_PROPERTIES", "ensure_opportunity", "p
 log = get_logger("cosync.aws")
 
 # Deal properties whose change is pushed to Partner Central (seed 001 §1, plus the title).
-UPDATE_PROPERTIES = frozenset({"dealstage", "closedate", "amount", "description", "deal_currency_code", "dealname"})
+UPDATE_PROPERTIES = frozenset(
+    {"dealstage", "closedate", "amount", "description", "deal_currency_code", "dealname"}
+)
 MAX_CONFLICT_RETRIES = 4
 NOTE_TTL = 90 * 86_400.0
 
@@ -56,7 +58,9 @@ async def _mark_error(deps: Deps, bundle: DealBundle, message: str) -> None:
     """``aws_sync_status=error`` with the reason on the deal, written once per distinct reason."""
     if bundle.deal.get("aws_sync_status") == "error" and bundle.deal.get("aws_sync_error") == message:
         return
-    await deps.hs.update("deals", bundle.deal_id, {"aws_sync_status": "error", "aws_sync_error": message[:1000]})
+    await deps.hs.update(
+        "deals", bundle.deal_id, {"aws_sync_status": "error", "aws_sync_error": message[:1000]}
+    )
     bundle.deal.update(aws_sync_status="error", aws_sync_error=message)
     log.info("aws_deal_error", deal_id=bundle.deal_id, reason=message)
 
@@ -168,7 +172,9 @@ async def push_update(deps: Deps, deal_id: str, bundle: DealBundle | None = None
         request = merge_update(current, allowed)
         # Saved before the write: the "Opportunity Updated" event it causes may be handled at once and must
         # recognise the change as ours (no echo back to HubSpot).
-        view_after = hubspot_view({**request, "LifeCycle": {**request["LifeCycle"], "ReviewStatus": status}}, deps.config)
+        view_after = hubspot_view(
+            {**request, "LifeCycle": {**request["LifeCycle"], "ReviewStatus": status}}, deps.config
+        )
         previous_view = state.get("hubspot") or {}
         state["hubspot"] = view_after
         await deps.store.put_state(deal_key(deal_id), state)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["deal_key", "invitation_key", "note_key", "opportunity_key", "RECONCILE_CURSOR"]
+__all__ = ["RECONCILE_CURSOR", "deal_key", "invitation_key", "note_key", "opportunity_key"]
 
 RECONCILE_CURSOR = "aws:reconcile:last_modified"
 

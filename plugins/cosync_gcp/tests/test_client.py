@@ -54,7 +54,8 @@ async def test_concurrent_callers_share_one_token_and_an_expired_token_is_refres
     assert all(isinstance(r, GoogleNotFound) for r in results)  # authenticated, just absent
     assert google_emulator.tokens_issued == 2 and gcp_client.refreshes == 2
     out = capsys.readouterr()
-    assert token not in out.out + out.err
+    assert "gcp_token_refreshed" in out.out + out.err  # the refresh is logged ...
+    assert token not in out.out + out.err  # ... but never the token
     assert str(gcp_client.credentials.token) not in out.out + out.err + repr(gcp_client)
 
 
@@ -68,14 +69,21 @@ async def test_a_revoked_token_is_refreshed_once_for_all_callers(
     assert gcp_client.refreshes == 2
 
 
-async def test_4xx_is_permanent_and_keeps_googles_message(gcp_client: CloudCrmPartnersClient) -> None:
+async def test_4xx_is_permanent_and_keeps_googles_message(
+    gcp_client: CloudCrmPartnersClient, google_emulator: GoogleEmulator
+) -> None:
+    lead = await gcp_client.create_lead(a_lead())
+    opp = google_emulator.opportunity_for_lead(lead["name"])
+    assert opp is not None
     bad = {**a_lead(), "dealTerm": None}
     with pytest.raises(GoogleApiError) as err:
         await gcp_client.create_lead(bad)
     assert isinstance(err.value, PermanentError) and err.value.status == 400
     assert "lead.dealTerm" in err.value.reason and "INVALID_ARGUMENT" in err.value.reason
     with pytest.raises(GoogleApiError, match="update_mask"):
-        await gcp_client.patch_opportunity("nope", {"lead": "x"}, ["lead"])
+        await gcp_client.patch_opportunity(opp, {"lead": "x"}, ["lead"])
+    with pytest.raises(GoogleNotFound, match="not found"):
+        await gcp_client.get_opportunity("nope")
 
 
 async def test_wrong_partner_names_are_refused_before_any_call(gcp_client: CloudCrmPartnersClient) -> None:

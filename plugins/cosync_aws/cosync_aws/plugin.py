@@ -1,0 +1,141 @@
+"""The ``aws`` connector's hook implementations: declaration, start-up/shutdown, event routing, properties,
+REST routes and the sandbox config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cosync_worker.errors import PermanentError
+from cosync_worker.events import Event
+from cosync_worker.hooks import ConnectorSpec, Context, PropertySpec, RouteSpec, ScheduleSpec, hookimpl
+
+from . import inbound, outbound
+from .client import PartnerCentralClient
+from .config import AwsConfig
+from .deps import Deps
+from .hubspot_side import build_hubspot_client
+from .properties import PROPERTIES
+
+__all__ = ["NAME", "SERVICE", "deps_of"]
+
+NAME = "aws"
+SERVICE = "aws.partnercentral"
+_OWNED_HUBSPOT = "aws._owned_hubspot"
+
+SCHEDULES = (
+    ScheduleSpec("aws_reconcile", 300, 10, "ListOpportunities changed since the last run -> HubSpot"),
+    ScheduleSpec("aws_invitations", 300, 10, "Pending engagement invitations (safety net under the event)"),
+)
+
+
+@hookimpl
+def cosync_connector() -> ConnectorSpec:
+    return ConnectorSpec(
+        name=NAME,
+        event_types=(
+            "deal.creation",
+            "deal.propertyChange",
+            "partnercentral.opportunity_*",
+            "partnercentral.engagement_invitation_created",
+        ),
+        config_model=AwsConfig,
+        schedules=SCHEDULES,
+        description="AWS Partner Central opportunities <-> HubSpot deals",
+    )
+
+
+@hookimpl
+async def cosync_startup(context: Context) -> None:
+    config: AwsConfig = context.config(NAME)
+    if "hubspot" not in context.services:
+        hs = build_hubspot_client(context)
+        await hs.open()
+        context.services["hubspot"] = hs
+        context.services[_OWNED_HUBSPOT] = hs
+    pc = PartnerCentralClient(config, context.store)
+    await pc.open()
+    context.services[SERVICE] = pc
+
+
+@hookimpl
+async def cosync_shutdown(context: Context) -> None:
+    pc = context.services.pop(SERVICE, None)
+    if pc is not None:
+        await pc.close()
+    hs = context.services.pop(_OWNED_HUBSPOT, None)
+    if hs is not None:
+        context.services.pop("hubspot", None)
+        await hs.close()
+
+
+def deps_of(context: Context) -> Deps:
+    return Deps(context.config(NAME), context.service(SERVICE), context.service("hubspot"), context.store)
+
+
+def _own_change(event: Event, context: Context) -> bool:
+    """A change this app made itself (HubSpot marks it ``INTEGRATION`` with our app id): never echoed."""
+    app_id = context.settings.hubspot.app_id
+    payload = event.payload
+    return (
+        app_id is not None
+        and payload.get("changeSource") == "INTEGRATION"
+        and str(payload.get("sourceId")) == str(app_id)
+    )
+
+
+@hookimpl
+async def cosync_handle_event(event: Event, context: Context) -> None:
+    deps = deps_of(context)
+    if event.type.startswith("partnercentral."):
+        catalog = (event.payload.get("detail") or {}).get("catalog", "AWS")
+        if catalog != deps.config.catalog:
+            return  # the rule sees both catalogs; each deployment syncs one
+        if event.type == "partnercentral.engagement_invitation_created":
+            await inbound.accept_invitation(deps, event.object.id)
+        else:
+            await inbound.reverse_sync(deps, event.object.id)
+        return
+    if event.type == "schedule.aws_reconcile":
+        await inbound.reconcile(deps)
+        return
+    if event.type == "schedule.aws_invitations":
+        await inbound.poll_invitations(deps)
+        return
+    deal_id = event.object.id
+    if event.type == "deal.creation":
+        await outbound.ensure_opportunity(deps, deal_id)
+        return
+    if event.type == "deal.propertyChange":
+        prop = event.payload.get("propertyName")
+        if not isinstance(prop, str):
+            raise PermanentError("deal.propertyChange without propertyName")
+        if prop not in outbound.UPDATE_PROPERTIES or _own_change(event, context):
+            return
+        occurred = event.payload.get("occurredAt")
+        await outbound.sync_change(
+            deps, deal_id, int(occurred) if isinstance(occurred, int | float) else None
+        )
+
+
+@hookimpl
+def cosync_hubspot_properties() -> list[PropertySpec]:
+    return list(PROPERTIES)
+
+
+@hookimpl
+def cosync_routes(context: Context) -> list[RouteSpec]:
+    return []
+
+
+@hookimpl
+def cosync_sandbox_config(sandbox: dict[str, Any]) -> dict[str, Any]:
+    pc = sandbox.get("partnercentral") or {}
+    return {
+        NAME: {
+            "endpoint_url": pc.get("endpoint_url"),
+            "region": pc.get("region", "us-east-1"),
+            "catalog": "Sandbox",
+            "aws_access_key_id": pc.get("aws_access_key_id", "sandbox"),
+            "aws_secret_access_key": pc.get("aws_secret_access_key", "sandbox"),
+        }
+    }

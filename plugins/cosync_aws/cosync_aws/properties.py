@@ -1,0 +1,36 @@
+"""The HubSpot custom properties the AWS flows read and write (seeds 000-003), for ``cosync properties create``."""
+
+from __future__ import annotations
+
+from cosync_worker.hooks import PropertySpec
+
+__all__ = ["GROUP", "PROPERTIES"]
+
+GROUP = "aws_partner_central"
+
+
+def _deal(
+    name: str, label: str, kind: str = "string", field: str = "text", description: str = ""
+) -> PropertySpec:
+    return PropertySpec("deals", name, label, kind, field, GROUP, description)  # type: ignore[arg-type]
+
+
+PROPERTIES: tuple[PropertySpec, ...] = (
+    _deal("aws_opportunity_id", "AWS opportunity ID", description="Partner Central opportunity identifier"),
+    _deal("aws_invitation_id", "AWS invitation ID", description="Engagement invitation the deal came from"),
+    _deal("aws_sync_status", "AWS sync status", description="synced or error"),
+    _deal("aws_sync_error", "AWS sync error", field="textarea", description="Why the last sync failed"),
+    _deal("aws_review_status", "AWS review status"),
+    _deal("aws_engagement_score", "AWS engagement score", description="High, Medium or Low"),
+    _deal("aws_involvement_type", "AWS involvement type"),
+    _deal("aws_visibility", "AWS visibility"),
+    _deal("aws_next_steps", "AWS next steps", field="textarea"),
+    _deal("aws_seller_name", "AWS seller"),
+    _deal("aws_last_summary_sync", "AWS last summary sync", "datetime", "date"),
+    _deal("aws_submission_date", "AWS submission date", "date", "date"),
+    _deal("aws_assigned_partner_user", "AWS assigned partner user"),
+    _deal(
+        "aws_solution_ids", "AWS solution IDs", description="Comma-separated override of the solution matcher"
+    ),
+    _deal("aws_use_case", "AWS use case"),
+)
