@@ -107,6 +107,7 @@ class Settings(_Section):
     hubspot: HubSpotSettings = HubSpotSettings()
     logging: LoggingSettings = LoggingSettings()
     plugins: dict[str, bool] = Field(default_factory=dict, description="plugin name -> enabled")
+    load_entry_points: bool = Field(True, description="find installed connectors through entry points")
     plugin_modules: list[str] = Field(default_factory=list, description="extra modules to load as plugins")
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     notify: dict[str, Any] = Field(default_factory=dict)

@@ -69,7 +69,7 @@ class PluginManager(pluggy.PluginManager):
         enabled = settings.plugins if settings is not None else {}
         for module in DEFAULT_PLUGINS:
             self.register(importlib.import_module(module), name=module)
-        if entry_points:
+        if entry_points and (settings is None or settings.load_entry_points):
             self.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
         for module in getattr(settings, "plugin_modules", []) if settings is not None else []:
             if not self.has_plugin(module):

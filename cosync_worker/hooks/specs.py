@@ -12,7 +12,7 @@ import pluggy
 if TYPE_CHECKING:
     from ..events import Event
     from .context import Context
-    from .types import ConnectorSpec, PropertySpec, RouteSpec
+    from .types import ConnectorSpec, NotificationChannelSpec, PropertySpec, RouteSpec
 
 __all__ = ["hookimpl", "hookspec"]
 
@@ -53,3 +53,9 @@ def cosync_routes(context: Context) -> list[RouteSpec] | None:  # type: ignore[e
 @hookspec
 def cosync_sandbox_config(sandbox: dict[str, Any]) -> dict[str, Any] | None:  # type: ignore[empty-body]
     """Called by ``cosync sandbox --write-config``: ``{"<connector>": {...}}`` pointing it at the emulators."""
+
+
+@hookspec
+def cosync_notification_channels(context: Context) -> list[NotificationChannelSpec] | None:  # type: ignore[empty-body]
+    """Called once when the notification service is built: the channels (HubSpot, SNS, Slack, ...) this plugin
+    offers. Each spec's ``factory(context, options)`` is called only if ``notify.channels.<name>`` enables it."""

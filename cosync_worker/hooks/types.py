@@ -12,7 +12,7 @@ from pydantic import BaseModel
 if TYPE_CHECKING:
     from aiohttp import web
 
-__all__ = ["ConnectorSpec", "PropertySpec", "RouteSpec", "ScheduleSpec"]
+__all__ = ["ConnectorSpec", "NotificationChannelSpec", "PropertySpec", "RouteSpec", "ScheduleSpec"]
 
 
 @dataclass(frozen=True)
@@ -83,3 +83,17 @@ class RouteSpec:
     response_model: type[BaseModel] | None = None
     auth: bool = True
     tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NotificationChannelSpec:
+    """A notification channel a plugin offers (see ``docs/notifications.md``).
+
+    ``factory(context, options)`` builds the channel object (``cosync_worker.notify.Channel``) from the validated
+    ``notify.channels.<name>`` options dict; ``enabled_by_default`` channels run without any config.
+    """
+
+    name: str
+    factory: Callable[[Any, dict[str, Any]], Any]
+    enabled_by_default: bool = False
+    description: str = ""

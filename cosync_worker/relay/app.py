@@ -12,7 +12,8 @@ from ..config import Settings
 from ..hooks import Context, PluginManager, RouteSpec
 from ..queue import Queue
 from ..store import Store
-from .keys import CLOCK, CONTEXT, OPERATIONS, PLUGINS, PROXIES, QUEUE, SETTINGS, STORE
+from .group_commit import GroupCommitQueue
+from .keys import CLOCK, CONTEXT, INTAKE, OPERATIONS, PLUGINS, PROXIES, QUEUE, SETTINGS, STORE
 from .middleware import cors_middleware, error_middleware
 from .openapi import OperationDoc, openapi_handler
 from .ops import add_ops_routes
@@ -30,6 +31,14 @@ def _ensure_builtin_routes(plugins: PluginManager, settings: Settings) -> None:
     # while ``plugins: {cosync_worker.relay.builtin_routes: false}`` still turns them off.
     if settings.plugins.get(BUILTIN_ROUTES_PLUGIN, True) and not plugins.has_plugin(BUILTIN_ROUTES_PLUGIN):
         plugins.register(importlib.import_module(BUILTIN_ROUTES_PLUGIN), name=BUILTIN_ROUTES_PLUGIN)
+
+
+def _intake(queue: Queue) -> Queue | GroupCommitQueue:
+    # The local queue pays one fsync per send, so concurrent webhook batches share one; SQS pays per call
+    # of ten messages, where combining would only serialise calls that can run side by side.
+    from ..queue.local import LocalQueue
+
+    return GroupCommitQueue(queue) if isinstance(queue, LocalQueue) else queue
 
 
 def create_app(
@@ -56,6 +65,7 @@ def create_app(
     )
     app[SETTINGS] = settings
     app[QUEUE] = queue
+    app[INTAKE] = _intake(queue)
     app[STORE] = store
     app[PLUGINS] = plugins
     app[CONTEXT] = context

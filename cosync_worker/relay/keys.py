@@ -12,12 +12,14 @@ if TYPE_CHECKING:
     from ..hooks import Context, PluginManager
     from ..queue import Queue
     from ..store import Store
+    from .group_commit import GroupCommitQueue
     from .openapi import OperationDoc
     from .proxies import TrustedProxies
 
 __all__ = [
     "CLOCK",
     "CONTEXT",
+    "INTAKE",
     "OPERATIONS",
     "PLUGINS",
     "PROXIES",
@@ -28,6 +30,8 @@ __all__ = [
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("cosync_settings")
 QUEUE: web.AppKey[Queue] = web.AppKey("cosync_queue")
+# What webhook intake sends through: the queue itself, or a group commit in front of it.
+INTAKE: web.AppKey[Queue | GroupCommitQueue] = web.AppKey("cosync_intake")
 STORE: web.AppKey[Store] = web.AppKey("cosync_store")
 PLUGINS: web.AppKey[PluginManager] = web.AppKey("cosync_plugins")
 CONTEXT: web.AppKey[Context] = web.AppKey("cosync_context")

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..events import InvalidEvent, parse_hubspot_batch
 from ..logs import get_logger
 from ..metrics import WEBHOOK_EVENTS_ACCEPTED, WEBHOOK_REJECTED
-from .keys import CLOCK, PROXIES, QUEUE, SETTINGS
+from .keys import CLOCK, INTAKE, PROXIES, SETTINGS
 from .openapi import OperationDoc
 from .problems import FieldError, ProblemError
 from .proxies import external_uri
@@ -112,7 +112,7 @@ async def hubspot_webhook(request: web.Request) -> web.Response:
         ) from None
     try:
         # One call: the backend stores the whole batch atomically or not at all.
-        await request.app[QUEUE].send([(e.to_json(), e.ordering_key, e.dedupe_key) for e in events])
+        await request.app[INTAKE].send([(e.to_json(), e.ordering_key, e.dedupe_key) for e in events])
     except Exception as exc:
         log.warning("webhook_queue_unavailable", error=type(exc).__name__, events=len(events))
         raise _reject(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 
 from aws_cdk import App
-
 from cosync_infra.settings import SettingsError, load_settings
 from cosync_infra.stack import build_app
 

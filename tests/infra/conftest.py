@@ -29,7 +29,6 @@ def example_settings() -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def synthesized() -> Any:
     from aws_cdk import App
-
     from cosync_infra import build_app, load_settings
 
     app = build_app(load_settings(example_settings()), App())

@@ -24,9 +24,16 @@ def _one(template: Any, kind: str, **props: Any) -> dict[str, Any]:
 
 def test_fifo_queue_redrives_to_fifo_dlq(template: Any) -> None:
     work = _one(template, "AWS::SQS::Queue", QueueName="cosync-work.fifo")["Properties"]
-    dlq_id = next(k for k, v in _resources(template, "AWS::SQS::Queue").items() if v["Properties"].get("QueueName") == "cosync-dlq.fifo")
+    dlq_id = next(
+        k
+        for k, v in _resources(template, "AWS::SQS::Queue").items()
+        if v["Properties"].get("QueueName") == "cosync-dlq.fifo"
+    )
     assert work["FifoQueue"] is True
-    assert work["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]}, "maxReceiveCount": 5}
+    assert work["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
+        "maxReceiveCount": 5,
+    }
     assert work["VisibilityTimeout"] == 30
     assert _resources(template, "AWS::SQS::Queue")[dlq_id]["Properties"]["FifoQueue"] is True
 
@@ -111,7 +118,8 @@ def test_worker_scales_on_backlog_per_task(template: Any) -> None:
     policies = [
         p["Properties"]
         for p in _resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
-        if "CustomizedMetricSpecification" in p["Properties"].get("TargetTrackingScalingPolicyConfiguration", {})
+        if "CustomizedMetricSpecification"
+        in p["Properties"].get("TargetTrackingScalingPolicyConfiguration", {})
     ]
     assert len(policies) == 1
     config = policies[0]["TargetTrackingScalingPolicyConfiguration"]
@@ -120,7 +128,9 @@ def test_worker_scales_on_backlog_per_task(template: Any) -> None:
     assert metrics["visible"]["MetricStat"]["Metric"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
     assert metrics["tasks"]["MetricStat"]["Metric"]["MetricName"] == "RunningTaskCount"
     assert metrics["backlog_per_task"]["Expression"] == "visible / tasks"
-    targets = [t["Properties"] for t in _resources(template, "AWS::ApplicationAutoScaling::ScalableTarget").values()]
+    targets = [
+        t["Properties"] for t in _resources(template, "AWS::ApplicationAutoScaling::ScalableTarget").values()
+    ]
     assert {"MinCapacity": 1, "MaxCapacity": 4} in [
         {"MinCapacity": t["MinCapacity"], "MaxCapacity": t["MaxCapacity"]} for t in targets
     ]
@@ -163,13 +173,20 @@ def test_worker_role_lists_partner_central_actions_and_partner_role(stack: Any, 
 def test_relay_role_cannot_touch_partner_central(stack: Any) -> None:
     from aws_cdk import Stack
 
-    role_policy = json.dumps(Stack.of(stack).resolve(stack.relay.task_definition.task_role.node.find_child("DefaultPolicy").document.to_json()))
+    role_policy = json.dumps(
+        Stack.of(stack).resolve(
+            stack.relay.task_definition.task_role.node.find_child("DefaultPolicy").document.to_json()
+        )
+    )
     assert "partnercentral:" not in role_policy and "sts:AssumeRole" not in role_policy
     assert "sqs:SendMessage" in role_policy
 
 
 def test_alarms_present(template: Any) -> None:
-    alarms = {a["Properties"]["AlarmName"]: a["Properties"] for a in _resources(template, "AWS::CloudWatch::Alarm").values()}
+    alarms = {
+        a["Properties"]["AlarmName"]: a["Properties"]
+        for a in _resources(template, "AWS::CloudWatch::Alarm").values()
+    }
     assert set(alarms) >= {
         "cosync-oldest-message-age",
         "cosync-dlq-not-empty",
@@ -217,18 +234,23 @@ def test_cdk_nag_reports_no_unsuppressed_finding(synthesized: Any) -> None:
 def test_other_region_gets_a_forwarder_in_us_east_1() -> None:
     from aws_cdk import App
     from aws_cdk.assertions import Template
-
     from cosync_infra import build_app, load_settings
 
     settings = {**example_settings(), "region": "eu-west-1"}
-    settings["relay"] = {**settings["relay"], "certificate_arn": settings["relay"]["certificate_arn"].replace("us-east-1", "eu-west-1")}
+    settings["relay"] = {
+        **settings["relay"],
+        "certificate_arn": settings["relay"]["certificate_arn"].replace("us-east-1", "eu-west-1"),
+    }
     app = build_app(load_settings(settings), App(), nag=False)
     forwarder = app.node.find_child("cosync-events-forwarder")
     assert forwarder.region == "us-east-1"
     (rule,) = Template.from_stack(forwarder).find_resources("AWS::Events::Rule").values()
     (target,) = rule["Properties"]["Targets"]
     assert target["Arn"] == {
-        "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":events:eu-west-1:123456789012:event-bus/default"]]
+        "Fn::Join": [
+            "",
+            ["arn:", {"Ref": "AWS::Partition"}, ":events:eu-west-1:123456789012:event-bus/default"],
+        ]
     }
     assert rule["Properties"]["EventPattern"]["source"] == ["aws.partnercentral-selling"]
 
@@ -243,7 +265,10 @@ def test_other_region_gets_a_forwarder_in_us_east_1() -> None:
         ({"worker": {"drain_seconds": 40}}, "drain_seconds 40 must be below stop_timeout_seconds 30"),
         ({"catalogs": ["Prod"]}, "unknown Partner Central catalog(s) ['Prod']"),
         ({"log_retention_days": 31}, "31 is not a CloudWatch Logs retention"),
-        ({"relay": {"certificate_arn": "nope"}}, "relay.certificate_arn: Value error, 'nope' is not an ACM certificate ARN"),
+        (
+            {"relay": {"certificate_arn": "nope"}},
+            "relay.certificate_arn: Value error, 'nope' is not an ACM certificate ARN",
+        ),
         ({"bogus": 1}, "bogus: Extra inputs are not permitted"),
     ],
 )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from aiobotocore.session import AioSession, get_session
 
 from cosync_worker.store import Store
 from cosync_worker.store.dynamodb import DynamoStore, create_table
@@ -27,29 +28,35 @@ class Backend:
     spec: dict[str, str]
 
 
+@pytest.fixture(scope="session")
+def aio_session() -> AioSession:
+    """One botocore session for the test run: loading the service models again per client costs ~0.5 s."""
+    return get_session()
+
+
 @pytest.fixture(params=["sqlite", "dynamodb"])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     if request.param == "sqlite":
         return Backend("sqlite", {"path": str(tmp_path / "state.db")})
     endpoint = str(request.getfixturevalue("moto_endpoint"))
     table = f"cosync-test-{uuid.uuid4().hex[:12]}"
-    await create_table(table, endpoint_url=endpoint)
+    await create_table(table, endpoint_url=endpoint, session=request.getfixturevalue("aio_session"))
     return Backend("dynamodb", {"table_name": table, "endpoint_url": endpoint})
 
 
-def open_store_sync_spec(backend: Backend) -> Store:
-    if backend.kind == "sqlite":
-        return SqliteStore(backend.spec["path"])
-    return DynamoStore(backend.spec["table_name"], endpoint_url=backend.spec["endpoint_url"])
-
-
 @pytest.fixture
-async def make_store(backend: Backend) -> AsyncIterator[MakeStore]:
+async def make_store(backend: Backend, aio_session: AioSession) -> AsyncIterator[MakeStore]:
     """``await make_store()`` → an opened store on this test's backend (every call shares the same data)."""
     opened: list[Store] = []
 
     async def make() -> Store:
-        store = open_store_sync_spec(backend)
+        store: Store
+        if backend.kind == "sqlite":
+            store = SqliteStore(backend.spec["path"])
+        else:
+            store = DynamoStore(
+                backend.spec["table_name"], endpoint_url=backend.spec["endpoint_url"], session=aio_session
+            )
         await store.open()
         opened.append(store)
         return store

@@ -29,7 +29,7 @@ def make_settings(tmp_path: Path, backend: str, sqs: Any = None, **worker: Any) 
             | {"retry": {"max_attempts": 3, "base_delay": 0.05, "max_delay": 0.2}},
             "relay": {"enabled": False},
             "plugin_modules": ["tests.support.recorder"],
-            "plugins": {"example": False},
+            "load_entry_points": False,
         }
     )
 

@@ -17,7 +17,7 @@ from constructs import Construct
 
 from .settings import DeploySettings
 
-__all__ = ["PARTNER_CENTRAL_WRITE_FILTER", "METRIC_NAMESPACE", "OperationalAlarms"]
+__all__ = ["METRIC_NAMESPACE", "PARTNER_CENTRAL_WRITE_FILTER", "OperationalAlarms"]
 
 METRIC_NAMESPACE = "Cosync"
 # The worker logs one JSON line per Partner Central write with this event name (structlog's "event" key).

@@ -39,7 +39,9 @@ _REASONS: dict[str, str] = {
 }
 
 
-def suppress(construct: IConstruct, rule: str, *, applies_to: Iterable[str] | None = None, reason: str = "") -> None:
+def suppress(
+    construct: IConstruct, rule: str, *, applies_to: Iterable[str] | None = None, reason: str = ""
+) -> None:
     """Suppress ``rule`` on ``construct`` and its children; ``reason`` defaults to the rule's standard one."""
     text = reason or _REASONS[rule]
     NagSuppressions.add_resource_suppressions(

@@ -52,7 +52,9 @@ EVENT_KINDS: tuple[EventKind, ...] = (
     EventKind("EngagementInvitation", "Engagement Invitation ", "$.detail.engagementInvitation.identifier"),
     EventKind("EngagementMember", "Engagement Member ", "$.detail.engagement.identifier"),
     EventKind("ResourceSnapshot", "Resource Snapshot ", "$.detail.opportunity.identifier"),
-    EventKind("EngagementResourceSnapshot", "Engagement Resource Snapshot ", "$.detail.engagement.identifier"),
+    EventKind(
+        "EngagementResourceSnapshot", "Engagement Resource Snapshot ", "$.detail.engagement.identifier"
+    ),
 )
 
 
@@ -108,7 +110,9 @@ class PartnerCentralForwarder(Stack):
     the default bus of the service's region (cross-region bus targets:
     https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cross-region.html)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: DeploySettings, **kwargs: object) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: DeploySettings, **kwargs: object
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         target_bus = events.EventBus.from_event_bus_arn(
             self,
@@ -120,6 +124,8 @@ class PartnerCentralForwarder(Stack):
             "Forward",
             rule_name=f"{settings.name}-pc-forward-{settings.region}",
             description=f"Partner Central events to the default bus of {settings.region}",
-            event_pattern=events.EventPattern(source=[EVENT_SOURCE], detail={"catalog": list(settings.catalogs)}),
+            event_pattern=events.EventPattern(
+                source=[EVENT_SOURCE], detail={"catalog": list(settings.catalogs)}
+            ),
             targets=[targets.EventBus(target_bus)],
         )

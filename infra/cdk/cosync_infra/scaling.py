@@ -59,7 +59,9 @@ class BacklogScaling(Construct):
                             metric_stat=metric(
                                 stat="Sum",
                                 metric=_metric(
-                                    "AWS/SQS", "ApproximateNumberOfMessagesVisible", QueueName=queue.queue_name
+                                    "AWS/SQS",
+                                    "ApproximateNumberOfMessagesVisible",
+                                    QueueName=queue.queue_name,
                                 ),
                             ),
                         ),
@@ -88,7 +90,9 @@ class BacklogScaling(Construct):
         )
 
 
-def _metric(namespace: str, name: str, **dimensions: str) -> appscaling.CfnScalingPolicy.TargetTrackingMetricProperty:
+def _metric(
+    namespace: str, name: str, **dimensions: str
+) -> appscaling.CfnScalingPolicy.TargetTrackingMetricProperty:
     return appscaling.CfnScalingPolicy.TargetTrackingMetricProperty(
         namespace=namespace,
         metric_name=name,

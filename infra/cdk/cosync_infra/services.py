@@ -23,7 +23,9 @@ __all__ = ["CONFIG_PATH", "RELAY_PORT", "container_image", "fargate_service"]
 RELAY_PORT = 8080
 CONFIG_PATH = "/app/config.yaml"
 
-_ECR = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)(?::([^@]+))?(?:@(.+))?$")
+_ECR = re.compile(
+    r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)(?::([^@]+))?(?:@(.+))?$"
+)
 
 
 def container_image(scope: Construct, image: str) -> ecs.ContainerImage:

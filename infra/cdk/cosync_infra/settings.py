@@ -140,8 +140,12 @@ class SecretSettings(_Section):
 class DeploySettings(_Section):
     account: str
     region: str = PARTNER_CENTRAL_REGION
-    name: str = Field("cosync", pattern=r"^[a-z][a-z0-9-]{1,30}$", description="prefix of every named resource")
-    image: str = Field(description="container image, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/cosync:1.0")
+    name: str = Field(
+        "cosync", pattern=r"^[a-z][a-z0-9-]{1,30}$", description="prefix of every named resource"
+    )
+    image: str = Field(
+        description="container image, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/cosync:1.0"
+    )
     worker: WorkerServiceSettings = WorkerServiceSettings()
     relay: RelayServiceSettings
     secrets: SecretSettings = SecretSettings()
@@ -201,7 +205,30 @@ class DeploySettings(_Section):
     def _retention(cls, value: int) -> int:
         # The values CloudWatch Logs accepts:
         # https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
-        allowed = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+        allowed = (
+            1,
+            3,
+            5,
+            7,
+            14,
+            30,
+            60,
+            90,
+            120,
+            150,
+            180,
+            365,
+            400,
+            545,
+            731,
+            1096,
+            1827,
+            2192,
+            2557,
+            2922,
+            3288,
+            3653,
+        )
         if value not in allowed:
             raise ValueError(f"{value} is not a CloudWatch Logs retention (one of {allowed})")
         return value

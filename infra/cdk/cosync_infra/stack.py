@@ -36,8 +36,12 @@ __all__ = ["CosyncStack", "build_app"]
 class CosyncStack(Stack):
     """Everything cosync needs in one region; attributes expose the parts tests and docs refer to."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: DeploySettings, env: Environment) -> None:
-        super().__init__(scope, construct_id, env=env, description="cosync: HubSpot <-> partner programs sync")
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: DeploySettings, env: Environment
+    ) -> None:
+        super().__init__(
+            scope, construct_id, env=env, description="cosync: HubSpot <-> partner programs sync"
+        )
         self.settings = settings
         name = settings.name
 
@@ -63,12 +67,21 @@ class CosyncStack(Stack):
             )
 
         topic_key = kms.Key(
-            self, "TopicKey", enable_key_rotation=True, description="cosync: SNS topics (alarms, notifications)"
+            self,
+            "TopicKey",
+            enable_key_rotation=True,
+            description="cosync: SNS topics (alarms, notifications)",
         )
         self.notification_topic = sns.Topic(
-            self, "NotificationTopic", topic_name=f"{name}-notifications", master_key=topic_key, enforce_ssl=True
+            self,
+            "NotificationTopic",
+            topic_name=f"{name}-notifications",
+            master_key=topic_key,
+            enforce_ssl=True,
         )
-        self.alarm_topic = sns.Topic(self, "AlarmTopic", topic_name=f"{name}-alarms", master_key=topic_key, enforce_ssl=True)
+        self.alarm_topic = sns.Topic(
+            self, "AlarmTopic", topic_name=f"{name}-alarms", master_key=topic_key, enforce_ssl=True
+        )
         for email in settings.alarm_emails:
             self.alarm_topic.add_subscription(subscriptions.EmailSubscription(email))
         # CloudWatch alarms publish to the encrypted topic through the key's policy.
@@ -81,7 +94,9 @@ class CosyncStack(Stack):
             nat_gateways=settings.nat_gateways,
             subnet_configuration=[
                 ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
-                ec2.SubnetConfiguration(name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=20),
+                ec2.SubnetConfiguration(
+                    name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=20
+                ),
             ],
         )
         self.vpc.add_flow_log("FlowLogs", traffic_type=ec2.FlowLogTrafficType.REJECT)
@@ -106,14 +121,21 @@ class CosyncStack(Stack):
             "COSYNC__STORE__REGION": self.region,
             "COSYNC__LOGGING__FORMAT": "json",
             "AWS_REGION": self.region,
-            **{env_name: f"secretsmanager:{secret_name}" for env_name, secret_name in settings.secrets.names.items()},
+            **{
+                env_name: f"secretsmanager:{secret_name}"
+                for env_name, secret_name in settings.secrets.names.items()
+            },
         }
         worker_env = {
             **base_env,
             "COSYNC__WORKER__DRAIN_SECONDS": str(settings.worker.drain_seconds),
             "COSYNC__WORKER__CONCURRENCY": str(settings.worker.concurrency),
             "COSYNC__NOTIFY__SNS__TOPIC_ARN": self.notification_topic.topic_arn,
-            **({"COSYNC__CONNECTORS__AWS__ROLE_ARN": settings.partner_role_arn} if settings.partner_role_arn else {}),
+            **(
+                {"COSYNC__CONNECTORS__AWS__ROLE_ARN": settings.partner_role_arn}
+                if settings.partner_role_arn
+                else {}
+            ),
             **settings.extra_environment,
         }
         relay_env = {
@@ -126,7 +148,9 @@ class CosyncStack(Stack):
             **settings.extra_environment,
         }
 
-        worker_sg = ec2.SecurityGroup(self, "WorkerSecurity", vpc=self.vpc, description="cosync worker: egress only")
+        worker_sg = ec2.SecurityGroup(
+            self, "WorkerSecurity", vpc=self.vpc, description="cosync worker: egress only"
+        )
         self.worker, self.worker_container, self.worker_logs = fargate_service(
             self,
             "Worker",
@@ -208,9 +232,15 @@ class CosyncStack(Stack):
             ),
         )
 
-    def _build_relay(self, settings: DeploySettings, image: ecs.ContainerImage, relay_env: dict[str, str]) -> None:
+    def _build_relay(
+        self, settings: DeploySettings, image: ecs.ContainerImage, relay_env: dict[str, str]
+    ) -> None:
         alb_sg = ec2.SecurityGroup(
-            self, "LoadBalancerSecurity", vpc=self.vpc, description="cosync relay ALB", allow_all_outbound=False
+            self,
+            "LoadBalancerSecurity",
+            vpc=self.vpc,
+            description="cosync relay ALB",
+            allow_all_outbound=False,
         )
         for cidr in settings.relay.ingress_cidrs:
             alb_sg.add_ingress_rule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(443), "HTTPS webhooks and REST API")
@@ -261,7 +291,9 @@ class CosyncStack(Stack):
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
         )
         self.load_balancer.log_access_logs(self.access_logs, prefix="relay")
-        certificate = acm.Certificate.from_certificate_arn(self, "Certificate", settings.relay.certificate_arn)
+        certificate = acm.Certificate.from_certificate_arn(
+            self, "Certificate", settings.relay.certificate_arn
+        )
         self.https_listener = self.load_balancer.add_listener(
             "Https",
             port=443,
@@ -304,7 +336,10 @@ def build_app(settings: DeploySettings, app: App | None = None, *, nag: bool = T
     """Add cosync's stacks to ``app`` (a new one if None); cdk-nag's AwsSolutions pack runs on synth."""
     app = app or App()
     stack = CosyncStack(
-        app, f"{settings.name}", settings=settings, env=Environment(account=settings.account, region=settings.region)
+        app,
+        f"{settings.name}",
+        settings=settings,
+        env=Environment(account=settings.account, region=settings.region),
     )
     if not settings.in_partner_central_region:
         forwarder = PartnerCentralForwarder(

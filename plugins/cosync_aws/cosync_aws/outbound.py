@@ -19,6 +19,8 @@ from .client import PartnerCentralError, Priority
 from .deps import Deps
 from .hubspot_side import DealBundle, add_note, read_deal
 from .mapping import (
+    COMPANY_PROPERTIES,
+    CONTACT_PROPERTIES,
     create_request,
     has_tag,
     hubspot_view,
@@ -30,7 +32,16 @@ from .mapping import (
 )
 from .state import deal_key, note_key, opportunity_key
 
-__all__ = ["MAX_CONFLICT_RETRIES", "UPDATE_PROPERTIES", "ensure_opportunity", "push_update", "sync_change"]
+__all__ = [
+    "COMPANY_PROPERTIES_SYNCED",
+    "CONTACT_PROPERTIES_SYNCED",
+    "MAX_CONFLICT_RETRIES",
+    "UPDATE_PROPERTIES",
+    "ensure_opportunity",
+    "push_related",
+    "push_update",
+    "sync_change",
+]
 
 log = get_logger("cosync.aws")
 
@@ -38,6 +49,9 @@ log = get_logger("cosync.aws")
 UPDATE_PROPERTIES = frozenset(
     {"dealstage", "closedate", "amount", "description", "deal_currency_code", "dealname"}
 )
+# Company and contact properties that feed Customer.Account / Customer.Contacts (seed 002 §1).
+COMPANY_PROPERTIES_SYNCED = frozenset(COMPANY_PROPERTIES)
+CONTACT_PROPERTIES_SYNCED = frozenset(CONTACT_PROPERTIES)
 MAX_CONFLICT_RETRIES = 4
 NOTE_TTL = 90 * 86_400.0
 
@@ -80,10 +94,13 @@ async def ensure_opportunity(deps: Deps, deal_id: str, bundle: DealBundle | None
         await _remember(deps, deal_id, str(existing), bundle, None)
         return str(existing)
     if not has_tag(bundle.deal.get("dealname"), deps.config.deal_tag):
+        await deps.store.put_state(deal_key(deal_id), {"tagged": False})
         return None
     missing = missing_fields(bundle.deal, bundle.company, deps.config)
     if missing:
-        await _mark_error(deps, bundle, "Partner Central needs: " + "; ".join(missing))
+        message = "Partner Central needs: " + "; ".join(missing)
+        await deps.store.put_state(deal_key(deal_id), {"tagged": True, "error": message})
+        await _mark_error(deps, bundle, message)
         return None
     owned = owned_from_hubspot(bundle.deal, bundle.company, bundle.contacts, deps.config)
     request = create_request(owned, deal_id, deps.config)
@@ -98,7 +115,14 @@ async def ensure_opportunity(deps: Deps, deal_id: str, bundle: DealBundle | None
     request.setdefault("LifeCycle", {})["ReviewStatus"] = "Pending Submission"
     await _remember(deps, deal_id, opp_id, bundle, request)
     await deps.hs.update(
-        "deals", deal_id, {"aws_opportunity_id": opp_id, "aws_sync_status": "synced", "aws_sync_error": ""}
+        "deals",
+        deal_id,
+        {
+            "aws_opportunity_id": opp_id,
+            "aws_sync_status": "synced",
+            "aws_sync_error": "",
+            "aws_review_status": "Pending Submission",
+        },
     )
     await _note_once(
         deps,
@@ -125,7 +149,7 @@ async def _remember(
     await deps.store.put_state(deal_key(deal_id), state)
 
 
-async def sync_change(deps: Deps, deal_id: str, occurred_ms: int | None) -> str:
+async def sync_change(deps: Deps, deal_id: str, prop: str, value: str | None, occurred_ms: int | None) -> str:
     """Flow 3 entry for one ``deal.propertyChange``: coalesce, then push. Returns what happened.
 
     Events of one deal run in order (queue ordering key), so the first one of a burst waits
@@ -134,6 +158,12 @@ async def sync_change(deps: Deps, deal_id: str, occurred_ms: int | None) -> str:
     """
     state = await deps.store.get_state(deal_key(deal_id)) or {}
     if not state.get("opportunity_id"):
+        # An untagged deal costs nothing until its name changes; a deal that failed validation is retried.
+        if state.get("tagged") is False and prop != "dealname":
+            return "skipped"
+        if prop == "dealname" and not has_tag(value, deps.config.deal_tag):
+            await deps.store.put_state(deal_key(deal_id), {"tagged": False})
+            return "skipped"
         created = await ensure_opportunity(deps, deal_id)
         return "created" if created else "skipped"
     if occurred_ms is not None and occurred_ms < int(state.get("read_at_ms") or 0):
@@ -215,3 +245,15 @@ async def push_update(deps: Deps, deal_id: str, bundle: DealBundle | None = None
         await deps.hs.update("deals", deal_id, {"aws_sync_status": "synced", "aws_sync_error": ""})
     log.info("aws_update", deal_id=deal_id, opportunity_id=opp_id, outcome=outcome)
     return outcome
+
+
+async def push_related(deps: Deps, object_type: str, object_id: str) -> dict[str, str]:
+    """Flow 4: a company or contact changed; update every associated deal that has an opportunity.
+    Returns ``{deal_id: outcome}``."""
+    linked = await deps.hs.associations(object_type, object_id, "deals")
+    outcomes: dict[str, str] = {}
+    for deal_id in linked:
+        state = await deps.store.get_state(deal_key(deal_id)) or {}
+        if state.get("opportunity_id"):
+            outcomes[deal_id] = await push_update(deps, deal_id)
+    return outcomes

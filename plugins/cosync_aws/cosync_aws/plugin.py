@@ -33,8 +33,9 @@ def cosync_connector() -> ConnectorSpec:
     return ConnectorSpec(
         name=NAME,
         event_types=(
-            "deal.creation",
-            "deal.propertyChange",
+            "deal.*",
+            "company.propertyChange",
+            "contact.propertyChange",
             "partnercentral.opportunity_*",
             "partnercentral.engagement_invitation_created",
         ),
@@ -101,6 +102,17 @@ async def cosync_handle_event(event: Event, context: Context) -> None:
     if event.type == "schedule.aws_invitations":
         await inbound.poll_invitations(deps)
         return
+    if event.type in ("company.propertyChange", "contact.propertyChange"):
+        prop = event.payload.get("propertyName")
+        watched = (
+            outbound.COMPANY_PROPERTIES_SYNCED
+            if event.type.startswith("company")
+            else outbound.CONTACT_PROPERTIES_SYNCED
+        )
+        if prop in watched and not _own_change(event, context):
+            kind = "companies" if event.type.startswith("company") else "contacts"
+            await outbound.push_related(deps, kind, event.object.id)
+        return
     deal_id = event.object.id
     if event.type == "deal.creation":
         await outbound.ensure_opportunity(deps, deal_id)
@@ -112,8 +124,13 @@ async def cosync_handle_event(event: Event, context: Context) -> None:
         if prop not in outbound.UPDATE_PROPERTIES or _own_change(event, context):
             return
         occurred = event.payload.get("occurredAt")
+        value = event.payload.get("propertyValue")
         await outbound.sync_change(
-            deps, deal_id, int(occurred) if isinstance(occurred, int | float) else None
+            deps,
+            deal_id,
+            prop,
+            str(value) if value is not None else None,
+            int(occurred) if isinstance(occurred, int | float) else None,
         )
 
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-
 from cosync_gcp.client import CloudCrmPartnersClient
 from cosync_gcp.config import GcpConfig
 from cosync_gcp.sandbox import sandbox_key_info
+
 from cosync_worker.sandbox.google import GoogleEmulator
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiohttp import web
-
 from cosync_gcp.client import CloudCrmPartnersClient, GoogleApiError, GoogleNotFound
+
 from cosync_worker.errors import PermanentError, Retry
 from cosync_worker.sandbox.google import GoogleEmulator
 
@@ -99,7 +99,9 @@ async def test_429_is_retried_honouring_retry_after(key_info: dict[str, Any]) ->
         async with CloudCrmPartnersClient(
             em.base_url, em.partner_id, key_info, token_url=em.token_url, backoff_base=0.01
         ) as client:
-            results = await asyncio.gather(*(client.get_lead(f"l{i}") for i in range(5)), return_exceptions=True)
+            results = await asyncio.gather(
+                *(client.get_lead(f"l{i}") for i in range(5)), return_exceptions=True
+            )
         assert all(isinstance(r, GoogleNotFound) for r in results), results
         assert em.calls["GET /v1/partners/{partner}/leads/{lead}"] > 5  # some were throttled, then retried
 
@@ -113,7 +115,13 @@ async def flaky(google_emulator: GoogleEmulator) -> AsyncIterator[dict[str, Any]
         state["seen"] += 1
         if state["seen"] <= state["fail"]:
             return web.json_response(
-                {"error": {"code": state["status"], "message": "backend unavailable", "status": "UNAVAILABLE"}},
+                {
+                    "error": {
+                        "code": state["status"],
+                        "message": "backend unavailable",
+                        "status": "UNAVAILABLE",
+                    }
+                },
                 status=state["status"],
             )
         return web.json_response({"name": f"partners/{request.match_info['p']}/leads/ok"})

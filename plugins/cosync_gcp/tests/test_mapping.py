@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-
 from cosync_gcp.config import GcpConfig
 from cosync_gcp.mapping import (
     LeadInputError,

@@ -75,7 +75,9 @@ class MicrosoftConfig(BaseModel):
     refresh_token: SecretRef | None = None
     access_token: SecretRef | None = None
     deal_tag: str = Field("#Microsoft", min_length=1)
-    stage_map: dict[str, list[str]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_STAGE_MAP.items()})
+    stage_map: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_STAGE_MAP.items()}
+    )
     status_stage_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_STATUS_STAGE_MAP))
     default_status: list[str] = Field(default_factory=lambda: ["Active", "Accepted"])
     referral_type: Literal["Independent", "Shared"] = "Independent"
@@ -94,7 +96,9 @@ class MicrosoftConfig(BaseModel):
     poll_interval_seconds: float = Field(900.0, gt=0)
     poll_statuses: list[Literal["New", "Active"]] = Field(default_factory=lambda: ["New", "Active"])
     poll_page_size: int = Field(100, ge=1, le=500)
-    poll_overlap_seconds: float = Field(120.0, ge=0, description="re-read this much before the cursor (clock skew)")
+    poll_overlap_seconds: float = Field(
+        120.0, ge=0, description="re-read this much before the cursor (clock skew)"
+    )
     pipeline: str = "default"
     request_timeout_seconds: float = Field(30.0, gt=0)
     max_retries: int = Field(4, ge=0, le=10)
@@ -132,7 +136,9 @@ class MicrosoftConfig(BaseModel):
     def _check_pair(pair: list[str], where: str) -> None:
         if len(pair) != 2 or pair[0] not in _SUBSTATUS or pair[1] not in _SUBSTATUS[pair[0]]:
             valid = "; ".join(f"{s}: {', '.join(subs)}" for s, subs in _SUBSTATUS.items())
-            raise ValueError(f"{where} must be [status, substatus] with a matching pair ({valid}), got {pair}")
+            raise ValueError(
+                f"{where} must be [status, substatus] with a matching pair ({valid}), got {pair}"
+            )
 
     @field_validator("status_stage_map")
     @classmethod
@@ -150,7 +156,9 @@ class MicrosoftConfig(BaseModel):
             if missing:
                 raise ValueError(f"client_id is set, so {' and '.join(missing)} must be set too")
         if self.refresh_token is not None and self.client_id is None:
-            raise ValueError("refresh_token needs client_id, tenant_id and client_secret (MSAL app + user flow)")
+            raise ValueError(
+                "refresh_token needs client_id, tenant_id and client_secret (MSAL app + user flow)"
+            )
         return self
 
     @property

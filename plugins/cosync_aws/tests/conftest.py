@@ -1,0 +1,178 @@
+"""End-to-end harness: the real Runtime (worker + relay) between the HubSpot and Partner Central emulators.
+
+The HubSpot emulator posts signed webhooks to the relay, Partner Central's events reach the queue through
+the EventBridge sink, a rep acts with the HubSpot user token and AWS acts through the operator API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from cosync_aws.properties import PROPERTIES
+from cosync_worker.config import Settings
+from cosync_worker.events import schedule_tick
+from cosync_worker.runtime import Runtime
+from cosync_worker.sandbox.hubspot import HubSpotEmulator
+from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
+from cosync_worker.sandbox.stack import HUBSPOT_SUBSCRIPTIONS, eventbridge_sink
+
+API_TOKEN = "aws-test-api-token"
+_slots = itertools.count(1)
+
+
+async def wait_until(
+    check: Callable[[], Awaitable[bool]], timeout: float = 20.0, every: float = 0.05
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(every)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def build_settings(tmp_path: Path, hs: HubSpotEmulator, pc: PartnerCentralEmulator, **aws: Any) -> Settings:
+    return Settings.model_validate(
+        {
+            "queue": {"kind": "local", "path": str(tmp_path / "queue.db"), "visibility_timeout": 10},
+            "store": {"kind": "sqlite", "path": str(tmp_path / "state.db")},
+            "worker": {
+                "concurrency": 16,
+                "wait_seconds": 0.2,
+                "drain_seconds": 5,
+                "heartbeat_seconds": 1,
+                "retry": {"max_attempts": 4, "base_delay": 0.05, "max_delay": 0.2},
+            },
+            "relay": {"enabled": True, "port": 0, "api_tokens": [API_TOKEN]},
+            "hubspot": {
+                "base_url": hs.base_url,
+                "access_token": hs.access_token,
+                "client_secret": hs.client_secret,
+                "app_id": hs.webhooks.app_id,
+                "requests_per_10s": 10_000,
+                "search_per_second": 1_000,
+            },
+            "plugins": {"example": False, "gcp": False},
+            "connectors": {
+                "aws": {
+                    "endpoint_url": pc.base_url,
+                    "catalog": "Sandbox",
+                    "aws_access_key_id": "sandbox",
+                    "aws_secret_access_key": "sandbox",
+                    "coalesce_seconds": 0.3,
+                    "task_poll_seconds": 0.05,
+                    "write_rate_per_second": 1000,
+                    "read_rate_per_second": 1000,
+                    **aws,
+                }
+            },
+        }
+    )
+
+
+@dataclass
+class Stack:
+    rt: Runtime
+    hs: HubSpotEmulator
+    pc: PartnerCentralEmulator
+    session: aiohttp.ClientSession
+
+    # -- the rep, clicking in HubSpot (user token) ------------------------------------------------
+    async def rep(self, method: str, path: str, body: Any = None) -> Any:
+        headers = {"Authorization": f"Bearer {self.hs.user_token}"}
+        async with self.session.request(method, self.hs.base_url + path, json=body, headers=headers) as r:
+            data = await r.json(content_type=None)
+            assert r.status < 300, (r.status, data)
+            return data
+
+    async def rep_company(self, name: str = "BigCorp", domain: str = "bigcorp.example") -> str:
+        made = await self.rep(
+            "POST", "/crm/v3/objects/companies", {"properties": {"name": name, "domain": domain}}
+        )
+        return str(made["id"])
+
+    async def rep_deal(self, props: dict[str, str], company_id: str | None = None) -> str:
+        body: dict[str, Any] = {"properties": props}
+        if company_id:
+            body["associations"] = [
+                {
+                    "to": {"id": company_id},
+                    "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 5}],
+                }
+            ]
+        made = await self.rep("POST", "/crm/v3/objects/deals", body)
+        return str(made["id"])
+
+    async def rep_update(self, deal_id: str, props: dict[str, str]) -> None:
+        await self.rep("PATCH", f"/crm/v3/objects/deals/{deal_id}", {"properties": props})
+
+    # -- AWS, through the operator API ------------------------------------------------------------
+    async def aws(self, path: str, body: dict[str, Any]) -> Any:
+        async with self.session.post(self.pc.base_url + path, json=body) as r:
+            data = await r.json(content_type=None)
+            assert r.status < 300, (r.status, data)
+            return data
+
+    # -- observing ----------------------------------------------------------------------------------
+    def deal(self, deal_id: str) -> dict[str, str]:
+        props: dict[str, str] = self.hs.objects("deals")[deal_id]["properties"]
+        return dict(props)
+
+    def notes_of(self, deal_id: str) -> list[str]:
+        notes = self.hs.objects("notes")
+        linked = self.hs.portal.associated("deals", deal_id, "notes")
+        return [
+            str(n["properties"].get("hs_note_body", "")) for nid, n in sorted(notes.items()) if nid in linked
+        ]
+
+    async def calls(self, emulator: Any) -> dict[str, int]:
+        async with self.session.get(emulator.base_url + "/_sandbox/calls") as r:
+            data: dict[str, int] = await r.json()
+            return data
+
+    def opportunities(self) -> dict[str, dict[str, Any]]:
+        return self.pc.opportunities("Sandbox")
+
+    async def tick(self, loop: str) -> None:
+        event = schedule_tick(loop, next(_slots) + int(time.time()))
+        await self.rt.context.queue.send([(event.to_json(), event.ordering_key, event.dedupe_key)])
+
+    async def settle(self, seconds: float = 0.6) -> None:
+        """Let webhooks flush and the worker drain (time-based: used only before asserting 'nothing more')."""
+        await self.hs.drain_webhooks()
+        await asyncio.sleep(seconds)
+
+
+async def start_stack(
+    tmp_path: Path, hs: HubSpotEmulator, pc: PartnerCentralEmulator, **aws: Any
+) -> AsyncIterator[Stack]:
+    settings = build_settings(tmp_path, hs, pc, **aws)
+    async with Runtime(settings) as rt, aiohttp.ClientSession() as session:
+        await rt.start_relay()
+        await rt.context.service("hubspot").ensure_properties(list(PROPERTIES))
+        hs.subscribe(f"{rt.relay_url}/webhooks/hubspot", HUBSPOT_SUBSCRIPTIONS)
+        pc.set_event_sink(eventbridge_sink(rt.context.queue))
+        task = asyncio.create_task(rt.run(with_relay=False, with_scheduler=False))
+        try:
+            yield Stack(rt, hs, pc, session)
+        finally:
+            pc.set_event_sink(None)
+            rt.stop()
+            await asyncio.wait_for(task, 15)
+
+
+@pytest.fixture
+async def stack(
+    tmp_path: Path, hubspot_emulator: HubSpotEmulator, partnercentral_emulator: PartnerCentralEmulator
+) -> AsyncIterator[Stack]:
+    async for s in start_stack(tmp_path, hubspot_emulator, partnercentral_emulator):
+        yield s

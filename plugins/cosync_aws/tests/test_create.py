@@ -1,0 +1,110 @@
+"""Flow 1 end to end: a tagged deal in HubSpot becomes exactly one Partner Central opportunity."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from cosync_worker.events import parse_hubspot_event
+
+from .conftest import Stack, wait_until
+
+FUTURE = (date.today() + timedelta(days=60)).isoformat()
+GOOD_DEAL = {
+    "dealname": "BigCorp Cloud Migration #AWS",
+    "description": "Move 40 on-prem databases to Amazon RDS before the data centre lease ends",
+    "dealstage": "qualifiedtobuy",
+    "closedate": FUTURE,
+    "amount": "12000",
+}
+
+
+async def test_tagged_deal_creates_one_opportunity_with_write_back_and_note(stack: Stack) -> None:
+    company = await stack.rep_company()
+    deal_id = await stack.rep_deal(GOOD_DEAL, company)
+
+    async def created() -> bool:
+        return bool(stack.deal(deal_id).get("aws_opportunity_id")) and bool(stack.notes_of(deal_id))
+
+    await wait_until(created)
+    await stack.settle()
+    opps = stack.opportunities()
+    assert len(opps) == 1
+    opp_id, opp = next(iter(opps.items()))
+    assert stack.deal(deal_id)["aws_opportunity_id"] == opp_id
+    assert stack.deal(deal_id)["aws_sync_status"] == "synced"
+    assert opp["Project"]["Title"] == "BigCorp Cloud Migration"
+    assert opp["LifeCycle"]["Stage"] == "Qualified"
+    assert opp["LifeCycle"]["TargetCloseDate"] == FUTURE
+    assert opp["Customer"]["Account"]["CompanyName"] == "BigCorp"
+    assert opp["Customer"]["Account"]["WebsiteUrl"] == "https://bigcorp.example"
+    assert opp["Project"]["ExpectedCustomerSpend"][0]["Amount"] == "12000"
+    notes = stack.notes_of(deal_id)
+    assert len(notes) == 1 and opp_id in notes[0]
+    calls = await stack.calls(stack.pc)
+    assert calls.get("CreateOpportunity") == 1
+    # The creation event and the property events that came with it cost no further Partner Central call
+    assert calls.get("UpdateOpportunity", 0) == 0
+
+
+async def test_duplicate_delivery_and_restart_create_nothing_more(stack: Stack) -> None:
+    company = await stack.rep_company()
+    deal_id = await stack.rep_deal(GOOD_DEAL, company)
+    await wait_until(lambda: _has_opp(stack, deal_id))
+    # The same webhook again with a new event id (a HubSpot retry after a lost ack): nothing new.
+    replay = parse_hubspot_event(
+        {"eventId": 999_001, "subscriptionType": "deal.creation", "objectId": int(deal_id), "occurredAt": 1}
+    )
+    await stack.rt.context.queue.send([(replay.to_json(), replay.ordering_key, replay.dedupe_key)])
+    # A restart that lost the state store's record: the deal's aws_opportunity_id still prevents a copy.
+    await stack.rt.context.store.put_state(f"aws:deal:{deal_id}", {})
+    replay2 = parse_hubspot_event(
+        {"eventId": 999_002, "subscriptionType": "deal.creation", "objectId": int(deal_id), "occurredAt": 2}
+    )
+    await stack.rt.context.queue.send([(replay2.to_json(), replay2.ordering_key, replay2.dedupe_key)])
+    await stack.settle(1.0)
+    assert len(stack.opportunities()) == 1
+    assert len(stack.notes_of(deal_id)) == 1
+    assert (await stack.calls(stack.pc)).get("CreateOpportunity") == 1
+
+
+async def test_untagged_deal_is_ignored_until_tag_added_and_removing_tag_deletes_nothing(
+    stack: Stack,
+) -> None:
+    company = await stack.rep_company()
+    deal_id = await stack.rep_deal({**GOOD_DEAL, "dealname": "BigCorp Cloud Migration"}, company)
+    await stack.settle()
+    assert stack.opportunities() == {}
+    await stack.rep_update(deal_id, {"dealname": "BigCorp Cloud Migration #AWS"})
+    await wait_until(lambda: _has_opp(stack, deal_id))
+    await stack.rep_update(deal_id, {"dealname": "BigCorp Cloud Migration"})
+    await stack.settle()
+    assert len(stack.opportunities()) == 1
+    assert (await stack.calls(stack.pc)).get("CreateOpportunity") == 1
+
+
+async def test_deal_missing_required_fields_is_marked_error_and_created_once_fixed(stack: Stack) -> None:
+    deal_id = await stack.rep_deal({"dealname": "Half-baked #AWS", "dealstage": "qualifiedtobuy"})
+
+    async def errored() -> bool:
+        return stack.deal(deal_id).get("aws_sync_status") == "error"
+
+    await wait_until(errored)
+    await stack.settle()
+    error = stack.deal(deal_id)["aws_sync_error"]
+    for named in ("description", "closedate", "amount", "associated company"):
+        assert named in error
+    assert stack.opportunities() == {}
+    assert (await stack.calls(stack.pc)).get("CreateOpportunity", 0) == 0
+    # Failing events were acked, not retried forever: nothing is left in the queue's dead letters either.
+    company = await stack.rep_company()
+    await stack.rep("PUT", f"/crm/v4/objects/deals/{deal_id}/associations/default/companies/{company}")
+    await stack.rep_update(
+        deal_id, {k: v for k, v in GOOD_DEAL.items() if k in ("description", "closedate", "amount")}
+    )
+    await wait_until(lambda: _has_opp(stack, deal_id))
+    assert stack.deal(deal_id)["aws_sync_status"] == "synced"
+    assert len(stack.opportunities()) == 1
+
+
+async def _has_opp(stack: Stack, deal_id: str) -> bool:
+    return bool(stack.deal(deal_id).get("aws_opportunity_id"))

@@ -1,0 +1,272 @@
+"""The whole path: rep acts in the HubSpot emulator → signed webhook → relay → queue → worker → gcp
+connector → Google emulator (token endpoint included) → back to HubSpot. State is asserted on both sides."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from cosync_gcp.properties import GCP_PROPERTIES
+from cosync_gcp.sync import deal_key
+
+from cosync_worker.config import Settings
+from cosync_worker.events import parse_hubspot_event
+from cosync_worker.events.parsers import schedule_tick
+from cosync_worker.hubspot import HubSpotClient
+from cosync_worker.runtime import Runtime
+from cosync_worker.sandbox.google import GoogleEmulator
+from cosync_worker.sandbox.hubspot import HubSpotEmulator
+
+pytestmark = pytest.mark.timeout(60)
+
+APP_TOKEN = "sandbox-hubspot-token"
+USER_TOKEN = "sandbox-hubspot-user-token"
+SECRET = "sandbox-hubspot-secret"
+LEAD_CREATE = "POST /v1/partners/{partner}/leads"
+OPP_PATCH = "PATCH /v1/partners/{partner}/opportunities/{opportunity}"
+
+
+def settings(
+    tmp: Path, hs: HubSpotEmulator, google: GoogleEmulator, key: dict[str, Any], **gcp: Any
+) -> Settings:
+    return Settings.model_validate(
+        {
+            "queue": {"kind": "local", "path": str(tmp / "queue.db"), "visibility_timeout": 5},
+            "store": {"kind": "sqlite", "path": str(tmp / "state.db")},
+            "worker": {
+                "concurrency": 8,
+                "wait_seconds": 0.2,
+                "drain_seconds": 5,
+                "retry": {"max_attempts": 3, "base_delay": 0.05, "max_delay": 0.2},
+            },
+            "relay": {"enabled": True, "port": 0},
+            "hubspot": {"base_url": hs.base_url, "access_token": APP_TOKEN, "client_secret": SECRET},
+            "plugin_modules": ["cosync_gcp.plugin"],
+            "connectors": {
+                "gcp": {
+                    "base_url": google.base_url,
+                    "token_url": google.token_url,
+                    "partner_id": google.partner_id,
+                    "service_account_json": json.dumps(key),
+                    "link_lookup": "sandbox",
+                    "backoff_base_seconds": 0.01,
+                    **gcp,
+                }
+            },
+        }
+    )
+
+
+async def wait_for(check: Callable[[], Awaitable[bool] | bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if await result if asyncio.iscoroutine(result) else result:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+@asynccontextmanager
+async def start(cfg: Settings, hs: HubSpotEmulator) -> AsyncIterator[Runtime]:
+    async with Runtime(cfg, entry_points=False) as rt:
+        url = await rt.start_relay()
+        hs.webhooks.subscriptions.clear()  # a restart re-subscribes its own new relay port
+        hs.subscribe(f"{url}/webhooks/hubspot", ["deal.creation", "deal.propertyChange"])
+        task = asyncio.create_task(rt.run(with_relay=False, with_scheduler=False))
+        try:
+            yield rt
+        finally:
+            rt.stop()
+            await asyncio.wait_for(task, 20)
+
+
+class Rep:
+    """The sales rep, clicking in HubSpot (the emulator's user token, over HTTP)."""
+
+    def __init__(self, session: aiohttp.ClientSession, hs: HubSpotEmulator) -> None:
+        self.s, self.hs = session, hs
+        self.h = {"Authorization": f"Bearer {USER_TOKEN}"}
+
+    async def create(self, kind: str, props: dict[str, str], assoc: Sequence[tuple[str, int]] = ()) -> str:
+        body = {
+            "properties": props,
+            "associations": [
+                {
+                    "to": {"id": i},
+                    "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": t}],
+                }
+                for i, t in assoc
+            ],
+        }
+        async with self.s.post(f"{self.hs.base_url}/crm/v3/objects/{kind}", json=body, headers=self.h) as r:
+            assert r.status == 201, await r.text()
+            return str((await r.json())["id"])
+
+    async def update(self, deal_id: str, props: dict[str, str]) -> None:
+        url = f"{self.hs.base_url}/crm/v3/objects/deals/{deal_id}"
+        async with self.s.patch(url, json={"properties": props}, headers=self.h) as r:
+            assert r.status == 200, await r.text()
+
+    def deal(self, deal_id: str) -> dict[str, Any]:
+        return dict(self.hs.objects("deals")[deal_id]["properties"])
+
+
+@pytest.fixture
+async def rep(hubspot_emulator: HubSpotEmulator) -> AsyncIterator[Rep]:
+    async with HubSpotClient(hubspot_emulator.base_url, APP_TOKEN) as admin:
+        await admin.ensure_properties(GCP_PROPERTIES)  # what `cosync properties create` does
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as session:
+        yield Rep(session, hubspot_emulator)
+
+
+async def gcp_deal(rep: Rep, name: str = "Acme warehouse #GCP", **props: str) -> str:
+    company = await rep.create("companies", {"name": "Acme Corp", "domain": "acme.test"})
+    contact = await rep.create("contacts", {"firstname": "Ada", "lastname": "L", "email": "ada@acme.test"})
+    base = {
+        "dealname": name,
+        "amount": "120000",
+        "closedate": "2030-06-30T00:00:00.000Z",
+        "dealstage": "qualifiedtobuy",
+        "description": "Move the warehouse",
+    }
+    return await rep.create("deals", {**base, **props}, [(company, 5), (contact, 3)])
+
+
+def redelivery(deal_id: str) -> Any:
+    """A deal.creation HubSpot sends again with a new eventId (the dedupe key cannot catch it)."""
+    return parse_hubspot_event(
+        {"eventId": int(time.time() * 1e6), "subscriptionType": "deal.creation", "objectId": int(deal_id)}
+    )
+
+
+async def test_deal_to_lead_to_opportunity_changes_refresh_redelivery_and_restart(
+    tmp_path: Path,
+    hubspot_emulator: HubSpotEmulator,
+    google_emulator: GoogleEmulator,
+    key_info: dict[str, Any],
+    rep: Rep,
+) -> None:
+    hs, google = hubspot_emulator, google_emulator
+    cfg = settings(tmp_path, hs, google, key_info)
+    async with start(cfg, hs) as rt:
+        ignored = await rep.create("deals", {"dealname": "Not for Google", "amount": "1"})
+        deal_id = await gcp_deal(rep)
+        await wait_for(lambda: rep.deal(deal_id).get("gcp_sync_status") == "synced")
+
+        # Flow 1: one lead, the opportunity Google linked to it, ids written back.
+        leads = list(google.leads().values())
+        assert len(leads) == 1 and leads[0]["externalSystemId"] == f"hubspot-deal-{deal_id}"
+        assert leads[0]["customer"]["company"] == "Acme Corp"
+        assert leads[0]["customer"]["customerContacts"][0]["email"] == "ada@acme.test"
+        opp_name = google.opportunity_for_lead(leads[0]["name"])
+        assert opp_name is not None
+        deal = rep.deal(deal_id)
+        assert deal["gcp_lead_name"] == leads[0]["name"]
+        assert deal["gcp_opportunity_name"] == opp_name
+        assert deal["gcp_opportunity_id"] == opp_name.rsplit("/", 1)[1]
+        opp = google.opportunities()[opp_name]
+        assert opp["salesStage"] == "QUALIFIED" and opp["notes"] == "Move the warehouse"
+        assert "gcp_sync_status" not in rep.deal(ignored)
+
+        # Flow 2: Google edits its notes; the rep changes the amount: only dealSize is sent.
+        async with rep.s.post(
+            f"{google.base_url}/_sandbox/opportunities/{opp_name}", json={"notes": "G"}
+        ) as r:
+            assert r.status == 200
+        patches = google.calls[OPP_PATCH]
+        await rep.update(deal_id, {"amount": "150000"})
+        await wait_for(lambda: google.opportunities()[opp_name].get("dealSize") == 150000.0)
+        assert google.opportunities()[opp_name]["notes"] == "G"  # not in the mask, untouched
+        assert google.calls[OPP_PATCH] == patches + 1
+
+        # Flow 3: Google moves the opportunity; a refresh writes it back with a note, and no echo follows.
+        change = {"salesStage": "CLOSED_WON", "qualificationState": "QUALIFIED", "winProbability": "90"}
+        async with rep.s.post(f"{google.base_url}/_sandbox/opportunities/{opp_name}", json=change) as r:
+            assert r.status == 200
+        patches = google.calls[OPP_PATCH]
+        await rt.context.enqueue([schedule_tick("gcp_refresh", 1)])
+        await wait_for(lambda: rep.deal(deal_id).get("dealstage") == "closedwon")
+        deal = rep.deal(deal_id)
+        assert deal["gcp_sales_stage"] == "CLOSED_WON" and deal["gcp_win_probability"] == "90"
+
+        def notes() -> list[str]:
+            return [str(n["properties"].get("hs_note_body")) for n in hs.objects("notes").values()]
+
+        await wait_for(lambda: len(notes()) == 1)
+        assert "salesStage → CLOSED_WON" in notes()[0] and "winProbability → 90" in notes()[0]
+        await hs.drain_webhooks()
+        await rt.context.enqueue([schedule_tick("gcp_refresh", 2)])  # nothing new on Google's side
+        await asyncio.sleep(1.0)
+        assert google.calls[OPP_PATCH] == patches  # the dealstage webhook did not bounce back
+        assert len(notes()) == 1
+
+        # Redelivery of deal.creation: nothing is created twice.
+        await rt.context.enqueue([redelivery(deal_id)])
+        await asyncio.sleep(0.8)
+        assert google.calls[LEAD_CREATE] == 1 and len(google.leads()) == 1
+
+    # Restart (same store, new process): another delivery still creates nothing.
+    async with start(cfg, hs) as rt2:
+        state = await rt2.context.store.get_state(deal_key(deal_id))
+        assert state is not None and state["opportunity_name"] == opp_name
+        await rt2.context.enqueue([redelivery(deal_id)])
+        await asyncio.sleep(0.8)
+        assert google.calls[LEAD_CREATE] == 1 and len(google.leads()) == 1
+
+
+async def test_lead_waits_for_googles_link_and_refresh_picks_it_up(
+    tmp_path: Path, hubspot_emulator: HubSpotEmulator, key_info: dict[str, Any], rep: Rep
+) -> None:
+    async with GoogleEmulator(rate_per_second=100, link_delay_seconds=0.5) as google:
+        assert isinstance(google, GoogleEmulator)
+        async with start(settings(tmp_path, hubspot_emulator, google, key_info), hubspot_emulator) as rt:
+            deal_id = await gcp_deal(rep)
+            await wait_for(lambda: rep.deal(deal_id).get("gcp_sync_status") == "awaiting_opportunity")
+            assert rep.deal(deal_id)["gcp_lead_name"] and not rep.deal(deal_id).get("gcp_opportunity_id")
+            await wait_for(lambda: bool(google.opportunities()))
+            await rt.context.enqueue([schedule_tick("gcp_refresh", 7)])
+            await wait_for(lambda: rep.deal(deal_id).get("gcp_sync_status") == "synced")
+            assert rep.deal(deal_id)["gcp_opportunity_name"] == next(iter(google.opportunities()))
+
+
+async def test_deal_missing_lead_fields_gets_error_naming_them(
+    tmp_path: Path,
+    hubspot_emulator: HubSpotEmulator,
+    google_emulator: GoogleEmulator,
+    key_info: dict[str, Any],
+    rep: Rep,
+) -> None:
+    async with start(settings(tmp_path, hubspot_emulator, google_emulator, key_info), hubspot_emulator):
+        deal_id = await rep.create("deals", {"dealname": "Half done #GCP", "dealstage": "qualifiedtobuy"})
+        await wait_for(lambda: rep.deal(deal_id).get("gcp_sync_status") == "error")
+        error = rep.deal(deal_id)["gcp_sync_error"]
+        assert "deal.amount" in error and "deal.closedate" in error and "company" in error
+        assert google_emulator.leads() == {}
+
+
+async def test_googles_4xx_is_permanent_and_its_message_reaches_the_deal(
+    tmp_path: Path,
+    hubspot_emulator: HubSpotEmulator,
+    google_emulator: GoogleEmulator,
+    key_info: dict[str, Any],
+    rep: Rep,
+) -> None:
+    cfg = settings(tmp_path, hubspot_emulator, google_emulator, key_info, partner_id="not-our-partner")
+    async with start(cfg, hubspot_emulator) as rt:
+        deal_id = await gcp_deal(rep)
+        await wait_for(lambda: rep.deal(deal_id).get("gcp_sync_status") == "error")
+        error = rep.deal(deal_id)["gcp_sync_error"]
+        assert "HTTP 403" in error and "does not have permission" in error
+        assert google_emulator.leads() == {}
+        await asyncio.sleep(0.5)
+        assert google_emulator.calls[LEAD_CREATE] == 1  # permanent: not retried
+        state = await rt.context.store.get_state(deal_key(deal_id))
+        assert state is not None and state["status"] == "error"

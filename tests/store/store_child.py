@@ -1,0 +1,44 @@
+"""Run as a separate process by ``test_processes.py``: opens the same store as the test, says "ready" on
+stdout, waits for "go" on stdin, then draws from a rate budget or claims keys, and writes what it got as JSON.
+
+    python store_child.py '<json spec>' <out-file>
+
+spec: {"kind": "sqlite"|"dynamodb", "store": {...create_store settings...}, "mode": "draw"|"claim", ...}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from typing import Any
+
+from cosync_worker.store import acquire, create_store
+
+
+async def main(spec: dict[str, Any], out: str) -> None:
+    store = create_store(spec["kind"], **spec["store"])
+    await store.open()
+    await store.ping()  # connection set-up happens before "go", so it does not skew the timings
+    print("ready", flush=True)
+    await asyncio.to_thread(sys.stdin.readline)
+    result: dict[str, Any] = {}
+    if spec["mode"] == "draw":
+        stamps: list[float] = []
+        end = time.time() + spec["duration"]
+        while time.time() < end:
+            await acquire(store, spec["budget"], spec["rate"], spec["capacity"])
+            stamps.append(time.time())  # right after the draw: the parent allows for this recording lag
+        result["stamps"] = stamps
+    else:
+        keys: list[str] = spec["keys"]
+        won = await asyncio.gather(*(store.claim_key(k, 60) for k in keys))
+        result["won"] = [k for k, w in zip(keys, won, strict=True) if w]
+    await store.close()
+    with open(out, "w") as fh:
+        json.dump(result, fh)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(json.loads(sys.argv[1]), sys.argv[2]))
