@@ -19,7 +19,10 @@ __all__ = ["ENTRY_POINT_GROUP", "Connector", "PluginManager", "maybe_await"]
 ENTRY_POINT_GROUP = "cosync.connectors"
 
 # The core's own features are plugins of the same contract a third party uses (datasette's habit).
-DEFAULT_PLUGINS: tuple[str, ...] = ("cosync_worker.relay.builtin_routes",)
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "cosync_worker.relay.builtin_routes",
+    "cosync_worker.notify.hubspot_channel",
+)
 
 
 def _bind(impl: Any) -> Any:

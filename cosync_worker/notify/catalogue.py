@@ -158,7 +158,12 @@ def _status(cloud: str, n: Notice, s: NotifySettings) -> Verdict | None:
     if _fact(n, "feedback"):
         context.append(f"Feedback: {_fact(n, 'feedback')}")
     return Verdict(
-        priority, icon, title.format(name=name), tuple(context), tuple(a.format(name=name) for a in actions), due
+        priority,
+        icon,
+        title.format(name=name),
+        tuple(context),
+        tuple(a.format(name=name) for a in actions),
+        due,
     )
 
 

@@ -17,6 +17,18 @@ Priority = Literal["HIGH", "MEDIUM", "LOW"]
 ALL_PRIORITIES: tuple[Priority, ...] = ("HIGH", "MEDIUM", "LOW")
 
 
+def _all() -> list[Priority]:
+    return list(ALL_PRIORITIES)
+
+
+def _low() -> list[Priority]:
+    return ["LOW"]
+
+
+def _due() -> dict[Priority, float]:
+    return {"HIGH": 24.0, "MEDIUM": 72.0, "LOW": 168.0}
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -27,7 +39,7 @@ class ChannelSettings(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     enabled: bool = True
-    priorities: list[Priority] = Field(default_factory=lambda: list(ALL_PRIORITIES))
+    priorities: list[Priority] = Field(default_factory=_all)
 
     def options(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
@@ -37,14 +49,14 @@ class DigestSettings(_Section):
     """Seed 004's roadmap "digest mode": LOW items are gathered per owner and sent once a day."""
 
     enabled: bool = False
-    priorities: list[Priority] = Field(default_factory=lambda: ["LOW"])
+    priorities: list[Priority] = Field(default_factory=_low)
 
 
 class NotifySettings(_Section):
     score_change_threshold: float = Field(15, ge=0, description="seed 001: notify on +/-15 point changes")
     high_score: float = Field(80, ge=0, le=100, description="seed 001/004: scores 80+ are high priority")
     due_hours: dict[Priority, float] = Field(
-        default_factory=lambda: {"HIGH": 24.0, "MEDIUM": 72.0, "LOW": 168.0},
+        default_factory=_due,
         description="seed 004 DUE_HOURS; used when a catalogue entry has no due time of its own",
     )
     due_hours_by_kind: dict[str, float] = Field(default_factory=dict)

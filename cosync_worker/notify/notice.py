@@ -46,7 +46,12 @@ class Notice:
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "deal_id": self.deal_id, "change_key": self.change_key, "facts": self.facts}
+        return {
+            "kind": self.kind,
+            "deal_id": self.deal_id,
+            "change_key": self.change_key,
+            "facts": self.facts,
+        }
 
 
 @dataclass(frozen=True)

@@ -148,6 +148,7 @@ async def make_relay(tmp_path: Path) -> AsyncIterator[RelayFactory]:
         queue: Any = None,
         hubspot: dict[str, Any] | None = None,
         connector: bool = True,
+        extra: dict[str, Any] | None = None,
     ) -> Relay:
         n = next(counter)
         settings = Settings.model_validate(
@@ -156,6 +157,7 @@ async def make_relay(tmp_path: Path) -> AsyncIterator[RelayFactory]:
                 "store": {"kind": "sqlite", "path": str(tmp_path / f"state{n}.db")},
                 "hubspot": hubspot if hubspot is not None else {"client_secret": SECRET},
                 "relay": {"host": "127.0.0.1", "port": 0, "api_tokens": list(TOKENS), **(relay or {})},
+                **(extra or {}),
             }
         )
         q = queue

@@ -174,10 +174,15 @@ async def test_audit_trail_route(make_relay: RelayFactory) -> None:
     assert (await relay.session.get(f"{relay.url}/audit-trail/{key}")).status == 401
 
 
-async def test_builtin_routes_can_be_disabled_like_any_plugin(make_relay: RelayFactory) -> None:
-    # Passing no plugins still mounts the built-ins; this checks they come from the plugin manager.
-    relay = await make_relay()
-    assert relay.plugins.has_plugin("cosync_worker.relay.builtin_routes")
+async def test_builtin_routes_are_a_plugin_that_can_be_disabled(make_relay: RelayFactory) -> None:
+    on = await make_relay()
+    assert on.plugins.has_plugin("cosync_worker.relay.builtin_routes")
+    assert (await on.session.get(on.url + "/jobs/x", headers=AUTH)).status == 404  # mounted: no such job
+    off = await make_relay(extra={"plugins": {"cosync_worker.relay.builtin_routes": False}})
+    resp = await off.session.get(off.url + "/jobs/x", headers=AUTH)
+    assert resp.status == 404 and "no route" in (await resp.json())["detail"]
+    doc = await (await off.session.get(off.url + "/openapi.json")).json()
+    assert "/jobs/{id}" not in doc["paths"]
 
 
 async def test_cors_only_for_configured_origins(make_relay: RelayFactory) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import hypothesis
 import schemathesis
 from hypothesis import HealthCheck, Phase
+from schemathesis import GenerationMode
 
 from .conftest import TOKENS, RelayFactory
 from .test_api import EchoPlugin
@@ -57,11 +58,15 @@ def _fuzz(base_url: str) -> list[str]:
             continue  # the test plugin's deliberately failing route (its 500 is tested in test_api)
         alias = operation.path.startswith("/webhook/")  # same handler as /webhooks/hubspot
         _run(base_url, operation, AUTH, 5 if alias else 25)
-        _run(base_url, operation, {}, 5)  # anonymous: must be refused or served, never crash
+        _run(base_url, operation, {}, 2 if alias else 5)  # anonymous: must be refused or served, never crash
+        if not alias and (operation.method.upper() == "POST" or "{" in operation.path):  # has inputs
+            _run(base_url, operation, AUTH, 5, GenerationMode.NEGATIVE)  # invalid input must be a 4xx
     return seen
 
 
-def _run(base_url: str, operation: Any, headers: dict[str, str], examples: int) -> None:
+def _run(
+    base_url: str, operation: Any, headers: dict[str, str], examples: int, mode: Any = GenerationMode.POSITIVE
+) -> None:
     @hypothesis.settings(
         max_examples=examples,
         deadline=2000,
@@ -70,7 +75,7 @@ def _run(base_url: str, operation: Any, headers: dict[str, str], examples: int) 
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
-    @hypothesis.given(case=operation.as_strategy())
+    @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
     def check(case: Any) -> None:
         case.call_and_validate(base_url=base_url, headers=headers, timeout=10)
 

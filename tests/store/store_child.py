@@ -12,6 +12,7 @@ import asyncio
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from cosync_worker.store import acquire, create_store
@@ -36,8 +37,7 @@ async def main(spec: dict[str, Any], out: str) -> None:
         won = await asyncio.gather(*(store.claim_key(k, 60) for k in keys))
         result["won"] = [k for k, w in zip(keys, won, strict=True) if w]
     await store.close()
-    with open(out, "w") as fh:
-        json.dump(result, fh)
+    await asyncio.to_thread(Path(out).write_text, json.dumps(result))
 
 
 if __name__ == "__main__":

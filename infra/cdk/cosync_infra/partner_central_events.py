@@ -45,8 +45,8 @@ class EventKind:
 
 
 # Detail types and payloads: https://docs.aws.amazon.com/partner-central/latest/APIReference/selling-api-events.html
-# "Engagement Resource Snapshot Created" starts with "Engagement " too; its own rule is more specific, and
-# the generic engagement rule excludes it with anything-but so no event is delivered twice.
+# Prefixes end with a space so that no detail type matches two kinds (a test checks this), and so no event
+# is delivered twice.
 EVENT_KINDS: tuple[EventKind, ...] = (
     EventKind("Opportunity", "Opportunity ", "$.detail.opportunity.identifier"),
     EventKind("EngagementInvitation", "Engagement Invitation ", "$.detail.engagementInvitation.identifier"),

@@ -6,7 +6,7 @@ forwarder stack in us-east-1 when the service runs elsewhere (Partner Central pu
 
 from __future__ import annotations
 
-from aws_cdk import App, Aspects, Duration, Environment, RemovalPolicy, Stack
+from aws_cdk import App, Aspects, CfnOutput, Duration, Environment, RemovalPolicy, Stack
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
@@ -130,7 +130,8 @@ class CosyncStack(Stack):
             **base_env,
             "COSYNC__WORKER__DRAIN_SECONDS": str(settings.worker.drain_seconds),
             "COSYNC__WORKER__CONCURRENCY": str(settings.worker.concurrency),
-            "COSYNC__NOTIFY__SNS__TOPIC_ARN": self.notification_topic.topic_arn,
+            "COSYNC__NOTIFY__CHANNELS__SNS__TOPIC_ARN": self.notification_topic.topic_arn,
+            "COSYNC__NOTIFY__CHANNELS__SNS__REGION": self.region,
             **(
                 {"COSYNC__CONNECTORS__AWS__ROLE_ARN": settings.partner_role_arn}
                 if settings.partner_role_arn
@@ -196,6 +197,9 @@ class CosyncStack(Stack):
             worker_logs=self.worker_logs,
             topic=self.alarm_topic,
         )
+        CfnOutput(self, "LoadBalancerDns", value=self.load_balancer.load_balancer_dns_name)
+        CfnOutput(self, "WorkerTaskRoleArn", value=self.worker.task_definition.task_role.role_arn)
+        CfnOutput(self, "WorkQueueUrl", value=self.queues.queue.queue_url)
         self._suppress_justified_findings()
 
     def _suppress_justified_findings(self) -> None:

@@ -9,6 +9,7 @@ from cosync_worker.store import Store
 
 from .client import PartnerCentralClient
 from .config import AwsConfig
+from .solutions import SolutionCache
 
 __all__ = ["Deps"]
 
@@ -19,3 +20,4 @@ class Deps:
     pc: PartnerCentralClient
     hs: HubSpotClient
     store: Store
+    solutions: SolutionCache | None = None

@@ -145,6 +145,25 @@ async def accept_invitation(deps: Deps, invitation_id: str) -> str | None:
     st = await deps.store.get_state(key) or {}
     if st.get("deal_id"):
         return str(st["deal_id"])
+    # The event and the poll may reach one invitation together: one accepts (one write), the other retries.
+    lock = f"aws:invitation-lock:{invitation_id}"
+    if not await deps.store.claim_key(lock, deps.config.task_timeout_seconds + 60):
+        raise Retry("another worker is accepting this invitation", defer=2)
+    try:
+        st = await deps.store.get_state(key) or {}
+        if st.get("deal_id"):
+            return str(st["deal_id"])
+        deal_id = await _accept_and_create(deps, invitation_id, st)
+        if deal_id is not None:
+            st["deal_id"] = deal_id
+            await deps.store.put_state(key, st)
+    finally:
+        await deps.store.release_key(lock)
+    return deal_id
+
+
+async def _accept_and_create(deps: Deps, invitation_id: str, st: dict[str, Any]) -> str | None:
+    key = invitation_key(invitation_id)
     if not st.get("opportunity_id"):
         if not st.get("task_id"):
             invitation = await deps.pc.call(
@@ -167,18 +186,7 @@ async def accept_invitation(deps: Deps, invitation_id: str) -> str | None:
         done = await _wait_task(deps, str(st["task_id"]))
         st["opportunity_id"] = done["OpportunityId"]
         await deps.store.put_state(key, st)
-    opp_id = str(st["opportunity_id"])
-    # Two paths (event and poll) may reach this point together; one creates the deal, the other retries.
-    lock = f"aws:invitation-lock:{invitation_id}"
-    if not await deps.store.claim_key(lock, 120):
-        raise Retry("another worker is creating the deal for this invitation", defer=2)
-    try:
-        deal_id = await _create_deal(deps, invitation_id, opp_id)
-    finally:
-        await deps.store.release_key(lock)
-    st["deal_id"] = deal_id
-    await deps.store.put_state(key, st)
-    return deal_id
+    return await _create_deal(deps, invitation_id, str(st["opportunity_id"]))
 
 
 async def _create_deal(deps: Deps, invitation_id: str, opp_id: str) -> str:
@@ -256,6 +264,8 @@ async def poll_invitations(deps: Deps) -> list[str]:
         except PartnerCentralError as exc:
             log.warning("aws_invitation_failed", invitation_id=invitation.get("Id"), code=exc.code)
             continue
+        except Retry:
+            continue  # another worker holds it (the event path); it finishes there
         if deal_id:
             deals.append(deal_id)
     return deals

@@ -30,6 +30,7 @@ from .mapping import (
     owned_view,
     review_rules,
 )
+from .solutions import associate, choose_solutions
 from .state import deal_key, note_key, opportunity_key
 
 __all__ = [
@@ -114,6 +115,7 @@ async def ensure_opportunity(deps: Deps, deal_id: str, bundle: DealBundle | None
     opp_id = str(created["Id"])
     request.setdefault("LifeCycle", {})["ReviewStatus"] = "Pending Submission"
     await _remember(deps, deal_id, opp_id, bundle, request)
+    solutions_text = await _associate_solutions(deps, deal_id, opp_id, bundle)
     await deps.hs.update(
         "deals",
         deal_id,
@@ -129,10 +131,29 @@ async def ensure_opportunity(deps: Deps, deal_id: str, bundle: DealBundle | None
         "created",
         deal_id,
         deal_id,
-        f"AWS Partner Central opportunity {opp_id} created ({deps.config.catalog} catalog) by cosync.",
+        f"AWS Partner Central opportunity {opp_id} created ({deps.config.catalog} catalog) by cosync."
+        + solutions_text,
     )
     log.info("aws_opportunity_created", deal_id=deal_id, opportunity_id=opp_id)
     return opp_id
+
+
+async def _associate_solutions(deps: Deps, deal_id: str, opp_id: str, bundle: DealBundle) -> str:
+    """Flow 2 after a creation; a failure is reported in the note, never fails the creation."""
+    if deps.solutions is None:
+        return ""
+    chosen = choose_solutions(await deps.solutions.all(), bundle.deal, bundle.company, deps.config)
+    if not chosen:
+        return ""
+    try:
+        done = await associate(deps.pc, opp_id, chosen)
+    except PartnerCentralError as exc:
+        log.warning("aws_solutions_failed", deal_id=deal_id, code=exc.code)
+        return f" Solutions could not be associated: {exc.message}"
+    state = await deps.store.get_state(deal_key(deal_id)) or {}
+    state["solutions"] = done
+    await deps.store.put_state(deal_key(deal_id), state)
+    return f" Solutions: {', '.join(done)}."
 
 
 async def _remember(

@@ -9,22 +9,29 @@ from cosync_worker.errors import PermanentError
 from cosync_worker.events import Event
 from cosync_worker.hooks import ConnectorSpec, Context, PropertySpec, RouteSpec, ScheduleSpec, hookimpl
 
-from . import inbound, outbound
+from . import inbound, outbound, submission, summary
 from .client import PartnerCentralClient
 from .config import AwsConfig
 from .deps import Deps
 from .hubspot_side import build_hubspot_client
 from .properties import PROPERTIES
+from .routes import SUBMIT_EVENT, build_routes
+from .solutions import SolutionCache
 
-__all__ = ["NAME", "SERVICE", "deps_of"]
+__all__ = ["NAME", "SERVICE", "SOLUTIONS", "deps_of"]
 
 NAME = "aws"
 SERVICE = "aws.partnercentral"
+SOLUTIONS = "aws.solutions"
 _OWNED_HUBSPOT = "aws._owned_hubspot"
 
 SCHEDULES = (
     ScheduleSpec("aws_reconcile", 300, 10, "ListOpportunities changed since the last run -> HubSpot"),
     ScheduleSpec("aws_invitations", 300, 10, "Pending engagement invitations (safety net under the event)"),
+    ScheduleSpec("aws_summary", 3600, 60, "GetAwsOpportunitySummary -> deals (batched HubSpot writes)"),
+    ScheduleSpec(
+        "aws_submission_rules", 3600, 60, "Submit opportunities pending longer than the configured days"
+    ),
 )
 
 
@@ -38,6 +45,7 @@ def cosync_connector() -> ConnectorSpec:
             "contact.propertyChange",
             "partnercentral.opportunity_*",
             "partnercentral.engagement_invitation_created",
+            SUBMIT_EVENT,
         ),
         config_model=AwsConfig,
         schedules=SCHEDULES,
@@ -56,6 +64,7 @@ async def cosync_startup(context: Context) -> None:
     pc = PartnerCentralClient(config, context.store)
     await pc.open()
     context.services[SERVICE] = pc
+    context.services[SOLUTIONS] = SolutionCache(pc, config.solution_cache_seconds)
 
 
 @hookimpl
@@ -70,7 +79,13 @@ async def cosync_shutdown(context: Context) -> None:
 
 
 def deps_of(context: Context) -> Deps:
-    return Deps(context.config(NAME), context.service(SERVICE), context.service("hubspot"), context.store)
+    return Deps(
+        context.config(NAME),
+        context.service(SERVICE),
+        context.service("hubspot"),
+        context.store,
+        context.services.get(SOLUTIONS),
+    )
 
 
 def _own_change(event: Event, context: Context) -> bool:
@@ -102,6 +117,15 @@ async def cosync_handle_event(event: Event, context: Context) -> None:
     if event.type == "schedule.aws_invitations":
         await inbound.poll_invitations(deps)
         return
+    if event.type == "schedule.aws_summary":
+        await summary.sync_summaries(deps)
+        return
+    if event.type == "schedule.aws_submission_rules":
+        await submission.submit_pending(deps)
+        return
+    if event.type == SUBMIT_EVENT:
+        await submission.submit_deal(deps, event.object.id)
+        return
     if event.type in ("company.propertyChange", "contact.propertyChange"):
         prop = event.payload.get("propertyName")
         watched = (
@@ -125,13 +149,15 @@ async def cosync_handle_event(event: Event, context: Context) -> None:
             return
         occurred = event.payload.get("occurredAt")
         value = event.payload.get("propertyValue")
-        await outbound.sync_change(
+        outcome = await outbound.sync_change(
             deps,
             deal_id,
             prop,
             str(value) if value is not None else None,
             int(occurred) if isinstance(occurred, int | float) else None,
         )
+        if prop == "dealstage" and value in deps.config.submission.on_stages and outcome != "covered":
+            await submission.submit_deal(deps, deal_id)
 
 
 @hookimpl
@@ -141,7 +167,7 @@ def cosync_hubspot_properties() -> list[PropertySpec]:
 
 @hookimpl
 def cosync_routes(context: Context) -> list[RouteSpec]:
-    return []
+    return build_routes(context, lambda: context.services.get(SOLUTIONS))
 
 
 @hookimpl

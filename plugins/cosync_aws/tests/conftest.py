@@ -16,8 +16,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-
 from cosync_aws.properties import PROPERTIES
+
 from cosync_worker.config import Settings
 from cosync_worker.events import schedule_tick
 from cosync_worker.runtime import Runtime

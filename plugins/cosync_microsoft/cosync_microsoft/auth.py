@@ -63,7 +63,7 @@ class _LoopbackSession(requests.Session):
         if text.startswith("https://") and host in LOOPBACK_HOSTS:
             text = "http://" + text[len("https://") :]
             kwargs["headers"] = {**(kwargs.get("headers") or {}), "X-Forwarded-Proto": "https"}
-        return super().request(method, text, *args, **kwargs)
+        return super().request(method if isinstance(method, str) else method.decode(), text, *args, **kwargs)
 
 
 class MsalTokenProvider:

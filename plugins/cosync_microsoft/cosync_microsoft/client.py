@@ -128,11 +128,11 @@ class ReferralsClient:
     async def find_by_external_reference(self, external_id: str) -> dict[str, Any] | None:
         """The referral whose ``externalReferenceId`` is ``external_id`` (the HubSpot deal id), if any."""
         literal = external_id.replace("'", "''")
-        async for referral in self.list(f"externalReferenceId eq '{literal}'", top=2):
+        async for referral in self.list_referrals(f"externalReferenceId eq '{literal}'", top=2):
             return referral
         return None
 
-    async def list(
+    async def list_referrals(
         self, filter_: str | None = None, *, top: int = 100, orderby: str | None = None
     ) -> AsyncIterator[dict[str, Any]]:
         """Every referral matching ``filter_``, page by page (the service's continuation token)."""
@@ -253,7 +253,7 @@ def _retry_after(value: str | None) -> float:
 def _api_error(status: int, body: Any) -> MicrosoftApiError:
     data = body if isinstance(body, dict) else {}
     # Partner Center answers {"code", "message"}; some gateways wrap it in {"error": {...}}.
-    inner = data.get("error") if isinstance(data.get("error"), dict) else data
+    inner: dict[str, Any] = data["error"] if isinstance(data.get("error"), dict) else data
     code = str(inner.get("code") or inner.get("error") or "Error")
     message = str(inner.get("message") or inner.get("description") or "no message")[:500]
     target = inner.get("target") if isinstance(inner.get("target"), str) else None

@@ -94,7 +94,7 @@ class MicrosoftConfig(BaseModel):
         description="customerProfile fields a referral must have before cosync sends it",
     )
     poll_interval_seconds: float = Field(900.0, gt=0)
-    poll_statuses: list[Literal["New", "Active"]] = Field(default_factory=lambda: ["New", "Active"])
+    poll_statuses: list[Literal["New", "Active"]] = Field(default=["New", "Active"], min_length=1)
     poll_page_size: int = Field(100, ge=1, le=500)
     poll_overlap_seconds: float = Field(
         120.0, ge=0, description="re-read this much before the cursor (clock skew)"

@@ -288,17 +288,28 @@ class MicrosoftSync:
             diff = {
                 k: v
                 for k, v in desired.items()
-                # Only what Microsoft changed since the last sync, so a rep's own edits are not reverted.
-                if (previous is None or not same_value(k, previous.get(k), v))
+                # Only what Microsoft changed since the last sync, so a rep's own edits are not reverted;
+                # with no snapshot (state lost, deal linked by hand) only the microsoft_* mirror is synced.
+                if (
+                    not same_value(k, previous.get(k), v)
+                    if previous is not None
+                    else k.startswith("microsoft_")
+                )
                 and not same_value(k, props.get(k), v)
             }
+            if not diff and previous is None:
+                async with self._lock(str(deal["id"])):
+                    await self.store.put_state(deal_key(str(deal["id"])), self._state(referral, props))
             if diff:
                 updates.append((str(deal["id"]), diff, props, referral))
         if creates:
             created = await self.hubspot.batch_create("deals", [{"properties": p} for _, p in creates])
             by_id = {str((d.get("properties") or {}).get("microsoft_referral_id")): d for d in created}
-            for referral, props in creates:
-                deal = by_id.get(str(referral["id"]))
+            for n, (referral, props) in enumerate(creates):
+                # HubSpot echoes only default properties; its results come back in input order.
+                deal = by_id.get(str(referral["id"])) or (
+                    created[n] if len(created) == len(creates) else None
+                )
                 if deal is None:
                     continue
                 async with self._lock(str(deal["id"])):

@@ -1,0 +1,158 @@
+"""Flow 6: submit an opportunity to AWS for review (``POST /submit-opportunity``, a stage rule, or pending
+for more than N days), after checking that what AWS's review requires is there.
+
+Why ``StartEngagementFromOpportunityTask`` and not ``SubmitOpportunity``: the task is one write that runs
+GetOpportunity, CreateEngagement, CreateResourceSnapshot(Job), CreateEngagementInvitation and SubmitOpportunity
+together ("orchestrates a comprehensive workflow ... into a single task",
+https://docs.aws.amazon.com/partner-central/latest/APIReference/API_StartEngagementFromOpportunityTask.html),
+so the opportunity is also shared as an engagement; ``SubmitOpportunity`` alone would leave that to more
+writes from the 1/s budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from cosync_worker.errors import Retry
+from cosync_worker.logs import get_logger
+
+from .client import PartnerCentralError, Priority
+from .deps import Deps
+from .hubspot_side import add_note
+from .mapping import client_token
+from .state import deal_key
+
+__all__ = ["SUBMISSION_REQUIRED", "submission_missing", "submit_deal", "submit_pending"]
+
+log = get_logger("cosync.aws")
+
+# What AWS's review requires (validation on submission), with the HubSpot field a rep fills in.
+SUBMISSION_REQUIRED = (
+    ("Customer.Account.CompanyName", "company name"),
+    ("Customer.Account.Address.CountryCode", "company country"),
+    ("Customer.Account.WebsiteUrl", "company domain or website"),
+    ("Customer.Account.Industry", "company industry"),
+    ("Project.Title", "dealname"),
+    ("Project.CustomerBusinessProblem", "description"),
+    ("LifeCycle.TargetCloseDate", "closedate"),
+)
+
+
+def submission_missing(record: dict[str, Any]) -> list[str]:
+    """Pure: what the opportunity lacks for submission, as ``"<hubspot field> (<Partner Central path>)"``."""
+    missing = []
+    for path, label in SUBMISSION_REQUIRED:
+        node: Any = record
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if not node:
+            missing.append(f"{label} ({path})")
+    return missing
+
+
+async def _wait_task(deps: Deps, task_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + deps.config.task_timeout_seconds
+    while True:
+        page = await deps.pc.call(
+            "ListEngagementFromOpportunityTasks", Priority.CREATE, TaskIdentifier=[task_id]
+        )
+        task = (page.get("TaskSummaries") or [{}])[0]
+        if task.get("TaskStatus") in ("COMPLETE", "FAILED"):
+            return task
+        if time.monotonic() > deadline:
+            raise Retry(f"submission task {task_id} is still running", defer=10)
+        await asyncio.sleep(deps.config.task_poll_seconds)
+
+
+async def submit_deal(deps: Deps, deal_id: str) -> str:
+    """Returns ``"submitted"``, ``"already"``, ``"missing"``, ``"failed"`` or ``"no-opportunity"``."""
+    state = await deps.store.get_state(deal_key(deal_id)) or {}
+    opp_id = state.get("opportunity_id")
+    if not opp_id:
+        return "no-opportunity"
+    current = await deps.pc.call("GetOpportunity", Priority.CREATE, Identifier=opp_id)
+    status = (current.get("LifeCycle") or {}).get("ReviewStatus")
+    if status not in ("Pending Submission", "Action Required") and not state.get("submit_task_id"):
+        return "already"
+    missing = submission_missing(current)
+    if missing:
+        message = "Cannot submit to AWS; missing: " + "; ".join(missing)
+        await deps.hs.update("deals", deal_id, {"aws_sync_status": "error", "aws_sync_error": message})
+        await add_note(deps.hs, deal_id, message)
+        return "missing"
+    rules = deps.config.submission
+    if not state.get("submit_task_id"):
+        try:
+            task = await deps.pc.call(
+                "StartEngagementFromOpportunityTask",
+                Priority.CREATE,
+                ClientToken=client_token("submit", str(opp_id)),
+                Identifier=opp_id,
+                AwsSubmission={"InvolvementType": rules.involvement_type, "Visibility": rules.visibility},
+            )
+        except PartnerCentralError as exc:
+            if exc.code == "ValidationException":
+                await deps.hs.update(
+                    "deals", deal_id, {"aws_sync_status": "error", "aws_sync_error": exc.message[:1000]}
+                )
+                return "failed"
+            raise
+        state["submit_task_id"] = task["TaskId"]
+        await deps.store.put_state(deal_key(deal_id), state)
+    done = await _wait_task(deps, str(state["submit_task_id"]))
+    if done.get("TaskStatus") == "FAILED":
+        message = f"AWS submission failed: {done.get('ReasonCode')}: {done.get('Message')}"
+        state.pop("submit_task_id", None)
+        await deps.store.put_state(deal_key(deal_id), state)
+        await deps.hs.update("deals", deal_id, {"aws_sync_status": "error", "aws_sync_error": message[:1000]})
+        await add_note(deps.hs, deal_id, message)
+        return "failed"
+    props = {
+        "aws_submission_date": datetime.now(UTC).date().isoformat(),
+        "aws_involvement_type": rules.involvement_type,
+        "aws_visibility": rules.visibility,
+        "aws_review_status": "Submitted",
+        "aws_sync_status": "synced",
+        "aws_sync_error": "",
+    }
+    state.pop("submit_task_id", None)
+    state["submitted"] = True
+    state.setdefault("hubspot", {})["aws_review_status"] = "Submitted"
+    await deps.store.put_state(deal_key(deal_id), state)
+    await deps.hs.update("deals", deal_id, props)
+    await add_note(
+        deps.hs,
+        deal_id,
+        f"Submitted to AWS for review ({rules.involvement_type}, visibility {rules.visibility}); "
+        f"opportunity {opp_id}.",
+    )
+    log.info("aws_submitted", deal_id=deal_id, opportunity_id=opp_id)
+    return "submitted"
+
+
+async def submit_pending(deps: Deps) -> list[str]:
+    """The "pending for more than N days" rule: deals still ``Pending Submission`` created before the cut-off."""
+    days = deps.config.submission.pending_days
+    if days is None:
+        return []
+    cutoff_ms = int((time.time() - days * 86_400) * 1000)
+    deals = await deps.hs.search_all(
+        "deals",
+        filter_groups=[
+            {
+                "filters": [
+                    {"propertyName": "aws_review_status", "operator": "EQ", "value": "Pending Submission"},
+                    {"propertyName": "createdate", "operator": "LT", "value": str(cutoff_ms)},
+                ]
+            }
+        ],
+        properties=["aws_opportunity_id"],
+    )
+    submitted = []
+    for deal in deals:
+        if await submit_deal(deps, str(deal["id"])) == "submitted":
+            submitted.append(str(deal["id"]))
+    return submitted

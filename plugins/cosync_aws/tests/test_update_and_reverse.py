@@ -1,0 +1,212 @@
+"""Flows 3, 4 and 8 end to end: a rep's changes reach Partner Central with read-merge-write (coalesced,
+no-ops skipped, conflicts re-merged, review rules respected), and AWS's changes come back without echo."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiobotocore.session import get_session
+from aiohttp import web
+
+from cosync_worker.sandbox.hubspot import HubSpotEmulator
+from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
+
+from .conftest import Stack, start_stack, wait_until
+from .test_create import GOOD_DEAL
+
+
+async def _created(stack: Stack) -> tuple[str, str]:
+    company = await stack.rep_company()
+    deal_id = await stack.rep_deal(GOOD_DEAL, company)
+
+    async def done() -> bool:
+        return bool(stack.deal(deal_id).get("aws_opportunity_id"))
+
+    await wait_until(done)
+    await stack.settle()
+    return deal_id, stack.deal(deal_id)["aws_opportunity_id"]
+
+
+async def test_burst_of_changes_is_one_update_with_all_of_them(stack: Stack) -> None:
+    deal_id, opp_id = await _created(stack)
+    before = await stack.calls(stack.pc)
+    await stack.rep_update(deal_id, {"dealstage": "presentationscheduled"})
+    await stack.rep_update(deal_id, {"amount": "15000"})
+    await stack.rep_update(
+        deal_id, {"description": "Move 40 databases and 12 analytics jobs to AWS this year"}
+    )
+
+    async def applied() -> bool:
+        opp = stack.opportunities()[opp_id]
+        return opp["Project"]["ExpectedCustomerSpend"][0]["Amount"] == "15000"
+
+    await wait_until(applied)
+    await stack.settle(1.0)
+    opp = stack.opportunities()[opp_id]
+    assert opp["LifeCycle"]["Stage"] == "Technical Validation"
+    assert opp["Project"]["CustomerBusinessProblem"].startswith("Move 40 databases and 12")
+    after = await stack.calls(stack.pc)
+    assert after.get("UpdateOpportunity", 0) - before.get("UpdateOpportunity", 0) == 1
+    # Our own update's "Opportunity Updated" event wrote nothing back: no note beyond the creation note
+    assert len(stack.notes_of(deal_id)) == 1
+
+
+async def test_change_that_maps_to_the_same_payload_writes_nothing(stack: Stack) -> None:
+    deal_id, _ = await _created(stack)
+    before = await stack.calls(stack.pc)
+    await stack.rep_update(deal_id, {"amount": "12000.00"})
+    await stack.settle(1.0)
+    after = await stack.calls(stack.pc)
+    assert after.get("UpdateOpportunity", 0) == before.get("UpdateOpportunity", 0)
+    assert after.get("GetOpportunity", 0) == before.get("GetOpportunity", 0)
+
+
+async def test_update_keeps_fields_set_in_partner_central(stack: Stack) -> None:
+    deal_id, opp_id = await _created(stack)
+    record = stack.opportunities()[opp_id]
+    record["Project"]["AdditionalComments"] = "set by a colleague in the Partner Central console"
+    record["LifeCycle"]["NextSteps"] = "Architecture review on Friday"
+    stack.pc.catalog("Sandbox").touch(record)
+    await stack.rep_update(deal_id, {"closedate": GOOD_DEAL["closedate"][:8] + "28"})
+
+    async def applied() -> bool:
+        return bool(stack.opportunities()[opp_id]["LifeCycle"]["TargetCloseDate"].endswith("-28"))
+
+    await wait_until(applied)
+    opp = stack.opportunities()[opp_id]
+    assert opp["Project"]["AdditionalComments"] == "set by a colleague in the Partner Central console"
+    assert opp["LifeCycle"]["NextSteps"] == "Architecture review on Friday"
+    assert opp["Customer"]["Account"]["CompanyName"] == "BigCorp"
+
+
+class EditingEmulator(PartnerCentralEmulator):
+    """Partner Central where a person edits the opportunity right after cosync reads it, once."""
+
+    edits_left = 0
+
+    async def _api(self, request: web.Request) -> web.Response:
+        response = await super()._api(request)
+        if request.headers.get("X-Amz-Target", "").endswith(".GetOpportunity") and self.edits_left:
+            self.edits_left -= 1
+            for record in self.opportunities("Sandbox").values():
+                record["Project"]["AdditionalComments"] = "edited between read and write"
+                self.catalog("Sandbox").touch(record)
+        return response
+
+
+@pytest.fixture
+async def editing_stack(tmp_path: Path, hubspot_emulator: HubSpotEmulator) -> AsyncIterator[Stack]:
+    pc = EditingEmulator(write_rate=1000.0, read_rate=1000.0, task_seconds=0.05)
+    await pc.start()
+    try:
+        async for s in start_stack(tmp_path, hubspot_emulator, pc):
+            yield s
+    finally:
+        await pc.stop()
+
+
+async def test_conflict_is_reread_and_remerged(editing_stack: Stack) -> None:
+    stack = editing_stack
+    deal_id, opp_id = await _created(stack)
+    assert isinstance(stack.pc, EditingEmulator)
+    stack.pc.edits_left = 1
+    before = await stack.calls(stack.pc)
+    ours = dict(stack.rt.context.service("aws.partnercentral").calls)
+    await stack.rep_update(deal_id, {"amount": "20000"})
+
+    async def applied() -> bool:
+        return bool(stack.opportunities()[opp_id]["Project"]["ExpectedCustomerSpend"][0]["Amount"] == "20000")
+
+    await wait_until(applied)
+    opp = stack.opportunities()[opp_id]
+    assert opp["Project"]["AdditionalComments"] == "edited between read and write"
+    after = await stack.calls(stack.pc)
+    # The emulator counts served calls; the client counts attempts: one conflict, then one success.
+    attempts = stack.rt.context.service("aws.partnercentral").calls
+    assert attempts["UpdateOpportunity"] - ours.get("UpdateOpportunity", 0) == 2
+    assert after["GetOpportunity"] - before.get("GetOpportunity", 0) == 2
+
+
+async def test_submitted_opportunity_is_skipped_with_a_note_not_failed(stack: Stack) -> None:
+    deal_id, opp_id = await _created(stack)
+    await stack.aws(f"/_sandbox/opportunities/{opp_id}", {"ReviewStatus": "Submitted"})
+    await wait_until(lambda: _prop_is(stack, deal_id, "aws_review_status", "Submitted"))
+    before = await stack.calls(stack.pc)
+    await stack.rep_update(deal_id, {"amount": "30000"})
+
+    async def noted() -> bool:
+        return any("did not send" in n for n in stack.notes_of(deal_id))
+
+    await wait_until(noted)
+    await stack.settle()
+    after = await stack.calls(stack.pc)
+    assert after.get("UpdateOpportunity", 0) == before.get("UpdateOpportunity", 0)
+    assert stack.opportunities()[opp_id]["Project"]["ExpectedCustomerSpend"][0]["Amount"] == "12000"
+    assert sum("did not send" in n for n in stack.notes_of(deal_id)) == 1
+
+
+async def test_aws_review_change_comes_back_once_with_a_note(stack: Stack) -> None:
+    deal_id, opp_id = await _created(stack)
+    await stack.aws(
+        f"/_sandbox/opportunities/{opp_id}",
+        {"ReviewStatus": "Action Required", "ReviewComments": "add a website"},
+    )
+    await wait_until(lambda: _prop_is(stack, deal_id, "aws_review_status", "Action Required"))
+    await stack.settle()
+    notes = [n for n in stack.notes_of(deal_id) if "changed opportunity" in n]
+    assert len(notes) == 1 and "Action Required" in notes[0]
+
+
+async def test_stage_changed_in_partner_central_round_trips_without_ping_pong(stack: Stack) -> None:
+    deal_id, opp_id = await _created(stack)
+    # A person edits the stage in Partner Central (through the same API, read-merge-write by hand).
+    session = get_session()
+    async with session.create_client(
+        "partnercentral-selling",
+        region_name="us-east-1",
+        endpoint_url=stack.pc.base_url,
+        aws_access_key_id="person",
+        aws_secret_access_key="person",
+    ) as client:
+        current: dict[str, Any] = await client.get_opportunity(Catalog="Sandbox", Identifier=opp_id)
+        life = {
+            k: v for k, v in current["LifeCycle"].items() if k not in ("ReviewStatus", "NextStepsHistory")
+        }
+        await client.update_opportunity(
+            Catalog="Sandbox",
+            Identifier=opp_id,
+            LastModifiedDate=current["LastModifiedDate"],
+            Customer=current["Customer"],
+            Project=current["Project"],
+            LifeCycle={**life, "Stage": "Committed"},
+        )
+    await wait_until(lambda: _prop_is(stack, deal_id, "dealstage", "contractsent"))
+    before = await stack.calls(stack.pc)
+    await stack.settle(1.2)
+    after = await stack.calls(stack.pc)
+    # HubSpot's webhook for cosync's own write did not produce a write back to Partner Central
+    assert after.get("UpdateOpportunity", 0) == before.get("UpdateOpportunity", 0)
+    notes = [n for n in stack.notes_of(deal_id) if "changed opportunity" in n]
+    assert len(notes) == 1 and "contractsent" in notes[0]
+
+
+async def test_company_change_updates_the_opportunity(stack: Stack) -> None:
+    deal_id, opp_id = await _created(stack)
+    company_id = next(iter(stack.hs.portal.associated("deals", deal_id, "companies")))
+    await stack.rep(
+        "PATCH", f"/crm/v3/objects/companies/{company_id}", {"properties": {"domain": "bigcorp.io"}}
+    )
+
+    async def applied() -> bool:
+        return bool(
+            stack.opportunities()[opp_id]["Customer"]["Account"]["WebsiteUrl"] == "https://bigcorp.io"
+        )
+
+    await wait_until(applied)
+
+
+async def _prop_is(stack: Stack, deal_id: str, prop: str, value: str) -> bool:
+    return stack.deal(deal_id).get(prop) == value

@@ -1,0 +1,131 @@
+"""End to end: a rep in HubSpot and Microsoft in the emulator, cosync's relay, queue and worker between them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cosync_microsoft.sync import CURSOR, deal_key
+
+from cosync_worker.sandbox.hubspot import HubSpotEmulator
+from cosync_worker.sandbox.microsoft import MicrosoftEmulator
+
+from .conftest import Stack, ensure_properties, running, wait_until
+
+
+def referrals_for(ms: MicrosoftEmulator, deal_id: str) -> list[dict]:
+    return [r for r in ms.referrals().values() if r.get("externalReferenceId") == deal_id]
+
+
+async def test_tagged_deal_creates_a_referral_and_writes_it_back(stack: Stack) -> None:
+    deal_id = await stack.rep.deal_with_customer(
+        "Contoso Azure Migration #Microsoft", description="Move 40 VMs", closedate="2030-01-31"
+    )
+    untagged = await stack.rep.deal_with_customer("Plain deal")
+    await wait_until(lambda: stack.deal(deal_id).get("microsoft_sync_status") == "synced")
+    [referral] = referrals_for(stack.ms, deal_id)
+    assert referral["name"] == "Contoso Azure Migration #Microsoft"
+    assert referral["details"]["notes"] == "Move 40 VMs"
+    assert referral["details"]["dealValue"] == 5000
+    assert referral["details"]["closingDateTime"].startswith("2030-01-31")
+    assert (referral["status"], referral["substatus"]) == ("Active", "Accepted")
+    assert referral["customerProfile"]["name"] == "Contoso Ltd"
+    assert referral["customerProfile"]["team"][0]["email"] == "jo@contoso.test"
+    assert referral["consent"]["consentToShareReferralWithMicrosoftSellers"] is False
+    props = stack.deal(deal_id)
+    assert props["microsoft_referral_id"] == referral["id"]
+    assert (props["microsoft_status"], props["microsoft_substatus"]) == ("Active", "Accepted")
+    await stack.settle()
+    assert referrals_for(stack.ms, untagged) == []
+    assert stack.ms.tokens_issued >= 1  # through MSAL and the emulator's token endpoint
+    assert len(stack.ms.referrals()) == 1
+
+
+async def test_missing_customer_fields_name_them(stack: Stack) -> None:
+    deal_id = await stack.rep.create(
+        "deals", {"dealname": "Lonely #Microsoft", "dealstage": "appointmentscheduled"}
+    )
+    await wait_until(lambda: stack.deal(deal_id).get("microsoft_sync_status") == "error")
+    error = stack.deal(deal_id)["microsoft_sync_error"]
+    assert "customerProfile.name" in error and "customerProfile.address.country" in error
+    assert "customerProfile.team[0].email" in error
+    assert stack.ms.referrals() == {}
+
+
+async def test_deal_change_patches_with_etag_and_survives_a_conflict(stack: Stack) -> None:
+    deal_id = await stack.rep.deal_with_customer("Fabrikam #Microsoft")
+    await wait_until(lambda: stack.deal(deal_id).get("microsoft_sync_status") == "synced")
+    referral_id = stack.deal(deal_id)["microsoft_referral_id"]
+    # Microsoft edits the notes meanwhile: cosync's stored eTag is now stale.
+    await stack.operator(f"/_sandbox/referrals/{referral_id}", {"details": {"notes": "from the MS seller"}})
+    await stack.rep.update_deal(deal_id, {"amount": "7500", "dealstage": "presentationscheduled"})
+    await wait_until(lambda: stack.ms.referrals()[referral_id]["details"]["dealValue"] == 7500)
+    referral = stack.ms.referrals()[referral_id]
+    assert referral["details"]["notes"] == "from the MS seller"  # re-read and re-applied, not overwritten
+    assert (referral["status"], referral["substatus"]) == ("Active", "Engaged")
+    await wait_until(lambda: stack.deal(deal_id).get("microsoft_substatus") == "Engaged")
+    assert stack.ms.calls.get("PATCH /v1.0/engagements/referrals/{id}", 0) >= 2  # 412 then success
+    state = await stack.rt.context.store.get_state(deal_key(deal_id))
+    assert state is not None and state["etag"] == referral["eTag"]
+
+
+async def test_incoming_referral_becomes_a_deal_and_closed_ones_are_left_alone(stack: Stack) -> None:
+    incoming = await stack.operator(
+        "/_sandbox/referrals",
+        {"name": "Woodgrove expansion", "details": {"dealValue": 12000, "currency": "USD", "notes": "hi"}},
+    )
+    closed = await stack.operator(
+        "/_sandbox/referrals", {"name": "Old one", "status": "Closed", "substatus": "Lost"}
+    )
+    result = await stack.sync.poll()
+    assert (result.created, result.updated) == (1, 0)
+    [(deal_id, props)] = list(stack.deals().items())
+    assert props["dealname"] == "Woodgrove expansion #Microsoft"
+    assert props["microsoft_referral_id"] == incoming["id"] and props["amount"] in ("12000", "12000.0")
+    assert props["dealstage"] == "appointmentscheduled" and props["microsoft_status"] == "New"
+    assert all(p["microsoft_referral_id"] != closed["id"] for p in stack.deals().values())
+    await stack.settle()
+    assert len(stack.ms.referrals()) == 2  # the deal.creation echo created no referral
+    # Microsoft accepts it: the next (incremental) poll moves the deal.
+    await stack.operator(
+        f"/_sandbox/referrals/{incoming['id']}", {"status": "Active", "substatus": "Engaged"}
+    )
+    assert (await stack.sync.poll()).updated == 1
+    assert stack.deal(deal_id)["dealstage"] == "presentationscheduled"
+    # It closes: the poll does not touch the deal any more.
+    await stack.operator(f"/_sandbox/referrals/{incoming['id']}", {"status": "Closed", "substatus": "Won"})
+    assert (await stack.sync.poll()).updated == 0
+    assert stack.deal(deal_id)["microsoft_status"] == "Active"
+    await stack.settle()
+    patches = stack.ms.calls.get("PATCH /v1.0/engagements/referrals/{id}", 0)
+    assert patches == 0  # our own HubSpot writes never echoed back to Microsoft
+    assert await stack.rt.context.store.get_cursor(CURSOR)
+
+
+async def test_redelivery_and_restart_do_nothing_twice(
+    tmp_path: Path, hubspot_emulator: HubSpotEmulator, microsoft_emulator: MicrosoftEmulator
+) -> None:
+    hs, ms = hubspot_emulator, microsoft_emulator
+    await ensure_properties(hs)
+    ms.add_incoming_referral({"name": "Incoming A"})
+    async with running(tmp_path, hs, ms) as s:
+        deal_id = await s.rep.deal_with_customer("Tailspin #Microsoft")
+        await wait_until(lambda: s.deal(deal_id).get("microsoft_sync_status") == "synced")
+        await s.sync.poll()
+        await s.settle()
+        # Redelivery: the same events handled again by the real handlers.
+        await s.sync.deal_created(deal_id)
+        await s.sync.deal_changed(deal_id, "amount")
+    before_deals, before_refs = len(hs.objects("deals")), len(ms.referrals())
+    hs_writes = sum(v for k, v in hs.calls.items() if k.startswith(("POST", "PATCH")) and "search" not in k)
+    async with running(tmp_path, hs, ms) as s:
+        # Lost state is no excuse either: the externalReferenceId lookup finds the referral.
+        await s.rt.context.store.put_state(deal_key(deal_id), {})
+        await s.sync.deal_created(deal_id)
+        result = await s.sync.poll()
+        assert (result.created, result.updated) == (0, 0)
+        await s.settle()
+    assert (len(hs.objects("deals")), len(ms.referrals())) == (before_deals, before_refs) == (2, 2)
+    assert ms.calls.get("PATCH /v1.0/engagements/referrals/{id}", 0) == 0
+    assert ms.calls.get("POST /v1.0/engagements/referrals", 0) == 1
+    after = sum(v for k, v in hs.calls.items() if k.startswith(("POST", "PATCH")) and "search" not in k)
+    assert after - hs_writes <= 2  # the adopt path re-writes the link once at most
