@@ -19,11 +19,11 @@ demo: install
 
 lint: install
 	$(VENV)/bin/hadolint Dockerfile
-	$(VENV)/bin/ruff check cosync_worker plugins tests bench
-	$(VENV)/bin/ruff format --check cosync_worker plugins tests bench
+	$(VENV)/bin/ruff check cosync_worker plugins tests bench infra/cdk
+	$(VENV)/bin/ruff format --check cosync_worker plugins tests bench infra/cdk
 
 typecheck: install
-	$(VENV)/bin/mypy cosync_worker plugins
+	$(VENV)/bin/mypy cosync_worker plugins infra/cdk/cosync_infra
 
 pytest: install
 	$(PY) -m pytest -q -p no:cacheprovider

@@ -164,6 +164,22 @@ class Notifier:
             ledgers[n.key] = ledger
             active.append(n)
         if active:
+            try:
+                await self._send(active, ledgers, results)
+            except BaseException:
+                # The ledger keeps what was done; free the leases so the redelivered event resumes at once.
+                for n in active:
+                    await self.store.release_key(_lease_key(n.key))
+                raise
+        return [results[n.key] for n in notices]
+
+    async def _send(
+        self,
+        active: list[Notice],
+        ledgers: dict[str, dict[str, Any]],
+        results: dict[str, Outcome | Exception],
+    ) -> None:
+        if active:
             messages = await self._render(active)
             digest_on = self.settings.digest.enabled
             to_digest = [m for m in messages if digest_on and m.priority in self.settings.digest.priorities]
@@ -176,7 +192,6 @@ class Notifier:
             direct = [m for m in messages if m not in to_digest]
             for key, outcome in (await self._deliver(direct, ledgers)).items():
                 results[key] = outcome
-        return [results[n.key] for n in notices]
 
     async def _deliver(
         self, messages: list[Message], ledgers: dict[str, dict[str, Any]]

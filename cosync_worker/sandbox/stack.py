@@ -111,6 +111,8 @@ class SandboxStack:
                 "token_url": ms.token_url,
                 "client_id": ms.client_id,
                 "client_secret": ms.client_secret,
+                "tenant_id": ms.tenant_id,
+                "refresh_token": ms.refresh_token,
             },
             "google": {"base_url": gc.base_url, "token_url": gc.token_url},
             "relay": {"url": self.relay_url},
