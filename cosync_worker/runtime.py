@@ -120,6 +120,11 @@ class Runtime:
             await client.open()
             self._stack.push_async_callback(client.close)
             self.context.services["hubspot"] = client
+        from .notify import build_notifier
+
+        notifier = build_notifier(self.settings, self.context, plugins=self.plugins)
+        self._stack.push_async_callback(notifier.close)
+        self.context.services["notify"] = notifier
 
     async def _shutdown_hooks(self) -> None:
         for c in self.plugins.connectors():

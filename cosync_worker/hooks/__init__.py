@@ -3,12 +3,13 @@
 from .context import Context
 from .manager import ENTRY_POINT_GROUP, Connector, PluginManager, maybe_await
 from .specs import hookimpl, hookspec
-from .types import ConnectorSpec, PropertySpec, RouteSpec, ScheduleSpec
+from .types import ConnectorSpec, NotificationChannelSpec, PropertySpec, RouteSpec, ScheduleSpec
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "Connector",
     "ConnectorSpec",
+    "NotificationChannelSpec",
     "Context",
     "PluginManager",
     "PropertySpec",

@@ -166,7 +166,6 @@ async def test_burst_of_500_uses_batch_endpoints_within_the_rate_limit(
         hs = rt.context.service("hubspot")
         assert hs.calls["POST /crm/v3/objects/{objectType}/batch/create"] == 10  # 5 for tasks, 5 for notes
         assert hs.calls["POST /crm/v3/objects/{objectType}/batch/read"] <= 5 + 10  # owners (+ key read-backs)
-        print(dict(hs.calls))
         assert sum(hs.calls.values()) <= 40
     assert len(emu.objects("tasks")) == 500 and len(emu.objects("notes")) == 500
     assert all(len(v) == 1 for v in by_deal(emu, "tasks").values())

@@ -85,6 +85,10 @@ async def submit_deal(deps: Deps, deal_id: str) -> str:
         return "missing"
     rules = deps.config.submission
     if not state.get("submit_task_id"):
+        # Saved first: the "Opportunity Updated" event of the submission is then recognised as ours, so the
+        # deal gets one note (below), not a second "AWS changed the review status" one.
+        state.setdefault("hubspot", {})["aws_review_status"] = "Submitted"
+        await deps.store.put_state(deal_key(deal_id), state)
         try:
             task = await deps.pc.call(
                 "StartEngagementFromOpportunityTask",

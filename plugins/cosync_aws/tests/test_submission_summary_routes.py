@@ -18,8 +18,12 @@ async def test_submit_route_submits_once_and_summary_sync_follows(stack: Stack) 
     deal_id, opp_id = await _created(stack)
     status, _, body = await _api(stack, "POST", "/submit-opportunity", {"deal_id": deal_id})
     assert status == 202 and body["status"] == "queued"
-    await wait_until(lambda: _prop_is(stack, deal_id, "aws_review_status", "Submitted"))
+    async def submitted() -> bool:
+        return bool(stack.deal(deal_id).get("aws_submission_date"))
+
+    await wait_until(submitted)
     deal = stack.deal(deal_id)
+    assert deal["aws_review_status"] == "Submitted"
     assert deal["aws_involvement_type"] == "Co-Sell" and deal["aws_visibility"] == "Full"
     assert deal["aws_submission_date"]
     assert stack.opportunities()[opp_id]["LifeCycle"]["ReviewStatus"] == "Submitted"
@@ -29,6 +33,7 @@ async def test_submit_route_submits_once_and_summary_sync_follows(stack: Stack) 
     calls = await stack.calls(stack.pc)
     assert calls.get("StartEngagementFromOpportunityTask") == 1
     assert sum("Submitted to AWS" in n for n in stack.notes_of(deal_id)) == 1
+    assert not any("changed opportunity" in n for n in stack.notes_of(deal_id))
 
     # Flow 9: AWS rates the opportunity; the hourly summary sync brings it over, batched on HubSpot's side
     await stack.aws(
