@@ -264,7 +264,7 @@ async def push_update(deps: Deps, deal_id: str, bundle: DealBundle | None = None
         outcome = "blocked" if outcome == "noop" else outcome
     if outcome == "updated" and bundle.deal.get("aws_sync_status") != "synced":
         await deps.hs.update("deals", deal_id, {"aws_sync_status": "synced", "aws_sync_error": ""})
-    log.info("aws_update", deal_id=deal_id, opportunity_id=opp_id, outcome=outcome)
+    log.info("aws_update", deal_id=deal_id, opportunity_id=opp_id, outcome=outcome, fields=sorted(owned))
     return outcome
 
 

@@ -41,8 +41,8 @@ def cosync_connector() -> ConnectorSpec:
         name=NAME,
         event_types=(
             "deal.*",
-            "company.propertyChange",
-            "contact.propertyChange",
+            "company.*",
+            "contact.*",
             "partnercentral.opportunity_*",
             "partnercentral.engagement_invitation_created",
             SUBMIT_EVENT,

@@ -41,7 +41,14 @@ async def wait_until(
 
 
 def build_settings(tmp_path: Path, hs: HubSpotEmulator, pc: PartnerCentralEmulator, **aws: Any) -> Settings:
-    return Settings.model_validate(
+    return Settings.model_validate(settings_dict(tmp_path, hs, pc, **aws))
+
+
+def settings_dict(
+    tmp_path: Path, hs: HubSpotEmulator, pc: PartnerCentralEmulator, **aws: Any
+) -> dict[str, Any]:
+    """The config as plain data (a subprocess worker gets it as YAML; secrets are literals here)."""
+    return dict(
         {
             "queue": {"kind": "local", "path": str(tmp_path / "queue.db"), "visibility_timeout": 10},
             "store": {"kind": "sqlite", "path": str(tmp_path / "state.db")},
@@ -74,6 +81,10 @@ def build_settings(tmp_path: Path, hs: HubSpotEmulator, pc: PartnerCentralEmulat
                     "read_rate_per_second": 1000,
                     **aws,
                 }
+            },
+            "schedules": {
+                name: {"enabled": False}
+                for name in ("aws_reconcile", "aws_invitations", "aws_summary", "aws_submission_rules")
             },
         }
     )
@@ -153,7 +164,7 @@ class Stack:
 
 
 async def start_stack(
-    tmp_path: Path, hs: HubSpotEmulator, pc: PartnerCentralEmulator, **aws: Any
+    tmp_path: Path, hs: HubSpotEmulator, pc: PartnerCentralEmulator, *, run_worker: bool = True, **aws: Any
 ) -> AsyncIterator[Stack]:
     settings = build_settings(tmp_path, hs, pc, **aws)
     async with Runtime(settings) as rt, aiohttp.ClientSession() as session:
@@ -161,13 +172,14 @@ async def start_stack(
         await rt.context.service("hubspot").ensure_properties(list(PROPERTIES))
         hs.subscribe(f"{rt.relay_url}/webhooks/hubspot", HUBSPOT_SUBSCRIPTIONS)
         pc.set_event_sink(eventbridge_sink(rt.context.queue))
-        task = asyncio.create_task(rt.run(with_relay=False, with_scheduler=False))
+        task = asyncio.create_task(rt.run(with_relay=False, with_scheduler=False)) if run_worker else None
         try:
             yield Stack(rt, hs, pc, session)
         finally:
             pc.set_event_sink(None)
-            rt.stop()
-            await asyncio.wait_for(task, 15)
+            if task is not None:
+                rt.stop()
+                await asyncio.wait_for(task, 15)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ async def test_submit_route_submits_once_and_summary_sync_follows(stack: Stack) 
     deal_id, opp_id = await _created(stack)
     status, _, body = await _api(stack, "POST", "/submit-opportunity", {"deal_id": deal_id})
     assert status == 202 and body["status"] == "queued"
+
     async def submitted() -> bool:
         return bool(stack.deal(deal_id).get("aws_submission_date"))
 
