@@ -20,6 +20,7 @@ ENTRY_POINT_GROUP = "cosync.connectors"
 
 # The core's own features are plugins of the same contract a third party uses (datasette's habit).
 DEFAULT_PLUGINS: tuple[str, ...] = (
+    "cosync_worker.notify.digest_loop",
     "cosync_worker.relay.builtin_routes",
     "cosync_worker.notify.hubspot_channel",
 )

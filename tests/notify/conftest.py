@@ -12,7 +12,7 @@ from typing import Any
 
 from cosync_worker.config import Settings
 from cosync_worker.hubspot import HubSpotClient
-from cosync_worker.notify import Notifier, build_notifier
+from cosync_worker.notify import Notifier
 from cosync_worker.runtime import Runtime
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 
@@ -38,15 +38,13 @@ def make_settings(tmp_path: Path, emu: HubSpotEmulator, notify: dict[str, Any] |
 @asynccontextmanager
 async def running(settings: Settings) -> AsyncIterator[tuple[Runtime, Notifier]]:
     async with Runtime(settings, entry_points=False) as rt:
-        notifier = build_notifier(settings, rt.context, plugins=rt.plugins)
-        rt.context.services["notify"] = notifier
+        notifier = rt.context.services["notify"]  # the one the runtime built from settings
         task = asyncio.create_task(rt.run(with_relay=False, with_scheduler=False))
         try:
             yield rt, notifier
         finally:
             rt.stop()
             await asyncio.wait_for(task, 30)
-            await notifier.close()
 
 
 async def create_deals(emu: HubSpotEmulator, count: int, owner: str | None = OWNER) -> list[str]:

@@ -151,6 +151,29 @@ async def test_daily_digest_sends_one_task_per_owner(
         assert await notifier.notify(lows[0]) == "duplicate"
 
 
+async def test_daily_digest_runs_from_its_schedule_tick(
+    hubspot_emulator: HubSpotEmulator, tmp_path: Path
+) -> None:
+    from cosync_worker.events import schedule_tick
+
+    deals = await create_deals(hubspot_emulator, 2)
+    settings = make_settings(tmp_path, hubspot_emulator, {"digest": {"enabled": True}})
+    async with running(settings) as (rt, notifier):
+        lows = [Notice("aws.resources_available", d, "1", {"resource_count": 1}) for d in deals]
+        assert await notifier.notify_many(lows) == ["digested"] * 2
+        tick = schedule_tick("notify_digest", 1)
+        await rt.context.queue.send([(tick.to_json(), tick.ordering_key, tick.dedupe_key)])
+
+        async def digest_task() -> bool:
+            subjects = [
+                t["properties"]["hs_task_subject"] for t in hubspot_emulator.objects("tasks").values()
+            ]
+            return any("digest" in s and "2 updates" in s for s in subjects)
+
+        await wait_until(digest_task)
+        assert len(hubspot_emulator.objects("tasks")) == 1
+
+
 async def test_burst_of_500_uses_batch_endpoints_within_the_rate_limit(
     hubspot_emulator: HubSpotEmulator, tmp_path: Path
 ) -> None:

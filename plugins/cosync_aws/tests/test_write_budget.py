@@ -24,9 +24,12 @@ TIME_SCALE = 10.0  # 1 write/s becomes 10 writes per wall second
 DEALS = 60
 CHANGES_PER_DEAL = 5
 ROOT = Path(__file__).resolve().parents[3]
+# Scaling time by 10 also scales the jitter between taking a token and the request reaching the emulator
+# (signing, a busy event loop): 20 ms of it is 0.2 s at AWS's pace. So the budget is set at 80% of the scaled
+# rate here; against the real 1 write/s the client's own 10% margin leaves 100 ms for that jitter.
 AWS = {
-    "write_rate_per_second": TIME_SCALE,
-    "read_rate_per_second": 10 * TIME_SCALE,
+    "write_rate_per_second": TIME_SCALE * 0.8,
+    "read_rate_per_second": 10 * TIME_SCALE * 0.8,
     "coalesce_seconds": 2.0,
 }
 
@@ -84,7 +87,7 @@ async def two_workers(
 async def test_burst_of_300_changes_stays_within_the_shared_write_budget(
     two_workers: tuple[Stack, Path],
 ) -> None:
-    stack, worker2_log = two_workers
+    stack, logs = two_workers
     company = await stack.rep_company("Initech", "initech.example")
     deal_ids = []
     for n in range(DEALS):
