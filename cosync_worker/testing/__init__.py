@@ -1,4 +1,5 @@
 """pytest plugin for connector authors: sandbox emulators and AWS services (moto) as fixtures."""
+
 from .clouds import *  # noqa: F403
 from .hubspot import *  # noqa: F403
 from .moto import *  # noqa: F403
