@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from ..sqlite_file import SqliteFile
 from .base import DeadLetter, Message, QueueUnavailable
 
 __all__ = ["LocalQueue"]
@@ -61,8 +61,12 @@ ORDER BY m.seq LIMIT :limit
 """
 
 
-class LocalQueue:
+class LocalQueue(SqliteFile):
     """See the module docstring. ``open()`` before use; ``close()`` after."""
+
+    _schema = _SCHEMA
+    _what = "local queue"
+    _unavailable = QueueUnavailable
 
     def __init__(
         self,
@@ -73,61 +77,11 @@ class LocalQueue:
         dedupe_window_seconds: float = 300.0,
         poll_interval: float = 0.05,
     ) -> None:
-        self.path = Path(path)
+        super().__init__(path)
         self.visibility_timeout = visibility_timeout
         self.max_receives = max_receives
         self.dedupe_window = dedupe_window_seconds
         self.poll_interval = poll_interval
-        self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
-        self._durable = False
-
-    # -- plumbing ---------------------------------------------------------------------------------
-    async def open(self) -> None:
-        await self._call(self._open)
-
-    def _open(self) -> None:
-        try:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise QueueUnavailable(f"local queue {self.path}: {exc}") from None
-        self._conn = conn
-
-    async def _call(self, fn: Callable[[], T]) -> T:
-        def locked() -> T:
-            with self._lock:
-                return fn()
-
-        try:
-            return await asyncio.to_thread(locked)
-        except sqlite3.Error as exc:
-            raise QueueUnavailable(f"local queue {self.path}: {exc}") from None
-
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise QueueUnavailable(f"local queue {self.path} is not open")
-        return self._conn
-
-    def _tx(self, fn: Callable[[sqlite3.Connection], T], *, durable: bool = False) -> T:
-        db = self._db()
-        # A send is what the relay acknowledges to HubSpot, so it is synced to disk (survives a power cut).
-        # Claims and acks are not: losing one to a power cut only means a redelivery, which dedupe absorbs,
-        # and syncing them would cost two fsyncs per batch on the hot path.
-        if durable != self._durable:
-            db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-            self._durable = durable
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            result = fn(db)
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-        return result
 
     # -- the protocol -----------------------------------------------------------------------------
     async def send(self, bodies: Sequence[tuple[str, str | None, str | None]]) -> None:
@@ -150,6 +104,9 @@ class LocalQueue:
                     (uuid.uuid4().hex, body, group, now),
                 )
 
+        # A send is what the relay acknowledges to HubSpot, so it is synced to disk (survives a power cut).
+        # Claims and acks are not: losing one to a power cut only means a redelivery, which dedupe absorbs,
+        # and syncing them would cost two fsyncs per batch on the hot path.
         await self._call(lambda: self._tx(insert, durable=True))
 
     async def receive(self, max_messages: int = 10, wait_seconds: float = 20.0) -> list[Message]:
@@ -248,14 +205,3 @@ class LocalQueue:
             return int(row.fetchone()[0])
 
         return await self._call(count)
-
-    async def ping(self) -> None:
-        await self._call(lambda: self._db().execute("SELECT 1 FROM messages LIMIT 1").fetchall())
-
-    async def close(self) -> None:
-        def close() -> None:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-        await self._call(close)

@@ -11,15 +11,14 @@ lazily (a bounded batch, at most once a minute, inside a claim's transaction).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..sqlite_file import SqliteFile
 from .base import AuditEntry, StoreUnavailable
 from .budget import check_bucket_args, draw
 
@@ -49,53 +48,16 @@ CREATE INDEX IF NOT EXISTS audit_object ON audit (object_key, seq);
 """
 
 
-class SqliteStore:
+class SqliteStore(SqliteFile):
     """The ``Store`` protocol on one SQLite file; the default for a single host. ``await open()`` before use."""
 
+    _schema = _SCHEMA
+    _what = "state store"
+    _unavailable = StoreUnavailable
+
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
+        super().__init__(path)
         self._last_purge = 0.0
-
-    async def open(self) -> None:
-        """Create the file and schema if needed; raises :class:`StoreUnavailable` if it cannot be opened."""
-
-        def connect() -> None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.executescript(_SCHEMA)
-            self._conn = conn
-
-        await self._call(connect)
-
-    async def _call(self, fn: Callable[[], T]) -> T:
-        def locked() -> T:
-            with self._lock:
-                return fn()
-
-        try:
-            return await asyncio.to_thread(locked)
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"state store {self.path}: {exc}") from None
-
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise StoreUnavailable(f"state store {self.path} is not open")
-        return self._conn
-
-    def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            result = fn(db)
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-        return result
 
     # -- idempotency keys -------------------------------------------------------------------------
     async def claim_key(self, key: str, ttl_seconds: float) -> bool:
@@ -276,17 +238,6 @@ class SqliteStore:
             ]
 
         return await self._call(select)
-
-    async def ping(self) -> None:
-        await self._call(lambda: self._db().execute("SELECT 1").fetchall())
-
-    async def close(self) -> None:
-        def close() -> None:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-        await self._call(close)
 
 
 def _check_ttl(ttl_seconds: float) -> None:

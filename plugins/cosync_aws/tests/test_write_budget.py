@@ -38,6 +38,16 @@ AWS = {
 async def quota_pc() -> AsyncIterator[PartnerCentralEmulator]:
     pc = PartnerCentralEmulator(write_rate=1.0, read_rate=10.0, time_scale=TIME_SCALE, task_seconds=0.05)
     await pc.start()
+    import time as _t
+    orig = pc.writes.try_acquire
+    pc.trace = []  # type: ignore[attr-defined]
+
+    def traced() -> str | None:
+        r = orig()
+        pc.trace.append((_t.time(), r is None))  # type: ignore[attr-defined]
+        return r
+
+    pc.writes.try_acquire = traced  # type: ignore[method-assign]
     try:
         yield pc
     finally:
