@@ -174,3 +174,26 @@ async def test_dlq_list_and_replay_cli(tmp_path: Path, settings_for: Callable[..
         assert [m.body for m in again] == ["garbage"]
     finally:
         await queue.close()
+
+
+def test_sync_once_runs_one_tick_of_a_loop(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text(
+        "queue: {path: q.db}\nstore: {path: s.db}\nrelay: {enabled: false}\nload_entry_points: false\n"
+        "plugin_modules: [cosync_example.plugin]\n"
+    )
+    ran = _cli("sync", "example_heartbeat", "--once", "-c", "config.yaml", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert '"outcome": "ack"' in ran.stdout
+    assert _cursor(tmp_path / "s.db", "example:heartbeat") is not None
+    unknown = _cli("sync", "nope", "--once", "-c", "config.yaml", cwd=tmp_path)
+    assert unknown.returncode == 2
+    assert "no sync loop named 'nope'; known loops:" in unknown.stderr
+    assert "example_heartbeat" in unknown.stderr
+
+
+def _cursor(path: Path, name: str) -> str | None:
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        row = db.execute("SELECT value FROM cursors WHERE name = ?", (name,)).fetchone()
+    return None if row is None else str(row[0])
