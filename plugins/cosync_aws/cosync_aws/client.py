@@ -26,6 +26,7 @@ from prometheus_client import Counter, Gauge
 
 from cosync_worker.logs import get_logger
 from cosync_worker.store import Store
+from cosync_worker.store.budget import acquire
 
 from .config import AwsConfig
 
@@ -130,6 +131,8 @@ class PartnerCentralClient:
             "config": AioConfig(
                 retries={"mode": "standard", "total_max_attempts": 5},
                 connect_timeout=10,
+                # Enough connections that a write holding its budget token never queues behind reads.
+                max_pool_connections=64,
                 read_timeout=60,
             ),
         }
@@ -175,11 +178,7 @@ class PartnerCentralClient:
 
     # -- budgets ------------------------------------------------------------------------------------
     async def _draw(self, budget: str, rate: float) -> None:
-        while True:
-            wait = await self.store.take_tokens(budget, rate * RATE_MARGIN, 1.0)
-            if wait <= 0:
-                return
-            await asyncio.sleep(min(wait, 5.0))
+        await acquire(self.store, budget, rate * RATE_MARGIN, 1.0)
 
     async def _acquire_write(self, priority: Priority) -> None:
         """Wait for this process's turn (no lower-priority writer goes while a higher one waits), then for
@@ -191,14 +190,14 @@ class PartnerCentralClient:
                 await self._turn.wait_for(
                     lambda: all(self._waiting[p] == 0 for p in Priority if p < priority)
                 )
-            await self._draw(f"{self.budget_name}:writes", self.config.write_rate_per_second)
             daily = self.config.daily_write_cap / DAY
-            wait = await self.store.take_tokens(
-                f"{self.budget_name}:daily", daily, self.config.daily_write_cap
-            )
-            if wait > 0:
+            daily_name = f"{self.budget_name}:daily"
+            while (wait := await self.store.take_tokens(daily_name, daily, self.config.daily_write_cap)) > 0:
                 log.warning("aws_daily_write_cap_reached", wait_seconds=round(wait, 1))
                 await asyncio.sleep(min(wait, 60.0))
+            # The per-second token last, right before the call: any delay between taking it and the request
+            # reaching AWS eats into the spacing between two processes' writes.
+            await self._draw(f"{self.budget_name}:writes", self.config.write_rate_per_second)
         finally:
             async with self._turn:
                 self._waiting[priority] -= 1

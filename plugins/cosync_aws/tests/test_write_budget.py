@@ -39,12 +39,22 @@ async def quota_pc() -> AsyncIterator[PartnerCentralEmulator]:
     pc = PartnerCentralEmulator(write_rate=1.0, read_rate=10.0, time_scale=TIME_SCALE, task_seconds=0.05)
     await pc.start()
     import time as _t
+
     orig = pc.writes.try_acquire
     pc.trace = []  # type: ignore[attr-defined]
 
+    cur: list[object] = [None]
+    orig_count = pc.count
+
+    def count(request, name):  # type: ignore[no-untyped-def]
+        cur[0] = (name, request.headers.get("User-Agent", "")[-30:], request.transport.get_extra_info("peername")[1])
+        return orig_count(request, name)
+
+    pc.count = count  # type: ignore[method-assign]
+
     def traced() -> str | None:
         r = orig()
-        pc.trace.append((_t.time(), r is None))  # type: ignore[attr-defined]
+        pc.trace.append((_t.time(), r is None, cur[0]))  # type: ignore[attr-defined]
         return r
 
     pc.writes.try_acquire = traced  # type: ignore[method-assign]
@@ -145,8 +155,15 @@ async def test_burst_of_300_changes_stays_within_the_shared_write_budget(
     # Coalescing: one UpdateOpportunity per deal for its whole burst, and no write that changed nothing
     assert updates == DEALS, (updates, burst_seconds)
     tr = stack.pc.trace  # type: ignore[attr-defined]
-    bad = [i for i, (_, ok) in enumerate(tr) if not ok]
-    Path("/tmp/trace.txt").write_text(str([[(round(tr[j][0] - tr[0][0], 3), tr[j][1]) for j in range(max(0, i - 3), i + 1)] for i in bad[:4]]))
+    bad = [i for i, (_, ok, _x) in enumerate(tr) if not ok]
+    Path("/tmp/trace.txt").write_text(
+        str(
+            [
+                [(round(tr[j][0] - tr[0][0], 3), tr[j][1], tr[j][2]) for j in range(max(0, i - 3), i + 1)]
+                for i in bad[:4]
+            ]
+        )
+    )
     # A throttled-and-retried call would have been counted twice
     assert after.get("CreateOpportunity") == DEALS
     # The two processes together never exceeded 1 write per (scaled) second: the emulator never throttled

@@ -1,7 +1,8 @@
 """Hook implementations of the ``gcp`` connector (entry point ``cosync.connectors: gcp``).
 
 At start-up it opens one :class:`CloudCrmPartnersClient` and one :class:`GcpSync` and registers the sync
-as ``context.services["gcp"]``. It uses ``context.services["hubspot"]`` when the runtime provides one and
+as ``context.services["gcp"]``. Google-side changes reach the rep through ``context.services["notify"]``
+(a note written by the sync itself only when no notifier is registered). It uses ``context.services["hubspot"]`` when the runtime provides one and
 otherwise builds its own with :func:`build_hubspot_client`.
 """
 
@@ -128,7 +129,9 @@ async def cosync_startup(context: Context) -> None:
         locator = SandboxLocator(config.sandbox_operator_url or config.base_url, google._session)
     else:
         locator = LeadLinkLocator(google)
-    context.services[NAME] = GcpSync(hubspot, google, context.store, config, locator)
+    context.services[NAME] = GcpSync(
+        hubspot, google, context.store, config, locator, notifier=context.services.get("notify")
+    )
     context.services[_OWNED] = owned
 
 

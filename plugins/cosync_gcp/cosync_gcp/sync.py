@@ -13,6 +13,7 @@ from typing import Any
 
 from cosync_worker.errors import PermanentError
 from cosync_worker.logs import get_logger
+from cosync_worker.notify import Notice, Notifier
 from cosync_worker.store import Store
 
 from .client import CloudCrmPartnersClient, GoogleApiError
@@ -33,7 +34,7 @@ from .mapping import (
     opportunity_to_hubspot,
 )
 
-__all__ = ["INDEX_KEY", "GcpSync", "deal_key"]
+__all__ = ["INDEX_KEY", "GcpSync", "change_key", "deal_key"]
 
 INDEX_KEY = "gcp:index"
 NOTE_TO_DEAL = 214  # HUBSPOT_DEFINED note → deal association type
@@ -43,6 +44,16 @@ log = get_logger("cosync.gcp")
 
 def deal_key(deal_id: str) -> str:
     return f"gcp:deal:{deal_id}"
+
+
+def change_key(opportunity: dict[str, Any]) -> str:
+    """The notice's change key: the opportunity's watched values after the change.
+
+    Google's opportunities carry no update time or revision
+    (https://developers.google.com/cloud-crm-partners/reference/rest/v1/partners.opportunities), so the
+    new state itself names the change: a refresh repeated after a crash maps to the same notice.
+    """
+    return "|".join(f"{f}={opportunity.get(f) or ''}" for f in GOOGLE_WATCHED)
 
 
 class GcpSync:
@@ -55,8 +66,11 @@ class GcpSync:
         store: Store,
         config: GcpConfig,
         locator: OpportunityLocator,
+        notifier: Notifier | None = None,
     ) -> None:
         self.hubspot = hubspot
+        # The core notification service (a task for the deal owner plus a note); without one, a note only.
+        self.notifier = notifier
         self.google = google
         self.store = store
         self.config = config
@@ -247,13 +261,28 @@ class GcpSync:
         if not changes:
             return None
         props = opportunity_to_hubspot(opportunity, self.config)
+        if self.notifier is not None:
+            # Before the snapshot is saved: a crash in between repeats this notice next refresh, and the
+            # notifier's ledger answers "duplicate" instead of losing it.
+            await self.notifier.notify(
+                Notice(
+                    "google.opportunity_updated",
+                    deal_id,
+                    change_key(opportunity),
+                    {
+                        "opportunity_id": props["gcp_opportunity_id"],
+                        "changes": {k: "(cleared)" if v is None else v for k, v in changes.items()},
+                    },
+                )
+            )
         state["google"] = {f: opportunity.get(f) for f in GOOGLE_WATCHED}
         if "dealstage" in props:
             # The webhook this write causes must find nothing new to send back to Google.
             state.setdefault("hubspot", {})["dealstage"] = props["dealstage"]
         await self._save(deal_id, state)
         await self.hubspot.update("deals", deal_id, {**props, "gcp_sync_status": "synced"})
-        await self._note(deal_id, change_note(deal_id, changes))
+        if self.notifier is None:
+            await self._note(deal_id, change_note(deal_id, changes))
         return "updated"
 
     # -- helpers -------------------------------------------------------------------------------------

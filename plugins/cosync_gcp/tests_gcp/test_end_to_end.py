@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 from cosync_gcp.properties import GCP_PROPERTIES
-from cosync_gcp.sync import deal_key
+from cosync_gcp.sync import GcpSync, deal_key
 
 from cosync_worker.config import Settings
 from cosync_worker.events import parse_hubspot_event
@@ -31,6 +31,8 @@ USER_TOKEN = "sandbox-hubspot-user-token"
 SECRET = "sandbox-hubspot-secret"
 LEAD_CREATE = "POST /v1/partners/{partner}/leads"
 OPP_PATCH = "PATCH /v1/partners/{partner}/opportunities/{opportunity}"
+OWNER = "70000001"  # an owner the emulator's portal knows
+TASK_TO_DEAL = 216
 
 
 def settings(
@@ -136,8 +138,19 @@ async def gcp_deal(rep: Rep, name: str = "Acme warehouse #GCP", **props: str) ->
         "closedate": "2030-06-30T00:00:00.000Z",
         "dealstage": "qualifiedtobuy",
         "description": "Move the warehouse",
+        "hubspot_owner_id": OWNER,
     }
     return await rep.create("deals", {**base, **props}, [(company, 5), (contact, 3)])
+
+
+def linked(hs: HubSpotEmulator, object_type: str, deal_id: str) -> list[dict[str, Any]]:
+    """The ``object_type`` records associated with the deal (emulator state), each with its association types."""
+    out = []
+    for record_id, record in hs.objects(object_type).items():
+        types = hs.portal.links.get((object_type, record_id), {}).get("deals", {}).get(deal_id)
+        if types is not None:
+            out.append({**record, "association_types": set(types)})
+    return out
 
 
 def redelivery(deal_id: str) -> Any:
@@ -187,7 +200,8 @@ async def test_deal_to_lead_to_opportunity_changes_refresh_redelivery_and_restar
         assert google.opportunities()[opp_name]["notes"] == "G"  # not in the mask, untouched
         assert google.calls[OPP_PATCH] == patches + 1
 
-        # Flow 3: Google moves the opportunity; a refresh writes it back with a note, and no echo follows.
+        # Flow 3: Google moves the opportunity; a refresh writes it back and the rep gets one task and one
+        # note through the notification service; no echo follows.
         change = {"salesStage": "CLOSED_WON", "qualificationState": "QUALIFIED", "winProbability": "90"}
         async with rep.s.post(f"{google.base_url}/_sandbox/opportunities/{opp_name}", json=change) as r:
             assert r.status == 200
@@ -197,16 +211,33 @@ async def test_deal_to_lead_to_opportunity_changes_refresh_redelivery_and_restar
         deal = rep.deal(deal_id)
         assert deal["gcp_sales_stage"] == "CLOSED_WON" and deal["gcp_win_probability"] == "90"
 
-        def notes() -> list[str]:
-            return [str(n["properties"].get("hs_note_body")) for n in hs.objects("notes").values()]
-
-        await wait_for(lambda: len(notes()) == 1)
-        assert "salesStage → CLOSED_WON" in notes()[0] and "winProbability → 90" in notes()[0]
+        await wait_for(lambda: len(hs.objects("tasks")) == 1 and len(hs.objects("notes")) == 1)
+        [task] = linked(hs, "tasks", deal_id)
+        assert task["properties"]["hubspot_owner_id"] == OWNER
+        assert TASK_TO_DEAL in task["association_types"]
+        assert "Opportunity Updated by Google Cloud" in task["properties"]["hs_task_subject"]
+        assert "salesStage: CLOSED_WON" in task["properties"]["hs_task_body"]
+        [note] = linked(hs, "notes", deal_id)
+        body = note["properties"]["hs_note_body"]
+        assert "Opportunity Updated by Google Cloud" in body
+        assert "salesStage: CLOSED_WON" in body and "winProbability: 90" in body
         await hs.drain_webhooks()
         await rt.context.enqueue([schedule_tick("gcp_refresh", 2)])  # nothing new on Google's side
         await asyncio.sleep(1.0)
         assert google.calls[OPP_PATCH] == patches  # the dealstage webhook did not bounce back
-        assert len(notes()) == 1
+        assert (len(hs.objects("tasks")), len(hs.objects("notes"))) == (1, 1)
+
+        # Without a notifier (the sync used outside a runtime) the change still reaches the deal as a note.
+        live: GcpSync = rt.context.services["gcp"]
+        bare = GcpSync(live.hubspot, live.google, live.store, live.config, live.locator)
+        async with rep.s.post(
+            f"{google.base_url}/_sandbox/opportunities/{opp_name}", json={"winProbability": "95"}
+        ) as r:
+            assert r.status == 200
+        assert (await bare.refresh())["updated"] == 1
+        [fallback] = [n for n in linked(hs, "notes", deal_id) if n["id"] != note["id"]]
+        assert "winProbability → 95" in fallback["properties"]["hs_note_body"]
+        assert len(hs.objects("tasks")) == 1
 
         # Redelivery of deal.creation: nothing is created twice.
         await rt.context.enqueue([redelivery(deal_id)])

@@ -1,7 +1,8 @@
 """Hook implementations of the ``microsoft`` connector (entry point ``cosync.connectors: microsoft``).
 
 At start-up it opens one :class:`ReferralsClient` and one :class:`MicrosoftSync` and registers the sync as
-``context.services["microsoft"]``. It uses ``context.services["hubspot"]`` when the runtime provides one
+``context.services["microsoft"]``, handing it ``context.services["notify"]`` so incoming and changed
+referrals reach the deal owner. It uses ``context.services["hubspot"]`` when the runtime provides one
 and otherwise builds its own with :func:`build_hubspot_client`.
 """
 
@@ -112,7 +113,9 @@ async def cosync_startup(context: Context) -> None:
         hubspot = build_hubspot_client(context.settings, context.store)
         await hubspot.open()
         owned.append(hubspot)
-    context.services[NAME] = MicrosoftSync(hubspot, client, context.store, config)
+    context.services[NAME] = MicrosoftSync(
+        hubspot, client, context.store, config, notifier=context.services.get("notify")
+    )
     context.services[_OWNED] = owned
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cosync_worker.logs import get_logger
+from cosync_worker.notify import Notice, Notifier
 from cosync_worker.store import Store
 
 from .client import MicrosoftApiError, PreconditionFailed, ReferralsClient
@@ -31,7 +32,7 @@ from .mapping import (
     status_properties,
 )
 
-__all__ = ["CURSOR", "MicrosoftSync", "PollResult", "deal_key"]
+__all__ = ["CURSOR", "MicrosoftSync", "PollResult", "deal_key", "referral_version"]
 
 CURSOR = "microsoft:poll"
 CLOSED_STAGES = frozenset({"closedwon", "closedlost"})
@@ -47,6 +48,15 @@ def deal_key(deal_id: str) -> str:
 
 def _remote(referral: dict[str, Any]) -> dict[str, Any]:
     return {k: referral.get(k) for k in _REMOTE_FIELDS}
+
+
+def referral_version(referral: dict[str, Any]) -> str:
+    """The notice change key of a referral update: its eTag (a new one per write), else its update time.
+
+    Both are fields of the Referral resource:
+    https://learn.microsoft.com/en-us/partner-center/developer/referral-resources
+    """
+    return str(referral.get("eTag") or referral.get("updatedDateTime") or referral.get("id"))
 
 
 def _iso(moment: datetime) -> str:
@@ -66,8 +76,18 @@ class PollResult:
 class MicrosoftSync:
     """One per process; serialises work per deal so a poll and a webhook never interleave on one deal."""
 
-    def __init__(self, hubspot: Any, client: ReferralsClient, store: Store, config: MicrosoftConfig) -> None:
+    def __init__(
+        self,
+        hubspot: Any,
+        client: ReferralsClient,
+        store: Store,
+        config: MicrosoftConfig,
+        notifier: Notifier | None = None,
+    ) -> None:
         self.hubspot = hubspot
+        # The core notification service: incoming and changed referrals become a task plus a note for the
+        # deal owner. Without one (tests of the bare sync, no runtime) the poll notifies nobody.
+        self.notifier = notifier
         self.client = client
         self.store = store
         self.config = config
@@ -266,6 +286,7 @@ class MicrosoftSync:
         )
         by_referral = {str((d.get("properties") or {}).get("microsoft_referral_id")): d for d in deals}
         creates: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        notices: list[Notice] = []
         updates: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] = []
         for referral in referrals:
             if referral.get("status") not in self.config.poll_statuses:
@@ -315,6 +336,14 @@ class MicrosoftSync:
                 async with self._lock(str(deal["id"])):
                     await self.store.put_state(deal_key(str(deal["id"])), self._state(referral, props))
                 result.created += 1
+                notices.append(
+                    Notice(
+                        "microsoft.new_opportunity",
+                        str(deal["id"]),
+                        str(referral["id"]),  # one "new" notice per referral, whatever happens later
+                        {"opportunity_id": str(referral["id"]), "referral_name": referral.get("name")},
+                    )
+                )
         if updates:
             for deal_id, diff, props, referral in updates:
                 # Recorded before writing so the webhook echo of this write is recognised as ours.
@@ -329,6 +358,17 @@ class MicrosoftSync:
                 async with self._lock(deal_id):
                     await self.store.put_state(deal_key(deal_id), self._state(referral, {**props, **diff}))
                 result.updated += 1
+                notices.append(
+                    Notice(
+                        "microsoft.opportunity_updated",
+                        deal_id,
+                        referral_version(referral),
+                        {"opportunity_id": str(referral["id"]), "changes": diff},
+                    )
+                )
+        if notices and self.notifier is not None:
+            # One call for the whole page: the notifier batches HubSpot's task and note creates per 100.
+            await self.notifier.notify_many(notices)
 
     @staticmethod
     def _state(referral: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,10 @@ from cosync_worker.sandbox.microsoft import MicrosoftEmulator
 
 TIMEOUT = aiohttp.ClientTimeout(total=20)
 DEAL_TO_CONTACT, DEAL_TO_COMPANY = 3, 5
+TASK_TO_DEAL = 216
+# Deals the poll creates from incoming referrals have no owner yet: their tasks go to this one (an owner of
+# the emulator's portal) through notify.fallback_owner_id.
+FALLBACK_OWNER = "70000003"
 
 
 def settings(tmp_path: Path, hs: HubSpotEmulator, ms: MicrosoftEmulator, **microsoft: Any) -> Settings:
@@ -46,6 +50,7 @@ def settings(tmp_path: Path, hs: HubSpotEmulator, ms: MicrosoftEmulator, **micro
                 "search_per_second": 100,
             },
             "schedules": {"microsoft_poll": {"enabled": False}},
+            "notify": {"fallback_owner_id": FALLBACK_OWNER},
             "plugins": {"example": False, "gcp": False, "aws": False},
             "connectors": {"microsoft": section | {"backoff_base_seconds": 0.01} | microsoft},
         }
@@ -113,6 +118,15 @@ class Stack:
 
     def deal(self, deal_id: str) -> dict[str, Any]:
         return dict(self.hs.objects("deals")[deal_id]["properties"])
+
+    def linked(self, object_type: str, deal_id: str) -> list[dict[str, Any]]:
+        """The ``object_type`` records associated with the deal, each with its association types."""
+        out = []
+        for record_id, record in self.hs.objects(object_type).items():
+            types = self.hs.portal.links.get((object_type, record_id), {}).get("deals", {}).get(deal_id)
+            if types is not None:
+                out.append({**record, "association_types": set(types)})
+        return out
 
     def deals(self) -> dict[str, dict[str, Any]]:
         return {k: dict(v["properties"]) for k, v in self.hs.objects("deals").items()}

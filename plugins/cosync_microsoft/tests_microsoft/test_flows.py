@@ -9,7 +9,7 @@ from cosync_microsoft.sync import CURSOR, deal_key
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.sandbox.microsoft import MicrosoftEmulator
 
-from .conftest import Stack, ensure_properties, running, wait_until
+from .conftest import FALLBACK_OWNER, TASK_TO_DEAL, Stack, ensure_properties, running, wait_until
 
 
 def referrals_for(ms: MicrosoftEmulator, deal_id: str) -> list[dict]:
@@ -83,18 +83,34 @@ async def test_incoming_referral_becomes_a_deal_and_closed_ones_are_left_alone(s
     assert props["microsoft_referral_id"] == incoming["id"] and props["amount"] in ("12000", "12000.0")
     assert props["dealstage"] == "appointmentscheduled" and props["microsoft_status"] == "New"
     assert all(p["microsoft_referral_id"] != closed["id"] for p in stack.deals().values())
+    # The rep hears of it once: one task for the owner and one note, both on the new deal.
+    [task] = stack.linked("tasks", deal_id)
+    assert task["properties"]["hubspot_owner_id"] == FALLBACK_OWNER
+    assert TASK_TO_DEAL in task["association_types"]
+    assert "New Microsoft Co-Sell Opportunity" in task["properties"]["hs_task_subject"]
+    assert f"Opportunity: {incoming['id']}" in task["properties"]["hs_task_body"]
+    [note] = stack.linked("notes", deal_id)
+    assert "New Microsoft Co-Sell Opportunity" in note["properties"]["hs_note_body"]
     await stack.settle()
     assert len(stack.ms.referrals()) == 2  # the deal.creation echo created no referral
+    # A second poll with nothing new on Microsoft's side tells the rep nothing again.
+    assert (await stack.sync.poll()).created == 0
+    assert (len(stack.hs.objects("tasks")), len(stack.hs.objects("notes"))) == (1, 1)
     # Microsoft accepts it: the next (incremental) poll moves the deal.
     await stack.operator(
         f"/_sandbox/referrals/{incoming['id']}", {"status": "Active", "substatus": "Engaged"}
     )
     assert (await stack.sync.poll()).updated == 1
     assert stack.deal(deal_id)["dealstage"] == "presentationscheduled"
+    updated = [t for t in stack.linked("tasks", deal_id) if t["id"] != task["id"]]
+    assert len(updated) == 1 and len(stack.linked("notes", deal_id)) == 2
+    assert "Opportunity Updated by Microsoft" in updated[0]["properties"]["hs_task_subject"]
+    assert "microsoft_substatus: Engaged" in updated[0]["properties"]["hs_task_body"]
     # It closes: the poll does not touch the deal any more.
     await stack.operator(f"/_sandbox/referrals/{incoming['id']}", {"status": "Closed", "substatus": "Won"})
     assert (await stack.sync.poll()).updated == 0
     assert stack.deal(deal_id)["microsoft_status"] == "Active"
+    assert len(stack.hs.objects("tasks")) == 2  # a closed referral notifies nobody
     await stack.settle()
     patches = stack.ms.calls.get("PATCH /v1.0/engagements/referrals/{id}", 0)
     assert patches == 0  # our own HubSpot writes never echoed back to Microsoft
@@ -115,6 +131,7 @@ async def test_redelivery_and_restart_do_nothing_twice(
         # Redelivery: the same events handled again by the real handlers.
         await s.sync.deal_created(deal_id)
         await s.sync.deal_changed(deal_id, "amount")
+    assert (len(hs.objects("tasks")), len(hs.objects("notes"))) == (1, 1)  # "Incoming A", once
     before_deals, before_refs = len(hs.objects("deals")), len(ms.referrals())
     hs_writes = sum(v for k, v in hs.calls.items() if k.startswith(("POST", "PATCH")) and "search" not in k)
     async with running(tmp_path, hs, ms) as s:
@@ -127,5 +144,6 @@ async def test_redelivery_and_restart_do_nothing_twice(
     assert (len(hs.objects("deals")), len(ms.referrals())) == (before_deals, before_refs) == (2, 2)
     assert ms.calls.get("PATCH /v1.0/engagements/referrals/{id}", 0) == 0
     assert ms.calls.get("POST /v1.0/engagements/referrals", 0) == 1
+    assert (len(hs.objects("tasks")), len(hs.objects("notes"))) == (1, 1)  # the restart's poll: nothing
     after = sum(v for k, v in hs.calls.items() if k.startswith(("POST", "PATCH")) and "search" not in k)
     assert after - hs_writes <= 2  # the adopt path re-writes the link once at most
