@@ -26,7 +26,6 @@ typecheck: install
 	$(VENV)/bin/mypy cosync_worker plugins infra/cdk/cosync_infra
 
 pytest: install
-	$(PY) -m pytest -q -p no:cacheprovider plugins/cosync_aws/tests --override-ini addopts=
 	$(PY) -m pytest -q -p no:cacheprovider
 
 test: lint typecheck pytest

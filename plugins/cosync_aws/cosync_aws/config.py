@@ -48,6 +48,11 @@ class AwsConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
+    enabled: bool | None = Field(
+        None,
+        description="run the connector; unset = on when endpoint_url, role_arn or access keys are set "
+        "(set true to use the default credential chain, e.g. a Fargate task role)",
+    )
     endpoint_url: str | None = Field(
         None, description="None = real AWS; the sandbox emulator's URL otherwise"
     )
@@ -74,6 +79,14 @@ class AwsConfig(BaseModel):
     solution_cache_seconds: float = Field(3600, ge=0)
     task_poll_seconds: float = Field(1.0, gt=0)
     task_timeout_seconds: float = Field(120, gt=0)
+
+    @property
+    def configured(self) -> bool:
+        """Installed is not enabled: without any of these the connector stays idle, so a worker that only
+        syncs Google or Microsoft starts without AWS settings."""
+        if self.enabled is not None:
+            return self.enabled
+        return any(v is not None for v in (self.endpoint_url, self.role_arn, self.aws_access_key_id))
 
     @model_validator(mode="after")
     def _check(self) -> AwsConfig:

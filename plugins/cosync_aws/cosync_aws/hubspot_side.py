@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from cosync_worker.config import ConfigError
 from cosync_worker.hooks import Context
 from cosync_worker.hubspot import HubSpotClient
 
@@ -23,7 +24,7 @@ def build_hubspot_client(context: Context) -> HubSpotClient:
     """The process's HubSpot client from ``settings.hubspot`` (rate budget shared through the store)."""
     hs = context.settings.hubspot
     if hs.access_token is None:
-        raise ValueError("hubspot.access_token: required by the aws connector")
+        raise ConfigError(["hubspot.access_token: required when connectors.aws is enabled"])
     return HubSpotClient(
         hs.base_url,
         hs.access_token.get(),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cosync_worker.errors import PermanentError, Retry
@@ -31,6 +31,7 @@ _LABELS = {
     "aws_review_status": "review status",
     "aws_next_steps": "next steps",
 }
+RECONCILE_OVERLAP = timedelta(seconds=60)
 # Deal -> company, HUBSPOT_DEFINED "Primary" (5):
 # https://developers.hubspot.com/docs/api/crm/associations/v4#association-type-id-values
 DEAL_TO_COMPANY = 5
@@ -109,7 +110,8 @@ async def reconcile(deps: Deps) -> int:
     summaries = await deps.pc.paginate("ListOpportunities", "OpportunitySummaries", **params)
     for summary in summaries:
         await reverse_sync(deps, str(summary["Id"]), summary)
-    await deps.store.set_cursor(RECONCILE_CURSOR, started.isoformat())
+    # Overlap the next window a little: AWS's clock and ours differ, and a re-read record writes nothing.
+    await deps.store.set_cursor(RECONCILE_CURSOR, (started - RECONCILE_OVERLAP).isoformat())
     return len(summaries)
 
 

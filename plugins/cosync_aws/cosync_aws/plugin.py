@@ -9,13 +9,13 @@ from cosync_worker.errors import PermanentError
 from cosync_worker.events import Event
 from cosync_worker.hooks import ConnectorSpec, Context, PropertySpec, RouteSpec, ScheduleSpec, hookimpl
 
-from . import inbound, outbound, submission, summary
+from . import assignment, inbound, outbound, submission, summary
 from .client import PartnerCentralClient
 from .config import AwsConfig
 from .deps import Deps
 from .hubspot_side import build_hubspot_client
 from .properties import PROPERTIES
-from .routes import SUBMIT_EVENT, build_routes
+from .routes import ASSIGN_EVENT, SUBMIT_EVENT, build_routes
 from .solutions import SolutionCache
 
 __all__ = ["NAME", "SERVICE", "SOLUTIONS", "deps_of"]
@@ -46,6 +46,7 @@ def cosync_connector() -> ConnectorSpec:
             "partnercentral.opportunity_*",
             "partnercentral.engagement_invitation_created",
             SUBMIT_EVENT,
+            ASSIGN_EVENT,
         ),
         config_model=AwsConfig,
         schedules=SCHEDULES,
@@ -56,6 +57,8 @@ def cosync_connector() -> ConnectorSpec:
 @hookimpl
 async def cosync_startup(context: Context) -> None:
     config: AwsConfig = context.config(NAME)
+    if not config.configured:
+        return
     if "hubspot" not in context.services:
         hs = build_hubspot_client(context)
         await hs.open()
@@ -101,6 +104,8 @@ def _own_change(event: Event, context: Context) -> bool:
 
 @hookimpl
 async def cosync_handle_event(event: Event, context: Context) -> None:
+    if SERVICE not in context.services:
+        return  # installed but not enabled (see AwsConfig.configured): events and ticks are not ours
     deps = deps_of(context)
     if event.type.startswith("partnercentral."):
         catalog = (event.payload.get("detail") or {}).get("catalog", "AWS")
@@ -122,6 +127,9 @@ async def cosync_handle_event(event: Event, context: Context) -> None:
         return
     if event.type == "schedule.aws_submission_rules":
         await submission.submit_pending(deps)
+        return
+    if event.type == ASSIGN_EVENT:
+        await assignment.assign_owner(deps, event.object.id, event.payload.get("owner_id"))
         return
     if event.type == SUBMIT_EVENT:
         await submission.submit_deal(deps, event.object.id)
@@ -145,7 +153,13 @@ async def cosync_handle_event(event: Event, context: Context) -> None:
         prop = event.payload.get("propertyName")
         if not isinstance(prop, str):
             raise PermanentError("deal.propertyChange without propertyName")
-        if prop not in outbound.UPDATE_PROPERTIES or _own_change(event, context):
+        if _own_change(event, context):
+            return
+        if prop == "hubspot_owner_id":
+            value = event.payload.get("propertyValue")
+            await assignment.assign_owner(deps, deal_id, str(value) if value else None)
+            return
+        if prop not in outbound.UPDATE_PROPERTIES:
             return
         occurred = event.payload.get("occurredAt")
         value = event.payload.get("propertyValue")
@@ -167,6 +181,8 @@ def cosync_hubspot_properties() -> list[PropertySpec]:
 
 @hookimpl
 def cosync_routes(context: Context) -> list[RouteSpec]:
+    if not context.config(NAME).configured:
+        return []  # a route that queues work nobody will do would lose it
     return build_routes(context, lambda: context.services.get(SOLUTIONS))
 
 

@@ -19,14 +19,30 @@ from cosync_worker.relay.problems import ProblemError
 
 from .solutions import SolutionCache
 
-__all__ = ["SUBMIT_EVENT", "SolutionOut", "SolutionsOut", "SubmitIn", "SubmitQueued", "build_routes"]
+__all__ = [
+    "ASSIGN_EVENT",
+    "SUBMIT_EVENT",
+    "AssignIn",
+    "SolutionOut",
+    "SolutionsOut",
+    "SubmitIn",
+    "SubmitQueued",
+    "build_routes",
+]
 
 SUBMIT_EVENT = "aws.submit_opportunity"
+ASSIGN_EVENT = "aws.assign_opportunity"
 
 
 class SubmitIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     deal_id: str = Field(min_length=1, max_length=32, pattern=r"^[0-9]+$", description="HubSpot deal id")
+
+
+class AssignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    deal_id: str = Field(min_length=1, max_length=32, pattern=r"^[0-9]+$", description="HubSpot deal id")
+    owner_id: str = Field(min_length=1, max_length=32, pattern=r"^[0-9]+$", description="HubSpot owner id")
 
 
 class SubmitQueued(BaseModel):
@@ -55,17 +71,18 @@ def _out(s: dict[str, Any]) -> SolutionOut:
     )
 
 
-def submit_event(deal_id: str) -> Event:
+def api_event(kind: str, deal_id: str, **payload: str) -> Event:
     ref = ObjectRef(system="hubspot", type="deal", id=deal_id)
+    extra = ":".join(payload.values())
     return Event(
         id=str(uuid.uuid4()),
         source="api",
-        type=SUBMIT_EVENT,
+        type=kind,
         object=ref,
         ordering_key=ref.key,
-        # A double click within the same minute is one submission.
-        dedupe_key=f"aws-submit:{deal_id}:{int(time.time() // 60)}",
-        payload={"deal_id": deal_id},
+        # A double click within the same minute is one request.
+        dedupe_key=f"{kind}:{deal_id}:{extra}:{int(time.time() // 60)}"[:128],
+        payload={"deal_id": deal_id, **payload},
     )
 
 
@@ -80,7 +97,12 @@ def build_routes(context: Context, cache_of: Any) -> list[RouteSpec]:
 
     async def submit(request: web.Request) -> web.Response:
         body: SubmitIn = request["body"]
-        await context.enqueue([submit_event(body.deal_id)])
+        await context.enqueue([api_event(SUBMIT_EVENT, body.deal_id)])
+        return web.json_response(SubmitQueued(deal_id=body.deal_id).model_dump(), status=202)
+
+    async def assign(request: web.Request) -> web.Response:
+        body: AssignIn = request["body"]
+        await context.enqueue([api_event(ASSIGN_EVENT, body.deal_id, owner_id=body.owner_id)])
         return web.json_response(SubmitQueued(deal_id=body.deal_id).model_dump(), status=202)
 
     async def list_solutions(request: web.Request) -> web.Response:
@@ -114,6 +136,15 @@ def build_routes(context: Context, cache_of: Any) -> list[RouteSpec]:
             submit,
             summary="Submit a deal's AWS opportunity for review (queued)",
             body_model=SubmitIn,
+            response_model=SubmitQueued,
+            tags=("aws",),
+        ),
+        RouteSpec(
+            "POST",
+            "/assign-opportunity",
+            assign,
+            summary="Assign a deal's AWS opportunity to a HubSpot owner (queued)",
+            body_model=AssignIn,
             response_model=SubmitQueued,
             tags=("aws",),
         ),

@@ -25,10 +25,10 @@ DEALS = 60
 CHANGES_PER_DEAL = 5
 ROOT = Path(__file__).resolve().parents[3]
 # Scaling time by 10 also scales the jitter between taking a token and the request reaching the emulator
-# (signing, a busy event loop): 20 ms of it is 0.2 s at AWS's pace. So the budget is set at 80% of the scaled
-# rate here; against the real 1 write/s the client's own 10% margin leaves 100 ms for that jitter.
+# (signing, three busy processes on a shared 2-core machine): 40 ms of it is 0.4 s at AWS's pace. So the budget
+# is set at half the scaled rate here; against the real 1 write/s the client's own 10% margin leaves 100 ms.
 AWS = {
-    "write_rate_per_second": TIME_SCALE * 0.8,
+    "write_rate_per_second": TIME_SCALE * 0.5,
     "read_rate_per_second": 10 * TIME_SCALE * 0.8,
     "coalesce_seconds": 2.0,
 }
@@ -38,26 +38,6 @@ AWS = {
 async def quota_pc() -> AsyncIterator[PartnerCentralEmulator]:
     pc = PartnerCentralEmulator(write_rate=1.0, read_rate=10.0, time_scale=TIME_SCALE, task_seconds=0.05)
     await pc.start()
-    import time as _t
-
-    orig = pc.writes.try_acquire
-    pc.trace = []  # type: ignore[attr-defined]
-
-    cur: list[object] = [None]
-    orig_count = pc.count
-
-    def count(request, name):  # type: ignore[no-untyped-def]
-        cur[0] = (name, request.headers.get("User-Agent", "")[-30:], request.transport.get_extra_info("peername")[1])
-        return orig_count(request, name)
-
-    pc.count = count  # type: ignore[method-assign]
-
-    def traced() -> str | None:
-        r = orig()
-        pc.trace.append((_t.time(), r is None, cur[0]))  # type: ignore[attr-defined]
-        return r
-
-    pc.writes.try_acquire = traced  # type: ignore[method-assign]
     try:
         yield pc
     finally:
@@ -154,16 +134,6 @@ async def test_burst_of_300_changes_stays_within_the_shared_write_budget(
     updates = after.get("UpdateOpportunity", 0) - before.get("UpdateOpportunity", 0)
     # Coalescing: one UpdateOpportunity per deal for its whole burst, and no write that changed nothing
     assert updates == DEALS, (updates, burst_seconds)
-    tr = stack.pc.trace  # type: ignore[attr-defined]
-    bad = [i for i, (_, ok, _x) in enumerate(tr) if not ok]
-    Path("/tmp/trace.txt").write_text(
-        str(
-            [
-                [(round(tr[j][0] - tr[0][0], 3), tr[j][1], tr[j][2]) for j in range(max(0, i - 3), i + 1)]
-                for i in bad[:4]
-            ]
-        )
-    )
     # A throttled-and-retried call would have been counted twice
     assert after.get("CreateOpportunity") == DEALS
     # The two processes together never exceeded 1 write per (scaled) second: the emulator never throttled

@@ -1,0 +1,51 @@
+"""Flow 5: the deal's owner in HubSpot becomes the opportunity's partner assignee (``AssignOpportunity``,
+https://docs.aws.amazon.com/partner-central/latest/APIReference/API_AssignOpportunity.html), and
+``aws_assigned_partner_user`` on the deal says who it is."""
+
+from __future__ import annotations
+
+from cosync_worker.logs import get_logger
+
+from .client import PartnerCentralError, Priority
+from .deps import Deps
+from .state import deal_key
+
+__all__ = ["assign_owner"]
+
+log = get_logger("cosync.aws")
+
+
+async def assign_owner(deps: Deps, deal_id: str, owner_id: str | None) -> str:
+    """Returns ``"assigned"``, ``"unchanged"``, ``"no-opportunity"``, ``"no-owner"`` or ``"error"``."""
+    state = await deps.store.get_state(deal_key(deal_id)) or {}
+    opp_id = state.get("opportunity_id")
+    if not opp_id:
+        return "no-opportunity"
+    owner = await deps.hs.owner(owner_id) if owner_id else None
+    if owner is None or not owner.get("email"):
+        return "no-owner"
+    email = str(owner["email"])
+    if state.get("assignee") == email:
+        return "unchanged"
+    assignee = {
+        "Email": email,
+        "FirstName": str(owner.get("firstName") or email.split("@")[0]),
+        "LastName": str(owner.get("lastName") or "-"),
+        "BusinessTitle": "PartnerAccountManager",
+    }
+    try:
+        await deps.pc.call("AssignOpportunity", Priority.UPDATE, Identifier=opp_id, Assignee=assignee)
+    except PartnerCentralError as exc:
+        if exc.code in ("ValidationException", "ResourceNotFoundException", "AccessDeniedException"):
+            await deps.hs.update(
+                "deals",
+                deal_id,
+                {"aws_sync_status": "error", "aws_sync_error": f"AssignOpportunity: {exc.message}"},
+            )
+            return "error"
+        raise
+    state["assignee"] = email
+    await deps.store.put_state(deal_key(deal_id), state)
+    await deps.hs.update("deals", deal_id, {"aws_assigned_partner_user": email})
+    log.info("aws_assigned", deal_id=deal_id, opportunity_id=opp_id)
+    return "assigned"
