@@ -17,6 +17,7 @@ from typing import TypeVar
 __all__ = ["SqliteFile"]
 
 T = TypeVar("T")
+_OPEN_ATTEMPTS = 8  # ~5 s of backoff in all
 
 
 class SqliteFile:
@@ -41,13 +42,26 @@ class SqliteFile:
 
         def connect() -> None:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.executescript(self._schema)
+            try:
+                conn.execute("PRAGMA busy_timeout=30000")
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.executescript(self._schema)
+            except BaseException:
+                conn.close()
+                raise
             self._conn = conn
 
-        await self._call(connect)
+        # Two processes opening a brand-new file race to switch it to WAL; SQLite answers the loser "database
+        # is locked" at once, without waiting on busy_timeout. The race is over in milliseconds: try again.
+        for attempt in range(_OPEN_ATTEMPTS):
+            try:
+                await self._call(connect)
+                return
+            except self._unavailable as exc:
+                if "locked" not in str(exc) or attempt == _OPEN_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.02 * 2**attempt)
 
     async def close(self) -> None:
         def close() -> None:

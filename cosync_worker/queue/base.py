@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -47,8 +48,14 @@ class Queue(Protocol):
         """Store ``(body, group, dedupe_id)`` triples atomically; a repeated ``dedupe_id`` is dropped."""
         ...
 
-    async def receive(self, max_messages: int = 10, wait_seconds: float = 20.0) -> list[Message]:
-        """Claim up to ``max_messages``, waiting up to ``wait_seconds`` for the first one."""
+    async def receive(
+        self, max_messages: int = 10, wait_seconds: float = 20.0, stop: asyncio.Event | None = None
+    ) -> list[Message]:
+        """Claim up to ``max_messages``, waiting up to ``wait_seconds`` for the first one.
+
+        Callers should let a receive finish rather than cancel it (a cancelled claim may still hide messages
+        for a visibility timeout); ``stop`` ends the wait early where the backend can (SQS's long poll cannot).
+        """
         ...
 
     async def ack(self, messages: Sequence[Message]) -> None:

@@ -14,6 +14,7 @@ serialises claims, and ``busy_timeout`` makes a contended writer wait instead of
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 import uuid
@@ -109,13 +110,20 @@ class LocalQueue(SqliteFile):
         # and syncing them would cost two fsyncs per batch on the hot path.
         await self._call(lambda: self._tx(insert, durable=True))
 
-    async def receive(self, max_messages: int = 10, wait_seconds: float = 20.0) -> list[Message]:
+    async def receive(
+        self, max_messages: int = 10, wait_seconds: float = 20.0, stop: asyncio.Event | None = None
+    ) -> list[Message]:
         deadline = time.monotonic() + wait_seconds
         while True:
             batch = await self._call(lambda: self._tx(lambda db: self._claim(db, max_messages)))
-            if batch or time.monotonic() >= deadline:
+            if batch or time.monotonic() >= deadline or (stop is not None and stop.is_set()):
                 return batch
-            await asyncio.sleep(min(self.poll_interval, max(0.0, deadline - time.monotonic())))
+            pause = min(self.poll_interval, max(0.0, deadline - time.monotonic()))
+            if stop is None:
+                await asyncio.sleep(pause)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), pause)
 
     def _claim(self, db: sqlite3.Connection, limit: int) -> list[Message]:
         now = time.time()

@@ -8,6 +8,7 @@ with the reason as a message attribute.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import Sequence
@@ -108,7 +109,10 @@ class SqsQueue:
             else:
                 raise QueueUnavailable(f"SQS refused {len(entries)} message(s) of a batch")
 
-    async def receive(self, max_messages: int = 10, wait_seconds: float = 20.0) -> list[Message]:
+    async def receive(
+        self, max_messages: int = 10, wait_seconds: float = 20.0, stop: asyncio.Event | None = None
+    ) -> list[Message]:
+        # ``stop`` cannot shorten a long poll already sent; the worker waits it out (at most 20 s).
         resp = await self._call(
             "receive_message",
             QueueUrl=self.queue_url,

@@ -29,6 +29,12 @@ class _Batch:
     acks: list[Message] = field(default_factory=list)
     ran: list[str] = field(default_factory=list)
 
+    def held(self) -> list[Message]:
+        """Messages still invisible on our behalf: running, waiting to run, or done and waiting for the
+        batch's one ack call. A done message whose visibility lapsed would be delivered again before its key
+        is recorded, and run twice (and out of order with its group's next message)."""
+        return [*self.unsettled.values(), *self.acks]
+
 
 log = get_logger("cosync.worker")
 
@@ -52,6 +58,7 @@ class Worker:
         # few enough that held messages do not wait long for a slot (the heartbeat covers them anyway).
         self._max_held = settings.concurrency + 2 * settings.batch_size
         self.processed = 0
+        self._last_receive: asyncio.Future[list[Message]] | None = None
 
     def stop(self) -> None:
         self._stopping.set()
@@ -69,15 +76,18 @@ class Worker:
                     await self._wait_for_room()
                     continue
                 receive = asyncio.ensure_future(
-                    self.queue.receive(min(self.settings.batch_size, free), self.settings.wait_seconds)
+                    self.queue.receive(
+                        min(self.settings.batch_size, free), self.settings.wait_seconds, self._stopping
+                    )
                 )
                 stop = asyncio.ensure_future(self._stopping.wait())
                 done, _ = await asyncio.wait({receive, stop}, return_when=asyncio.FIRST_COMPLETED)
                 stop.cancel()
                 if receive not in done:
-                    receive.cancel()
-                    # A receive cut short may still have claimed messages: they become visible again after
-                    # their visibility timeout, so cancelling loses nothing.
+                    # Not cancelled: the service would still complete a long poll whose client went away,
+                    # hiding what it claimed (and, on FIFO, its whole group) for a visibility timeout.
+                    # The drain lets it finish and gives its messages straight back.
+                    self._last_receive = receive
                     break
                 try:
                     messages = receive.result()
@@ -107,6 +117,20 @@ class Worker:
             pass
 
     async def _drain(self) -> None:
+        await asyncio.gather(self._release_last_receive(), self._drain_batches())
+
+    async def _release_last_receive(self) -> None:
+        receive, self._last_receive = self._last_receive, None
+        if receive is None:
+            return
+        try:
+            messages = await asyncio.wait_for(receive, self.settings.wait_seconds + 5)
+            for m in messages:
+                await self.queue.nack(m, 0)
+        except Exception as exc:  # they reappear after their visibility timeout: late, never lost
+            log.warning("release_failed", error=f"{type(exc).__name__}: {exc}")
+
+    async def _drain_batches(self) -> None:
         if not self._batches:
             return
         log.info("worker_draining", batches=len(self._batches), drain_seconds=self.settings.drain_seconds)
@@ -130,7 +154,7 @@ class Worker:
         for m in messages:
             groups.setdefault(m.group or f"msg:{m.id}", []).append(m)
         batch = _Batch(decoded=decoded, done=done, unsettled={m.id: m for m in messages})
-        heartbeat = asyncio.create_task(self._heartbeat(batch.unsettled))
+        heartbeat = asyncio.create_task(self._heartbeat(batch))
         try:
             await asyncio.gather(*(self._process_group(g, batch) for g in groups.values()))
         except asyncio.CancelledError:
@@ -156,11 +180,11 @@ class Worker:
             if not release_unsettled:
                 raise
 
-    async def _heartbeat(self, unsettled: dict[str, Message]) -> None:
+    async def _heartbeat(self, batch: _Batch) -> None:
         interval = min(self.settings.heartbeat_seconds, self.visibility_timeout / 3)
         while True:
             await asyncio.sleep(interval)
-            for m in list(unsettled.values()):
+            for m in batch.held():
                 try:
                     await self.queue.extend(m, self.visibility_timeout)
                 except Exception as exc:

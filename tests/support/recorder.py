@@ -18,6 +18,8 @@ class RecorderConfig(BaseModel):
     sleep_seconds: float = 0.0
     permanent_value: str = "poison"  # propertyValue that raises PermanentError
     retry_value: str = "flaky"  # propertyValue that raises Retry on the first attempt
+    slow_value: str = "slow"  # propertyValue that takes slow_seconds
+    slow_seconds: float = 0.0
 
 
 @hookimpl
@@ -40,6 +42,8 @@ async def cosync_handle_event(event: Event, context: Context) -> None:
         raise Retry("flaky on first attempt", defer=0.05)
     if cfg.sleep_seconds:
         await asyncio.sleep(cfg.sleep_seconds)
+    if value == cfg.slow_value and cfg.slow_seconds:
+        await asyncio.sleep(cfg.slow_seconds)
     await context.store.append_audit(
         AuditEntry(
             object_key=event.ordering_key, system="recorder", action=event.type, detail={"value": value}

@@ -10,7 +10,9 @@ import pytest
 from cosync_worker.config import Settings
 
 
-def make_settings(tmp_path: Path, backend: str, sqs: Any = None, **worker: Any) -> Settings:
+def make_settings(
+    tmp_path: Path, backend: str, sqs: Any = None, recorder: dict[str, Any] | None = None, **worker: Any
+) -> Settings:
     queue: dict[str, Any] = {"kind": "local", "path": str(tmp_path / "queue.db"), "visibility_timeout": 5}
     if backend == "sqs":
         queue_url, dlq_url, endpoint = sqs
@@ -30,6 +32,7 @@ def make_settings(tmp_path: Path, backend: str, sqs: Any = None, **worker: Any) 
             "relay": {"enabled": False},
             "plugin_modules": ["tests.support.recorder"],
             "load_entry_points": False,
+            "connectors": {"recorder": recorder or {}},
         }
     )
 
@@ -47,7 +50,7 @@ def settings_for(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -
         urls = request.getfixturevalue("sqs_queue_urls")
         sqs = (urls[0], urls[1], endpoint)
 
-    def build(**worker: Any) -> Settings:
-        return make_settings(tmp_path, backend, sqs, **worker)
+    def build(recorder: dict[str, Any] | None = None, **worker: Any) -> Settings:
+        return make_settings(tmp_path, backend, sqs, recorder, **worker)
 
     return build

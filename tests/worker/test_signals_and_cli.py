@@ -95,6 +95,34 @@ async def test_sigterm_during_a_batch_loses_nothing(
         await store.close()
 
 
+async def test_sigterm_on_an_idle_local_worker_does_not_wait_out_the_long_poll(tmp_path: Path) -> None:
+    # The receive is let finish rather than cancelled (a cancelled claim could hide messages); the local
+    # queue ends its poll as soon as the worker stops, so Ctrl-C is not 20 s of waiting.
+    from .conftest import make_settings
+
+    config = _write_config(tmp_path, make_settings(tmp_path, "local", wait_seconds=20))
+    proc = await asyncio.create_subprocess_exec(
+        *COSYNC,
+        "run",
+        "--no-relay",
+        "-c",
+        str(config),
+        env=_env(),
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    while b"worker_started" not in (line := await asyncio.wait_for(proc.stderr.readline(), 30)):
+        assert line, "worker exited before starting"
+    await asyncio.sleep(0.5)  # inside the long poll now
+    proc.send_signal(signal.SIGTERM)
+    started = asyncio.get_running_loop().time()
+    await asyncio.wait_for(proc.wait(), 30)
+    assert proc.returncode == 0
+    assert asyncio.get_running_loop().time() - started < 10  # generous; the poll alone would be ~19.5 s
+
+
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*COSYNC, *args], env=_env(), cwd=cwd, capture_output=True, text=True, timeout=60, check=False

@@ -44,6 +44,27 @@ async def test_keeps_per_key_order_with_concurrency(
             assert await _trail_values(rt, f"ord{k}") == [str(i) for i in range(per_key)]
 
 
+async def test_finished_events_stay_hidden_while_their_batch_runs_long(
+    settings_for: Callable[..., Settings],
+) -> None:
+    # One slow event keeps its batch open past the 5 s visibility timeout. The batch's finished events wait
+    # for its one ack call: if their visibility lapsed meanwhile they would be delivered and run again.
+    settings = settings_for(recorder={"slow_seconds": 7.0}, batch_size=10, heartbeat_seconds=1)
+    async with Runtime(settings) as rt:
+        await send(
+            rt.context.queue,
+            [deal_change("fast", "0"), deal_change("fast", "1"), deal_change("slowk", "slow")],
+        )
+
+        async def slow_done() -> bool:
+            return await _trail_values(rt, "slowk") == ["slow"]
+
+        # A lapse would have redelivered the fast ones at ~5 s, before the slow one ends at ~7 s
+        await _run_until(rt, slow_done)
+        assert await _trail_values(rt, "fast") == ["0", "1"]
+        assert await _trail_values(rt, "slowk") == ["slow"]
+
+
 async def test_event_delivered_twice_runs_once(settings_for: Callable[..., Settings]) -> None:
     async with Runtime(settings_for()) as rt:
         event = deal_change("dup1", "qualifiedtobuy")
