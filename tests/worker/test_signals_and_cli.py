@@ -34,6 +34,21 @@ def _write_config(tmp_path: Path, settings: Settings) -> Path:
     return path
 
 
+async def _start_worker(config: Path, cwd: Path) -> asyncio.subprocess.Process:
+    """``cosync run`` without the relay, logging JSON to its stderr pipe."""
+    return await asyncio.create_subprocess_exec(
+        *COSYNC,
+        "run",
+        "--no-relay",
+        "-c",
+        str(config),
+        env=_env(),
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
 async def _count(settings: Settings, keys: list[str]) -> int:
     store = await open_store(settings.store)
     try:
@@ -53,17 +68,7 @@ async def test_sigterm_during_a_batch_loses_nothing(
     await queue.close()
 
     for round_ in range(2):
-        proc = await asyncio.create_subprocess_exec(
-            *COSYNC,
-            "run",
-            "--no-relay",
-            "-c",
-            str(config),
-            env=_env(),
-            cwd=tmp_path,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        proc = await _start_worker(config, tmp_path)
         if round_ == 0:
 
             async def some_done() -> bool:
@@ -101,17 +106,7 @@ async def test_sigterm_on_an_idle_local_worker_does_not_wait_out_the_long_poll(t
     from .conftest import make_settings
 
     config = _write_config(tmp_path, make_settings(tmp_path, "local", wait_seconds=20))
-    proc = await asyncio.create_subprocess_exec(
-        *COSYNC,
-        "run",
-        "--no-relay",
-        "-c",
-        str(config),
-        env=_env(),
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    proc = await _start_worker(config, tmp_path)
     assert proc.stderr is not None
     while b"worker_started" not in (line := await asyncio.wait_for(proc.stderr.readline(), 30)):
         assert line, "worker exited before starting"
