@@ -10,6 +10,9 @@ priorities, the daily write counter metric, and assume-role credentials that ref
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -60,6 +63,10 @@ WRITE_OPERATIONS = frozenset(
 DAY = 86_400.0
 # Stay a little under the published rate: clocks of different processes and the service never agree exactly.
 RATE_MARGIN = 0.9
+# At the daily cap the write waits in the process (its event stays in flight, hidden by the worker's heartbeat)
+# instead of going back to the queue, where retries would count towards the dead letter. It looks again this
+# often, so a cap raised in another replica's config (a quota increase) is used without waiting the full wait.
+DAILY_RECHECK_SECONDS = 2.0
 
 WRITES = Counter(
     "cosync_aws_writes_total", "Partner Central write calls by operation", ["operation", "outcome"]
@@ -109,8 +116,11 @@ class PartnerCentralClient:
         self.budget_name = budget_name or f"aws:pc:{config.catalog}:{config.endpoint_url or 'aws'}"
         self._stack = AsyncExitStack()
         self._client: Any = None
-        self._waiting: dict[int, int] = {p: 0 for p in Priority}
-        self._turn = asyncio.Condition()
+        # Writers of this process waiting for the budget: (priority, arrival, future). One at a time holds
+        # the turn and draws from the shared buckets; when it has its token the best waiter goes next.
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._arrivals = itertools.count()
+        self._turn_taken = False
         self._recent_writes: deque[float] = deque()
         self._warned_day = ""
         self.calls: dict[str, int] = {}
@@ -181,42 +191,67 @@ class PartnerCentralClient:
         await acquire(self.store, budget, rate * RATE_MARGIN, 1.0)
 
     async def _acquire_write(self, priority: Priority) -> None:
-        """Wait for this process's turn (no lower-priority writer goes while a higher one waits), then for
-        a token of the budget every process shares."""
-        async with self._turn:
-            self._waiting[priority] += 1
+        """Wait for this process's turn, best priority first (then arrival), then for a token of the daily and
+        the per-second budgets every process shares. Only the writer holding the turn polls the store, so a
+        creation that arrives behind a hundred queued background writes is the next one to draw."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (int(priority), next(self._arrivals), fut))
+        self._pass_turn()
         try:
-            async with self._turn:
-                await self._turn.wait_for(
-                    lambda: all(self._waiting[p] == 0 for p in Priority if p < priority)
-                )
-            daily = self.config.daily_write_cap / DAY
-            daily_name = f"{self.budget_name}:daily"
-            while (wait := await self.store.take_tokens(daily_name, daily, self.config.daily_write_cap)) > 0:
-                log.warning("aws_daily_write_cap_reached", wait_seconds=round(wait, 1))
-                await asyncio.sleep(min(wait, 60.0))
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self._release_turn()  # the turn was handed over just as we were cancelled
+            raise
+        try:
+            await self._draw_daily()
             # The per-second token last, right before the call: any delay between taking it and the request
             # reaching AWS eats into the spacing between two processes' writes.
             await self._draw(f"{self.budget_name}:writes", self.config.write_rate_per_second)
         finally:
-            async with self._turn:
-                self._waiting[priority] -= 1
-                self._turn.notify_all()
+            self._release_turn()
+
+    def _pass_turn(self) -> None:
+        while not self._turn_taken and self._waiters:
+            _, _, fut = heapq.heappop(self._waiters)
+            if not fut.done():  # a cancelled waiter is skipped
+                self._turn_taken = True
+                fut.set_result(None)
+
+    def _release_turn(self) -> None:
+        self._turn_taken = False
+        self._pass_turn()
+
+    async def _draw_daily(self) -> None:
+        """The rolling 24 h quota as a bucket of ``daily_write_cap`` refilled over a day, shared by every
+        process; a second, smaller bucket of the same refill empties once ``daily_warning_ratio`` of the cap is
+        used, which is how a process learns the deployment's count is near the cap without reading it."""
+        cap = self.config.daily_write_cap
+        rate = cap / DAY
+        logged = False
+        while (wait := await self.store.take_tokens(f"{self.budget_name}:daily", rate, cap)) > 0:
+            if not logged:
+                log.warning("aws_daily_write_cap_reached", cap=cap, wait_seconds=round(wait, 1))
+                logged = True
+            await asyncio.sleep(min(wait, DAILY_RECHECK_SECONDS))
+        warn_at = max(1, math.ceil(self.config.daily_warning_ratio * cap))
+        if await self.store.take_tokens(f"{self.budget_name}:daily-warning", rate, warn_at) > 0:
+            today = datetime.now(UTC).date().isoformat()
+            if self._warned_day != today:
+                self._warned_day = today
+                log.warning(
+                    "aws_daily_writes_near_cap",
+                    cap=cap,
+                    warning_at=warn_at,
+                    process_writes_24h=len(self._recent_writes) + 1,
+                )
 
     def _count_write(self) -> None:
         now = time.monotonic()
         self._recent_writes.append(now)
         while self._recent_writes and self._recent_writes[0] < now - DAY:
             self._recent_writes.popleft()
-        count = len(self._recent_writes)
-        DAILY_WRITES.set(count)
-        today = datetime.now(UTC).date().isoformat()
-        if (
-            count >= self.config.daily_warning_ratio * self.config.daily_write_cap
-            and self._warned_day != today
-        ):
-            self._warned_day = today
-            log.warning("aws_daily_writes_near_cap", writes=count, cap=self.config.daily_write_cap)
+        DAILY_WRITES.set(len(self._recent_writes))
 
     @property
     def writes_last_24h(self) -> int:

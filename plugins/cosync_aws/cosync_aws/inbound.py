@@ -19,7 +19,7 @@ from .client import PartnerCentralError, Priority
 from .deps import Deps
 from .hubspot_side import add_note
 from .mapping import client_token, hubspot_view, owned_from_hubspot, owned_view
-from .state import RECONCILE_CURSOR, deal_key, invitation_key, opportunity_key
+from .state import RECONCILE_CURSOR, deal_key, invitation_key, opportunity_key, patch_state
 
 __all__ = ["accept_invitation", "poll_invitations", "reconcile", "reverse_sync"]
 
@@ -73,6 +73,10 @@ async def reverse_sync(deps: Deps, opp_id: str, record: dict[str, Any] | None = 
     current = record or await deps.pc.call("GetOpportunity", Priority.UPDATE, Identifier=opp_id)
     view = hubspot_view(current, deps.config)
     state = await deps.store.get_state(deal_key(deal_id)) or {"opportunity_id": opp_id}
+    if time.time() - float(state.get("submitting") or 0) < deps.config.task_timeout_seconds + 60:
+        # cosync's own submission is under way: the review status moves because of it, and the submission
+        # flow writes it (with its one note); a record read just before or after must not touch it.
+        view.pop("aws_review_status", None)
     last = state.get("hubspot") or {}
     diff = {k: v for k, v in view.items() if not _same(k, last.get(k), v)}
     if not diff:
@@ -80,14 +84,18 @@ async def reverse_sync(deps: Deps, opp_id: str, record: dict[str, Any] | None = 
     deal = await deps.hs.get("deals", deal_id, properties=list(diff))
     actual = deal.get("properties") or {}
     changes = {k: v for k, v in diff.items() if not _same(k, actual.get(k), v)}
-    state["hubspot"] = view
-    # The stage and close date now agree on both sides: the webhook our write causes is then a no-op.
-    owned = dict(state.get("owned") or {})
-    owned.update(owned_view(current, ["LifeCycle.Stage", "LifeCycle.TargetCloseDate"]))
-    state["owned"] = owned
     if changes:
         await deps.hs.update("deals", deal_id, changes)
-    await deps.store.put_state(deal_key(deal_id), state)
+
+    def synced(st: dict[str, Any]) -> None:
+        st.setdefault("opportunity_id", opp_id)
+        st["hubspot"] = {**(st.get("hubspot") or {}), **view}
+        # The stage and close date now agree on both sides: the webhook our write causes is then a no-op.
+        owned = dict(st.get("owned") or {})
+        owned.update(owned_view(current, ["LifeCycle.Stage", "LifeCycle.TargetCloseDate"]))
+        st["owned"] = owned
+
+    await patch_state(deps.store, deal_key(deal_id), synced)
     if changes:
         lines = [
             f"{_LABELS.get(k, k)}: {actual.get(k) or '(empty)'} -> {v}" for k, v in sorted(changes.items())

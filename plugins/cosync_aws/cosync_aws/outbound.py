@@ -10,6 +10,7 @@ between is overwritten.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from cosync_worker.errors import Retry
@@ -31,7 +32,7 @@ from .mapping import (
     review_rules,
 )
 from .solutions import associate, choose_solutions
-from .state import deal_key, note_key, opportunity_key
+from .state import deal_key, note_key, opportunity_key, related_key
 
 __all__ = [
     "COMPANY_PROPERTIES_SYNCED",
@@ -268,13 +269,29 @@ async def push_update(deps: Deps, deal_id: str, bundle: DealBundle | None = None
     return outcome
 
 
-async def push_related(deps: Deps, object_type: str, object_id: str) -> dict[str, str]:
-    """Flow 4: a company or contact changed; update every associated deal that has an opportunity.
-    Returns ``{deal_id: outcome}``."""
+async def push_related(
+    deps: Deps, object_type: str, object_id: str, occurred_ms: int | None = None
+) -> dict[str, str]:
+    """Flow 4: a company or contact changed; update every associated deal that has an opportunity, once per
+    burst. Returns ``{deal_id: outcome}`` (empty when an earlier event of the burst covered this change).
+
+    Events of one company or contact run in order, so like flow 3 the first event of a burst waits
+    ``coalesce_seconds`` and pushes after reading; the rest happened before that read and cost nothing,
+    not even the associations call.
+    """
+    key = related_key(object_type, object_id)
+    marker = await deps.store.get_state(key) or {}
+    if occurred_ms is not None and occurred_ms < int(marker.get("read_at_ms") or 0):
+        return {}
     linked = await deps.hs.associations(object_type, object_id, "deals")
-    outcomes: dict[str, str] = {}
+    deals = []
     for deal_id in linked:
         state = await deps.store.get_state(deal_key(deal_id)) or {}
         if state.get("opportunity_id"):
-            outcomes[deal_id] = await push_update(deps, deal_id)
-    return outcomes
+            deals.append(deal_id)
+    if not deals:
+        return {}
+    if deps.config.coalesce_seconds > 0:
+        await asyncio.sleep(deps.config.coalesce_seconds)
+    await deps.store.put_state(key, {"read_at_ms": int(time.time() * 1000)})
+    return {deal_id: await push_update(deps, deal_id) for deal_id in deals}

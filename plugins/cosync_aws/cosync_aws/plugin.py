@@ -43,8 +43,9 @@ def cosync_connector() -> ConnectorSpec:
             "deal.*",
             "company.*",
             "contact.*",
-            "partnercentral.opportunity_*",
-            "partnercentral.engagement_invitation_created",
+            # All 12 Partner Central event types: the EventBridge rule sends them all, and the ones no flow uses
+            # yet (engagement members, snapshots, invitation outcomes) are acked, not dead-lettered as unknown.
+            "partnercentral.*",
             SUBMIT_EVENT,
             ASSIGN_EVENT,
         ),
@@ -113,7 +114,7 @@ async def cosync_handle_event(event: Event, context: Context) -> None:
             return  # the rule sees both catalogs; each deployment syncs one
         if event.type == "partnercentral.engagement_invitation_created":
             await inbound.accept_invitation(deps, event.object.id)
-        else:
+        elif event.type.startswith("partnercentral.opportunity_"):
             await inbound.reverse_sync(deps, event.object.id)
         return
     if event.type == "schedule.aws_reconcile":
@@ -143,7 +144,7 @@ async def cosync_handle_event(event: Event, context: Context) -> None:
         )
         if prop in watched and not _own_change(event, context):
             kind = "companies" if event.type.startswith("company") else "contacts"
-            await outbound.push_related(deps, kind, event.object.id)
+            await outbound.push_related(deps, kind, event.object.id, _occurred_ms(event))
         return
     deal_id = event.object.id
     if event.type == "deal.creation":
@@ -161,17 +162,19 @@ async def cosync_handle_event(event: Event, context: Context) -> None:
             return
         if prop not in outbound.UPDATE_PROPERTIES:
             return
-        occurred = event.payload.get("occurredAt")
         value = event.payload.get("propertyValue")
-        outcome = await outbound.sync_change(
-            deps,
-            deal_id,
-            prop,
-            str(value) if value is not None else None,
-            int(occurred) if isinstance(occurred, int | float) else None,
+        await outbound.sync_change(
+            deps, deal_id, prop, str(value) if value is not None else None, _occurred_ms(event)
         )
-        if prop == "dealstage" and value in deps.config.submission.on_stages and outcome != "covered":
+        if prop == "dealstage" and value in deps.config.submission.on_stages:
+            # Even when an earlier event of the burst already pushed the stage ("covered"): submitting is a
+            # separate step, and submit_deal costs one read when the opportunity is already under review.
             await submission.submit_deal(deps, deal_id)
+
+
+def _occurred_ms(event: Event) -> int | None:
+    occurred = event.payload.get("occurredAt")
+    return int(occurred) if isinstance(occurred, int | float) else None
 
 
 @hookimpl

@@ -23,7 +23,7 @@ from .client import PartnerCentralError, Priority
 from .deps import Deps
 from .hubspot_side import add_note
 from .mapping import client_token
-from .state import deal_key
+from .state import deal_key, patch_state
 
 __all__ = ["SUBMISSION_REQUIRED", "submission_missing", "submit_deal", "submit_pending"]
 
@@ -67,6 +67,16 @@ async def _wait_task(deps: Deps, task_id: str) -> dict[str, Any]:
         await asyncio.sleep(deps.config.task_poll_seconds)
 
 
+def _mark_submitting(state: dict[str, Any]) -> None:
+    state["submitting"] = time.time()  # a time, so a submission abandoned by a crash stops counting
+    state.setdefault("hubspot", {})["aws_review_status"] = "Submitted"
+
+
+def _end_submitting(state: dict[str, Any]) -> None:
+    state.pop("submitting", None)
+    state.pop("submit_task_id", None)
+
+
 async def submit_deal(deps: Deps, deal_id: str) -> str:
     """Returns ``"submitted"``, ``"already"``, ``"missing"``, ``"failed"`` or ``"no-opportunity"``."""
     state = await deps.store.get_state(deal_key(deal_id)) or {}
@@ -78,17 +88,24 @@ async def submit_deal(deps: Deps, deal_id: str) -> str:
     if status not in ("Pending Submission", "Action Required") and not state.get("submit_task_id"):
         return "already"
     missing = submission_missing(current)
+    key = deal_key(deal_id)
     if missing:
         message = "Cannot submit to AWS; missing: " + "; ".join(missing)
-        await deps.hs.update("deals", deal_id, {"aws_sync_status": "error", "aws_sync_error": message})
-        await add_note(deps.hs, deal_id, message)
+        # Acked, not raised: retrying cannot fill the fields in. The pending-days rule meets the same deal
+        # every run, so the deal and its timeline hear about one gap once, not every hour.
+        if state.get("submit_error") != message:
+            await deps.hs.update("deals", deal_id, {"aws_sync_status": "error", "aws_sync_error": message})
+            await add_note(deps.hs, deal_id, message)
+            await patch_state(deps.store, key, lambda st: st.update(submit_error=message))
+        log.info("aws_submission_incomplete", deal_id=deal_id, missing=missing)
         return "missing"
     rules = deps.config.submission
-    if not state.get("submit_task_id"):
-        # Saved first: the "Opportunity Updated" event of the submission is then recognised as ours, so the
-        # deal gets one note (below), not a second "AWS changed the review status" one.
-        state.setdefault("hubspot", {})["aws_review_status"] = "Submitted"
-        await deps.store.put_state(deal_key(deal_id), state)
+    task_id = state.get("submit_task_id")
+    if not task_id:
+        # Saved first: the "Opportunity Updated" events of the submission are then recognised as ours (the
+        # reverse sync leaves the review status to this flow while ``submitting``), so the deal gets one note
+        # (below), not a second "AWS changed the review status" one.
+        await patch_state(deps.store, key, _mark_submitting)
         try:
             task = await deps.pc.call(
                 "StartEngagementFromOpportunityTask",
@@ -98,19 +115,19 @@ async def submit_deal(deps: Deps, deal_id: str) -> str:
                 AwsSubmission={"InvolvementType": rules.involvement_type, "Visibility": rules.visibility},
             )
         except PartnerCentralError as exc:
+            await patch_state(deps.store, key, _end_submitting)
             if exc.code == "ValidationException":
                 await deps.hs.update(
                     "deals", deal_id, {"aws_sync_status": "error", "aws_sync_error": exc.message[:1000]}
                 )
                 return "failed"
             raise
-        state["submit_task_id"] = task["TaskId"]
-        await deps.store.put_state(deal_key(deal_id), state)
-    done = await _wait_task(deps, str(state["submit_task_id"]))
+        task_id = task["TaskId"]
+        await patch_state(deps.store, key, lambda st: st.update(submit_task_id=task_id))
+    done = await _wait_task(deps, str(task_id))
     if done.get("TaskStatus") == "FAILED":
         message = f"AWS submission failed: {done.get('ReasonCode')}: {done.get('Message')}"
-        state.pop("submit_task_id", None)
-        await deps.store.put_state(deal_key(deal_id), state)
+        await patch_state(deps.store, key, _end_submitting)
         await deps.hs.update("deals", deal_id, {"aws_sync_status": "error", "aws_sync_error": message[:1000]})
         await add_note(deps.hs, deal_id, message)
         return "failed"
@@ -122,11 +139,15 @@ async def submit_deal(deps: Deps, deal_id: str) -> str:
         "aws_sync_status": "synced",
         "aws_sync_error": "",
     }
-    state.pop("submit_task_id", None)
-    state["submitted"] = True
-    state.setdefault("hubspot", {})["aws_review_status"] = "Submitted"
-    await deps.store.put_state(deal_key(deal_id), state)
     await deps.hs.update("deals", deal_id, props)
+
+    def finished(st: dict[str, Any]) -> None:
+        _end_submitting(st)
+        st.pop("submit_error", None)
+        st["submitted"] = True
+        st.setdefault("hubspot", {})["aws_review_status"] = "Submitted"
+
+    await patch_state(deps.store, key, finished)
     await add_note(
         deps.hs,
         deal_id,
