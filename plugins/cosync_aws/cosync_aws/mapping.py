@@ -30,6 +30,7 @@ __all__ = [
     "create_request",
     "has_tag",
     "hubspot_view",
+    "industry_label",
     "merge_update",
     "missing_fields",
     "owned_from_hubspot",
@@ -119,6 +120,11 @@ _INDUSTRIES = {
     "AUTOMOTIVE": "Automotive",
     "GOVERNMENT_ADMINISTRATION": "Government",
 }
+
+
+def industry_label(hubspot_industry: str) -> str | None:
+    """Partner Central's industry for a HubSpot industry enum value (``HOSPITAL_HEALTH_CARE`` -> Healthcare)."""
+    return _INDUSTRIES.get(hubspot_industry)
 
 
 def has_tag(name: str | None, tag: str) -> bool:

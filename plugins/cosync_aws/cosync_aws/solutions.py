@@ -14,6 +14,7 @@ from typing import Any
 
 from .client import PartnerCentralClient, Priority
 from .config import AwsConfig
+from .mapping import industry_label
 
 __all__ = ["MAX_SOLUTIONS", "SolutionCache", "choose_solutions", "rank_solutions", "score_solution"]
 
@@ -37,8 +38,10 @@ def score_solution(solution: dict[str, Any], deal: dict[str, Any], company: dict
         if _words(part) and _words(part) <= name_words:
             score += 15
             break
-    industry = str((company or {}).get("industry") or "").replace("_", " ")
-    if industry and _words(industry) & name_words:
+    raw_industry = str((company or {}).get("industry") or "")
+    # HubSpot's enum (HOSPITAL_HEALTH_CARE) and Partner Central's label (Healthcare) name it differently.
+    industry = f"{raw_industry.replace('_', ' ')} {industry_label(raw_industry) or ''}"
+    if _words(industry) & name_words:
         score += 5
     text = _words(f"{deal.get('dealname') or ''} {deal.get('description') or ''}")
     score += 2 * len(text & name_words)
