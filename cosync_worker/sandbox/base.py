@@ -2,7 +2,8 @@
 
 The operator API is not part of any real service. ``GET /_sandbox/calls`` returns
 ``{"<operation or METHOD path-template>": count}`` of the calls served (the budget tests and benchmarks
-count calls with it) and ``POST /_sandbox/reset`` forgets all state and counters.
+count calls with it) and ``POST /_sandbox/reset`` forgets all state and counters. ``/_sandbox/faults`` injects server errors and
+throttling storms (see :mod:`.faults`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+
+from .faults import Fault, FaultInjector
 
 __all__ = ["Emulator"]
 
@@ -28,13 +31,19 @@ class Emulator:
 
     name = "emulator"
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, fault_seed: int | None = None) -> None:
         self.host = host
         self.port = port
         self.calls: Counter[str] = Counter()
-        self.app = web.Application(middlewares=[self._count_middleware], client_max_size=8 * 1024 * 1024)
+        self.faults = FaultInjector(self.fault_response, fault_seed)
+        # Faults sit outside everything a subclass adds (auth, quotas): an injected answer changes no state,
+        # uses no quota and is not counted as a served call (``/_sandbox/faults`` counts it).
+        self.app = web.Application(
+            middlewares=[self.faults.middleware, self._count_middleware], client_max_size=8 * 1024 * 1024
+        )
         self.app.router.add_get("/_sandbox/calls", self._calls)
         self.app.router.add_post("/_sandbox/reset", self._reset)
+        self.faults.register(self.app.router)
         self.setup_routes(self.app.router)
         self._runner: web.AppRunner | None = None
         self._lock = asyncio.Lock()
@@ -45,6 +54,14 @@ class Emulator:
 
     def reset(self) -> None:
         """Forget all state (counters are cleared by the base class)."""
+
+    def fault_response(self, request: web.Request, fault: Fault) -> web.Response:
+        """An injected fault in the emulated service's error shape; subclasses override it."""
+        if fault.kind == "throttle":
+            return web.json_response(
+                {"error": "throttled"}, status=429, headers={"Retry-After": str(fault.retry_after)}
+            )
+        return web.json_response({"error": "internal error"}, status=500)
 
     def count(self, request: web.Request, name: str) -> None:
         """Count this request under ``name`` instead of its route template."""
@@ -99,5 +116,7 @@ class Emulator:
 
     async def _reset(self, request: web.Request) -> web.Response:
         self.calls.clear()
+        self.faults.clear()
+        self.faults.injected.clear()
         self.reset()
         return web.json_response({"reset": True})

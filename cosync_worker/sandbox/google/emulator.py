@@ -32,6 +32,7 @@ from typing import Any
 from aiohttp import web
 
 from ..base import Emulator
+from ..faults import Fault
 from ..microsoft.throttle import Throttle
 from ..microsoft.tokens import BearerTokens
 from .errors import bad_request, google_error
@@ -136,6 +137,11 @@ class GoogleEmulator(Emulator):
         router.add_get("/_sandbox/opportunities", self._op_list_opportunities)
         router.add_post("/_sandbox/opportunities/{name:.+}", self._op_change_opportunity)
         router.add_get("/_sandbox/leads/{lead:.+}", self._op_get_lead)
+
+    def fault_response(self, request: web.Request, fault: Fault) -> web.Response:
+        if fault.kind == "throttle":
+            return google_error(429, "Quota exceeded.", headers={"Retry-After": str(fault.retry_after)})
+        return google_error(503, "The service is currently unavailable.")
 
     def _guard(self, request: web.Request) -> web.Response | None:
         check = self.tokens.check(request.headers.get("Authorization"))

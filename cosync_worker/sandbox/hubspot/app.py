@@ -17,12 +17,13 @@ from typing import Any
 from aiohttp import web
 
 from ..base import Emulator, Handler
+from ..faults import Fault
 from .catalog import OWNERS, resolve_object_type
 from .crm_meta import MetaRoutes
 from .crm_objects import ObjectRoutes
 from .errors import HubSpotError, error_body
 from .objects import Actor, Portal
-from .ratelimit import RateLimiter
+from .ratelimit import RateLimiter, throttled
 from .requests import ACTOR, json_object
 from .webhooks import WebhookDispatcher
 
@@ -103,6 +104,15 @@ class HubSpotEmulator(Emulator):
         self.portal = Portal()
         self.limiter.clear()
         self.webhooks.forget()
+
+    def fault_response(self, request: web.Request, fault: Fault) -> web.Response:
+        if fault.kind == "throttle":
+            return throttled(fault.retry_after, "ten_secondly_rolling").response()
+        # Server-side failures and timeouts HubSpot answers with (error handling section of
+        # https://developers.hubspot.com/docs/api/overview): any of 500, 502, 503, 504, in its JSON shape.
+        status = self.faults.rng.choice((500, 502, 503, 504))
+        body = error_body("INTERNAL_ERROR", "internal error (injected by the cosync sandbox)")
+        return web.json_response(body, status=status)
 
     async def start(self) -> str:
         url = await super().start()

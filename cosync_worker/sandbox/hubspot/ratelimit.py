@@ -13,7 +13,7 @@ from collections import deque
 
 from .errors import HubSpotError
 
-__all__ = ["RateLimiter", "RollingWindow"]
+__all__ = ["RateLimiter", "RollingWindow", "throttled"]
 
 DAILY_LIMIT = 500_000
 
@@ -71,22 +71,28 @@ class RateLimiter:
         }
         if allowed:
             return headers
-        policy, label = (
-            ("SECONDLY", "secondly") if is_search else ("TEN_SECONDLY_ROLLING", "ten_secondly_rolling")
-        )
+        label = "secondly" if is_search else "ten_secondly_rolling"
         headers["Retry-After"] = str(max(1, math.ceil(wait)))
-        raise HubSpotError(
-            429,
-            "RATE_LIMIT",
-            "",
-            headers=headers,
-            body={
-                "status": "error",
-                "message": f"You have reached your {label} limit.",
-                "errorType": "RATE_LIMIT",
-                "correlationId": str(uuid.uuid4()),
-                "policyName": policy,
-                "requestId": str(uuid.uuid4()),
-                "category": "RATE_LIMITS",
-            },
-        )
+        raise throttled(headers=headers, label=label)
+
+
+def throttled(
+    retry_after: int = 1, label: str = "ten_secondly_rolling", *, headers: dict[str, str] | None = None
+) -> HubSpotError:
+    """HubSpot's 429: ``Retry-After`` plus the body with ``category: RATE_LIMITS`` and the policy that hit."""
+    policy = "SECONDLY" if label == "secondly" else "TEN_SECONDLY_ROLLING"
+    return HubSpotError(
+        429,
+        "RATE_LIMIT",
+        "",
+        headers=headers or {"Retry-After": str(retry_after)},
+        body={
+            "status": "error",
+            "message": f"You have reached your {label} limit.",
+            "errorType": "RATE_LIMIT",
+            "correlationId": str(uuid.uuid4()),
+            "policyName": policy,
+            "requestId": str(uuid.uuid4()),
+            "category": "RATE_LIMITS",
+        },
+    )

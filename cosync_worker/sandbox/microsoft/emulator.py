@@ -36,6 +36,7 @@ from typing import Any
 from aiohttp import web
 
 from ..base import Emulator
+from ..faults import Fault
 from .errors import api_error
 from .identity import add_identity_routes
 from .odata import ODataError, parse_filter, parse_orderby
@@ -148,6 +149,17 @@ class MicrosoftEmulator(Emulator):
         router.add_post("/_sandbox/referrals", self._op_create)
         router.add_get("/_sandbox/referrals", self._op_list)
         router.add_post("/_sandbox/referrals/{id}", self._op_change)
+
+    def fault_response(self, request: web.Request, fault: Fault) -> web.Response:
+        # Partner Center's error body (https://learn.microsoft.com/en-us/partner-center/developer/error-codes)
+        if fault.kind == "throttle":
+            return api_error(
+                429,
+                "TooManyRequests",
+                "Rate limit exceeded.",
+                headers={"Retry-After": str(fault.retry_after)},
+            )
+        return api_error(500, "InternalServerError", "An internal error occurred.")
 
     def _guard(self, request: web.Request) -> web.Response | None:
         """Authentication, then throttling: what every Referrals API call goes through first."""

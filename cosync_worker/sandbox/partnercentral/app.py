@@ -27,6 +27,7 @@ from typing import Any
 from aiohttp import web
 
 from ..base import Emulator
+from ..faults import Fault
 from . import engagements, opportunities
 from .events import EventBus, EventSink
 from .protocol import (
@@ -201,6 +202,13 @@ class PartnerCentralEmulator(Emulator):
         self.bus.events.clear()
         self.writes.reset()
         self.reads.reset()
+
+    def fault_response(self, request: web.Request, fault: Fault) -> web.Response:
+        # AWS JSON 1.0 errors of the Selling API model: ThrottlingException (400) and InternalServerException
+        # (500), https://docs.aws.amazon.com/partner-central/latest/APIReference/CommonErrors.html
+        if fault.kind == "throttle":
+            return error_response(ApiError("ThrottlingException", "Rate exceeded"))
+        return error_response(ApiError("InternalServerException", "Internal error", status=500))
 
     async def stop(self) -> None:
         jobs = list(self._background)
