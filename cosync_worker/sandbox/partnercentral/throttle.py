@@ -38,12 +38,14 @@ class QuotaBucket:
         self._recent: deque[float] = deque()  # wall times of accepted calls inside the rate window
         self._second: deque[float] = deque()  # wall times of accepted calls inside the last scaled second
         self.max_rate_observed = 0.0
+        self.refused = 0  # calls throttled by this quota (an injected fault never reaches it)
 
     def reset(self) -> None:
         self._day.clear()
         self._recent.clear()
         self._second.clear()
         self.max_rate_observed = 0.0
+        self.refused = 0
 
     @staticmethod
     def _trim(times: deque[float], start: float) -> None:
@@ -55,9 +57,11 @@ class QuotaBucket:
         now = time.monotonic()
         self._trim(self._day, now - DAY_SECONDS / self.time_scale)
         if len(self._day) >= self.daily_cap:
+            self.refused += 1
             return f"Rate exceeded: the quota of {self.daily_cap} requests per 24 hours is used up"
         self._trim(self._recent, now - self._window)
         if len(self._recent) >= self._burst:
+            self.refused += 1
             return f"Rate exceeded: at most {self.rate:g} requests per second"
         self._day.append(now)
         self._recent.append(now)
