@@ -3,9 +3,18 @@
 from .context import Context
 from .manager import ENTRY_POINT_GROUP, Connector, PluginManager, maybe_await
 from .specs import hookimpl, hookspec
-from .types import ConnectorSpec, NotificationChannelSpec, PropertySpec, RouteSpec, ScheduleSpec
+from .types import (
+    BODY_KEY,
+    ConnectorSpec,
+    NotificationChannelSpec,
+    PropertySpec,
+    RouteSpec,
+    ScheduleSpec,
+    request_body,
+)
 
 __all__ = [
+    "BODY_KEY",
     "ENTRY_POINT_GROUP",
     "Connector",
     "ConnectorSpec",
@@ -18,4 +27,5 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "maybe_await",
+    "request_body",
 ]

@@ -5,14 +5,20 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, TypeVar
 
+from aiohttp import web
 from pydantic import BaseModel
 
-if TYPE_CHECKING:
-    from aiohttp import web
-
-__all__ = ["ConnectorSpec", "NotificationChannelSpec", "PropertySpec", "RouteSpec", "ScheduleSpec"]
+__all__ = [
+    "BODY_KEY",
+    "ConnectorSpec",
+    "NotificationChannelSpec",
+    "PropertySpec",
+    "RouteSpec",
+    "ScheduleSpec",
+    "request_body",
+]
 
 
 @dataclass(frozen=True)
@@ -71,9 +77,24 @@ class PropertySpec:
         return body
 
 
+# Where the relay keeps a route's validated body (a typed key: aiohttp warns on plain string keys).
+BODY_KEY: web.RequestKey[BaseModel] = web.RequestKey("cosync_body", BaseModel)
+M = TypeVar("M", bound=BaseModel)
+
+
+def request_body(request: web.Request, model: type[M]) -> M:
+    """The body of a route declared with ``body_model=model``, already validated by the relay."""
+    body = request[BODY_KEY]
+    if not isinstance(body, model):
+        raise TypeError(f"route body is {type(body).__name__}, not {model.__name__}: check the RouteSpec")
+    return body
+
+
 @dataclass(frozen=True)
 class RouteSpec:
-    """A REST route served by the relay; ``body_model``/``response_model`` feed validation and OpenAPI."""
+    """A REST route served by the relay; ``body_model``/``response_model`` feed validation and OpenAPI.
+
+    With a ``body_model`` the handler reads the validated body with ``request_body(request, Model)``."""
 
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
     path: str

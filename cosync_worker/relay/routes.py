@@ -1,5 +1,5 @@
 """Mounting plugin routes (``RouteSpec`` from the ``cosync_routes`` hook): bearer auth, body validation into
-``request["body"]``, problem errors and an OpenAPI entry for each, the same for core and third party."""
+``request_body(request, Model)``, problem errors and an OpenAPI entry for each, the same for core and third party."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from ..hooks import Context, PluginManager, RouteSpec, maybe_await
+from ..hooks import BODY_KEY, Context, PluginManager, RouteSpec, maybe_await
 from .auth import require_bearer
 from .keys import OPERATIONS, SETTINGS
 from .openapi import OperationDoc
@@ -80,7 +80,7 @@ def _wrap(spec: RouteSpec) -> Handler:
         if model is not None:
             data = await read_json_body(request)
             try:
-                request["body"] = model.model_validate(data)
+                request[BODY_KEY] = model.model_validate(data)
             except ValidationError as exc:
                 raise ProblemError(
                     422,

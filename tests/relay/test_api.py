@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from cosync_worker.hooks import Context, RouteSpec, hookimpl
+from cosync_worker.hooks import Context, RouteSpec, hookimpl, request_body
 from cosync_worker.relay import JobAccepted, create_job, update_job
 from cosync_worker.store import AuditEntry
 
@@ -34,11 +34,13 @@ class EchoPlugin:
     @hookimpl
     def cosync_routes(self, context: Context) -> list[RouteSpec]:
         async def submit(request: web.Request) -> web.Response:
-            body: SubmitIn = request["body"]
+            body = request_body(request, SubmitIn)
             return web.json_response(SubmitOut(deal_id=body.deal_id, doubled=body.amount * 2).model_dump())
 
         async def start(request: web.Request) -> web.Response:
-            job_id = await create_job(context.store, "sync", {"deal": request["body"].deal_id})
+            job_id = await create_job(
+                context.store, "sync", {"deal": request_body(request, SubmitIn).deal_id}
+            )
             accepted = JobAccepted(job_id=job_id, location=f"/jobs/{job_id}")
             return web.json_response(accepted.model_dump(), status=202)
 

@@ -14,7 +14,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from cosync_worker.events import Event, ObjectRef
-from cosync_worker.hooks import Context, RouteSpec
+from cosync_worker.hooks import Context, RouteSpec, request_body
 from cosync_worker.relay.problems import ProblemError
 
 from .solutions import SolutionCache
@@ -96,12 +96,12 @@ def build_routes(context: Context, cache_of: Any) -> list[RouteSpec]:
         return found
 
     async def submit(request: web.Request) -> web.Response:
-        body: SubmitIn = request["body"]
+        body = request_body(request, SubmitIn)
         await context.enqueue([api_event(SUBMIT_EVENT, body.deal_id)])
         return web.json_response(SubmitQueued(deal_id=body.deal_id).model_dump(), status=202)
 
     async def assign(request: web.Request) -> web.Response:
-        body: AssignIn = request["body"]
+        body = request_body(request, AssignIn)
         await context.enqueue([api_event(ASSIGN_EVENT, body.deal_id, owner_id=body.owner_id)])
         return web.json_response(SubmitQueued(deal_id=body.deal_id).model_dump(), status=202)
 
