@@ -8,6 +8,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from ..hooks import Context, RouteSpec, hookimpl
+from .conflict_routes import conflict_routes
 from .jobs import Job, get_job
 from .problems import ProblemError
 
@@ -82,4 +83,4 @@ def _routes(context: Context) -> list[RouteSpec]:
 
 @hookimpl
 def cosync_routes(context: Context) -> list[RouteSpec]:
-    return _routes(context)
+    return _routes(context) + conflict_routes(context)

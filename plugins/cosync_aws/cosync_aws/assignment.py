@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from cosync_worker.logs import get_logger
 
+from . import audit
 from .client import PartnerCentralError, Priority
 from .deps import Deps
 from .state import deal_key
@@ -47,5 +48,15 @@ async def assign_owner(deps: Deps, deal_id: str, owner_id: str | None) -> str:
     state["assignee"] = email
     await deps.store.put_state(deal_key(deal_id), state)
     await deps.hs.update("deals", deal_id, {"aws_assigned_partner_user": email})
+    await audit.record(
+        deps.store,
+        str(opp_id),
+        "assign_opportunity",
+        audit.SYSTEM_PC,
+        deal_id,
+        ["hubspot.owners.get", "AssignOpportunity", "hubspot.deals.update"],
+        assignee=email,
+        changes={"aws_assigned_partner_user": {"old": state.get("assignee"), "new": email}},
+    )
     log.info("aws_assigned", deal_id=deal_id, opportunity_id=opp_id)
     return "assigned"

@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cosync_worker.config import SecretRef
 
+from .conflict_rules import ConflictRules
+
 __all__ = ["DEFAULT_STAGE_MAP", "PC_STAGES", "AwsConfig", "SubmissionRules"]
 
 # botocore's ``partnercentral-selling`` model, shape ``Stage``.
@@ -79,6 +81,7 @@ class AwsConfig(BaseModel):
     solution_cache_seconds: float = Field(3600, ge=0)
     task_poll_seconds: float = Field(1.0, gt=0)
     task_timeout_seconds: float = Field(120, gt=0)
+    conflicts: ConflictRules = Field(default_factory=ConflictRules)
 
     @property
     def configured(self) -> bool:

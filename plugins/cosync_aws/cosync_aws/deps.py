@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from cosync_worker.hubspot import HubSpotClient
 from cosync_worker.store import Store
@@ -21,3 +22,4 @@ class Deps:
     hs: HubSpotClient
     store: Store
     solutions: SolutionCache | None = None
+    notifier: Any | None = None  # cosync_worker.notify.Notifier, when the process runs one

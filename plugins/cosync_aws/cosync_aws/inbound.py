@@ -15,7 +15,10 @@ from typing import Any
 from cosync_worker.errors import PermanentError, Retry
 from cosync_worker.logs import get_logger
 
+from . import audit
 from .client import PartnerCentralError, Priority
+from .conflict_flow import settle_reverse
+from .conflict_rules import CONFLICT_FIELDS, PATH_FIELDS
 from .deps import Deps
 from .hubspot_side import add_note
 from .mapping import client_token, hubspot_view, owned_from_hubspot, owned_view
@@ -84,18 +87,55 @@ async def reverse_sync(deps: Deps, opp_id: str, record: dict[str, Any] | None = 
     deal = await deps.hs.get("deals", deal_id, properties=list(diff))
     actual = deal.get("properties") or {}
     changes = {k: v for k, v in diff.items() if not _same(k, actual.get(k), v)}
+    settled = await settle_reverse(
+        deps,
+        deal_id,
+        opp_id,
+        current,
+        changes,
+        actual,
+        last,
+        state.get("owned") or {},
+        state.get("conflicts") or {},
+        _same,
+    )
+    changes = {k: v for k, v in changes.items() if k not in settled.skip}
     if changes:
         await deps.hs.update("deals", deal_id, changes)
+    held = {CONFLICT_FIELDS[k] for k in settled.skip if k in CONFLICT_FIELDS} - set(settled.base)
 
     def synced(st: dict[str, Any]) -> None:
         st.setdefault("opportunity_id", opp_id)
         st["hubspot"] = {**(st.get("hubspot") or {}), **view}
         # The stage and close date now agree on both sides: the webhook our write causes is then a no-op.
+        # A field HubSpot won keeps AWS's value as its base, so the push below sends HubSpot's.
         owned = dict(st.get("owned") or {})
-        owned.update(owned_view(current, ["LifeCycle.Stage", "LifeCycle.TargetCloseDate"]))
+        agreed = owned_view(current, ["LifeCycle.Stage", "LifeCycle.TargetCloseDate"])
+        owned.update({p: v for p, v in agreed.items() if p not in held})
         st["owned"] = owned
+        if settled.pending or st.get("conflicts"):
+            st["conflicts"] = {**(st.get("conflicts") or {}), **settled.pending}
 
     await patch_state(deps.store, deal_key(deal_id), synced)
+    if changes:
+        await audit.record(
+            deps.store,
+            opp_id,
+            "reverse_sync",
+            audit.SYSTEM_HUBSPOT,
+            deal_id,
+            ([] if record else ["GetOpportunity"]) + ["hubspot.deals.get", "hubspot.deals.update"],
+            changes={k: {"old": actual.get(k), "new": v} for k, v in sorted(changes.items())},
+            remote_changes={
+                p: {"old": (state.get("owned") or {}).get(p), "new": v}
+                for p, v in owned_view(current, list(PATH_FIELDS)).items()
+                if PATH_FIELDS[p] in changes
+            },
+        )
+    if settled.base:
+        from .outbound import push_update  # outbound imports this module's neighbours; late import, no cycle
+
+        await push_update(deps, deal_id)
     if changes:
         lines = [
             f"{_LABELS.get(k, k)}: {actual.get(k) or '(empty)'} -> {v}" for k, v in sorted(changes.items())
@@ -247,6 +287,22 @@ async def _create_deal(deps: Deps, invitation_id: str, opp_id: str) -> str:
     await deps.store.put_state(opportunity_key(opp_id), {"deal_id": deal_id})
     await deps.store.put_state(
         deal_key(deal_id), {"opportunity_id": opp_id, "owned": owned, "hubspot": view, "read_at_ms": 0}
+    )
+    await audit.record(
+        deps.store,
+        opp_id,
+        "invitation_accepted",
+        audit.SYSTEM_HUBSPOT,
+        deal_id,
+        [
+            "StartEngagementByAcceptingInvitationTask",
+            "GetOpportunity",
+            "hubspot.companies.create",
+            "hubspot.deals.create",
+        ],
+        invitation_id=invitation_id,
+        changes={k: {"old": None, "new": v} for k, v in sorted(deal_props.items())},
+        remote_changes={p: {"old": None, "new": v} for p, v in owned_view(opp).items()},
     )
     await add_note(
         deps.hs,

@@ -16,7 +16,9 @@ from typing import Any
 from cosync_worker.errors import Retry
 from cosync_worker.logs import get_logger
 
+from . import audit
 from .client import PartnerCentralError, Priority
+from .conflict_flow import Settled, settle_outbound
 from .deps import Deps
 from .hubspot_side import DealBundle, add_note, read_deal
 from .mapping import (
@@ -114,6 +116,15 @@ async def ensure_opportunity(deps: Deps, deal_id: str, bundle: DealBundle | None
             return None
         raise Retry(f"CreateOpportunity failed: {exc.code}") from None
     opp_id = str(created["Id"])
+    await audit.record(
+        deps.store,
+        opp_id,
+        "create_opportunity",
+        audit.SYSTEM_PC,
+        deal_id,
+        ["CreateOpportunity"],
+        changes={p: {"old": None, "new": v} for p, v in owned_view(request).items()},
+    )
     request.setdefault("LifeCycle", {})["ReviewStatus"] = "Pending Submission"
     await _remember(deps, deal_id, opp_id, bundle, request)
     solutions_text = await _associate_solutions(deps, deal_id, opp_id, bundle)
@@ -212,11 +223,21 @@ async def push_update(deps: Deps, deal_id: str, bundle: DealBundle | None = None
     blocked: list[str] = []
     reason: str | None = None
     status = None
+    base = dict(state.get("owned") or {})
+    settled: Settled | None = None
+    calls: list[str] = []
+    applied: dict[str, dict[str, Any]] = {}
     for _ in range(MAX_CONFLICT_RETRIES):
         current = await deps.pc.call("GetOpportunity", Priority.UPDATE, Identifier=opp_id)
+        calls.append("GetOpportunity")
         status = (current.get("LifeCycle") or {}).get("ReviewStatus")
         have = owned_view(current, list(owned))
-        changed = [p for p, v in owned.items() if have.get(p) != v]
+        if settled is None:
+            # Once per push: a re-read after ConflictException must not record the same conflict twice.
+            settled = await settle_outbound(
+                deps, deal_id, opp_id, bundle.deal, current, owned, have, base, state.get("conflicts") or {}
+            )
+        changed = [p for p, v in owned.items() if have.get(p) != v and p not in settled.skip]
         blocked, reason = review_rules(status, changed)
         allowed = {p: owned[p] for p in changed if p not in blocked}
         if not allowed:
@@ -231,6 +252,7 @@ async def push_update(deps: Deps, deal_id: str, bundle: DealBundle | None = None
         state["hubspot"] = view_after
         await deps.store.put_state(deal_key(deal_id), state)
         try:
+            calls.append("UpdateOpportunity")
             await deps.pc.call("UpdateOpportunity", Priority.UPDATE, **request)
         except PartnerCentralError as exc:
             state["hubspot"] = previous_view
@@ -244,15 +266,24 @@ async def push_update(deps: Deps, deal_id: str, bundle: DealBundle | None = None
             await deps.store.put_state(deal_key(deal_id), state)
             raise Retry(f"UpdateOpportunity failed: {exc.code}") from None
         outcome = "updated"
+        applied = {p: {"old": have.get(p), "new": v} for p, v in allowed.items()}
         break
     else:
         raise Retry("UpdateOpportunity kept conflicting with changes made in Partner Central", defer=5)
     # What was not applied stays "unsynced" so a later change or the review's end retries it.
     previous = state.get("owned") or {}
-    synced = {p: v for p, v in owned.items() if p not in blocked}
-    synced.update({p: previous[p] for p in blocked if p in previous})
+    held = set(blocked) | (set(settled.pending) if settled else set())
+    synced = {p: v for p, v in owned.items() if p not in held}
+    synced.update({p: previous[p] for p in held if p in previous})
+    if settled is not None:
+        synced.update(settled.base)
+        state["conflicts"] = settled.pending
     state["owned"] = synced
     await deps.store.put_state(deal_key(deal_id), state)
+    if applied:
+        await audit.record(
+            deps.store, opp_id, "update_opportunity", audit.SYSTEM_PC, deal_id, calls, changes=applied
+        )
     if blocked:
         await _note_once(
             deps,

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from cosync_worker.conflicts import resolve_event_type, rollback_event_type
 from cosync_worker.errors import PermanentError
 from cosync_worker.events import Event
 from cosync_worker.hooks import ConnectorSpec, Context, PropertySpec, RouteSpec, ScheduleSpec, hookimpl
 
-from . import assignment, inbound, outbound, submission, summary
+from . import assignment, audit, inbound, outbound, resolution, submission, summary
 from .client import PartnerCentralClient
 from .config import AwsConfig
 from .deps import Deps
@@ -24,6 +25,8 @@ NAME = "aws"
 SERVICE = "aws.partnercentral"
 SOLUTIONS = "aws.solutions"
 _OWNED_HUBSPOT = "aws._owned_hubspot"
+RESOLVE_EVENT = resolve_event_type(NAME)
+ROLLBACK_EVENT = rollback_event_type(NAME)
 
 SCHEDULES = (
     ScheduleSpec("aws_reconcile", 300, 10, "ListOpportunities changed since the last run -> HubSpot"),
@@ -48,6 +51,8 @@ def cosync_connector() -> ConnectorSpec:
             "partnercentral.*",
             SUBMIT_EVENT,
             ASSIGN_EVENT,
+            RESOLVE_EVENT,
+            ROLLBACK_EVENT,
         ),
         config_model=AwsConfig,
         schedules=SCHEDULES,
@@ -89,6 +94,7 @@ def deps_of(context: Context) -> Deps:
         context.service("hubspot"),
         context.store,
         context.services.get(SOLUTIONS),
+        context.services.get("notify"),
     )
 
 
@@ -107,7 +113,20 @@ def _own_change(event: Event, context: Context) -> bool:
 async def cosync_handle_event(event: Event, context: Context) -> None:
     if SERVICE not in context.services:
         return  # installed but not enabled (see AwsConfig.configured): events and ticks are not ours
-    deps = deps_of(context)
+    token = audit.TRIGGER.set(event.type)
+    try:
+        await _handle(event, context, deps_of(context))
+    finally:
+        audit.TRIGGER.reset(token)
+
+
+async def _handle(event: Event, context: Context, deps: Deps) -> None:
+    if event.type == RESOLVE_EVENT:
+        await resolution.resolve_conflict(deps, event.payload)
+        return
+    if event.type == ROLLBACK_EVENT:
+        await resolution.rollback(deps, event.object.id, event.payload)
+        return
     if event.type.startswith("partnercentral."):
         catalog = (event.payload.get("detail") or {}).get("catalog", "AWS")
         if catalog != deps.config.catalog:

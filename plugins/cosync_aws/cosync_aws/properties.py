@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from cosync_worker.hooks import PropertySpec
 
-__all__ = ["GROUP", "PROPERTIES"]
+__all__ = ["CONFLICT_STATUSES", "GROUP", "PROPERTIES"]
 
 GROUP = "aws_partner_central"
+CONFLICT_STATUSES = ("None", "Pending", "Resolved")
 
 
 def _deal(
@@ -33,4 +34,15 @@ PROPERTIES: tuple[PropertySpec, ...] = (
         "aws_solution_ids", "AWS solution IDs", description="Comma-separated override of the solution matcher"
     ),
     _deal("aws_use_case", "AWS use case"),
+    PropertySpec(
+        "deals",
+        "aws_conflict_status",
+        "AWS conflict status",
+        "enumeration",
+        "select",
+        GROUP,
+        "None, Pending (a person must settle a field) or Resolved",
+        tuple({"label": v, "value": v, "displayOrder": i} for i, v in enumerate(CONFLICT_STATUSES)),
+    ),
+    _deal("aws_last_conflict_date", "AWS last conflict date", "datetime", "date"),
 )

@@ -19,6 +19,7 @@ from typing import Any
 from cosync_worker.errors import Retry
 from cosync_worker.logs import get_logger
 
+from . import audit
 from .client import PartnerCentralError, Priority
 from .deps import Deps
 from .hubspot_side import add_note
@@ -148,6 +149,21 @@ async def submit_deal(deps: Deps, deal_id: str) -> str:
         st.setdefault("hubspot", {})["aws_review_status"] = "Submitted"
 
     await patch_state(deps.store, key, finished)
+    await audit.record(
+        deps.store,
+        str(opp_id),
+        "submit_opportunity",
+        audit.SYSTEM_PC,
+        deal_id,
+        [
+            "GetOpportunity",
+            "StartEngagementFromOpportunityTask",
+            "ListEngagementFromOpportunityTasks",
+            "hubspot.deals.update",
+        ],
+        involvement_type=rules.involvement_type,
+        visibility=rules.visibility,
+    )
     await add_note(
         deps.hs,
         deal_id,
