@@ -159,11 +159,7 @@ async def _decide(
             partnercentral_value=conflict.remote_value,
         )
         manual.append(conflict)
-    for path, who in decided.items():
-        if who == "manual":
-            continue
-        prop = PATH_FIELDS[path]
-        log.info("aws_conflict_resolved", deal_id=deal_id, field=prop, winner=who)
+    log.info("aws_conflicts", deal_id=deal_id, direction=direction, winners=decided)
     return decided, manual
 
 
@@ -278,8 +274,7 @@ async def settle_reverse(
             settled.skip.add(prop)
         if who == "hubspot":
             settled.base[path] = remote.get(path)
-        await_needed = who != "manual"
-        if await_needed:
+        if who != "manual":
             await audit.record(
                 deps.store,
                 opp_id,

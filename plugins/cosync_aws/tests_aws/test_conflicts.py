@@ -87,6 +87,12 @@ def test_values_between_sides() -> None:
 
 
 async def person_sets_amount(stack: Stack, opp_id: str, amount: str) -> None:
+    await person_edits(stack, opp_id, amount=amount)
+
+
+async def person_edits(
+    stack: Stack, opp_id: str, amount: str | None = None, stage: str | None = None
+) -> None:
     """A colleague edits the opportunity in the Partner Central console (read-merge-write through the API)."""
     async with get_session().create_client(
         "partnercentral-selling",
@@ -100,7 +106,10 @@ async def person_sets_amount(stack: Stack, opp_id: str, amount: str) -> None:
             k: v for k, v in current["LifeCycle"].items() if k not in ("ReviewStatus", "NextStepsHistory")
         }
         project = dict(current["Project"])
-        project["ExpectedCustomerSpend"] = [{**project["ExpectedCustomerSpend"][0], "Amount": amount}]
+        if amount is not None:
+            project["ExpectedCustomerSpend"] = [{**project["ExpectedCustomerSpend"][0], "Amount": amount}]
+        if stage is not None:
+            life["Stage"] = stage
         await client.update_opportunity(
             Catalog="Sandbox",
             Identifier=opp_id,
@@ -296,3 +305,75 @@ async def test_manual_field_waits_for_a_person_then_resolves_once(manual_stack: 
         return pc_amount(stack, opp_id) == "31000"
 
     await wait_until(synced_again)
+
+
+@pytest.fixture
+async def stage_stack(
+    tmp_path: Path, hubspot_emulator: HubSpotEmulator, partnercentral_emulator: PartnerCentralEmulator
+) -> AsyncIterator[Stack]:
+    async for s in start_stack(
+        tmp_path,
+        hubspot_emulator,
+        partnercentral_emulator,
+        coalesce_seconds=1.5,
+        conflicts={
+            "default_strategy": "PARTNER_CENTRAL_WINS",
+            "field_strategies": {"dealstage": "HUBSPOT_WINS"},
+        },
+    ):
+        yield s
+
+
+async def test_reverse_sync_detects_and_applies_per_field_strategies(stage_stack: Stack) -> None:
+    """Partner Central's edit is reverse-synced while the rep's is still coalescing: the conflict is caught on
+    the way back, and each field follows its own strategy (stage: HubSpot wins; close date: AWS wins)."""
+    stack = stage_stack
+    deal_id, opp_id = await created(stack)
+    new_close = GOOD_DEAL["closedate"][:8] + "26"
+    await stack.rep_update(deal_id, {"dealstage": "decisionmakerboughtin"})
+    await asyncio.sleep(0.05)
+    await person_edits(stack, opp_id, stage="Committed")
+
+    async def stage_pushed() -> bool:
+        return str(stack.opportunities()[opp_id]["LifeCycle"]["Stage"]) == "Business Validation"
+
+    await wait_until(stage_pushed)
+    await stack.settle(1.0)
+    assert stack.deal(deal_id)["dealstage"] == "decisionmakerboughtin"
+    assert stack.opportunities()[opp_id]["LifeCycle"]["Stage"] == "Business Validation"
+    [resolved] = [e for e in await trail(stack, opp_id) if e["action"] == "conflict_resolved"]
+    assert (resolved["detail"]["direction"], resolved["detail"]["winner"]) == ("reverse", "hubspot")
+    assert resolved["detail"]["trigger"].startswith("partnercentral.")
+
+    # the close date: the default strategy, Partner Central wins, whichever came last
+    async with get_session().create_client(
+        "partnercentral-selling",
+        region_name="us-east-1",
+        endpoint_url=stack.pc.base_url,
+        aws_access_key_id="person",
+        aws_secret_access_key="person",
+    ) as client:
+        await stack.rep_update(deal_id, {"closedate": new_close})
+        current: dict[str, Any] = await client.get_opportunity(Catalog="Sandbox", Identifier=opp_id)
+        life = {
+            k: v for k, v in current["LifeCycle"].items() if k not in ("ReviewStatus", "NextStepsHistory")
+        }
+        await client.update_opportunity(
+            Catalog="Sandbox",
+            Identifier=opp_id,
+            LastModifiedDate=current["LastModifiedDate"],
+            Customer=current["Customer"],
+            Project=current["Project"],
+            LifeCycle={**life, "TargetCloseDate": GOOD_DEAL["closedate"][:8] + "25"},
+        )
+
+    async def close_back() -> bool:
+        return stack.deal(deal_id).get("closedate", "")[:10] == GOOD_DEAL["closedate"][:8] + "25"
+
+    await wait_until(close_back)
+    await stack.settle(1.0)
+    assert stack.opportunities()[opp_id]["LifeCycle"]["TargetCloseDate"] == GOOD_DEAL["closedate"][:8] + "25"
+    winners = [
+        e["detail"]["winner"] for e in await trail(stack, opp_id) if e["action"] == "conflict_resolved"
+    ]
+    assert winners == ["hubspot", "partnercentral"]
