@@ -19,7 +19,7 @@ from . import audit
 from .client import PartnerCentralError, Priority
 from .conflict_rules import CONFLICT_FIELDS, PATH_FIELDS, hubspot_value, pc_display, value_at
 from .deps import Deps
-from .hubspot_side import read_deal
+from .hubspot_side import add_note, read_deal
 from .mapping import merge_update, owned_from_hubspot, owned_view, review_rules
 from .outbound import MAX_CONFLICT_RETRIES
 from .state import deal_key, opportunity_key, patch_state
@@ -150,6 +150,38 @@ async def resolve_conflict(deps: Deps, payload: dict[str, Any]) -> None:
     log.info("aws_conflict_resolved_by_api", conflict_id=conflict.id, field=conflict.field)
 
 
+async def _revert_deal(
+    deps: Deps,
+    opp_id: str,
+    deal_id: str,
+    deal: dict[str, Any],
+    writes: dict[str, Any],
+    before: dict[str, Any],
+    reason: str,
+) -> None:
+    """Partner Central refused the rollback after the deal was written: put the deal (and the synced state)
+    back, audit it and tell the rep (the seed's automatic rollback)."""
+    undo = {k: deal.get(k) or "" for k in writes}
+    if undo:
+        await deps.hs.update("deals", deal_id, undo)
+    await patch_state(deps.store, deal_key(deal_id), lambda st: st.update(before))
+    await audit.record(
+        deps.store,
+        opp_id,
+        "rollback_reverted",
+        audit.SYSTEM_HUBSPOT,
+        deal_id,
+        ["hubspot.deals.update"] if undo else [],
+        reason=reason,
+        changes={k: {"old": writes[k], "new": v} for k, v in undo.items()},
+    )
+    await add_note(
+        deps.hs,
+        deal_id,
+        f"Rollback of opportunity {opp_id} failed, changes reverted: Partner Central said {reason}",
+    )
+
+
 async def rollback(deps: Deps, opp_id: str, payload: dict[str, Any]) -> None:
     job_id = str(payload["job_id"])
     target_ts = float(payload["target_timestamp"])
@@ -177,10 +209,12 @@ async def rollback(deps: Deps, opp_id: str, payload: dict[str, Any]) -> None:
                 writes[prop] = value
 
         def restored(st: dict[str, Any]) -> None:
+            before.update(owned=dict(st.get("owned") or {}), hubspot=dict(st.get("hubspot") or {}))
             st.setdefault("owned", {}).update(wanted)
             view = {k: v for k, v in writes.items() if k in ("dealstage", "closedate")}
             st["hubspot"] = {**(st.get("hubspot") or {}), **view}
 
+        before: dict[str, Any] = {}
         await patch_state(deps.store, deal_key(deal_id), restored)
         if writes:
             await deps.hs.update("deals", deal_id, writes)
@@ -189,6 +223,8 @@ async def rollback(deps: Deps, opp_id: str, payload: dict[str, Any]) -> None:
         old_pc, pc_calls = await _merge_write(deps, opp_id, wanted)
     except PartnerCentralError as exc:
         if exc.code in ("ValidationException", "ResourceNotFoundException", "AccessDeniedException"):
+            if deal_id:
+                await _revert_deal(deps, opp_id, deal_id, bundle.deal, writes, before, exc.message)
             await update_job(deps.store, job_id, "failed", error=f"Partner Central refused: {exc.message}")
             return
         raise Retry(f"UpdateOpportunity failed: {exc.code}") from None

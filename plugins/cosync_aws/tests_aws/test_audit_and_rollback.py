@@ -154,3 +154,30 @@ async def test_rollback_before_the_first_entry_fails_clearly(stack: Stack) -> No
 
 async def _prop(stack: Stack, deal_id: str, prop: str, value: str) -> bool:
     return stack.deal(deal_id).get(prop) == value
+
+
+async def test_rollback_refused_by_partner_central_reverts_the_deal(stack: Stack) -> None:
+    deal_id, opp_id = await created(stack)
+    before_change = datetime.now(UTC)
+    await asyncio.sleep(0.05)
+    await stack.rep_update(deal_id, {"amount": "15000"})
+    await wait_until(lambda: _amount_is(stack, opp_id, "15000"))
+    await stack.aws(f"/_sandbox/opportunities/{opp_id}", {"ReviewStatus": "Submitted"})
+    await wait_until(lambda: _prop(stack, deal_id, "aws_review_status", "Submitted"))
+    await stack.settle()
+
+    status, accepted = await api(
+        stack, "POST", "/rollback", {"opportunityId": opp_id, "targetTimestamp": before_change.isoformat()}
+    )
+    assert status == 202
+    job = await job_done(stack, accepted["job_id"])
+    assert job["status"] == "failed" and "Partner Central refused" in job["error"], job
+    assert pc_amount(stack, opp_id) == "15000"
+    assert stack.deal(deal_id)["amount"] == "15000"
+    assert any("changes reverted" in n for n in stack.notes_of(deal_id))
+    actions = [e["action"] for e in await trail(stack, opp_id)]
+    assert "rollback_reverted" in actions and "rollback" not in actions
+
+
+async def _amount_is(stack: Stack, opp_id: str, amount: str) -> bool:
+    return pc_amount(stack, opp_id) == amount
