@@ -214,12 +214,20 @@ def _conflict(cloud: str, n: Notice, s: NotifySettings) -> Verdict:
     conflicts = _fact(n, "conflicts", [])
     lines = tuple(f"Conflict: {c}" for c in conflicts) if isinstance(conflicts, list) else (str(conflicts),)
     where = CLOUDS.get(cloud, "the partner cloud")
+    conflict_id = _fact(n, "conflict_id")
+    # A conflict held for manual resolution is frozen on both sides: editing HubSpot would not settle it.
+    settle = (
+        f"Settle conflict {conflict_id} with POST /conflicts/resolve (USE_HUBSPOT_VALUE or "
+        f"USE_PARTNER_CENTRAL_VALUE)"
+        if conflict_id
+        else "Correct it in HubSpot so the next sync settles it"
+    )
     return Verdict(
         "HIGH",
         "⚠️",
         "Sync Conflict Detected",
         (f"HubSpot and {where} disagree on this deal.", *_opp_line(n), *lines),
-        ("Decide which value is right", "Correct it in HubSpot so the next sync settles it"),
+        ("Decide which value is right", settle),
         12,
     )
 

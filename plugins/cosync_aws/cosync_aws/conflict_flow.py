@@ -92,7 +92,7 @@ async def _notify_manual(deps: Deps, deal_id: str, opp_id: str, conflict: Confli
                     kind="aws.conflict_detected",
                     deal_id=deal_id,
                     change_key=conflict.id,
-                    facts={"opportunity_id": opp_id, "conflicts": [line]},
+                    facts={"opportunity_id": opp_id, "conflicts": [line], "conflict_id": conflict.id},
                 )
             )
             return

@@ -259,6 +259,7 @@ async def test_manual_field_waits_for_a_person_then_resolves_once(manual_stack: 
     assert (conflict["hubspotValue"], conflict["partnerCentralValue"]) == ("20000", "30000")
     assert conflict["hubspotTimestamp"] < conflict["partnerCentralTimestamp"] <= conflict["detectedAt"]
     assert conflict["objectKey"] == f"partnercentral:opportunity:{opp_id}"
+    assert conflict["id"] in mine[0].get("hs_task_body", ""), mine[0]
 
     status, _ = await api(stack, "GET", "/conflicts/pending", token=None)
     assert status == 401
