@@ -11,6 +11,7 @@ flagged on the deal (``aws_conflict_status=Pending``) until ``POST /conflicts/re
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +32,7 @@ from .conflict_rules import (
 )
 from .deps import Deps
 from .hubspot_side import add_note
+from .mapping import owned_view
 
 __all__ = ["CONNECTOR", "Settled", "epoch", "settle_outbound", "settle_reverse"]
 
@@ -236,8 +238,6 @@ async def settle_outbound(
 
 
 def _owned_of(record: dict[str, Any]) -> dict[str, Any]:
-    from .mapping import owned_view
-
     return owned_view(record, list(PATH_FIELDS))
 
 
@@ -251,7 +251,7 @@ async def settle_reverse(
     last: dict[str, Any],
     base: dict[str, Any],
     frozen: dict[str, str],
-    same: Any,
+    same: Callable[[str, Any, Any], bool],
 ) -> Settled:
     """An AWS change meets a rep's not yet pushed: ``skip`` are HubSpot properties the reverse sync must not
     write (HubSpot won, to be pushed by the caller, or a person must settle)."""

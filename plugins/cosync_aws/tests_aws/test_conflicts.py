@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -257,7 +258,11 @@ async def test_manual_field_waits_for_a_person_then_resolves_once(manual_stack: 
     assert conflict["opportunityId"] == opp_id and conflict["dealId"] == deal_id
     assert conflict["field"] == "amount" and conflict["status"] == "PENDING"
     assert (conflict["hubspotValue"], conflict["partnerCentralValue"]) == ("20000", "30000")
-    assert conflict["hubspotTimestamp"] < conflict["partnerCentralTimestamp"] <= conflict["detectedAt"]
+    stamps = [
+        datetime.fromisoformat(conflict[k].replace("Z", "+00:00"))
+        for k in ("hubspotTimestamp", "partnerCentralTimestamp", "detectedAt")
+    ]
+    assert stamps[0] < stamps[1] <= stamps[2]
     assert conflict["objectKey"] == f"partnercentral:opportunity:{opp_id}"
     assert conflict["id"] in mine[0].get("hs_task_body", ""), mine[0]
 
