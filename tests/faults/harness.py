@@ -81,6 +81,8 @@ def config(
                 "aws_secret_access_key": "sandbox",
                 "coalesce_seconds": 1.0,
                 "task_poll_seconds": 0.05,
+                # A SIGKILLed acceptance holds its invitation's lock for task_timeout + 30 s
+                "task_timeout_seconds": 10,
                 # Half the scaled quota: the time scale also scales the jitter between drawing a token and
                 # the request landing (see plugins/cosync_aws/tests_aws/test_write_budget.py)
                 "write_rate_per_second": TIME_SCALE * 0.5,

@@ -197,8 +197,11 @@ async def accept_invitation(deps: Deps, invitation_id: str) -> str | None:
         return str(st["deal_id"])
     # The event and the poll may reach one invitation together: one accepts (one write), the other retries.
     lock = f"aws:invitation-lock:{invitation_id}"
-    if not await deps.store.claim_key(lock, deps.config.task_timeout_seconds + 60):
-        raise Retry("another worker is accepting this invitation", defer=2)
+    lock_seconds = deps.config.task_timeout_seconds + 30
+    if not await deps.store.claim_key(lock, lock_seconds):
+        # A holder that was killed keeps the lock until it expires: wait in steps that outlast it within the
+        # retry attempts (a defer of seconds would dead-letter the event first). Each step is a cheap no-op.
+        raise Retry("another worker is accepting this invitation", defer=lock_seconds / 6)
     try:
         st = await deps.store.get_state(key) or {}
         if st.get("deal_id"):

@@ -34,7 +34,7 @@ from .mapping import (
     review_rules,
 )
 from .solutions import associate, choose_solutions
-from .state import deal_key, note_key, opportunity_key, related_key
+from .state import deal_key, note_key, opportunity_key, patch_state, related_key
 
 __all__ = [
     "COMPANY_PROPERTIES_SYNCED",
@@ -91,11 +91,16 @@ async def ensure_opportunity(deps: Deps, deal_id: str, bundle: DealBundle | None
     """
     state = await deps.store.get_state(deal_key(deal_id)) or {}
     if state.get("opportunity_id"):
-        return str(state["opportunity_id"])
+        opp_id = str(state["opportunity_id"])
+        if state.get("linked") is False:
+            # Created, but the write-back to the deal never finished (a crash or a HubSpot failure in
+            # between): finish it now, or the deal would never show its opportunity.
+            await _link(deps, deal_id, opp_id, bundle or await read_deal(deps.hs, deal_id), state)
+        return opp_id
     bundle = bundle or await read_deal(deps.hs, deal_id)
     existing = bundle.deal.get("aws_opportunity_id")
     if existing:
-        await _remember(deps, deal_id, str(existing), bundle, None)
+        await _remember(deps, deal_id, str(existing), bundle, None, linked=True)
         return str(existing)
     if not has_tag(bundle.deal.get("dealname"), deps.config.deal_tag):
         await deps.store.put_state(deal_key(deal_id), {"tagged": False})
@@ -126,8 +131,18 @@ async def ensure_opportunity(deps: Deps, deal_id: str, bundle: DealBundle | None
         changes={p: {"old": None, "new": v} for p, v in owned_view(request).items()},
     )
     request.setdefault("LifeCycle", {})["ReviewStatus"] = "Pending Submission"
-    await _remember(deps, deal_id, opp_id, bundle, request)
-    solutions_text = await _associate_solutions(deps, deal_id, opp_id, bundle)
+    await _remember(deps, deal_id, opp_id, bundle, request, linked=False)
+    await _link(deps, deal_id, opp_id, bundle, await deps.store.get_state(deal_key(deal_id)) or {})
+    log.info("aws_opportunity_created", deal_id=deal_id, opportunity_id=opp_id)
+    return opp_id
+
+
+async def _link(deps: Deps, deal_id: str, opp_id: str, bundle: DealBundle, state: dict[str, Any]) -> None:
+    """The steps after CreateOpportunity, each safe to run again: solutions, the deal's write-back, the note.
+    ``linked`` is set only when all are done, so a redelivery after a crash finishes what was left."""
+    solutions_text = ""
+    if "solutions" not in state:
+        solutions_text = await _associate_solutions(deps, deal_id, opp_id, bundle)
     await deps.hs.update(
         "deals",
         deal_id,
@@ -146,8 +161,11 @@ async def ensure_opportunity(deps: Deps, deal_id: str, bundle: DealBundle | None
         f"AWS Partner Central opportunity {opp_id} created ({deps.config.catalog} catalog) by cosync."
         + solutions_text,
     )
-    log.info("aws_opportunity_created", deal_id=deal_id, opportunity_id=opp_id)
-    return opp_id
+
+    def linked(st: dict[str, Any]) -> None:
+        st["linked"] = True
+
+    await patch_state(deps.store, deal_key(deal_id), linked)
 
 
 async def _associate_solutions(deps: Deps, deal_id: str, opp_id: str, bundle: DealBundle) -> str:
@@ -169,11 +187,18 @@ async def _associate_solutions(deps: Deps, deal_id: str, opp_id: str, bundle: De
 
 
 async def _remember(
-    deps: Deps, deal_id: str, opp_id: str, bundle: DealBundle, record: dict[str, Any] | None
+    deps: Deps,
+    deal_id: str,
+    opp_id: str,
+    bundle: DealBundle,
+    record: dict[str, Any] | None,
+    *,
+    linked: bool,
 ) -> None:
     owned = owned_from_hubspot(bundle.deal, bundle.company, bundle.contacts, deps.config)
     state = {
         "opportunity_id": opp_id,
+        "linked": linked,
         "owned": owned,
         "hubspot": hubspot_view(record, deps.config) if record is not None else {},
         "read_at_ms": bundle.read_at_ms,
@@ -190,6 +215,8 @@ async def sync_change(deps: Deps, deal_id: str, prop: str, value: str | None, oc
     (``occurredAt`` < ``read_at_ms``) and are covered without another call.
     """
     state = await deps.store.get_state(deal_key(deal_id)) or {}
+    if state.get("linked") is False:
+        await ensure_opportunity(deps, deal_id)  # finishes a creation cut short before the deal knew of it
     if not state.get("opportunity_id"):
         # An untagged deal costs nothing until its name changes; a deal that failed validation is retried.
         if state.get("tagged") is False and prop != "dealname":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from cosync_worker.events import parse_hubspot_event
 
@@ -108,3 +109,36 @@ async def test_deal_missing_required_fields_is_marked_error_and_created_once_fix
 
 async def _has_opp(stack: Stack, deal_id: str) -> bool:
     return bool(stack.deal(deal_id).get("aws_opportunity_id"))
+
+
+async def test_write_back_cut_short_after_create_is_finished_by_the_retry(stack: Stack) -> None:
+    # The opportunity exists in AWS but the deal's write-back fails (HubSpot down, or the worker killed right
+    # there). The retry must link the deal, not stop at "already created" and leave it without its id.
+    hs = stack.rt.context.service("hubspot")
+    real_update = hs.update
+    failed: list[str] = []
+
+    async def update_failing_once(object_type: str, object_id: str, props: dict[str, Any]) -> dict[str, Any]:
+        if "aws_opportunity_id" in props and not failed:
+            failed.append(object_id)
+            raise ConnectionResetError("HubSpot went away mid write-back")
+        return await real_update(object_type, object_id, props)
+
+    hs.update = update_failing_once
+    try:
+        company = await stack.rep_company()
+        deal_id = await stack.rep_deal(GOOD_DEAL, company)
+
+        async def linked() -> bool:
+            return bool(stack.deal(deal_id).get("aws_opportunity_id")) and bool(stack.notes_of(deal_id))
+
+        await wait_until(linked)
+        await stack.settle()
+    finally:
+        hs.update = real_update
+    assert failed == [deal_id]
+    opps = stack.opportunities()
+    assert len(opps) == 1 and stack.deal(deal_id)["aws_opportunity_id"] == next(iter(opps))
+    assert len(stack.notes_of(deal_id)) == 1
+    assert (await stack.calls(stack.pc)).get("CreateOpportunity") == 1
+    assert await stack.rt.context.queue.list_dead_letters() == []
