@@ -7,15 +7,15 @@ connector's clients and write budget, so each answers 202 with a job (``GET /job
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from ..conflicts import AlreadyResolved, Conflict, ConflictBook, UnknownConflict
 from ..conflicts.requests import (
-    Resolution,
     resolve_event,
     resolve_event_type,
     rollback_event,
@@ -25,7 +25,14 @@ from ..hooks import Context, RouteSpec, request_body
 from .jobs import JobAccepted, create_job
 from .problems import ProblemError
 
-__all__ = ["PendingConflict", "PendingConflicts", "ResolveIn", "RollbackIn", "conflict_routes"]
+__all__ = [
+    "DocumentedRoute",
+    "PendingConflict",
+    "PendingConflicts",
+    "ResolveIn",
+    "RollbackIn",
+    "conflict_routes",
+]
 
 # Which remote object a rollback names, per connector (the seed's ``opportunityId`` is Partner Central's).
 ROLLBACK_OBJECTS: dict[str, tuple[str, str]] = {"aws": ("partnercentral", "opportunity")}
@@ -59,19 +66,31 @@ class PendingConflicts(BaseModel):
     conflicts: list[PendingConflict]
 
 
-class ResolveIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _ResolveSide(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="ResolveWithASide")
 
     conflictId: str = Field(min_length=1, max_length=64)
-    resolution: Resolution
-    value: Any = Field(None, description="the value to apply on both sides, for USE_CUSTOM_VALUE only")
+    resolution: Literal["USE_HUBSPOT_VALUE", "USE_PARTNER_CENTRAL_VALUE"]
     reason: str | None = Field(None, max_length=1000)
 
-    @model_validator(mode="after")
-    def _custom(self) -> ResolveIn:
-        if (self.resolution == "USE_CUSTOM_VALUE") != (self.value is not None):
-            raise ValueError("value is required with USE_CUSTOM_VALUE and not allowed otherwise")
-        return self
+
+class _ResolveCustom(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="ResolveWithAValue")
+
+    conflictId: str = Field(min_length=1, max_length=64)
+    resolution: Literal["USE_CUSTOM_VALUE"]
+    value: str = Field(
+        min_length=1, max_length=1000, description="the value for both sides, as HubSpot holds it"
+    )
+    reason: str | None = Field(None, max_length=1000)
+
+
+class ResolveIn(RootModel[Annotated[_ResolveSide | _ResolveCustom, Field(discriminator="resolution")]]):
+    """One side's value, or (``USE_CUSTOM_VALUE``) a value of one's own; the schema says which needs ``value``."""
+
+    @property
+    def body(self) -> _ResolveSide | _ResolveCustom:
+        return self.root
 
 
 class RollbackIn(BaseModel):
@@ -80,6 +99,14 @@ class RollbackIn(BaseModel):
     opportunityId: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     targetTimestamp: datetime = Field(description="ISO 8601; without an offset it is read as UTC")
     connector: Literal["aws"] = "aws"
+
+
+@dataclass(frozen=True)
+class DocumentedRoute(RouteSpec):
+    """A route whose 404/409 answers are part of its contract, so ``/openapi.json`` lists them."""
+
+    error_statuses: tuple[int, ...] = ()
+    error_descriptions: dict[int, str] = field(default_factory=dict)
 
 
 def _pending_out(c: Conflict) -> PendingConflict:
@@ -121,7 +148,8 @@ def conflict_routes(context: Context) -> list[RouteSpec]:
         )
 
     async def resolve(request: web.Request) -> web.Response:
-        body = request_body(request, ResolveIn)
+        body = request_body(request, ResolveIn).body
+        value = body.value if isinstance(body, _ResolveCustom) else None
         known = await book.get(body.conflictId)
         if known is None:
             raise ProblemError(404, f"no conflict with id {body.conflictId!r}", kind="not-found")
@@ -145,7 +173,7 @@ def conflict_routes(context: Context) -> list[RouteSpec]:
                         conflict.id,
                         conflict.deal_id,
                         body.resolution,
-                        body.value,
+                        value,
                         body.reason,
                     )
                 ]
@@ -183,7 +211,7 @@ def conflict_routes(context: Context) -> list[RouteSpec]:
             response_model=PendingConflicts,
             tags=("conflicts",),
         ),
-        RouteSpec(
+        DocumentedRoute(
             "POST",
             "/conflicts/resolve",
             resolve,
@@ -191,8 +219,13 @@ def conflict_routes(context: Context) -> list[RouteSpec]:
             body_model=ResolveIn,
             response_model=JobAccepted,
             tags=("conflicts",),
+            error_statuses=(404, 409),
+            error_descriptions={
+                404: "No conflict has this id",
+                409: "Already resolved, being resolved, or its connector does not run here",
+            },
         ),
-        RouteSpec(
+        DocumentedRoute(
             "POST",
             "/rollback",
             rollback,
@@ -200,5 +233,7 @@ def conflict_routes(context: Context) -> list[RouteSpec]:
             body_model=RollbackIn,
             response_model=JobAccepted,
             tags=("conflicts",),
+            error_statuses=(409,),
+            error_descriptions={409: "The connector does not run in this deployment"},
         ),
     ]

@@ -110,5 +110,8 @@ def mount_route(app: web.Application, spec: RouteSpec) -> None:
             response_model=spec.response_model,
             # RouteSpec has no success status yet, so any 2xx is documented.
             response_status=getattr(spec, "status", "2XX"),
+            # Declared by RouteSpec subclasses (e.g. conflict_routes.DocumentedRoute) until RouteSpec has them.
+            error_statuses=tuple(getattr(spec, "error_statuses", ())),
+            error_descriptions=dict(getattr(spec, "error_descriptions", {})),
         )
     )
