@@ -19,6 +19,7 @@ from . import audit
 from .client import PartnerCentralError, Priority
 from .conflict_flow import settle_reverse
 from .conflict_rules import CONFLICT_FIELDS, PATH_FIELDS
+from .deal_lock import deal_lock
 from .deps import Deps
 from .hubspot_side import add_note
 from .mapping import client_token, hubspot_view, owned_from_hubspot, owned_view
@@ -73,6 +74,20 @@ async def reverse_sync(deps: Deps, opp_id: str, record: dict[str, Any] | None = 
     deal_id = await _deal_for(deps, opp_id)
     if deal_id is None:
         return {}
+    async with deal_lock(deps, deal_id):
+        changes, push = await _reverse_sync_locked(deps, deal_id, opp_id, record)
+    if push:
+        from .outbound import push_update  # outbound imports this module's neighbours; late import, no cycle
+
+        await push_update(deps, deal_id)
+    return changes
+
+
+async def _reverse_sync_locked(
+    deps: Deps, deal_id: str, opp_id: str, record: dict[str, Any] | None
+) -> tuple[dict[str, str], bool]:
+    """The read-compare-write of :func:`reverse_sync` under the deal's lock; says whether HubSpot won a
+    conflict and must be pushed (done by the caller, after the lock is released)."""
     current = record or await deps.pc.call("GetOpportunity", Priority.UPDATE, Identifier=opp_id)
     view = hubspot_view(current, deps.config)
     state = await deps.store.get_state(deal_key(deal_id)) or {"opportunity_id": opp_id}
@@ -83,7 +98,7 @@ async def reverse_sync(deps: Deps, opp_id: str, record: dict[str, Any] | None = 
     last = state.get("hubspot") or {}
     diff = {k: v for k, v in view.items() if not _same(k, last.get(k), v)}
     if not diff:
-        return {}
+        return {}, False
     deal = await deps.hs.get("deals", deal_id, properties=list(diff))
     actual = deal.get("properties") or {}
     changes = {k: v for k, v in diff.items() if not _same(k, actual.get(k), v)}
@@ -115,6 +130,9 @@ async def reverse_sync(deps: Deps, opp_id: str, record: dict[str, Any] | None = 
         st["owned"] = owned
         if settled.pending or st.get("conflicts"):
             st["conflicts"] = {**(st.get("conflicts") or {}), **settled.pending}
+        if changes:
+            # A push holding a deal read from before this write must read the deal again.
+            st["reverse_written_ms"] = int(time.time() * 1000)
 
     await patch_state(deps.store, deal_key(deal_id), synced)
     if changes:
@@ -132,10 +150,6 @@ async def reverse_sync(deps: Deps, opp_id: str, record: dict[str, Any] | None = 
                 if PATH_FIELDS[p] in changes
             },
         )
-    if settled.base:
-        from .outbound import push_update  # outbound imports this module's neighbours; late import, no cycle
-
-        await push_update(deps, deal_id)
     if changes:
         lines = [
             f"{_LABELS.get(k, k)}: {actual.get(k) or '(empty)'} -> {v}" for k, v in sorted(changes.items())
@@ -144,7 +158,7 @@ async def reverse_sync(deps: Deps, opp_id: str, record: dict[str, Any] | None = 
             deps.hs, deal_id, f"AWS Partner Central changed opportunity {opp_id}:\n" + "\n".join(lines)
         )
         log.info("aws_reverse_sync", deal_id=deal_id, opportunity_id=opp_id, changed=sorted(changes))
-    return changes
+    return changes, bool(settled.base)
 
 
 async def reconcile(deps: Deps) -> int:

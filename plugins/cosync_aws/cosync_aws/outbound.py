@@ -19,6 +19,7 @@ from cosync_worker.logs import get_logger
 from . import audit
 from .client import PartnerCentralError, Priority
 from .conflict_flow import Settled, settle_outbound
+from .deal_lock import deal_lock
 from .deps import Deps
 from .hubspot_side import DealBundle, add_note, read_deal
 from .mapping import (
@@ -236,10 +237,17 @@ async def sync_change(deps: Deps, deal_id: str, prop: str, value: str | None, oc
 async def push_update(deps: Deps, deal_id: str, bundle: DealBundle | None = None) -> str:
     """Read the deal, and if anything cosync owns differs from what was last synced, read-merge-write the
     opportunity. Returns ``"noop"``, ``"updated"``, ``"blocked"`` or ``"error"``."""
+    async with deal_lock(deps, deal_id):
+        return await _push_update_locked(deps, deal_id, bundle)
+
+
+async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | None) -> str:
     state = await deps.store.get_state(deal_key(deal_id)) or {}
     opp_id = state.get("opportunity_id")
     if not opp_id:
         return "noop"
+    if bundle is not None and int(state.get("reverse_written_ms") or 0) >= bundle.read_at_ms:
+        bundle = None  # a reverse sync wrote to the deal after this read: pushing it would undo that write
     bundle = bundle or await read_deal(deps.hs, deal_id)
     state["read_at_ms"] = bundle.read_at_ms
     owned = owned_from_hubspot(bundle.deal, bundle.company, bundle.contacts, deps.config)

@@ -127,7 +127,9 @@ async def test_conflict_is_reread_and_remerged(editing_stack: Stack) -> None:
     # The emulator counts served calls; the client counts attempts: one conflict, then one success.
     attempts = stack.rt.context.service("aws.partnercentral").calls
     assert attempts["UpdateOpportunity"] - ours.get("UpdateOpportunity", 0) == 2
-    assert after["GetOpportunity"] - before.get("GetOpportunity", 0) == 2
+    # The push reads twice (before the write, and again after the conflict); the person's edit raises an
+    # "Opportunity Updated" event whose reverse sync may add one read of its own before we look.
+    assert 2 <= after["GetOpportunity"] - before.get("GetOpportunity", 0) <= 3
 
 
 async def test_submitted_opportunity_is_skipped_with_a_note_not_failed(stack: Stack) -> None:
