@@ -393,17 +393,6 @@ async def start_suite(
 
 # The suite found these in the AWS connector (plugins/cosync_aws, owned by another change); the assertions
 # stay as they are and the marker goes once they are fixed.
-KNOWN_AWS_CONNECTOR_BUGS = (
-    "cosync_aws: (1) outbound.ensure_opportunity records the opportunity in the state store (_remember) before "
-    "writing aws_opportunity_id back to the deal; a SIGKILL or a HubSpot failure in between leaves the deal "
-    "unlinked for good, because the redelivery returns early on the state. (2) inbound.reverse_sync of an "
-    "'Opportunity Created' event, run in the opportunity's message group while the deal's group pushes the "
-    "rep's newer values, writes the creation-time stage/close date back to HubSpot as INTEGRATION changes "
-    "(never echoed), so HubSpot reverts and Partner Central keeps the newer values. (3) accept_invitation's "
-    "lock outlives a SIGKILLed holder by task_timeout+60 s, so other replicas Retry until dead-lettered."
-)
-
-
 @dataclass
 class Load:
     deals: int

@@ -11,13 +11,12 @@ import pytest
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
 
-from .harness import KNOWN_AWS_CONNECTOR_BUGS, Load, assert_clean, run_scenario, start_suite
+from .harness import Load, assert_clean, run_scenario, start_suite
 
 LOAD = Load(deals=200, rounds=10, kill_every=6.0)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason=KNOWN_AWS_CONNECTOR_BUGS, raises=AssertionError, strict=False)
 @pytest.mark.timeout(270)
 async def test_one_local_worker_survives_kills_5xx_and_a_429_storm(
     tmp_path: Path, hs: HubSpotEmulator, quota_pc: PartnerCentralEmulator
