@@ -283,6 +283,8 @@ class PartnerCentralClient:
         metric.labels(operation=operation, outcome="ok").inc()
         if is_write:
             self._count_write()
+            # One line per write: the deployment's daily-write alarm counts these (infra/cdk alarms.py).
+            log.info("partnercentral.write", operation=operation, catalog=self.config.catalog)
         result.pop("ResponseMetadata", None)
         return result
 

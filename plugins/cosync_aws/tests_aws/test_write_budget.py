@@ -24,11 +24,13 @@ TIME_SCALE = 10.0  # 1 write/s becomes 10 writes per wall second
 DEALS = 60
 CHANGES_PER_DEAL = 5
 ROOT = Path(__file__).resolve().parents[3]
-# Scaling time by 10 also scales the jitter between taking a token and the request reaching the emulator
-# (signing, three busy processes on a shared 2-core machine): 40 ms of it is 0.4 s at AWS's pace. So the budget
-# is set at half the scaled rate here; against the real 1 write/s the client's own 10% margin leaves 100 ms.
+# Scaling time by 10 also scales every delay between taking a token and the emulator serving the request
+# (signing, three busy processes on a shared 2-core machine, and the emulator sharing this test process's event
+# loop with the relay and HubSpot's webhooks): a 100 ms stall here is a full second at AWS's pace. So the budget
+# is set at 30 % of the scaled rate (~370 ms between writes for a 100 ms quota window); against the real
+# 1 write/s the client's own 10 % margin is what absorbs that delay.
 AWS = {
-    "write_rate_per_second": TIME_SCALE * 0.5,
+    "write_rate_per_second": TIME_SCALE * 0.3,
     "read_rate_per_second": 10 * TIME_SCALE * 0.8,
     "coalesce_seconds": 2.0,
 }
@@ -107,7 +109,7 @@ async def test_burst_of_300_changes_stays_within_the_shared_write_budget(
     async def all_created() -> bool:
         return all(stack.deal(d).get("aws_opportunity_id") for d in deal_ids)
 
-    await wait_until(all_created, timeout=40)
+    await wait_until(all_created, timeout=120)
     await stack.settle(1.5)
     before = await stack.calls(stack.pc)
 
@@ -128,7 +130,7 @@ async def test_burst_of_300_changes_stays_within_the_shared_write_budget(
             for d in deal_ids
         )
 
-    await wait_until(all_synced, timeout=40)
+    await wait_until(all_synced, timeout=120)
     await stack.settle(2.0)
     after = await stack.calls(stack.pc)
     updates = after.get("UpdateOpportunity", 0) - before.get("UpdateOpportunity", 0)
@@ -140,6 +142,10 @@ async def test_burst_of_300_changes_stays_within_the_shared_write_budget(
     assert stack.pc.max_write_rate_observed <= 1.0
     assert await stack.rt.context.queue.list_dead_letters() == []
     assert await stack.rt.context.queue.depth() == 0
+    # The deployment's daily-write alarm (infra/cdk, filter `{ $.event = "partnercentral.write" }`) counts one
+    # JSON log line per write: every write of both processes is there
+    written = sum(log.read_bytes().count(b'"event": "partnercentral.write"') for log in logs)
+    assert written >= after["CreateOpportunity"] + after["UpdateOpportunity"]
     # Both processes did part of the work
     for log in logs:
         assert b"aws_update" in log.read_bytes() or b"aws_opportunity_created" in log.read_bytes()
