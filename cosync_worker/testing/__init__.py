@@ -4,3 +4,4 @@ from .clouds import *  # noqa: F403
 from .hubspot import *  # noqa: F403
 from .moto import *  # noqa: F403
 from .partnercentral import *  # noqa: F403
+from .waiting import *  # noqa: F403

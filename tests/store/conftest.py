@@ -3,12 +3,10 @@ table in moto's server (the ``moto_endpoint`` session fixture from ``cosync_work
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiobotocore.session import AioSession, get_session
@@ -36,51 +34,12 @@ def aio_session() -> AioSession:
     return get_session()
 
 
-class _OneRequestAtATime:
-    """WSGI middleware: moto's DynamoDB checks a ConditionExpression and then writes without a lock, so two
-    concurrent requests on its threaded server can both pass the same condition. Real DynamoDB makes every
-    conditional write atomic; serialising requests restores that guarantee for the multi-process tests."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.lock = threading.Lock()
-
-    def __call__(self, environ: Any, start_response: Any) -> list[bytes]:
-        with self.lock:
-            return list(self.app(environ, start_response))
-
-
-@pytest.fixture(scope="session")
-def dynamodb_endpoint(moto_endpoint: str) -> Iterator[str]:
-    """A moto server on 127.0.0.1 that handles one request at a time (see :class:`_OneRequestAtATime`).
-
-    Depends on ``moto_endpoint`` only for its dummy AWS credentials in the environment."""
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
-    from werkzeug.serving import make_server
-
-    from cosync_worker.sandbox.stack import free_port
-
-    port = free_port()
-    app = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
-    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        thread.join(10)
-
-
 @pytest.fixture(params=["sqlite", "dynamodb"])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     if request.param == "sqlite":
         return Backend("sqlite", {"path": str(tmp_path / "state.db")})
-    endpoint = str(request.getfixturevalue("dynamodb_endpoint"))
+    # moto's DynamoDB is not atomic on concurrent conditional writes: the serialized server restores that
+    endpoint = str(request.getfixturevalue("serialized_moto_endpoint"))
     table = f"cosync-test-{uuid.uuid4().hex[:12]}"
     await create_table(table, endpoint_url=endpoint, session=request.getfixturevalue("aio_session"))
     return Backend("dynamodb", {"table_name": table, "endpoint_url": endpoint})

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,20 +24,10 @@ from cosync_worker.runtime import Runtime
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
 from cosync_worker.sandbox.stack import HUBSPOT_SUBSCRIPTIONS, eventbridge_sink
+from cosync_worker.testing.waiting import wait_until as wait_until  # re-exported for the tests
 
 API_TOKEN = "aws-test-api-token"
 _slots = itertools.count(1)
-
-
-async def wait_until(
-    check: Callable[[], Awaitable[bool]], timeout: float = 20.0, every: float = 0.05
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(every)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def build_settings(tmp_path: Path, hs: HubSpotEmulator, pc: PartnerCentralEmulator, **aws: Any) -> Settings:
