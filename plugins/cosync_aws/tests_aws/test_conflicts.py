@@ -321,7 +321,9 @@ async def stage_stack(
         tmp_path,
         hubspot_emulator,
         partnercentral_emulator,
-        coalesce_seconds=1.5,
+        # The person's edit must land while the rep's change is still coalescing; on a loaded 2-core machine
+        # 1.5 s was sometimes not enough, and the two changes then happened one after the other (no conflict).
+        coalesce_seconds=4.0,
         conflicts={
             "default_strategy": "PARTNER_CENTRAL_WINS",
             "field_strategies": {"dealstage": "HUBSPOT_WINS"},
