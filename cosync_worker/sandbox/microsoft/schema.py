@@ -12,6 +12,7 @@ have their type checked, so a real client sending a newer property is not refuse
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,11 +36,12 @@ class ValidationError(ValueError):
         self.message = message
 
 
-class Spec:
+class Spec(ABC):
     """A property's expected shape; :meth:`check` raises :class:`ValidationError` naming ``path``."""
 
+    @abstractmethod
     def check(self, value: Any, path: str) -> None:
-        raise NotImplementedError
+        """Raise :class:`ValidationError` if ``value`` does not have this shape."""
 
 
 class Str(Spec):
