@@ -101,24 +101,39 @@ async def ensure_opportunity(deps: Deps, deal_id: str, bundle: DealBundle | None
     bundle = bundle or await read_deal(deps.hs, deal_id)
     existing = bundle.deal.get("aws_opportunity_id")
     if existing:
-        await _remember(deps, deal_id, str(existing), bundle, None, linked=True)
+        owned = owned_from_hubspot(bundle.deal, bundle.company, bundle.contacts, deps.config)
+        await _remember(deps, deal_id, str(existing), owned, bundle.read_at_ms, None, linked=True)
         return str(existing)
     if not has_tag(bundle.deal.get("dealname"), deps.config.deal_tag):
         await deps.store.put_state(deal_key(deal_id), {"tagged": False})
         return None
-    missing = missing_fields(bundle.deal, bundle.company, deps.config)
-    if missing:
-        message = "Partner Central needs: " + "; ".join(missing)
-        await deps.store.put_state(deal_key(deal_id), {"tagged": True, "error": message})
-        await _mark_error(deps, bundle, message)
-        return None
-    owned = owned_from_hubspot(bundle.deal, bundle.company, bundle.contacts, deps.config)
-    request = create_request(owned, deal_id, deps.config)
+    creating = state.get("creating")
+    if creating:
+        # An earlier attempt may have created the opportunity and died before recording it: send exactly
+        # its request again, so the ClientToken returns that opportunity (a token reused with other values
+        # may be refused), and record what it holds. Changes read since then are newer than its read and
+        # are pushed by their own events.
+        request, owned, read_at_ms = creating["request"], creating["owned"], int(creating["read_at_ms"])
+    else:
+        missing = missing_fields(bundle.deal, bundle.company, deps.config)
+        if missing:
+            message = "Partner Central needs: " + "; ".join(missing)
+            await deps.store.put_state(deal_key(deal_id), {"tagged": True, "error": message})
+            await _mark_error(deps, bundle, message)
+            return None
+        owned = owned_from_hubspot(bundle.deal, bundle.company, bundle.contacts, deps.config)
+        request = create_request(owned, deal_id, deps.config)
+        read_at_ms = bundle.read_at_ms
+        await deps.store.put_state(
+            deal_key(deal_id), {"creating": {"request": request, "owned": owned, "read_at_ms": read_at_ms}}
+        )
     try:
         created = await deps.pc.call("CreateOpportunity", Priority.CREATE, **request)
     except PartnerCentralError as exc:
         if exc.code in ("ValidationException", "AccessDeniedException", "ResourceNotFoundException"):
-            await _mark_error(deps, bundle, f"Partner Central rejected the opportunity: {exc.message}")
+            message = f"Partner Central rejected the opportunity: {exc.message}"
+            await deps.store.put_state(deal_key(deal_id), {"tagged": True, "error": message})
+            await _mark_error(deps, bundle, message)
             return None
         raise Retry(f"CreateOpportunity failed: {exc.code}") from None
     opp_id = str(created["Id"])
@@ -132,7 +147,7 @@ async def ensure_opportunity(deps: Deps, deal_id: str, bundle: DealBundle | None
         changes={p: {"old": None, "new": v} for p, v in owned_view(request).items()},
     )
     request.setdefault("LifeCycle", {})["ReviewStatus"] = "Pending Submission"
-    await _remember(deps, deal_id, opp_id, bundle, request, linked=False)
+    await _remember(deps, deal_id, opp_id, owned, read_at_ms, request, linked=False)
     await _link(deps, deal_id, opp_id, bundle, await deps.store.get_state(deal_key(deal_id)) or {})
     log.info("aws_opportunity_created", deal_id=deal_id, opportunity_id=opp_id)
     return opp_id
@@ -191,18 +206,19 @@ async def _remember(
     deps: Deps,
     deal_id: str,
     opp_id: str,
-    bundle: DealBundle,
+    owned: dict[str, Any],
+    read_at_ms: int,
     record: dict[str, Any] | None,
     *,
     linked: bool,
 ) -> None:
-    owned = owned_from_hubspot(bundle.deal, bundle.company, bundle.contacts, deps.config)
+    """The deal's sync state: ``owned`` is what the opportunity holds, as read from HubSpot at ``read_at_ms``."""
     state = {
         "opportunity_id": opp_id,
         "linked": linked,
         "owned": owned,
         "hubspot": hubspot_view(record, deps.config) if record is not None else {},
-        "read_at_ms": bundle.read_at_ms,
+        "read_at_ms": read_at_ms,
     }
     await deps.store.put_state(opportunity_key(opp_id), {"deal_id": deal_id})
     await deps.store.put_state(deal_key(deal_id), state)
@@ -249,9 +265,9 @@ async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | Non
     if bundle is not None and int(state.get("reverse_written_ms") or 0) >= bundle.read_at_ms:
         bundle = None  # a reverse sync wrote to the deal after this read: pushing it would undo that write
     bundle = bundle or await read_deal(deps.hs, deal_id)
-    state["read_at_ms"] = bundle.read_at_ms
     owned = owned_from_hubspot(bundle.deal, bundle.company, bundle.contacts, deps.config)
     if owned == state.get("owned"):
+        state["read_at_ms"] = bundle.read_at_ms
         await deps.store.put_state(deal_key(deal_id), state)
         return "noop"
     outcome = "noop"
@@ -314,6 +330,9 @@ async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | Non
         synced.update(settled.base)
         state["conflicts"] = settled.pending
     state["owned"] = synced
+    # Only now: events older than this read are "covered" (sync_change skips them), so a push that failed or
+    # was killed before this point must leave the mark where it was, or its own redelivery would be skipped.
+    state["read_at_ms"] = bundle.read_at_ms
     await deps.store.put_state(deal_key(deal_id), state)
     if applied:
         await audit.record(
@@ -359,5 +378,9 @@ async def push_related(
         return {}
     if deps.config.coalesce_seconds > 0:
         await asyncio.sleep(deps.config.coalesce_seconds)
-    await deps.store.put_state(key, {"read_at_ms": int(time.time() * 1000)})
-    return {deal_id: await push_update(deps, deal_id) for deal_id in deals}
+    # Each push reads its deal after this instant; the mark is kept only once every push is done, so a
+    # redelivery after a failed push is not taken for an event the burst already covered.
+    read_at_ms = int(time.time() * 1000)
+    outcomes = {deal_id: await push_update(deps, deal_id) for deal_id in deals}
+    await deps.store.put_state(key, {"read_at_ms": read_at_ms})
+    return outcomes

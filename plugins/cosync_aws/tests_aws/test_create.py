@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
-from cosync_worker.events import parse_hubspot_event
+import pytest
+from aiohttp import web
 
-from .conftest import Stack, wait_until
+from cosync_worker.events import parse_hubspot_event
+from cosync_worker.sandbox.faults import Fault
+from cosync_worker.sandbox.hubspot import HubSpotEmulator
+from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
+
+from .conftest import Stack, start_stack, wait_until
 
 FUTURE = (date.today() + timedelta(days=60)).isoformat()
 GOOD_DEAL = {
@@ -141,4 +149,62 @@ async def test_write_back_cut_short_after_create_is_finished_by_the_retry(stack:
     assert len(opps) == 1 and stack.deal(deal_id)["aws_opportunity_id"] == next(iter(opps))
     assert len(stack.notes_of(deal_id)) == 1
     assert (await stack.calls(stack.pc)).get("CreateOpportunity") == 1
+    assert await stack.rt.context.queue.list_dead_letters() == []
+
+
+class LostCreateResponses(PartnerCentralEmulator):
+    """Partner Central that creates the opportunity and then answers 500 (the response lost on the way back),
+    ``failures`` times; ``meanwhile`` runs once, after the first creation, before its error is returned."""
+
+    failures = 0
+    meanwhile: Callable[[], Awaitable[None]] | None = None
+
+    async def _api(self, request: web.Request) -> web.Response:
+        response = await super()._api(request)
+        if request.headers.get("X-Amz-Target", "").endswith(".CreateOpportunity") and self.failures:
+            self.failures -= 1
+            if self.meanwhile is not None:
+                edit, self.meanwhile = self.meanwhile, None
+                await edit()
+            return self.fault_response(request, Fault("error"))
+        return response
+
+
+@pytest.fixture
+async def lossy_stack(tmp_path: Path, hubspot_emulator: HubSpotEmulator) -> AsyncIterator[Stack]:
+    pc = LostCreateResponses(write_rate=1000.0, read_rate=1000.0, task_seconds=0.05)
+    await pc.start()
+    try:
+        async for s in start_stack(tmp_path, hubspot_emulator, pc):
+            yield s
+    finally:
+        await pc.stop()
+
+
+async def test_a_creation_retried_after_a_lost_response_keeps_the_reps_later_change(
+    lossy_stack: Stack,
+) -> None:
+    # The fault suite found this: the retry re-read the deal, sent a newer request under the same ClientToken
+    # (which returns the opportunity as first created) and recorded the newer values as synced, so the
+    # rep's change made in between never reached AWS.
+    stack = lossy_stack
+    assert isinstance(stack.pc, LostCreateResponses)
+    company = await stack.rep_company()
+    deal_ids: list[str] = []
+
+    async def rep_changes_amount() -> None:
+        await stack.rep_update(deal_ids[0], {"amount": "47000"})
+
+    stack.pc.failures = 5  # every attempt botocore makes for one call: the event itself is retried
+    stack.pc.meanwhile = rep_changes_amount
+    deal_ids.append(await stack.rep_deal(GOOD_DEAL, company))
+
+    async def amount_reached_aws() -> bool:
+        amounts = [o["Project"]["ExpectedCustomerSpend"][0]["Amount"] for o in stack.opportunities().values()]
+        return amounts == ["47000"]
+
+    await wait_until(lambda: _has_opp(stack, deal_ids[0]))
+    await wait_until(amount_reached_aws)
+    assert stack.pc.failures == 0 and stack.pc.meanwhile is None
+    assert len(stack.opportunities()) == 1
     assert await stack.rt.context.queue.list_dead_letters() == []

@@ -11,6 +11,7 @@ import pytest
 from aiobotocore.session import get_session
 from aiohttp import web
 
+from cosync_worker.sandbox.faults import Fault
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
 
@@ -130,6 +131,48 @@ async def test_conflict_is_reread_and_remerged(editing_stack: Stack) -> None:
     # The push reads twice (before the write, and again after the conflict); the person's edit raises an
     # "Opportunity Updated" event whose reverse sync may add one read of its own before we look.
     assert 2 <= after["GetOpportunity"] - before.get("GetOpportunity", 0) <= 3
+
+
+class FailingUpdates(PartnerCentralEmulator):
+    """Partner Central that answers the next ``failures`` UpdateOpportunity calls with a 500, before any effect."""
+
+    failures = 0
+
+    async def _api(self, request: web.Request) -> web.Response:
+        if request.headers.get("X-Amz-Target", "").endswith(".UpdateOpportunity") and self.failures:
+            self.failures -= 1
+            return self.fault_response(request, Fault("error"))
+        return await super()._api(request)
+
+
+@pytest.fixture
+async def failing_stack(tmp_path: Path, hubspot_emulator: HubSpotEmulator) -> AsyncIterator[Stack]:
+    pc = FailingUpdates(write_rate=1000.0, read_rate=1000.0, task_seconds=0.05)
+    await pc.start()
+    try:
+        async for s in start_stack(tmp_path, hubspot_emulator, pc):
+            yield s
+    finally:
+        await pc.stop()
+
+
+async def test_a_failed_push_is_pushed_again_when_its_event_is_redelivered(failing_stack: Stack) -> None:
+    # The fault suite found this: the failed attempt had already recorded its read of the deal, so the
+    # redelivered event looked older than that read ("covered") and the change never reached AWS.
+    stack = failing_stack
+    deal_id, opp_id = await _created(stack)
+    assert isinstance(stack.pc, FailingUpdates)
+    client = stack.rt.context.service("aws.partnercentral")
+    before = client.calls.get("UpdateOpportunity", 0)
+    stack.pc.failures = 5  # botocore's attempts for one call: the push fails and the event is retried
+    await stack.rep_update(deal_id, {"amount": "31000"})
+
+    async def applied() -> bool:
+        return bool(stack.opportunities()[opp_id]["Project"]["ExpectedCustomerSpend"][0]["Amount"] == "31000")
+
+    await wait_until(applied)
+    assert stack.pc.failures == 0
+    assert client.calls["UpdateOpportunity"] - before >= 2  # the failed call, then the retried event's
 
 
 async def test_submitted_opportunity_is_skipped_with_a_note_not_failed(stack: Stack) -> None:
