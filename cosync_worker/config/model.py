@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .secrets import SecretRef
 
@@ -37,7 +37,7 @@ class QueueSettings(_Section):
     region: str = "us-east-1"
     endpoint_url: str | None = None
     visibility_timeout: float = Field(30.0, gt=0)
-    max_receives: int = Field(5, ge=1)
+    max_receives: int = Field(10, ge=1)
 
 
 class StoreSettings(_Section):
@@ -111,3 +111,15 @@ class Settings(_Section):
     plugin_modules: list[str] = Field(default_factory=list, description="extra modules to load as plugins")
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     notify: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _redrive_after_retries(self) -> Settings:
+        # The worker dead-letters an event with its reason after max_attempts; the queue's own count is the
+        # backstop for a message that kills the worker every time. Reached first, it would dead-letter events
+        # the worker meant to retry (a deferred retry waiting out another replica's lock), with no reason.
+        receives, attempts = self.queue.max_receives, self.worker.retry.max_attempts
+        if receives <= attempts:
+            raise ValueError(
+                f"queue.max_receives ({receives}) must be greater than worker.retry.max_attempts ({attempts})"
+            )
+        return self

@@ -74,7 +74,7 @@ class LocalQueue(SqliteFile):
         path: str | Path,
         *,
         visibility_timeout: float = 30.0,
-        max_receives: int = 5,
+        max_receives: int = 10,
         dedupe_window_seconds: float = 300.0,
         poll_interval: float = 0.05,
     ) -> None:

@@ -44,7 +44,7 @@ class SqsQueue:
         region: str = "us-east-1",
         endpoint_url: str | None = None,
         visibility_timeout: float = 30.0,
-        max_receives: int = 5,
+        max_receives: int = 10,
         session: AioSession | None = None,
         max_attempts: int = 3,
     ) -> None:
@@ -257,7 +257,7 @@ async def ensure_queues(
     *,
     region: str = "us-east-1",
     endpoint_url: str | None = None,
-    max_receives: int = 5,
+    max_receives: int = 10,
     visibility_timeout: int = 30,
     session: AioSession | None = None,
 ) -> tuple[str, str]:

@@ -38,6 +38,19 @@ def test_every_error_is_listed_with_its_path(tmp_path: Path) -> None:
     assert "queue.kind: Input should be 'local' or 'sqs'" in problems
 
 
+def test_queue_redrive_must_come_after_the_workers_retries(tmp_path: Path) -> None:
+    # Otherwise the queue dead-letters, without a reason, events the worker still meant to retry.
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("queue:\n  max_receives: 5\nworker:\n  retry:\n    max_attempts: 8\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(cfg, {})
+    assert any(
+        "queue.max_receives (5) must be greater than worker.retry.max_attempts (8)" in p
+        for p in info.value.problems
+    ), info.value.problems
+    assert load_settings(None, {}).queue.max_receives > load_settings(None, {}).worker.retry.max_attempts
+
+
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_settings(tmp_path / "nope.yaml", {})

@@ -36,11 +36,11 @@ LOAD = (
 @pytest.mark.timeout(1200 if FULL else 300)
 async def test_three_replicas_on_sqs_and_dynamodb_survive_kills_5xx_and_a_429_storm(
     tmp_path: Path,
-    moto_endpoint: str,
-    serialized_moto_endpoint: str,
+    moto_servers: tuple[str, str],
     hs: HubSpotEmulator,
     quota_pc: PartnerCentralEmulator,
 ) -> None:
+    moto_endpoint, serialized_moto_endpoint = moto_servers
     name = f"cosync-faults-{uuid.uuid4().hex[:8]}"
     queue_url, dlq_url = await ensure_queues(name, endpoint_url=moto_endpoint, visibility_timeout=5)
     table = f"{name}-state"

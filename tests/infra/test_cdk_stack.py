@@ -32,7 +32,7 @@ def test_fifo_queue_redrives_to_fifo_dlq(template: Any) -> None:
     assert work["FifoQueue"] is True
     assert work["RedrivePolicy"] == {
         "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
-        "maxReceiveCount": 5,
+        "maxReceiveCount": 10,
     }
     assert work["VisibilityTimeout"] == 30
     assert _resources(template, "AWS::SQS::Queue")[dlq_id]["Properties"]["FifoQueue"] is True

@@ -152,7 +152,7 @@ class DeploySettings(_Section):
     catalogs: list[str] = Field(default_factory=lambda: ["AWS"], min_length=1)
     partner_role_arn: str | None = Field(None, description="role the connectors assume for Partner Central")
     visibility_timeout_seconds: int = Field(30, ge=5, le=43_200)
-    max_receives: int = Field(5, ge=1, le=1000)
+    max_receives: int = Field(10, ge=2, le=1000)  # must exceed the worker's retry.max_attempts (8 by default)
     log_retention_days: int = 30
     nat_gateways: int = Field(1, ge=1, le=3)
     max_azs: int = Field(2, ge=2, le=3)

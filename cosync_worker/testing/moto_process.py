@@ -1,0 +1,149 @@
+"""moto's server in a process of its own: ``python -m cosync_worker.testing.moto_process --port P [--serialized]``.
+
+The in-process ``ThreadedMotoServer`` shares the test process's interpreter lock with the emulators and the
+relay. For most tests that is fine; under the fault suite's load (three replicas polling SQS and drawing on
+DynamoDB while the relay takes thousands of webhooks) moto and the emulators starve each other and the run
+measures that contention, not cosync. A separate process gives moto its own interpreter.
+
+Two of moto's SQS costs are trimmed here, both invisible to a client (see :func:`_trim_sqs_costs`).
+
+``--serialized`` answers one request at a time (see :class:`cosync_worker.testing.moto._OneRequestAtATime`):
+for DynamoDB shared by several processes, never for SQS (a long poll would hold up every other request).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+
+__all__ = ["moto_process"]
+
+_READY_TIMEOUT = 60.0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--serialized", action="store_true")
+    args = parser.parse_args(argv)
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    from .moto import _OneRequestAtATime
+
+    _trim_sqs_costs()
+    app = DomainDispatcherApplication(create_backend_app)
+    served = _OneRequestAtATime(app) if args.serialized else app
+    server = make_server("127.0.0.1", args.port, served, threaded=True, request_handler=MotoRequestHandler)
+    # shutdown() from the serving thread would wait for itself: leave serve_forever by an exception instead.
+    signal.signal(signal.SIGTERM, _leave)
+    parent = os.getppid()
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    print(f"moto listening on 127.0.0.1:{args.port}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+
+
+def _leave(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A test run killed outright cannot stop its servers: they go when they notice they were orphaned."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
+def _trim_sqs_costs() -> None:
+    """moto's SQS recomputes a queue's approximate counts (a scan of every message, two clock reads each)
+    several times per message sent and per message received, and a long poll on a FIFO queue whose visible
+    messages all belong to groups in flight spins instead of waiting. With thousands of messages in the
+    queue that is seconds of CPU per batch. Here the counts are kept for 0.2 s (AWS documents them as
+    approximate and eventually consistent:
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/confirm-queue-is-empty.html)
+    and a long poll re-checks every 50 ms or as soon as a message arrives."""
+    from moto.sqs.models import Queue
+
+    for name in (
+        "approximate_number_of_messages",
+        "approximate_number_of_messages_not_visible",
+        "approximate_number_of_messages_delayed",
+    ):
+        setattr(Queue, name, property(_kept_for(0.2, name, getattr(Queue, name).fget)))
+
+    def wait_for_messages(self: Queue, timeout: int) -> None:
+        with self._messages_lock:
+            self._messages_lock.wait(min(timeout, 0.05))
+
+    Queue.wait_for_messages = wait_for_messages  # type: ignore[method-assign]
+
+
+def _kept_for(seconds: float, name: str, compute: Callable[[Any], int]) -> Callable[[Any], int]:
+    def get(queue: Any) -> int:
+        kept: dict[str, tuple[float, int]] = queue.__dict__.setdefault("_cosync_kept_counts", {})
+        now = time.monotonic()
+        hit = kept.get(name)
+        if hit is None or now - hit[0] > seconds:
+            hit = kept[name] = (now, compute(queue))
+        return hit[1]
+
+    return get
+
+
+@contextlib.asynccontextmanager
+async def moto_process(*, serialized: bool = False) -> AsyncIterator[str]:
+    """Start moto's server in a child process on a free loopback port; yields its URL once it answers."""
+    from ..sandbox.stack import free_port
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "cosync_worker.testing.moto_process", "--port", str(port)]
+    if serialized:
+        cmd.append("--serialized")
+    proc = await asyncio.create_subprocess_exec(
+        *cmd, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await _wait_ready(url, proc)
+        yield url
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 10)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+async def _wait_ready(url: str, proc: asyncio.subprocess.Process) -> None:
+    deadline = time.monotonic() + _READY_TIMEOUT
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+        while time.monotonic() < deadline:
+            if proc.returncode is not None:
+                raise RuntimeError(f"moto server exited with {proc.returncode} before answering")
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.get(f"{url}/moto-api/"):
+                    return
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"moto server at {url} did not answer within {_READY_TIMEOUT:.0f}s")
+
+
+if __name__ == "__main__":
+    main()
