@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -47,6 +48,8 @@ def main(argv: list[str] | None = None) -> None:
     from .moto import _OneRequestAtATime
 
     _trim_sqs_costs()
+    # werkzeug formats a log line per request: a tenth of the server's time under load, read by nobody.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     app = DomainDispatcherApplication(create_backend_app)
     served = _OneRequestAtATime(app) if args.serialized else app
     server = make_server("127.0.0.1", args.port, served, threaded=True, request_handler=MotoRequestHandler)
@@ -71,21 +74,30 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _trim_sqs_costs() -> None:
-    """moto's SQS recomputes a queue's approximate counts (a scan of every message, two clock reads each)
-    several times per message sent and per message received, and a long poll on a FIFO queue whose visible
-    messages all belong to groups in flight spins instead of waiting. With thousands of messages in the
-    queue that is seconds of CPU per batch. Here the counts are kept for 0.2 s (AWS documents them as
-    approximate and eventually consistent:
+    """Three of moto's SQS costs, none visible to a client. It reads the clock through two datetime
+    constructions and an import per call, several times per message; it recomputes a queue's approximate
+    counts (a scan of every message) several times per message sent and per message received; and a long
+    poll on a FIFO queue whose visible messages all belong to groups in flight spins instead of waiting.
+    With thousands of messages queued that is seconds of CPU per batch. Here the clock is ``time.time()``,
+    the counts are kept for a second (AWS documents them as approximate and eventually consistent:
     https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/confirm-queue-is-empty.html)
     and a long poll re-checks every 50 ms or as soon as a message arrives."""
+    import moto.sqs.models as sqs_models
     from moto.sqs.models import Queue
 
+    slow_unix_time = sqs_models.unix_time
+
+    def unix_time(dt: Any = None) -> float:
+        return time.time() if dt is None else float(slow_unix_time(dt))
+
+    sqs_models.unix_time = unix_time
+    sqs_models.unix_time_millis = lambda dt=None: unix_time(dt) * 1000.0
     for name in (
         "approximate_number_of_messages",
         "approximate_number_of_messages_not_visible",
         "approximate_number_of_messages_delayed",
     ):
-        setattr(Queue, name, property(_kept_for(0.2, name, getattr(Queue, name).fget)))
+        setattr(Queue, name, property(_kept_for(1.0, name, getattr(Queue, name).fget)))
 
     def wait_for_messages(self: Queue, timeout: int) -> None:
         with self._messages_lock:

@@ -391,8 +391,6 @@ async def start_suite(
             await replicas.stop()
 
 
-# The suite found these in the AWS connector (plugins/cosync_aws, owned by another change); the assertions
-# stay as they are and the marker goes once they are fixed.
 @dataclass
 class Load:
     deals: int

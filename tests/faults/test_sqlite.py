@@ -4,7 +4,6 @@ SIGKILLed and restarted a few times, 10 % 5xx and a 429 storm from both emulator
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -17,11 +16,6 @@ from .harness import Load, assert_clean, run_scenario, start_suite
 LOAD = Load(deals=200, rounds=10, kill_every=6.0)
 
 
-# Opt-in (COSYNC_FAULTS=1) until it converges every time: it passed at the full load (0 of 200 deals out of
-# sync) and, on the next run, left one deal's amount unpushed (see the closing note of issue 11).
-@pytest.mark.skipif(
-    os.environ.get("COSYNC_FAULTS") != "1", reason="set COSYNC_FAULTS=1 (issue 11: not yet stable)"
-)
 @pytest.mark.slow
 @pytest.mark.timeout(270)
 async def test_one_local_worker_survives_kills_5xx_and_a_429_storm(

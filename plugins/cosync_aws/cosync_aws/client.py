@@ -1,7 +1,8 @@
 """``PartnerCentralClient``: the one object per process that talks to Partner Central.
 
-It owns the aiobotocore ``partnercentral-selling`` client (botocore's *standard* retry mode for transient
-faults), the write budget shared by every worker process through the state store's atomic token bucket
+It owns the aiobotocore ``partnercentral-selling`` clients (reads: botocore's *standard* retry mode for
+transient faults; writes: one attempt per budget token, retried here, so a retry is paced like any write), the
+write budget shared by every worker process through the state store's atomic token bucket
 (Partner Central allows 1 write/s and 10,000 writes per rolling 24 h per partner account:
 https://docs.aws.amazon.com/partner-central/latest/developer-guide/quotas.html), a read budget, write
 priorities, the daily write counter metric, and assume-role credentials that refresh themselves.
@@ -13,6 +14,7 @@ import asyncio
 import heapq
 import itertools
 import math
+import random
 import time
 from collections import deque
 from collections.abc import Callable
@@ -24,7 +26,7 @@ from typing import Any
 from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioRefreshableCredentials
 from aiobotocore.session import AioSession, get_session
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
 from prometheus_client import Counter, Gauge
 
 from cosync_worker.logs import get_logger
@@ -67,6 +69,9 @@ RATE_MARGIN = 0.9
 # instead of going back to the queue, where retries would count towards the dead letter. It looks again this
 # often, so a cap raised in another replica's config (a quota increase) is used without waiting the full wait.
 DAILY_RECHECK_SECONDS = 2.0
+# Attempts of one write (botocore's standard mode makes 5 as well), each after drawing its own token.
+WRITE_ATTEMPTS = 5
+_THROTTLING = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException"})
 
 WRITES = Counter(
     "cosync_aws_writes_total", "Partner Central write calls by operation", ["operation", "outcome"]
@@ -116,6 +121,7 @@ class PartnerCentralClient:
         self.budget_name = budget_name or f"aws:pc:{config.catalog}:{config.endpoint_url or 'aws'}"
         self._stack = AsyncExitStack()
         self._client: Any = None
+        self._writer: Any = None
         # Writers of this process waiting for the budget: (priority, arrival, future). One at a time holds
         # the turn and draws from the shared buckets; when it has its token the best waiter goes next.
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
@@ -136,23 +142,31 @@ class PartnerCentralClient:
         session = get_session()
         if self.config.role_arn:
             session = await self._assume_role_session(session)
-        kwargs: dict[str, Any] = {
-            "region_name": self.config.region,
-            "config": AioConfig(
-                retries={"mode": "standard", "total_max_attempts": 5},
-                connect_timeout=10,
-                # Enough connections that a write holding its budget token never queues behind reads.
-                max_pool_connections=64,
-                read_timeout=60,
-            ),
-        }
+        kwargs: dict[str, Any] = {"region_name": self.config.region}
         if self.config.endpoint_url:
             kwargs["endpoint_url"] = self.config.endpoint_url
         if self.config.aws_access_key_id and self.config.aws_secret_access_key:
             kwargs["aws_access_key_id"] = self.config.aws_access_key_id.get()
             kwargs["aws_secret_access_key"] = self.config.aws_secret_access_key.get()
+        timeouts: dict[str, Any] = {"connect_timeout": 10, "read_timeout": 60}
         self._client = await self._stack.enter_async_context(
-            session.create_client("partnercentral-selling", **kwargs)
+            session.create_client(
+                "partnercentral-selling",
+                config=AioConfig(
+                    retries={"mode": "standard", "total_max_attempts": 5}, max_pool_connections=32, **timeouts
+                ),
+                **kwargs,
+            )
+        )
+        # Its own pool: a write holding its budget token never queues behind reads. One attempt per call:
+        # botocore's own retry of a write after a 5xx would go out without a token and could exceed the
+        # shared 1/s quota; call() retries instead, drawing again.
+        self._writer = await self._stack.enter_async_context(
+            session.create_client(
+                "partnercentral-selling",
+                config=AioConfig(retries={"total_max_attempts": 1}, max_pool_connections=32, **timeouts),
+                **kwargs,
+            )
         )
 
     async def _assume_role_session(self, base: AioSession) -> AioSession:
@@ -184,7 +198,7 @@ class PartnerCentralClient:
 
     async def close(self) -> None:
         await self._stack.aclose()
-        self._client = None
+        self._client = self._writer = None
 
     # -- budgets ------------------------------------------------------------------------------------
     async def _draw(self, budget: str, rate: float) -> None:
@@ -262,31 +276,46 @@ class PartnerCentralClient:
         self, operation: str, priority: Priority = Priority.UPDATE, **params: Any
     ) -> dict[str, Any]:
         """Call ``operation`` (e.g. ``"GetOpportunity"``) with ``Catalog`` added; raises PartnerCentralError."""
-        if self._client is None:
+        if self._client is None or self._writer is None:
             raise RuntimeError("PartnerCentralClient is not open")
         is_write = operation in WRITE_OPERATIONS
-        if is_write:
-            await self._acquire_write(priority)
-        else:
-            await self._draw(f"{self.budget_name}:reads", self.config.read_rate_per_second)
-        method: Callable[..., Any] = getattr(self._client, _snake(operation))
         metric = WRITES if is_write else READS
-        self.calls[operation] = self.calls.get(operation, 0) + 1
-        try:
-            result: dict[str, Any] = await method(Catalog=self.config.catalog, **params)
-        except ClientError as exc:
-            err = exc.response.get("Error", {})
-            metric.labels(operation=operation, outcome="error").inc()
-            raise PartnerCentralError(
-                operation, str(err.get("Code", "")), str(err.get("Message", ""))
-            ) from None
-        metric.labels(operation=operation, outcome="ok").inc()
-        if is_write:
-            self._count_write()
-            # One line per write: the deployment's daily-write alarm counts these (infra/cdk alarms.py).
-            log.info("partnercentral.write", operation=operation, catalog=self.config.catalog)
-        result.pop("ResponseMetadata", None)
-        return result
+        attempts = WRITE_ATTEMPTS if is_write else 1
+        for attempt in range(1, attempts + 1):
+            if is_write:
+                await self._acquire_write(priority)
+            else:
+                await self._draw(f"{self.budget_name}:reads", self.config.read_rate_per_second)
+            client = self._writer if is_write else self._client
+            method: Callable[..., Any] = getattr(client, _snake(operation))
+            self.calls[operation] = self.calls.get(operation, 0) + 1
+            try:
+                result: dict[str, Any] = await method(Catalog=self.config.catalog, **params)
+            except ClientError as exc:
+                metric.labels(operation=operation, outcome="error").inc()
+                if attempt < attempts and _transient(exc):
+                    await asyncio.sleep(_backoff(attempt))
+                    continue
+                err = exc.response.get("Error", {})
+                raise PartnerCentralError(
+                    operation, str(err.get("Code", "")), str(err.get("Message", ""))
+                ) from None
+            except HTTPClientError:
+                # No answer (connection reset, read timeout): as botocore's standard mode, try again; a
+                # write that did land is caught by its ClientToken or its LastModifiedDate.
+                metric.labels(operation=operation, outcome="error").inc()
+                if attempt < attempts:
+                    await asyncio.sleep(_backoff(attempt))
+                    continue
+                raise
+            metric.labels(operation=operation, outcome="ok").inc()
+            if is_write:
+                self._count_write()
+                # One line per write: the deployment's daily-write alarm counts these (infra/cdk alarms.py).
+                log.info("partnercentral.write", operation=operation, catalog=self.config.catalog)
+            result.pop("ResponseMetadata", None)
+            return result
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def paginate(self, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:
         """Every item under ``key`` across ``NextToken`` pages."""
@@ -303,3 +332,14 @@ class PartnerCentralClient:
 
 def _snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(name))
+
+
+def _transient(exc: ClientError) -> bool:
+    """Worth another attempt: a throttle or a server error (what botocore's standard mode retries)."""
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    return status >= 500 or str(exc.response.get("Error", {}).get("Code", "")) in _THROTTLING
+
+
+def _backoff(attempt: int) -> float:
+    """Full jitter, as botocore's standard mode: up to 0.5 s, 1 s, 2 s, 4 s."""
+    return random.uniform(0, min(8.0, 0.25 * 2**attempt))
