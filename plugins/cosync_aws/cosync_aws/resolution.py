@@ -2,11 +2,13 @@
 
 Both write Partner Central with read-merge-write (the record just read, only cosync's fields replaced, with
 its ``LastModifiedDate``; a ``ConflictException`` reads and merges again) through the connector's client,
-so they draw on the same write budget as every other flow, and both end by completing their job.
+so they draw on the same write budget as every other flow, and both end by completing their job. Both hold the
+deal's lock (``deal_lock``) while they write, like a push and a reverse sync.
 """
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +20,7 @@ from cosync_worker.relay.jobs import update_job
 from . import audit
 from .client import PartnerCentralError, Priority
 from .conflict_rules import CONFLICT_FIELDS, PATH_FIELDS, hubspot_value, pc_display, value_at
+from .deal_lock import deal_lock
 from .deps import Deps
 from .hubspot_side import add_note, read_deal
 from .mapping import merge_update, owned_from_hubspot, owned_view, review_rules
@@ -77,77 +80,84 @@ async def resolve_conflict(deps: Deps, payload: dict[str, Any]) -> None:
         )
         return
     await update_job(deps.store, job_id, "running")
-    path = CONFLICT_FIELDS[conflict.field]
-    resolution = str(payload["resolution"])
-    if resolution == "USE_HUBSPOT_VALUE":
-        chosen = conflict.hubspot_value
-    elif resolution == "USE_PARTNER_CENTRAL_VALUE":
-        chosen = hubspot_value(path, conflict.remote_value, deps.config.reverse_stage)
-    else:
-        chosen = payload.get("value")
-    chosen = None if chosen is None else str(chosen)
-    bundle = await read_deal(deps.hs, conflict.deal_id)
-    target = owned_from_hubspot({**bundle.deal, conflict.field: chosen}, None, [], deps.config).get(path)
-    if chosen is None or target is None:
-        await book.release(conflict.id)
-        await update_job(deps.store, job_id, "failed", error=f"{chosen!r} is not a valid {conflict.field}")
-        return
-    try:
-        old_pc, calls = await _merge_write(deps, conflict.remote_id, {path: target})
-    except PartnerCentralError as exc:
-        if exc.code in ("ValidationException", "ResourceNotFoundException", "AccessDeniedException"):
+    # One flow at a time per deal: a push or a reverse sync of this deal would otherwise read before this
+    # write and put the old value back.
+    async with deal_lock(deps, conflict.deal_id):
+        path = CONFLICT_FIELDS[conflict.field]
+        resolution = str(payload["resolution"])
+        if resolution == "USE_HUBSPOT_VALUE":
+            chosen = conflict.hubspot_value
+        elif resolution == "USE_PARTNER_CENTRAL_VALUE":
+            chosen = hubspot_value(path, conflict.remote_value, deps.config.reverse_stage)
+        else:
+            chosen = payload.get("value")
+        chosen = None if chosen is None else str(chosen)
+        bundle = await read_deal(deps.hs, conflict.deal_id)
+        target = owned_from_hubspot({**bundle.deal, conflict.field: chosen}, None, [], deps.config).get(path)
+        if chosen is None or target is None:
             await book.release(conflict.id)
-            await update_job(deps.store, job_id, "failed", error=f"Partner Central refused: {exc.message}")
+            await update_job(
+                deps.store, job_id, "failed", error=f"{chosen!r} is not a valid {conflict.field}"
+            )
             return
-        raise Retry(f"UpdateOpportunity failed: {exc.code}") from None
-    writes: dict[str, Any] = {}
-    if str(bundle.deal.get(conflict.field) or "") != chosen:
-        writes[conflict.field] = chosen
-    if not await _still_pending(deps, conflict.deal_id, conflict.id):
-        writes["aws_conflict_status"] = "Resolved"
-    if writes:
-        await deps.hs.update("deals", conflict.deal_id, writes)
-        calls.append("hubspot.deals.update")
+        try:
+            old_pc, calls = await _merge_write(deps, conflict.remote_id, {path: target})
+        except PartnerCentralError as exc:
+            if exc.code in ("ValidationException", "ResourceNotFoundException", "AccessDeniedException"):
+                await book.release(conflict.id)
+                await update_job(
+                    deps.store, job_id, "failed", error=f"Partner Central refused: {exc.message}"
+                )
+                return
+            raise Retry(f"UpdateOpportunity failed: {exc.code}") from None
+        writes: dict[str, Any] = {}
+        if str(bundle.deal.get(conflict.field) or "") != chosen:
+            writes[conflict.field] = chosen
+        if not await _still_pending(deps, conflict.deal_id, conflict.id):
+            writes["aws_conflict_status"] = "Resolved"
+        if writes:
+            await deps.hs.update("deals", conflict.deal_id, writes)
+            calls.append("hubspot.deals.update")
 
-    def settled(st: dict[str, Any]) -> None:
-        st.setdefault("owned", {})[path] = target
-        if conflict.field in ("dealstage", "closedate"):
-            st.setdefault("hubspot", {})[conflict.field] = chosen
-        (st.get("conflicts") or {}).pop(path, None)
+        def settled(st: dict[str, Any]) -> None:
+            st.setdefault("owned", {})[path] = target
+            if conflict.field in ("dealstage", "closedate"):
+                st.setdefault("hubspot", {})[conflict.field] = chosen
+            (st.get("conflicts") or {}).pop(path, None)
 
-    await patch_state(deps.store, deal_key(conflict.deal_id), settled)
-    try:
-        await book.resolve(conflict.id, resolution, chosen, payload.get("reason"), actor="api")
-    except AlreadyResolved:
-        pass  # a redelivery raced the first run to this line; the values written are the same
-    await audit.record(
-        deps.store,
-        conflict.remote_id,
-        "conflict_resolved",
-        audit.SYSTEM_PC if old_pc else audit.SYSTEM_HUBSPOT,
-        conflict.deal_id,
-        ["hubspot.deals.get", *calls],
-        conflict_id=conflict.id,
-        field=conflict.field,
-        resolution=resolution,
-        reason=payload.get("reason"),
-        automatic=False,
-        value=chosen,
-        changes={p: {"old": old, "new": target} for p, old in old_pc.items()} or None,
-        hubspot_changes={k: {"old": bundle.deal.get(k), "new": v} for k, v in writes.items()},
-    )
-    await update_job(
-        deps.store,
-        job_id,
-        "succeeded",
-        result={
-            "conflictId": conflict.id,
-            "field": conflict.field,
-            "value": chosen,
-            "resolution": resolution,
-        },
-    )
-    log.info("aws_conflict_resolved_by_api", conflict_id=conflict.id, field=conflict.field)
+        await patch_state(deps.store, deal_key(conflict.deal_id), settled)
+        try:
+            await book.resolve(conflict.id, resolution, chosen, payload.get("reason"), actor="api")
+        except AlreadyResolved:
+            pass  # a redelivery raced the first run to this line; the values written are the same
+        await audit.record(
+            deps.store,
+            conflict.remote_id,
+            "conflict_resolved",
+            audit.SYSTEM_PC if old_pc else audit.SYSTEM_HUBSPOT,
+            conflict.deal_id,
+            ["hubspot.deals.get", *calls],
+            conflict_id=conflict.id,
+            field=conflict.field,
+            resolution=resolution,
+            reason=payload.get("reason"),
+            automatic=False,
+            value=chosen,
+            changes={p: {"old": old, "new": target} for p, old in old_pc.items()} or None,
+            hubspot_changes={k: {"old": bundle.deal.get(k), "new": v} for k, v in writes.items()},
+        )
+        await update_job(
+            deps.store,
+            job_id,
+            "succeeded",
+            result={
+                "conflictId": conflict.id,
+                "field": conflict.field,
+                "value": chosen,
+                "resolution": resolution,
+            },
+        )
+        log.info("aws_conflict_resolved_by_api", conflict_id=conflict.id, field=conflict.field)
 
 
 async def _revert_deal(
@@ -195,56 +205,59 @@ async def rollback(deps: Deps, opp_id: str, payload: dict[str, Any]) -> None:
         return
     mapped = await deps.store.get_state(opportunity_key(opp_id)) or {}
     deal_id = str(mapped["deal_id"]) if mapped.get("deal_id") else None
-    writes: dict[str, Any] = {}
-    calls: list[str] = []
-    if deal_id:
-        # The deal follows, so the next sync does not push the rolled-back values again; it is written first
-        # and the state patched before Partner Central, so the update's own event is recognised as ours.
-        bundle = await read_deal(deps.hs, deal_id)
-        calls.append("hubspot.deals.get")
-        for path, want in wanted.items():
-            prop = PATH_FIELDS.get(path)
-            value = hubspot_value(path, pc_display(path, want), deps.config.reverse_stage)
-            if prop and value is not None and str(bundle.deal.get(prop) or "")[:10] != value[:10]:
-                writes[prop] = value
+    async with deal_lock(deps, deal_id) if deal_id else contextlib.nullcontext():
+        writes: dict[str, Any] = {}
+        calls: list[str] = []
+        if deal_id:
+            # The deal follows, so the next sync does not push the rolled-back values again; it is written first
+            # and the state patched before Partner Central, so the update's own event is recognised as ours.
+            bundle = await read_deal(deps.hs, deal_id)
+            calls.append("hubspot.deals.get")
+            for path, want in wanted.items():
+                prop = PATH_FIELDS.get(path)
+                value = hubspot_value(path, pc_display(path, want), deps.config.reverse_stage)
+                if prop and value is not None and str(bundle.deal.get(prop) or "")[:10] != value[:10]:
+                    writes[prop] = value
 
-        def restored(st: dict[str, Any]) -> None:
-            before.update(owned=dict(st.get("owned") or {}), hubspot=dict(st.get("hubspot") or {}))
-            st.setdefault("owned", {}).update(wanted)
-            view = {k: v for k, v in writes.items() if k in ("dealstage", "closedate")}
-            st["hubspot"] = {**(st.get("hubspot") or {}), **view}
+            def restored(st: dict[str, Any]) -> None:
+                before.update(owned=dict(st.get("owned") or {}), hubspot=dict(st.get("hubspot") or {}))
+                st.setdefault("owned", {}).update(wanted)
+                view = {k: v for k, v in writes.items() if k in ("dealstage", "closedate")}
+                st["hubspot"] = {**(st.get("hubspot") or {}), **view}
 
-        before: dict[str, Any] = {}
-        await patch_state(deps.store, deal_key(deal_id), restored)
-        if writes:
-            await deps.hs.update("deals", deal_id, writes)
-            calls.append("hubspot.deals.update")
-    try:
-        old_pc, pc_calls = await _merge_write(deps, opp_id, wanted)
-    except PartnerCentralError as exc:
-        if exc.code in ("ValidationException", "ResourceNotFoundException", "AccessDeniedException"):
-            if deal_id:
-                await _revert_deal(deps, opp_id, deal_id, bundle.deal, writes, before, exc.message)
-            await update_job(deps.store, job_id, "failed", error=f"Partner Central refused: {exc.message}")
-            return
-        raise Retry(f"UpdateOpportunity failed: {exc.code}") from None
-    calls += pc_calls
-    target_iso = datetime.fromtimestamp(target_ts, UTC).isoformat()
-    await audit.record(
-        deps.store,
-        opp_id,
-        "rollback",
-        audit.SYSTEM_PC,
-        deal_id,
-        calls,
-        target_timestamp=target_iso,
-        changes={p: {"old": old, "new": wanted[p]} for p, old in old_pc.items()},
-        hubspot_changes=writes or None,
-    )
-    await update_job(
-        deps.store,
-        job_id,
-        "succeeded",
-        result={"opportunityId": opp_id, "targetTimestamp": target_iso, "restored": sorted(old_pc)},
-    )
-    log.info("aws_rollback", opportunity_id=opp_id, restored=sorted(old_pc))
+            before: dict[str, Any] = {}
+            await patch_state(deps.store, deal_key(deal_id), restored)
+            if writes:
+                await deps.hs.update("deals", deal_id, writes)
+                calls.append("hubspot.deals.update")
+        try:
+            old_pc, pc_calls = await _merge_write(deps, opp_id, wanted)
+        except PartnerCentralError as exc:
+            if exc.code in ("ValidationException", "ResourceNotFoundException", "AccessDeniedException"):
+                if deal_id:
+                    await _revert_deal(deps, opp_id, deal_id, bundle.deal, writes, before, exc.message)
+                await update_job(
+                    deps.store, job_id, "failed", error=f"Partner Central refused: {exc.message}"
+                )
+                return
+            raise Retry(f"UpdateOpportunity failed: {exc.code}") from None
+        calls += pc_calls
+        target_iso = datetime.fromtimestamp(target_ts, UTC).isoformat()
+        await audit.record(
+            deps.store,
+            opp_id,
+            "rollback",
+            audit.SYSTEM_PC,
+            deal_id,
+            calls,
+            target_timestamp=target_iso,
+            changes={p: {"old": old, "new": wanted[p]} for p, old in old_pc.items()},
+            hubspot_changes=writes or None,
+        )
+        await update_job(
+            deps.store,
+            job_id,
+            "succeeded",
+            result={"opportunityId": opp_id, "targetTimestamp": target_iso, "restored": sorted(old_pc)},
+        )
+        log.info("aws_rollback", opportunity_id=opp_id, restored=sorted(old_pc))

@@ -181,3 +181,32 @@ async def test_rollback_refused_by_partner_central_reverts_the_deal(stack: Stack
 
 async def _amount_is(stack: Stack, opp_id: str, amount: str) -> bool:
     return pc_amount(stack, opp_id) == amount
+
+
+async def test_rollback_waits_for_a_push_or_reverse_sync_of_the_same_deal(stack: Stack) -> None:
+    # A push holding the deal (the lock a push and a reverse sync take) must finish before the rollback reads
+    # and writes, or each would put back what the other just wrote.
+    deal_id, opp_id = await created(stack)
+    before_change = datetime.now(UTC)
+    await asyncio.sleep(0.05)
+    await stack.rep_update(deal_id, {"amount": "15000"})
+    await wait_until(lambda: _amount_is(stack, opp_id, "15000"))
+    await stack.settle()
+    lock = f"aws:deal-lock:{deal_id}"
+    assert await stack.rt.context.store.claim_key(lock, 30.0)  # another flow is working on the deal
+    status, accepted = await api(
+        stack, "POST", "/rollback", {"opportunityId": opp_id, "targetTimestamp": before_change.isoformat()}
+    )
+    assert status == 202, accepted
+    await asyncio.sleep(1.5)
+    assert pc_amount(stack, opp_id) == "15000"
+    status, job = await api(stack, "GET", f"/jobs/{accepted['job_id']}")
+    assert job["status"] in ("queued", "running"), job
+    await stack.rt.context.store.release_key(lock)
+    job = await job_done(stack, accepted["job_id"])
+    assert job["status"] == "succeeded", job
+    assert pc_amount(stack, opp_id) == "12000"
+
+
+async def _amount_is(stack: Stack, opp_id: str, amount: str) -> bool:
+    return pc_amount(stack, opp_id) == amount
