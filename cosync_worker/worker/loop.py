@@ -13,6 +13,7 @@ from ..config import WorkerSettings
 from ..events import Event
 from ..logs import get_logger, redact
 from ..queue import Message, Queue
+from ..relay.jobs import update_job
 from .backoff import backoff_delay
 from .dispatcher import Dispatcher, Outcome
 
@@ -233,4 +234,20 @@ class Worker:
             reason = f"gave up after {message.receive_count} attempts: {reason}"
         log.warning("event_dead_lettered", message_id=message.id, reason=reason)
         await self.queue.dead_letter(message, reason)
+        await self._fail_job(outcome.event, reason)
         return True
+
+    async def _fail_job(self, event: Event | None, reason: str) -> None:
+        """An API job's event (``POST /conflicts/resolve``, ``POST /rollback``) carries its ``job_id``; once the
+        event is dead-lettered nobody will finish the job, which would otherwise say "running" forever."""
+        job_id = event.payload.get("job_id") if event is not None else None
+        if not job_id:
+            return
+        try:
+            await update_job(
+                self.dispatcher.context.store, str(job_id), "failed", error=f"dead-lettered: {reason}"
+            )
+        except LookupError:
+            return  # a job id the store does not know (the event was not made by a route)
+        except Exception as exc:
+            log.warning("job_update_failed", job_id=str(job_id), error=type(exc).__name__)

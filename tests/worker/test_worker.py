@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cosync_worker.config import Settings
+from cosync_worker.relay.jobs import create_job, get_job
 from cosync_worker.runtime import Runtime
 
 from .helpers import deal_change, send, wait_until
@@ -130,3 +131,26 @@ async def test_bad_messages_are_dead_lettered_and_the_worker_goes_on(
         assert any(r.startswith("invalid message: body: is not valid JSON") for r in reasons)
         assert any("invalid message: type: field required" in r for r in reasons)
         assert any("unknown event type 'company.propertyChange'" in r for r in reasons)
+
+
+async def test_an_api_jobs_dead_lettered_event_fails_the_job_with_the_reason(
+    settings_for: Callable[..., Settings],
+) -> None:
+    # Otherwise GET /jobs/{id} would say "running" forever for a job nobody will finish.
+    async with Runtime(settings_for()) as rt:
+        job_id = await create_job(rt.context.store, "rollback", {"opportunityId": "O1"})
+        poison = deal_change("j1", "poison")
+        poison.payload["job_id"] = job_id
+        await send(rt.context.queue, [poison, deal_change("j1", "closedwon")])
+
+        async def after_poison() -> bool:
+            return await _trail_values(rt, "j1") == ["closedwon"]
+
+        await _run_until(rt, after_poison)
+        job = await get_job(rt.context.store, job_id)
+        assert job is not None and job.status == "failed"
+        assert (
+            job.error is not None
+            and "dead-lettered" in job.error
+            and "'poison' is not acceptable" in job.error
+        )
