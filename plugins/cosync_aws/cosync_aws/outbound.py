@@ -284,6 +284,11 @@ async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | Non
         status = (current.get("LifeCycle") or {}).get("ReviewStatus")
         have = owned_view(current, list(owned))
         if settled is None:
+            for path, value in (state.get("sending") or {}).items():
+                if have.get(path) == value:
+                    # Our own earlier write whose push was cut short before it recorded it (a SIGKILL, a lost
+                    # answer): the value is ours, not a change made in Partner Central to hold a conflict over.
+                    base[path] = value
             # Once per push: a re-read after ConflictException must not record the same conflict twice.
             settled = await settle_outbound(
                 deps, deal_id, opp_id, bundle.deal, current, owned, have, base, state.get("conflicts") or {}
@@ -301,6 +306,7 @@ async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | Non
         )
         previous_view = state.get("hubspot") or {}
         state["hubspot"] = view_after
+        state["sending"] = allowed
         await deps.store.put_state(deal_key(deal_id), state)
         try:
             calls.append("UpdateOpportunity")
@@ -311,6 +317,7 @@ async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | Non
                 log.info("aws_update_conflict", deal_id=deal_id, opportunity_id=opp_id)
                 continue
             if exc.code == "ValidationException":
+                state.pop("sending", None)
                 await deps.store.put_state(deal_key(deal_id), state)
                 await _mark_error(deps, bundle, f"Partner Central rejected the update: {exc.message}")
                 return "error"
@@ -333,6 +340,7 @@ async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | Non
     # Only now: events older than this read are "covered" (sync_change skips them), so a push that failed or
     # was killed before this point must leave the mark where it was, or its own redelivery would be skipped.
     state["read_at_ms"] = bundle.read_at_ms
+    state.pop("sending", None)
     await deps.store.put_state(deal_key(deal_id), state)
     if applied:
         await audit.record(

@@ -3,7 +3,7 @@ no-ops skipped, conflicts re-merged, review rules respected), and AWS's changes 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
 
 from .conftest import Stack, start_stack, wait_until
+from .test_conflicts import api as _api
 from .test_create import GOOD_DEAL
 
 
@@ -173,6 +174,62 @@ async def test_a_failed_push_is_pushed_again_when_its_event_is_redelivered(faili
     await wait_until(applied)
     assert stack.pc.failures == 0
     assert client.calls["UpdateOpportunity"] - before >= 2  # the failed call, then the retried event's
+
+
+class LostUpdateAnswer(PartnerCentralEmulator):
+    """Partner Central that applies the next UpdateOpportunity and loses its answer (a 500), then refuses the
+    client's further attempts before any effect, so the push gives up with its own write in place but not
+    recorded; ``meanwhile`` (the rep's next edit) runs once, between the two."""
+
+    failures = 0
+    meanwhile: Callable[[], Awaitable[None]] | None = None
+
+    async def _api(self, request: web.Request) -> web.Response:
+        if not request.headers.get("X-Amz-Target", "").endswith(".UpdateOpportunity") or not self.failures:
+            return await super()._api(request)
+        self.failures -= 1
+        if self.meanwhile is not None:
+            await super()._api(request)
+            edit, self.meanwhile = self.meanwhile, None
+            await edit()
+        return self.fault_response(request, Fault("error"))
+
+
+@pytest.fixture
+async def lossy_stack(tmp_path: Path, hubspot_emulator: HubSpotEmulator) -> AsyncIterator[Stack]:
+    pc = LostUpdateAnswer(write_rate=1000.0, read_rate=1000.0, task_seconds=0.05)
+    await pc.start()
+    try:
+        async for s in start_stack(tmp_path, hubspot_emulator, pc, conflicts={"manual_fields": ["amount"]}):
+            yield s
+    finally:
+        await pc.stop()
+
+
+async def test_our_own_unrecorded_write_is_not_taken_for_a_conflict(lossy_stack: Stack) -> None:
+    # The fault suite found this: a push killed after its UpdateOpportunity landed left the opportunity
+    # holding a value the state did not know, and the next push saw "changed in Partner Central" and held a
+    # conflict (here: for a person to settle, as amount is a manual field) over cosync's own write.
+    stack = lossy_stack
+    assert isinstance(stack.pc, LostUpdateAnswer)
+    deal_id, opp_id = await _created(stack)
+
+    async def rep_changes_again() -> None:
+        await stack.rep_update(deal_id, {"amount": "22000"})
+
+    stack.pc.failures = 5  # the landed write and 4 refused retries: the push fails and its event is retried
+    stack.pc.meanwhile = rep_changes_again
+    await stack.rep_update(deal_id, {"amount": "21000"})
+
+    async def latest_reached_aws() -> bool:
+        return bool(stack.opportunities()[opp_id]["Project"]["ExpectedCustomerSpend"][0]["Amount"] == "22000")
+
+    await wait_until(latest_reached_aws)
+    assert stack.pc.failures == 0 and stack.pc.meanwhile is None
+    await stack.settle()
+    assert stack.deal(deal_id).get("aws_conflict_status") in (None, "")
+    status, pending = await _api(stack, "GET", "/conflicts/pending")
+    assert status == 200 and pending["conflicts"] == [], pending
 
 
 async def test_submitted_opportunity_is_skipped_with_a_note_not_failed(stack: Stack) -> None:
