@@ -12,13 +12,12 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Sequence
-from contextlib import AsyncExitStack
 from typing import Any
 
-from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..aws_client import OwnedClient
 from .base import DeadLetter, Message, QueueUnavailable
 
 __all__ = ["SqsQueue", "ensure_queues"]
@@ -55,33 +54,26 @@ class SqsQueue:
         self.visibility_timeout = visibility_timeout
         self.max_receives = max_receives
         self.fifo = queue_url.endswith(".fifo")
-        # "standard" retries with jittered backoff instead of botocore's legacy 5 attempts: an unreachable
-        # endpoint surfaces as QueueUnavailable within a few seconds, so readiness turns red and the relay
-        # stops acknowledging HubSpot promptly; the worker's own loop retries anyway.
-        self._config = AioConfig(
-            retries={"max_attempts": max(1, max_attempts), "mode": "standard"},
+        self._aws = OwnedClient(
+            "sqs",
+            region=region,
+            endpoint_url=endpoint_url,
+            session=session,
+            max_attempts=max_attempts,
             connect_timeout=_CONNECT_TIMEOUT,
             read_timeout=_READ_TIMEOUT,
         )
-        self._session = session or get_session()
-        self._stack = AsyncExitStack()
-        self._client: Any = None
 
     async def open(self) -> None:
-        self._client = await self._stack.enter_async_context(
-            self._session.create_client(
-                "sqs", region_name=self.region, endpoint_url=self.endpoint_url, config=self._config
-            )
-        )
+        await self._aws.open()
 
     async def close(self) -> None:
-        await self._stack.aclose()
-        self._client = None
+        await self._aws.close()
 
     def _sqs(self) -> Any:
-        if self._client is None:
+        if self._aws.client is None:
             raise QueueUnavailable(f"SQS queue {self.queue_url} is not open")
-        return self._client
+        return self._aws.client
 
     async def _call(self, operation: str, **kwargs: Any) -> Any:
         try:

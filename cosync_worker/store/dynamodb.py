@@ -41,13 +41,12 @@ import json
 import random
 import time
 from collections.abc import Sequence
-from contextlib import AsyncExitStack
 from typing import Any
 
-from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..aws_client import OwnedClient
 from .base import AuditEntry, StoreUnavailable
 from .budget import check_bucket_args, draw
 
@@ -96,36 +95,30 @@ class DynamoStore:
         self.table_name = table_name
         self.region = region
         self.endpoint_url = endpoint_url
-        # "standard" retries (jittered backoff, throttling retried) but few of them: an unreachable endpoint
-        # surfaces as StoreUnavailable within seconds so readiness turns red promptly.
-        self._config = AioConfig(
-            retries={"max_attempts": max(1, max_attempts), "mode": "standard"},
+        self._aws = OwnedClient(
+            "dynamodb",
+            region=region,
+            endpoint_url=endpoint_url,
+            session=session,
+            max_attempts=max_attempts,
             connect_timeout=_CONNECT_TIMEOUT,
             read_timeout=_READ_TIMEOUT,
         )
-        self._session = session or get_session()
-        self._stack = AsyncExitStack()
-        self._client: Any = None
 
     async def open(self) -> None:
         """Create the client; does not call AWS (use :meth:`ping` to check the table)."""
-        self._client = await self._stack.enter_async_context(
-            self._session.create_client(
-                "dynamodb", region_name=self.region, endpoint_url=self.endpoint_url, config=self._config
-            )
-        )
+        await self._aws.open()
 
     async def close(self) -> None:
-        await self._stack.aclose()
-        self._client = None
+        await self._aws.close()
 
     async def _call(self, operation: str, *, conditional: bool = False, **kwargs: Any) -> Any:
         """Call DynamoDB; a failed condition re-raises as ``ClientError`` when ``conditional``, else
         bad input becomes ``ValueError`` and everything else :class:`StoreUnavailable`."""
-        if self._client is None:
+        if self._aws.client is None:
             raise StoreUnavailable(f"DynamoDB store {self.table_name} is not open")
         try:
-            return await getattr(self._client, operation)(**kwargs)
+            return await getattr(self._aws.client, operation)(**kwargs)
         except ClientError as exc:
             code = _error_code(exc)
             if conditional and code == "ConditionalCheckFailedException":
