@@ -13,10 +13,8 @@ Rate-limit headers and 429 semantics: https://developers.hubspot.com/docs/api/us
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import hashlib
 import json as jsonlib
-import random
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -28,7 +26,9 @@ import aiohttp
 from cosync_worker.errors import Retry
 from cosync_worker.logs import get_logger
 from cosync_worker.metrics import REMOTE_CALLS
+from cosync_worker.retry_after import retry_after_seconds
 from cosync_worker.store.base import Store, StoreUnavailable
+from cosync_worker.worker.backoff import backoff_delay
 
 from .errors import error_from_response
 from .ratelimit import RateBudget
@@ -69,14 +69,9 @@ def _query(params: Mapping[str, Any] | None) -> dict[str, str]:
 
 
 def _retry_after(headers: Mapping[str, str], default: float) -> float:
-    value = headers.get("Retry-After")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            parsed = email.utils.parsedate_to_datetime(value) if value else None
-            if parsed is not None:
-                return max(0.0, parsed.timestamp() - time.time())
+    given = retry_after_seconds(headers)
+    if given is not None:
+        return given
     # No Retry-After: a secondly limit frees within a second; the rolling 10 s window frees gradually.
     if headers.get("X-HubSpot-RateLimit-Secondly-Remaining") == "0":
         return 1.0
@@ -257,7 +252,7 @@ class HubSpotTransport:
         if failures > self.max_retries:
             raise Retry(f"{reason} (gave up after {failures} attempts)")
         # Jitter keeps N replicas that failed together from retrying in lock step.
-        delay = min(_MAX_BACKOFF, self.backoff_base * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
+        delay = backoff_delay(failures, self.backoff_base, _MAX_BACKOFF)
         log.warning("hubspot.retrying", reason=reason, attempt=failures, delay_seconds=round(delay, 3))
         await asyncio.sleep(delay)
 

@@ -21,10 +21,7 @@ with Google's own message (``google.rpc.Status``: https://cloud.google.com/apis/
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
-import random
-import time
 from typing import Any
 from urllib.parse import quote
 
@@ -35,6 +32,8 @@ from google.oauth2 import service_account
 
 from cosync_worker.errors import PermanentError, Retry
 from cosync_worker.logs import get_logger
+from cosync_worker.retry_after import retry_after_seconds
+from cosync_worker.worker.backoff import backoff_delay
 
 __all__ = ["SCOPE", "CloudCrmPartnersClient", "GoogleApiError", "GoogleNotFound"]
 
@@ -58,17 +57,6 @@ class GoogleApiError(PermanentError):
 
 class GoogleNotFound(GoogleApiError):
     """404: the resource does not exist (or is not visible to this partner)."""
-
-
-def _retry_after(headers: Any) -> float | None:
-    raw = headers.get("Retry-After")
-    if not raw:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(raw) if raw else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
 def _google_message(status: int, body: bytes) -> tuple[str, str]:
@@ -251,20 +239,17 @@ class CloudCrmPartnersClient:
             message, google_status = _google_message(status, raw) if status else (raw.decode(), "")
             if status in _RETRYABLE or status == 0:
                 if resp_headers is not None:
-                    wait = _retry_after(resp_headers)
+                    wait = retry_after_seconds(resp_headers)
                 attempt += 1
                 log.warning("gcp_call_retryable", operation=operation, status=status, attempt=attempt)
                 if attempt > self.max_retries:
                     raise Retry(f"{operation}: HTTP {status or 'connection error'} {message}", defer=wait)
-                delay = wait if wait is not None else self._backoff(attempt)
+                delay = wait if wait is not None else backoff_delay(attempt, self.backoff_base, _MAX_WAIT)
                 await asyncio.sleep(min(delay, _MAX_WAIT))
                 continue
             log.warning("gcp_call_failed", operation=operation, status=status, google_status=google_status)
             error_type = GoogleNotFound if status == 404 else GoogleApiError
             raise error_type(operation, status, message, google_status)
-
-    def _backoff(self, attempt: int) -> float:
-        return float(self.backoff_base * (2 ** (attempt - 1)) * (0.5 + random.random() / 2))
 
 
 def _refresh_reason(exc: RefreshError) -> str:
