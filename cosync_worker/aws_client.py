@@ -22,14 +22,15 @@ class OwnedClient:
     def __init__(
         self,
         service: str,
-        *,
         region: str,
         endpoint_url: str | None,
         session: AioSession | None,
+        *,
         max_attempts: int,
-        connect_timeout: float,
-        read_timeout: float,
+        timeouts: tuple[float, float],
     ) -> None:
+        """``timeouts``: (connect, read) in seconds."""
+        connect_timeout, read_timeout = timeouts
         self.service = service
         self.region = region
         self.endpoint_url = endpoint_url

@@ -54,14 +54,9 @@ class SqsQueue:
         self.visibility_timeout = visibility_timeout
         self.max_receives = max_receives
         self.fifo = queue_url.endswith(".fifo")
+        timeouts = (_CONNECT_TIMEOUT, _READ_TIMEOUT)
         self._aws = OwnedClient(
-            "sqs",
-            region=region,
-            endpoint_url=endpoint_url,
-            session=session,
-            max_attempts=max_attempts,
-            connect_timeout=_CONNECT_TIMEOUT,
-            read_timeout=_READ_TIMEOUT,
+            "sqs", region, endpoint_url, session, max_attempts=max_attempts, timeouts=timeouts
         )
 
     async def open(self) -> None:

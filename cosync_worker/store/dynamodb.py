@@ -95,14 +95,9 @@ class DynamoStore:
         self.table_name = table_name
         self.region = region
         self.endpoint_url = endpoint_url
+        timeouts = (_CONNECT_TIMEOUT, _READ_TIMEOUT)
         self._aws = OwnedClient(
-            "dynamodb",
-            region=region,
-            endpoint_url=endpoint_url,
-            session=session,
-            max_attempts=max_attempts,
-            connect_timeout=_CONNECT_TIMEOUT,
-            read_timeout=_READ_TIMEOUT,
+            "dynamodb", region, endpoint_url, session, max_attempts=max_attempts, timeouts=timeouts
         )
 
     async def open(self) -> None:

@@ -172,6 +172,20 @@ async def start_stack(
                 await asyncio.wait_for(task, 15)
 
 
+async def stack_on(
+    tmp_path: Path, hs: HubSpotEmulator, emulator: type[PartnerCentralEmulator], **aws: Any
+) -> AsyncIterator[Stack]:
+    """A stack on a Partner Central of its own, of ``emulator``'s class (one that misbehaves in a chosen way),
+    with room in its quotas."""
+    pc = emulator(write_rate=1000.0, read_rate=1000.0, task_seconds=0.05)
+    await pc.start()
+    try:
+        async for s in start_stack(tmp_path, hs, pc, **aws):
+            yield s
+    finally:
+        await pc.stop()
+
+
 @pytest.fixture
 async def stack(
     tmp_path: Path, hubspot_emulator: HubSpotEmulator, partnercentral_emulator: PartnerCentralEmulator

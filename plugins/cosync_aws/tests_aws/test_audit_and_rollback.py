@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from cosync_aws.audit import changes_between
 from cosync_aws.conflict_rules import value_at
@@ -157,18 +158,12 @@ async def _prop(stack: Stack, deal_id: str, prop: str, value: str) -> bool:
 
 
 async def test_rollback_refused_by_partner_central_reverts_the_deal(stack: Stack) -> None:
-    deal_id, opp_id = await created(stack)
-    before_change = datetime.now(UTC)
-    await asyncio.sleep(0.05)
-    await stack.rep_update(deal_id, {"amount": "15000"})
-    await wait_until(lambda: _amount_is(stack, opp_id, "15000"))
+    deal_id, opp_id, before_change = await _amount_changed_after_creation(stack)
     await stack.aws(f"/_sandbox/opportunities/{opp_id}", {"ReviewStatus": "Submitted"})
     await wait_until(lambda: _prop(stack, deal_id, "aws_review_status", "Submitted"))
     await stack.settle()
 
-    status, accepted = await api(
-        stack, "POST", "/rollback", {"opportunityId": opp_id, "targetTimestamp": before_change.isoformat()}
-    )
+    status, accepted = await _rollback(stack, opp_id, before_change)
     assert status == 202
     job = await job_done(stack, accepted["job_id"])
     assert job["status"] == "failed" and "Partner Central refused" in job["error"], job
@@ -183,20 +178,29 @@ async def _amount_is(stack: Stack, opp_id: str, amount: str) -> bool:
     return pc_amount(stack, opp_id) == amount
 
 
-async def test_rollback_waits_for_a_push_or_reverse_sync_of_the_same_deal(stack: Stack) -> None:
-    # A push holding the deal (the lock a push and a reverse sync take) must finish before the rollback reads
-    # and writes, or each would put back what the other just wrote.
+async def _amount_changed_after_creation(stack: Stack) -> tuple[str, str, datetime]:
+    """A created deal whose amount the rep then changed to 15000 (in AWS too): ``(deal, opportunity, a time
+    between the two)``."""
     deal_id, opp_id = await created(stack)
     before_change = datetime.now(UTC)
     await asyncio.sleep(0.05)
     await stack.rep_update(deal_id, {"amount": "15000"})
     await wait_until(lambda: _amount_is(stack, opp_id, "15000"))
+    return deal_id, opp_id, before_change
+
+
+async def _rollback(stack: Stack, opp_id: str, to: datetime) -> tuple[int, Any]:
+    return await api(stack, "POST", "/rollback", {"opportunityId": opp_id, "targetTimestamp": to.isoformat()})
+
+
+async def test_rollback_waits_for_a_push_or_reverse_sync_of_the_same_deal(stack: Stack) -> None:
+    # A push holding the deal (the lock a push and a reverse sync take) must finish before the rollback reads
+    # and writes, or each would put back what the other just wrote.
+    deal_id, opp_id, before_change = await _amount_changed_after_creation(stack)
     await stack.settle()
     lock = f"aws:deal-lock:{deal_id}"
     assert await stack.rt.context.store.claim_key(lock, 30.0)  # another flow is working on the deal
-    status, accepted = await api(
-        stack, "POST", "/rollback", {"opportunityId": opp_id, "targetTimestamp": before_change.isoformat()}
-    )
+    status, accepted = await _rollback(stack, opp_id, before_change)
     assert status == 202, accepted
     await asyncio.sleep(1.5)
     assert pc_amount(stack, opp_id) == "15000"
@@ -206,7 +210,3 @@ async def test_rollback_waits_for_a_push_or_reverse_sync_of_the_same_deal(stack:
     job = await job_done(stack, accepted["job_id"])
     assert job["status"] == "succeeded", job
     assert pc_amount(stack, opp_id) == "12000"
-
-
-async def _amount_is(stack: Stack, opp_id: str, amount: str) -> bool:
-    return pc_amount(stack, opp_id) == amount

@@ -15,7 +15,7 @@ from cosync_worker.sandbox.faults import Fault
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
 
-from .conftest import Stack, start_stack, wait_until
+from .conftest import Stack, stack_on, wait_until
 
 FUTURE = (date.today() + timedelta(days=60)).isoformat()
 GOOD_DEAL = {
@@ -172,13 +172,8 @@ class LostCreateResponses(PartnerCentralEmulator):
 
 @pytest.fixture
 async def lossy_stack(tmp_path: Path, hubspot_emulator: HubSpotEmulator) -> AsyncIterator[Stack]:
-    pc = LostCreateResponses(write_rate=1000.0, read_rate=1000.0, task_seconds=0.05)
-    await pc.start()
-    try:
-        async for s in start_stack(tmp_path, hubspot_emulator, pc):
-            yield s
-    finally:
-        await pc.stop()
+    async for s in stack_on(tmp_path, hubspot_emulator, LostCreateResponses):
+        yield s
 
 
 async def test_a_creation_retried_after_a_lost_response_keeps_the_reps_later_change(
@@ -195,7 +190,7 @@ async def test_a_creation_retried_after_a_lost_response_keeps_the_reps_later_cha
     async def rep_changes_amount() -> None:
         await stack.rep_update(deal_ids[0], {"amount": "47000"})
 
-    stack.pc.failures = 5  # every attempt botocore makes for one call: the event itself is retried
+    stack.pc.failures = 5  # every attempt the client makes for one write: the event itself is retried
     stack.pc.meanwhile = rep_changes_amount
     deal_ids.append(await stack.rep_deal(GOOD_DEAL, company))
 

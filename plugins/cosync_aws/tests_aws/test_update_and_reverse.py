@@ -15,7 +15,7 @@ from cosync_worker.sandbox.faults import Fault
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
 
-from .conftest import Stack, start_stack, wait_until
+from .conftest import Stack, stack_on, wait_until
 from .test_conflicts import api as _api
 from .test_create import GOOD_DEAL
 
@@ -101,13 +101,8 @@ class EditingEmulator(PartnerCentralEmulator):
 
 @pytest.fixture
 async def editing_stack(tmp_path: Path, hubspot_emulator: HubSpotEmulator) -> AsyncIterator[Stack]:
-    pc = EditingEmulator(write_rate=1000.0, read_rate=1000.0, task_seconds=0.05)
-    await pc.start()
-    try:
-        async for s in start_stack(tmp_path, hubspot_emulator, pc):
-            yield s
-    finally:
-        await pc.stop()
+    async for s in stack_on(tmp_path, hubspot_emulator, EditingEmulator):
+        yield s
 
 
 async def test_conflict_is_reread_and_remerged(editing_stack: Stack) -> None:
@@ -148,13 +143,8 @@ class FailingUpdates(PartnerCentralEmulator):
 
 @pytest.fixture
 async def failing_stack(tmp_path: Path, hubspot_emulator: HubSpotEmulator) -> AsyncIterator[Stack]:
-    pc = FailingUpdates(write_rate=1000.0, read_rate=1000.0, task_seconds=0.05)
-    await pc.start()
-    try:
-        async for s in start_stack(tmp_path, hubspot_emulator, pc):
-            yield s
-    finally:
-        await pc.stop()
+    async for s in stack_on(tmp_path, hubspot_emulator, FailingUpdates):
+        yield s
 
 
 async def test_a_failed_push_is_pushed_again_when_its_event_is_redelivered(failing_stack: Stack) -> None:
@@ -165,7 +155,7 @@ async def test_a_failed_push_is_pushed_again_when_its_event_is_redelivered(faili
     assert isinstance(stack.pc, FailingUpdates)
     client = stack.rt.context.service("aws.partnercentral")
     before = client.calls.get("UpdateOpportunity", 0)
-    stack.pc.failures = 5  # botocore's attempts for one call: the push fails and the event is retried
+    stack.pc.failures = 5  # the client's attempts for one write: the push fails and the event is retried
     await stack.rep_update(deal_id, {"amount": "31000"})
 
     async def applied() -> bool:
@@ -197,13 +187,10 @@ class LostUpdateAnswer(PartnerCentralEmulator):
 
 @pytest.fixture
 async def lossy_stack(tmp_path: Path, hubspot_emulator: HubSpotEmulator) -> AsyncIterator[Stack]:
-    pc = LostUpdateAnswer(write_rate=1000.0, read_rate=1000.0, task_seconds=0.05)
-    await pc.start()
-    try:
-        async for s in start_stack(tmp_path, hubspot_emulator, pc, conflicts={"manual_fields": ["amount"]}):
-            yield s
-    finally:
-        await pc.stop()
+    async for s in stack_on(
+        tmp_path, hubspot_emulator, LostUpdateAnswer, conflicts={"manual_fields": ["amount"]}
+    ):
+        yield s
 
 
 async def test_our_own_unrecorded_write_is_not_taken_for_a_conflict(lossy_stack: Stack) -> None:
