@@ -168,6 +168,8 @@ class Suite:
     session: aiohttp.ClientSession
     replicas: Replicas
     rep_retries: Counter[str] = field(default_factory=Counter)
+    # The rep's last value of each (deal, property) they changed: what HubSpot must still hold at the end
+    rep_values: dict[tuple[str, str], str] = field(default_factory=dict)
 
     # -- the rep and AWS, through public APIs; injected faults are retried as any client would -------------
     async def rep(self, method: str, path: str, body: Any = None) -> Any:
@@ -243,6 +245,7 @@ class Suite:
                         "PATCH", f"/crm/v3/objects/deals/{d}", {"properties": {p: v}}
                     )
                 )
+                self.rep_values[(deal_id, prop)] = value
             await gather_limited(jobs, 20)
             made += len(jobs)
             await asyncio.sleep(pause)
@@ -321,6 +324,17 @@ class Suite:
             if have != want:
                 wrong.append(f"{deal_id}: {have} != {want}")
         return wrong
+
+    def overwritten(self) -> list[str]:
+        """The rep's edits HubSpot no longer holds (a stale write-back from Partner Central would do that and
+        still leave both sides equal, so :meth:`mismatches` alone would not see it)."""
+        deals = self.hs.objects("deals")
+        lost = []
+        for (deal_id, prop), value in sorted(self.rep_values.items()):
+            have = str(deals[deal_id]["properties"].get(prop) or "")
+            if have[:10] != value[:10]:
+                lost.append(f"{deal_id}.{prop}: {have!r} != the rep's {value!r}")
+        return lost
 
     def duplicates(self) -> dict[str, Any]:
         """Anything created twice: opportunities per deal, deals per opportunity, notes and tasks per deal."""
@@ -484,6 +498,7 @@ async def run_scenario(suite: Suite, load: Load) -> dict[str, Any]:
             "converged": converge_seconds is not None,
             "converge_seconds_after_load": round(converge_seconds or load.converge_timeout, 1),
             "deals_out_of_sync": len(suite.mismatches(deal_ids)),
+            "rep_edits_overwritten": len(suite.overwritten()),
             "invitation_deals": len(invitation_deals()),
             "dead_letters": len(await suite.rt.context.queue.list_dead_letters(limit=1000)),
             "total_seconds": round(time.monotonic() - started, 1),
@@ -507,6 +522,8 @@ async def assert_clean(suite: Suite, result: dict[str, Any]) -> None:
     deal_ids = result["deal_ids"]
     wrong = suite.mismatches(deal_ids)
     assert wrong == [], f"{len(wrong)} deals out of sync, e.g. {wrong[:5]}"
+    lost = suite.overwritten()
+    assert lost == [], f"{len(lost)} of the rep's edits overwritten, e.g. {lost[:5]}"
     assert suite.duplicates() == {}
     opps = suite.pc.opportunities("Sandbox")
     deals = suite.hs.objects("deals")

@@ -97,6 +97,12 @@ async def _reverse_sync_locked(
         view.pop("aws_review_status", None)
     last = state.get("hubspot") or {}
     diff = {k: v for k, v in view.items() if not _same(k, last.get(k), v)}
+    sending = state.get("sending") or {}
+    if sending:
+        # What a push cut short (killed, or its answer lost) sent: cosync's own value, not AWS's change.
+        in_pc = owned_view(current, list(sending))
+        ours = {PATH_FIELDS[p] for p, v in sending.items() if p in PATH_FIELDS and in_pc.get(p) == v}
+        diff = {k: v for k, v in diff.items() if k not in ours}
     if not diff:
         return {}, False
     deal = await deps.hs.get("deals", deal_id, properties=list(diff))

@@ -89,7 +89,14 @@ async def ensure_opportunity(deps: Deps, deal_id: str, bundle: DealBundle | None
 
     Idempotent three times over: the state store, the deal's ``aws_opportunity_id`` and a ``ClientToken``
     derived from the deal id (a retry after a crash between create and write-back gets the same opportunity).
+    Under the deal's lock: the "Opportunity Created" event's reverse sync must not patch the deal's state
+    between its creation and its recording.
     """
+    async with deal_lock(deps, deal_id):
+        return await _ensure_opportunity_locked(deps, deal_id, bundle)
+
+
+async def _ensure_opportunity_locked(deps: Deps, deal_id: str, bundle: DealBundle | None) -> str | None:
     state = await deps.store.get_state(deal_key(deal_id)) or {}
     if state.get("opportunity_id"):
         opp_id = str(state["opportunity_id"])
@@ -299,20 +306,16 @@ async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | Non
         if not allowed:
             break
         request = merge_update(current, allowed)
-        # Saved before the write: the "Opportunity Updated" event it causes may be handled at once and must
-        # recognise the change as ours (no echo back to HubSpot).
-        view_after = hubspot_view(
-            {**request, "LifeCycle": {**request["LifeCycle"], "ReviewStatus": status}}, deps.config
-        )
-        previous_view = state.get("hubspot") or {}
-        state["hubspot"] = view_after
+        # Recorded before the write, never assumed done: if this push dies after the write lands, the next
+        # push and any reverse sync recognise these values in Partner Central as ours (no false conflict, no
+        # echo back over a newer edit of the rep's). The "Opportunity Updated" event the write causes waits
+        # for the deal's lock, so it sees the state saved after the write.
         state["sending"] = allowed
         await deps.store.put_state(deal_key(deal_id), state)
         try:
             calls.append("UpdateOpportunity")
             await deps.pc.call("UpdateOpportunity", Priority.UPDATE, **request)
         except PartnerCentralError as exc:
-            state["hubspot"] = previous_view
             if exc.code == "ConflictException":
                 log.info("aws_update_conflict", deal_id=deal_id, opportunity_id=opp_id)
                 continue
@@ -325,6 +328,9 @@ async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | Non
             raise Retry(f"UpdateOpportunity failed: {exc.code}") from None
         outcome = "updated"
         applied = {p: {"old": have.get(p), "new": v} for p, v in allowed.items()}
+        state["hubspot"] = hubspot_view(
+            {**request, "LifeCycle": {**request["LifeCycle"], "ReviewStatus": status}}, deps.config
+        )
         break
     else:
         raise Retry("UpdateOpportunity kept conflicting with changes made in Partner Central", defer=5)
