@@ -159,6 +159,17 @@ class Replicas:
     def log_count(self, needle: bytes) -> int:
         return sum(p.read_bytes().count(needle) for p in self.logs.glob("worker*.log"))
 
+    def lines_about(self, ident: str, most: int = 30) -> list[str]:
+        """The replicas' log lines naming ``ident`` (a deal or opportunity id), oldest first: what a failed
+        run leaves to read once its store and emulators are gone."""
+        lines = [
+            line
+            for p in sorted(self.logs.glob("worker*.log"))
+            for line in p.read_text(errors="replace").splitlines()
+            if ident in line
+        ]
+        return sorted(lines, key=lambda line: line.partition('"timestamp": ')[2])[-most:]
+
 
 @dataclass
 class Suite:
@@ -521,7 +532,12 @@ async def assert_clean(suite: Suite, result: dict[str, Any]) -> None:
     """What issue 11 asks of the run: all synced, nothing twice, only the forged in the DLQ, quota kept."""
     deal_ids = result["deal_ids"]
     wrong = suite.mismatches(deal_ids)
-    assert wrong == [], f"{len(wrong)} deals out of sync, e.g. {wrong[:5]}"
+    if wrong:
+        first = wrong[0].partition(":")[0]
+        trail = "\n".join(suite.replicas.lines_about(first))
+        raise AssertionError(
+            f"{len(wrong)} deals out of sync, e.g. {wrong[:5]}; the log of {first}:\n{trail}"
+        )
     lost = suite.overwritten()
     assert lost == [], f"{len(lost)} of the rep's edits overwritten, e.g. {lost[:5]}"
     assert suite.duplicates() == {}
