@@ -172,15 +172,20 @@ async def start_stack(
                 await asyncio.wait_for(task, 15)
 
 
-async def stack_on(
-    tmp_path: Path, hs: HubSpotEmulator, emulator: type[PartnerCentralEmulator], **aws: Any
+@pytest.fixture
+async def odd_stack(
+    request: pytest.FixtureRequest, tmp_path: Path, hubspot_emulator: HubSpotEmulator
 ) -> AsyncIterator[Stack]:
-    """A stack on a Partner Central of its own, of ``emulator``'s class (one that misbehaves in a chosen way),
+    """A stack on a Partner Central of its own, of the class the test names with
+    ``@pytest.mark.partnercentral(emulator=cls, **aws_settings)`` (one that misbehaves in a chosen way),
     with room in its quotas."""
-    pc = emulator(write_rate=1000.0, read_rate=1000.0, task_seconds=0.05)
+    mark = request.node.get_closest_marker("partnercentral")
+    assert mark is not None, "odd_stack needs @pytest.mark.partnercentral(emulator=EmulatorClass)"
+    aws = dict(mark.kwargs)
+    pc = aws.pop("emulator")(write_rate=1000.0, read_rate=1000.0, task_seconds=0.05)
     await pc.start()
     try:
-        async for s in start_stack(tmp_path, hs, pc, **aws):
+        async for s in start_stack(tmp_path, hubspot_emulator, pc, **aws):
             yield s
     finally:
         await pc.stop()

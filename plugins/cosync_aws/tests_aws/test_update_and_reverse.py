@@ -3,8 +3,7 @@ no-ops skipped, conflicts re-merged, review rules respected), and AWS's changes 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -12,10 +11,9 @@ from aiobotocore.session import get_session
 from aiohttp import web
 
 from cosync_worker.sandbox.faults import Fault
-from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
 
-from .conftest import Stack, stack_on, wait_until
+from .conftest import Stack, wait_until
 from .test_conflicts import api as _api
 from .test_create import GOOD_DEAL
 
@@ -99,14 +97,9 @@ class EditingEmulator(PartnerCentralEmulator):
         return response
 
 
-@pytest.fixture
-async def editing_stack(tmp_path: Path, hubspot_emulator: HubSpotEmulator) -> AsyncIterator[Stack]:
-    async for s in stack_on(tmp_path, hubspot_emulator, EditingEmulator):
-        yield s
-
-
-async def test_conflict_is_reread_and_remerged(editing_stack: Stack) -> None:
-    stack = editing_stack
+@pytest.mark.partnercentral(emulator=EditingEmulator)
+async def test_conflict_is_reread_and_remerged(odd_stack: Stack) -> None:
+    stack = odd_stack
     deal_id, opp_id = await _created(stack)
     assert isinstance(stack.pc, EditingEmulator)
     stack.pc.edits_left = 1
@@ -141,16 +134,11 @@ class FailingUpdates(PartnerCentralEmulator):
         return await super()._api(request)
 
 
-@pytest.fixture
-async def failing_stack(tmp_path: Path, hubspot_emulator: HubSpotEmulator) -> AsyncIterator[Stack]:
-    async for s in stack_on(tmp_path, hubspot_emulator, FailingUpdates):
-        yield s
-
-
-async def test_a_failed_push_is_pushed_again_when_its_event_is_redelivered(failing_stack: Stack) -> None:
+@pytest.mark.partnercentral(emulator=FailingUpdates)
+async def test_a_failed_push_is_pushed_again_when_its_event_is_redelivered(odd_stack: Stack) -> None:
     # The fault suite found this: the failed attempt had already recorded its read of the deal, so the
     # redelivered event looked older than that read ("covered") and the change never reached AWS.
-    stack = failing_stack
+    stack = odd_stack
     deal_id, opp_id = await _created(stack)
     assert isinstance(stack.pc, FailingUpdates)
     client = stack.rt.context.service("aws.partnercentral")
@@ -185,19 +173,12 @@ class LostUpdateAnswer(PartnerCentralEmulator):
         return self.fault_response(request, Fault("error"))
 
 
-@pytest.fixture
-async def lossy_stack(tmp_path: Path, hubspot_emulator: HubSpotEmulator) -> AsyncIterator[Stack]:
-    async for s in stack_on(
-        tmp_path, hubspot_emulator, LostUpdateAnswer, conflicts={"manual_fields": ["amount"]}
-    ):
-        yield s
-
-
-async def test_our_own_unrecorded_write_is_not_taken_for_a_conflict(lossy_stack: Stack) -> None:
+@pytest.mark.partnercentral(emulator=LostUpdateAnswer, conflicts={"manual_fields": ["amount"]})
+async def test_our_own_unrecorded_write_is_not_taken_for_a_conflict(odd_stack: Stack) -> None:
     # The fault suite found this: a push killed after its UpdateOpportunity landed left the opportunity
     # holding a value the state did not know, and the next push saw "changed in Partner Central" and held a
     # conflict (here: for a person to settle, as amount is a manual field) over cosync's own write.
-    stack = lossy_stack
+    stack = odd_stack
     assert isinstance(stack.pc, LostUpdateAnswer)
     deal_id, opp_id = await _created(stack)
 
