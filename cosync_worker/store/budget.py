@@ -10,10 +10,14 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Awaitable, Callable
 
 from .base import Store
 
-__all__ = ["acquire", "check_bucket_args", "draw"]
+__all__ = ["Clock", "Sleep", "acquire", "check_bucket_args", "draw"]
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
 
 # Jitter as a fraction of the wait, plus a floor, so equal waits spread out; small enough not to waste budget.
 _JITTER_FRACTION = 0.1
@@ -60,20 +64,23 @@ async def acquire(
     tokens: float = 1.0,
     *,
     timeout: float | None = None,
+    clock: Clock = time.monotonic,
+    sleep: Sleep = asyncio.sleep,
 ) -> None:
     """Wait until ``tokens`` are drawn from the shared bucket ``budget``; call before each rate-limited request.
 
     Raises ``TimeoutError`` if they cannot be drawn within ``timeout`` seconds (it gives up as soon as the
     store's own estimate says the deadline would be missed, instead of sleeping until it), ``ValueError`` for
     impossible arguments and :class:`~cosync_worker.store.base.StoreUnavailable` if the store is down.
+    ``clock`` and ``sleep`` are there so tests can drive time instead of waiting for it.
     """
     check_bucket_args(budget, rate, capacity, tokens)
-    deadline = None if timeout is None else time.monotonic() + timeout
+    deadline = None if timeout is None else clock() + timeout
     while True:
         wait = await store.take_tokens(budget, rate, capacity, tokens)
         if wait <= 0:
             return
         pause = wait * (1 + random.random() * _JITTER_FRACTION) + random.random() * _JITTER_FLOOR_SECONDS
-        if deadline is not None and time.monotonic() + wait > deadline:
+        if deadline is not None and clock() + wait > deadline:
             raise TimeoutError(f"rate budget {budget!r}: {tokens} token(s) not available within {timeout} s")
-        await asyncio.sleep(pause)
+        await sleep(pause)

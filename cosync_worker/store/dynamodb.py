@@ -48,7 +48,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..aws_client import OwnedClient
 from .base import AuditEntry, StoreUnavailable
-from .budget import check_bucket_args, draw
+from .budget import Clock, check_bucket_args, draw
 
 __all__ = ["DynamoStore", "create_table"]
 
@@ -89,12 +89,16 @@ class DynamoStore:
         endpoint_url: str | None = None,
         session: AioSession | None = None,
         max_attempts: int = 3,
+        clock: Clock = time.time,
     ) -> None:
+        """``clock`` is the wall clock of expiries, timestamps and buckets (compared across replicas, hence
+        not monotonic); tests pass one they move instead of sleeping."""
         if not table_name:
             raise ValueError("DynamoDB table name must not be empty")
         self.table_name = table_name
         self.region = region
         self.endpoint_url = endpoint_url
+        self._clock = clock
         timeouts = (_CONNECT_TIMEOUT, _READ_TIMEOUT)
         self._aws = OwnedClient(
             "dynamodb", region, endpoint_url, session, max_attempts=max_attempts, timeouts=timeouts
@@ -134,7 +138,7 @@ class DynamoStore:
     # -- idempotency keys -------------------------------------------------------------------------
     async def claim_key(self, key: str, ttl_seconds: float) -> bool:
         _check_ttl(ttl_seconds)
-        now = time.time()
+        now = self._clock()
         try:
             await self._call(
                 "put_item",
@@ -150,12 +154,12 @@ class DynamoStore:
 
     async def has_key(self, key: str) -> bool:
         item = await self._get(f"key#{key}", "key")
-        return item is not None and float(item["expires_at"]["N"]) > time.time()
+        return item is not None and float(item["expires_at"]["N"]) > self._clock()
 
     async def existing_keys(self, keys: Sequence[str]) -> set[str]:
         found: set[str] = set()
         unique = list(dict.fromkeys(keys))  # BatchGetItem rejects duplicate keys in one request
-        now = time.time()
+        now = self._clock()
         for start in range(0, len(unique), _BATCH_GET):
             request: dict[str, Any] = {
                 self.table_name: {
@@ -179,7 +183,7 @@ class DynamoStore:
 
     async def record_keys(self, keys: Sequence[str], ttl_seconds: float) -> None:
         _check_ttl(ttl_seconds)
-        expires = _n(time.time() + ttl_seconds)
+        expires = _n(self._clock() + ttl_seconds)
         unique = list(dict.fromkeys(keys))  # BatchWriteItem rejects duplicate keys in one request
         for start in range(0, len(unique), _BATCH_WRITE):
             writes = [
@@ -210,7 +214,7 @@ class DynamoStore:
         await self._call(
             "put_item",
             TableName=self.table_name,
-            Item={**_key(f"cursor#{name}", "cursor"), "value": _s(value), "updated_at": _n(time.time())},
+            Item={**_key(f"cursor#{name}", "cursor"), "value": _s(value), "updated_at": _n(self._clock())},
         )
 
     async def get_state(self, object_key: str) -> dict[str, Any] | None:
@@ -224,7 +228,7 @@ class DynamoStore:
             Item={
                 **_key(f"state#{object_key}", "state"),
                 "data": _s(json.dumps(state, default=str)),
-                "updated_at": _n(time.time()),
+                "updated_at": _n(self._clock()),
             },
         )
 
@@ -236,7 +240,7 @@ class DynamoStore:
         key = _key(f"bucket#{budget}", "bucket")
         for attempt in range(_BUCKET_RETRIES):
             item = await self._get(f"bucket#{budget}", "bucket")
-            now = time.time()
+            now = self._clock()
             if item is None:
                 level, updated, version = None, 0.0, 0
             else:
@@ -290,7 +294,7 @@ class DynamoStore:
                 "action": _s(entry.action),
                 "detail": _s(json.dumps(entry.detail, default=str)),
                 "actor": _s(entry.actor),
-                "at": _n(float(entry.at or time.time())),
+                "at": _n(float(entry.at or self._clock())),
                 "seq": _n(seq),
             },
         )

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from ..sqlite_file import SqliteFile
 from .base import AuditEntry, StoreUnavailable
-from .budget import check_bucket_args, draw
+from .budget import Clock, check_bucket_args, draw
 
 __all__ = ["SqliteStore"]
 
@@ -55,8 +55,11 @@ class SqliteStore(SqliteFile):
     _what = "state store"
     _unavailable = StoreUnavailable
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, clock: Clock = time.time) -> None:
+        """``clock`` is the wall clock of expiries, timestamps and buckets (shared by every process on the
+        file, hence not monotonic); tests pass one they move instead of sleeping."""
         super().__init__(path)
+        self._clock = clock
         self._last_purge = 0.0
 
     # -- idempotency keys -------------------------------------------------------------------------
@@ -64,7 +67,7 @@ class SqliteStore(SqliteFile):
         _check_ttl(ttl_seconds)
 
         def claim(db: sqlite3.Connection) -> bool:
-            now = time.time()
+            now = self._clock()
             self._purge_expired(db, now)
             cur = db.execute(
                 "INSERT INTO keys (key, expires_at) VALUES (?, ?) "
@@ -78,7 +81,7 @@ class SqliteStore(SqliteFile):
     async def has_key(self, key: str) -> bool:
         def check() -> bool:
             row = self._db().execute("SELECT expires_at FROM keys WHERE key = ?", (key,)).fetchone()
-            return row is not None and row[0] > time.time()
+            return row is not None and row[0] > self._clock()
 
         return await self._call(check)
 
@@ -88,7 +91,7 @@ class SqliteStore(SqliteFile):
 
         def select() -> set[str]:
             found: set[str] = set()
-            now = time.time()
+            now = self._clock()
             for i in range(0, len(keys), 500):
                 chunk = list(keys[i : i + 500])
                 rows = self._db().execute(
@@ -114,7 +117,7 @@ class SqliteStore(SqliteFile):
         _check_ttl(ttl_seconds)
         if not keys:
             return
-        expires = time.time() + ttl_seconds
+        expires = self._clock() + ttl_seconds
 
         def insert(db: sqlite3.Connection) -> None:
             db.executemany(
@@ -144,7 +147,7 @@ class SqliteStore(SqliteFile):
             self._db().execute(
                 "INSERT INTO cursors (name, value, updated_at) VALUES (?, ?, ?) "
                 "ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                (name, value, time.time()),
+                (name, value, self._clock()),
             )
 
         await self._call(put)
@@ -163,7 +166,7 @@ class SqliteStore(SqliteFile):
             self._db().execute(
                 "INSERT INTO state (object_key, data, updated_at) VALUES (?, ?, ?) "
                 "ON CONFLICT(object_key) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
-                (object_key, data, time.time()),
+                (object_key, data, self._clock()),
             )
 
         await self._call(put)
@@ -176,7 +179,7 @@ class SqliteStore(SqliteFile):
 
         # Wall-clock time, not monotonic: the bucket's updated_at is compared across processes.
         def take(db: sqlite3.Connection) -> float:
-            now = time.time()
+            now = self._clock()
             row = db.execute("SELECT tokens, updated_at FROM buckets WHERE name = ?", (budget,)).fetchone()
             level, wait = draw(
                 None if row is None else row[0],
@@ -210,7 +213,7 @@ class SqliteStore(SqliteFile):
                     entry.action,
                     json.dumps(entry.detail, default=str),
                     entry.actor,
-                    entry.at or time.time(),
+                    entry.at or self._clock(),
                 ),
             )
             return int(cur.lastrowid or 0)

@@ -1,8 +1,13 @@
 """One factory fixture that opens a store on either backend: ``sqlite`` on a tmp file, ``dynamodb`` on a fresh
-table in moto's server (the ``moto_endpoint`` session fixture from ``cosync_worker.testing``)."""
+table in moto's server (the ``moto_endpoint`` session fixture from ``cosync_worker.testing``).
+
+Stores opened by ``make_store`` read the test's :class:`FakeClock`, so expiries and refills happen when a test
+moves the clock, never because the machine was slow or fast."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -15,9 +20,28 @@ from cosync_worker.store import Store
 from cosync_worker.store.dynamodb import DynamoStore, create_table
 from cosync_worker.store.sqlite import SqliteStore
 
-__all__ = ["Backend", "MakeStore"]
+__all__ = ["Backend", "FakeClock", "MakeStore"]
 
 MakeStore = Callable[[], Awaitable[Store]]
+
+
+class FakeClock:
+    """A clock that moves only when told: by :meth:`advance`, or by :meth:`sleep` (which records the pause)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()  # near the real time: moto stamps items with its own clock
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)  # still a suspension point, as a real sleep is
 
 
 @dataclass(frozen=True)
@@ -46,17 +70,25 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
 
 
 @pytest.fixture
-async def make_store(backend: Backend, aio_session: AioSession) -> AsyncIterator[MakeStore]:
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def make_store(backend: Backend, aio_session: AioSession, clock: FakeClock) -> AsyncIterator[MakeStore]:
     """``await make_store()`` → an opened store on this test's backend (every call shares the same data)."""
     opened: list[Store] = []
 
     async def make() -> Store:
         store: Store
         if backend.kind == "sqlite":
-            store = SqliteStore(backend.spec["path"])
+            store = SqliteStore(backend.spec["path"], clock=clock)
         else:
             store = DynamoStore(
-                backend.spec["table_name"], endpoint_url=backend.spec["endpoint_url"], session=aio_session
+                backend.spec["table_name"],
+                endpoint_url=backend.spec["endpoint_url"],
+                session=aio_session,
+                clock=clock,
             )
         await store.open()
         opened.append(store)

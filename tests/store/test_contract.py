@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
 from cosync_worker.store import AuditEntry, Store, StoreUnavailable, acquire
 
-from .conftest import MakeStore
+from .conftest import FakeClock, MakeStore
 
 # -- idempotency keys ---------------------------------------------------------------------------------
 
@@ -24,10 +23,10 @@ async def test_claim_once_second_claim_refused(store: Store, make_store: MakeSto
     assert await other.claim_key("evt-2", 60) is True
 
 
-async def test_expired_key_counts_as_absent_and_is_claimable_again(store: Store) -> None:
+async def test_expired_key_counts_as_absent_and_is_claimable_again(store: Store, clock: FakeClock) -> None:
     assert await store.claim_key("short", 0.3)
     assert await store.claim_key("long", 60)
-    await asyncio.sleep(0.45)
+    clock.advance(0.3)  # expiry is inclusive: a key is gone at its expiry time
     assert not await store.has_key("short")
     assert await store.existing_keys(["short", "long"]) == {"long"}
     assert await store.claim_key("short", 60) is True
@@ -124,25 +123,23 @@ async def test_concurrent_audit_appends_get_distinct_numbers(store: Store, make_
 # -- shared rate budgets ------------------------------------------------------------------------------
 
 
-async def test_token_bucket_refill_maths(store: Store) -> None:
-    # Expected waits are bracketed by measured elapsed time, so a slow round trip (moto on a busy box) cannot
-    # make the test flaky: between the first draw and now, at most `elapsed` seconds of refill happened.
+async def test_token_bucket_refill_maths(store: Store, clock: FakeClock) -> None:
     rate, capacity = 2.0, 2.0
-    await store.take_tokens("warm-up", rate, capacity)  # first call pays connection set-up
-    t0 = time.monotonic()
     for _ in range(2):  # a fresh bucket starts full
         assert await store.take_tokens("b", rate, capacity) == 0.0
-    wait = await store.take_tokens("b", rate, capacity)
-    assert 0.5 - (time.monotonic() - t0) <= wait <= 0.5  # one token at 2/s, minus refill since the 1st draw
-    wait_two = await store.take_tokens("b", rate, capacity, tokens=2)
-    assert 1.0 - (time.monotonic() - t0) <= wait_two <= 1.0
+    assert await store.take_tokens("b", rate, capacity) == pytest.approx(0.5)  # one token at 2/s
+    assert await store.take_tokens("b", rate, capacity, tokens=2) == pytest.approx(1.0)
 
-    await asyncio.sleep(wait + 0.02)
+    clock.advance(0.25)  # a draw that must wait took nothing: the refill since the last take counts
+    assert await store.take_tokens("b", rate, capacity) == pytest.approx(0.25)
+    clock.advance(0.25)
     assert await store.take_tokens("b", rate, capacity) == 0.0  # refilled as promised
 
-    await asyncio.sleep(1.6)  # would refill 3.2 tokens, but the bucket holds at most 2
+    clock.advance(-10)  # a clock that stepped back refills nothing (and takes nothing)
+    assert await store.take_tokens("b", rate, capacity) == pytest.approx(0.5)
+    clock.advance(10 + 1.6)  # 1.6 s after the last take: would refill 3.2 tokens, but the bucket holds 2
     assert await store.take_tokens("b", rate, capacity, tokens=2) == 0.0
-    assert await store.take_tokens("b", rate, capacity) > 0.0
+    assert await store.take_tokens("b", rate, capacity) == pytest.approx(0.5)
     assert await store.take_tokens("other-budget", rate, capacity, tokens=2) == 0.0  # budgets are separate
 
 
@@ -155,15 +152,24 @@ async def test_token_bucket_refuses_impossible_draws(store: Store) -> None:
         await acquire(store, "b", 1.0, 0.0)
 
 
-async def test_acquire_paces_draws_and_times_out(store: Store) -> None:
-    start = time.monotonic()
+async def test_acquire_paces_draws_and_times_out(store: Store, clock: FakeClock) -> None:
+    timed = {"clock": clock, "sleep": clock.sleep}
+    start = clock.now
     for _ in range(8):
-        await acquire(store, "paced", 20.0, 2.0)
-    elapsed = time.monotonic() - start
-    assert 0.27 <= elapsed < 3.0  # 2 from the full bucket, then 6 at 20/s = 0.3 s
+        await acquire(store, "paced", 20.0, 2.0, **timed)
+    # 2 from the full bucket, then 6 at 20/s = 0.3 s of pauses; each pause overshoots its wait by at most the
+    # jitter (10 % + 2 ms), and an overshoot is refill the next draw uses, so the total stays within that.
+    assert len(clock.slept) >= 6
+    assert 0.3 - 1e-9 <= clock.now - start <= 0.3 * 1.1 + len(clock.slept) * 0.002
 
+    paused = len(clock.slept)
     with pytest.raises(TimeoutError, match="paced"):
-        await acquire(store, "paced", 0.5, 1.0, timeout=0.2)  # the next token is ~2 s away
+        await acquire(store, "paced", 0.5, 1.0, timeout=0.2, **timed)  # the next token is ~2 s away
+    assert len(clock.slept) == paused  # gave up at once on the estimate instead of sleeping to the deadline
+
+    await acquire(store, "paced", 0.5, 1.0, timeout=3.0, **timed)  # ~2 s fits in 3 s: one pause, then drawn
+    assert len(clock.slept) == paused + 1
+    assert 1.7 <= clock.slept[-1] <= 2.0 * 1.1 + 0.002
 
 
 # -- availability -------------------------------------------------------------------------------------
