@@ -81,6 +81,10 @@ class RelaySettings(_Section):
     legacy_signatures: bool = False
     signature_max_age_seconds: float = Field(300.0, gt=0)
     public_url: str | None = None
+    # A client that trickles its request line and headers (or sits idle on a keep-alive connection) holds a
+    # connection slot for as long as the server waits; these bound that wait.
+    header_timeout_seconds: float = Field(10.0, gt=0)
+    body_timeout_seconds: float = Field(30.0, gt=0)
 
 
 class HubSpotSettings(_Section):
@@ -91,6 +95,9 @@ class HubSpotSettings(_Section):
     requests_per_10s: int = Field(100, ge=1)
     search_per_second: int = Field(5, ge=1)
     portal_id: int | None = None
+    # Let `cosync run` create the custom properties the connectors need instead of refusing to start
+    # without them (the private app then needs the crm.schemas.*.write scopes).
+    create_properties: bool = False
 
 
 class LoggingSettings(_Section):
