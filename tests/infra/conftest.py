@@ -1,12 +1,15 @@
 """Synthesize the CDK app once per session; every test reads the same template.
 
 The CDK app lives in infra/cdk (run by `cdk` from that folder), so its package is put on sys.path here.
+aws-cdk-lib is a jsii library: importing it starts a `node` process, so without `node` on PATH (or in
+JSII_NODE) these tests are skipped with that reason instead of erroring at collection.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,15 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 if str(CDK_DIR) not in sys.path:
     sys.path.insert(0, str(CDK_DIR))
 
-pytest.importorskip("aws_cdk", reason="aws-cdk-lib is not installed")
+
+@pytest.fixture(scope="session", autouse=True)
+def cdk_available() -> None:
+    """Skip every test here, with the reason, where the CDK cannot run; a fixture rather than a module-level
+    skip, which pytest reports as an error when this folder is named on the command line."""
+    node = os.environ.get("JSII_NODE", "node")  # what jsii runs
+    if shutil.which(node) is None:
+        pytest.skip(f"the infra tests need Node.js: aws-cdk-lib (jsii) runs {node!r}, which is not on PATH")
+    pytest.importorskip("aws_cdk", reason="aws-cdk-lib is not installed")
 
 
 def example_settings() -> dict[str, Any]:
