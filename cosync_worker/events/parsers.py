@@ -7,6 +7,7 @@ Every parser raises :class:`InvalidEvent` naming the field at fault; none lets a
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 from collections.abc import Mapping
@@ -19,8 +20,11 @@ from .envelope import Event, ObjectRef
 
 __all__ = [
     "EVENTBRIDGE_SOURCE",
+    "MAX_JSON_DEPTH",
     "InvalidEvent",
+    "check_json_value",
     "decode_message",
+    "load_json",
     "parse_eventbridge_event",
     "parse_hubspot_batch",
     "parse_hubspot_event",
@@ -43,13 +47,82 @@ _PC_OBJECTS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+# HubSpot sends flat events; anything nested this deep is hostile, and deeper still exhausts the recursion of
+# json and of the serialisers downstream (a RecursionError instead of an answer).
+MAX_JSON_DEPTH = 32
+# HubSpot object and event ids are 64-bit integers (at most 20 digits); as path segments of HubSpot API calls
+# and parts of the 128-character ordering and dedupe keys, nothing else may pass.
+_HUBSPOT_ID = re.compile(r"[0-9]{1,20}")
+# Ids given to ``parse_hubspot_event`` by our own code and tests: still never a path (no ``/``, no ``..``).
+_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_CHANGE = re.compile(r"[A-Za-z]{1,64}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# 9999-12-31T23:59:59.999Z: the last instant a datetime can hold.
+_MAX_EPOCH_MS = 253_402_300_799_999
+
+
 class InvalidEvent(ValueError):
-    """Input that cannot become an :class:`Event`; the message names the field at fault."""
+    """Input that cannot become an :class:`Event`; the message names the field at fault.
+
+    ``problem`` never quotes the input: the relay returns it to the sender.
+    """
 
     def __init__(self, field: str, problem: str) -> None:
         super().__init__(f"{field}: {problem}")
         self.field = field
         self.problem = problem
+
+
+def _child(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def check_json_value(data: Any, max_depth: int = MAX_JSON_DEPTH, path: str = "") -> None:
+    """Raise :class:`InvalidEvent` naming the first value no queue or store can hold faithfully: NaN or an
+    infinity (``json`` accepts them; JSON does not), a lone UTF-16 surrogate (not Unicode, so not UTF-8), or
+    nesting deeper than ``max_depth``. ``path`` names ``data`` in the message (``""``: the body itself).
+    Iterative, so hostile depth cannot exhaust the stack here."""
+    stack: list[tuple[Any, str, int]] = [(data, path, 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        where = path or "body"
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidEvent(where, "must be a finite number (NaN and Infinity are not JSON)")
+        if isinstance(value, str) and _SURROGATE.search(value):
+            raise InvalidEvent(where, "holds a lone UTF-16 surrogate, which is not valid Unicode")
+        if isinstance(value, dict | list) and depth >= max_depth:
+            raise InvalidEvent(where, f"nests deeper than {max_depth} levels")
+        if isinstance(value, dict):
+            children: list[tuple[Any, str]] = []
+            for key, item in value.items():
+                if isinstance(key, str) and _SURROGATE.search(key):
+                    raise InvalidEvent(where, "has a key holding a lone UTF-16 surrogate")
+                children.append((item, _child(path, str(key))))
+            stack.extend((v, p, depth + 1) for v, p in reversed(children))
+        elif isinstance(value, list):
+            stack.extend((v, _child(path, i), depth + 1) for i, v in reversed(list(enumerate(value))))
+
+
+def load_json(raw: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """JSON text as Python values, refused with :class:`InvalidEvent` (field ``body`` or the path of the bad
+    value) when it is not JSON or holds what :func:`check_json_value` refuses."""
+    try:
+        data = json.loads(raw)
+    except UnicodeDecodeError:
+        raise InvalidEvent("body", "is not UTF-8 text") from None
+    except RecursionError:
+        raise InvalidEvent("body", f"nests deeper than {max_depth} levels") from None
+    except ValueError as exc:
+        # JSONDecodeError says where (line, column), never what: safe to return.
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "a number is too long"
+        position = (
+            f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        )
+        raise InvalidEvent("body", f"is not valid JSON ({reason}{position})") from None
+    check_json_value(data, max_depth)
+    return data
 
 
 def _require(data: Mapping[str, Any], key: str, where: str, kind: type | tuple[type, ...] = str) -> Any:
@@ -66,27 +139,55 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
+def _hubspot_id(item: Mapping[str, Any], key: str, where: str, pattern: re.Pattern[str]) -> str:
+    value = _require(item, key, where, (int, str))
+    text = str(value)
+    if not pattern.fullmatch(text):
+        expected = (
+            "a HubSpot id (up to 20 digits)" if pattern is _HUBSPOT_ID else "up to 64 of A-Z a-z 0-9 _ -"
+        )
+        raise InvalidEvent(f"{where}{key}", f"must be {expected}")
+    return text
+
+
+def _occurred_at(item: Mapping[str, Any], where: str) -> datetime:
+    occurred = item.get("occurredAt")
+    if occurred is None:
+        return datetime.now(UTC)
+    if not isinstance(occurred, int | float) or isinstance(occurred, bool):
+        raise InvalidEvent(f"{where}occurredAt", "must be epoch milliseconds")
+    if not (isinstance(occurred, int) or math.isfinite(occurred)) or not 0 <= occurred <= _MAX_EPOCH_MS:
+        raise InvalidEvent(f"{where}occurredAt", "must be epoch milliseconds between 1970 and 9999")
+    return datetime.fromtimestamp(occurred / 1000, UTC) if occurred else datetime.now(UTC)
+
+
 def parse_hubspot_event(item: Any, index: int = 0) -> Event:
     """One element of a HubSpot webhook batch (``subscriptionType``, ``objectId``, ``eventId``...).
 
     Shape: https://developers.hubspot.com/docs/api/webhooks#webhook-payloads
     """
+    return _hubspot_event(item, index, _SAFE_ID)
+
+
+def _hubspot_event(item: Any, index: int, ids: re.Pattern[str]) -> Event:
     where = f"[{index}]."
     if not isinstance(item, Mapping):
         raise InvalidEvent(f"[{index}]", f"must be an object, got {type(item).__name__}")
     sub_type = _require(item, "subscriptionType", where)
-    if "." not in sub_type:
-        raise InvalidEvent(f"{where}subscriptionType", f"{sub_type!r} is not '<object>.<change>'")
-    obj_type = sub_type.split(".", 1)[0]
+    obj_type, _, change = sub_type.partition(".")
+    if not change or not _CHANGE.fullmatch(change):
+        raise InvalidEvent(
+            f"{where}subscriptionType", "must be '<object>.<change>', e.g. deal.propertyChange"
+        )
     if obj_type not in _HUBSPOT_OBJECTS:
-        raise InvalidEvent(f"{where}subscriptionType", f"unknown object type {obj_type!r}")
-    object_id = _require(item, "objectId", where, (int, str))
-    event_id = _require(item, "eventId", where, (int, str))
-    occurred = item.get("occurredAt")
-    if occurred is not None and (not isinstance(occurred, int | float) or isinstance(occurred, bool)):
-        raise InvalidEvent(f"{where}occurredAt", "must be epoch milliseconds")
-    received = datetime.fromtimestamp(occurred / 1000, UTC) if occurred else datetime.now(UTC)
-    ref = ObjectRef(system="hubspot", type=obj_type, id=str(object_id))
+        raise InvalidEvent(
+            f"{where}subscriptionType", f"unknown object type (one of {', '.join(sorted(_HUBSPOT_OBJECTS))})"
+        )
+    object_id = _hubspot_id(item, "objectId", where, ids)
+    event_id = _hubspot_id(item, "eventId", where, ids)
+    received = _occurred_at(item, where)
+    check_json_value(dict(item), MAX_JSON_DEPTH - 1, f"[{index}]")
+    ref = ObjectRef(system="hubspot", type=obj_type, id=object_id)
     return Event(
         id=str(uuid.uuid4()),
         source="hubspot",
@@ -100,17 +201,12 @@ def parse_hubspot_event(item: Any, index: int = 0) -> Event:
 
 
 def parse_hubspot_batch(body: bytes | str | list[Any]) -> list[Event]:
-    """A whole webhook POST body (a JSON array); all-or-nothing so a batch is never half-queued."""
-    if isinstance(body, bytes | str):
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidEvent("body", f"is not valid JSON ({exc})") from None
-    else:
-        data = body
+    """A whole webhook POST body (a JSON array); all-or-nothing so a batch is never half-queued. Ids must be
+    HubSpot's numeric ones: this is the edge where the outside world's ids come in."""
+    data = load_json(body) if isinstance(body, bytes | str) else body
     if not isinstance(data, list):
         raise InvalidEvent("body", f"must be a JSON array of events, got {type(data).__name__}")
-    return [parse_hubspot_event(item, i) for i, item in enumerate(data)]
+    return [_hubspot_event(item, i, _HUBSPOT_ID) for i, item in enumerate(data)]
 
 
 def parse_eventbridge_event(data: Any) -> Event:
@@ -172,10 +268,7 @@ def schedule_tick(loop: str, slot: int, now: datetime | None = None) -> Event:
 
 def decode_message(body: str | bytes) -> Event:
     """Any queue message body: our own envelope, or a raw EventBridge event put there by the rule."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidEvent("body", f"is not valid JSON ({exc})") from None
+    data = load_json(body)
     if isinstance(data, Mapping) and "detail-type" in data:
         return parse_eventbridge_event(data)
     if not isinstance(data, Mapping):

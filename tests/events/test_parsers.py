@@ -61,7 +61,7 @@ def test_hubspot_batch_becomes_one_event_per_item() -> None:
         (json.dumps([{**HS, "objectId": None}]).encode(), "[0].objectId: is required"),
         (
             json.dumps([HS, {**HS, "subscriptionType": "widget.creation"}]).encode(),
-            "[1].subscriptionType: unknown object type 'widget'",
+            "[1].subscriptionType: unknown object type (one of",
         ),
         (json.dumps([{**HS, "eventId": True}]).encode(), "[0].eventId: must be int or str, got bool"),
         (
@@ -75,6 +75,82 @@ def test_hubspot_batch_errors_name_the_field(body: bytes, message: str) -> None:
     with pytest.raises(InvalidEvent) as info:
         parse_hubspot_batch(body)
     assert str(info.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        # json.loads lets NaN, Infinity and out-of-range floats through; datetime cannot hold the rest.
+        (
+            b'[{"eventId": 1, "subscriptionType": "deal.creation", "objectId": 1, "occurredAt": NaN}]',
+            "finite",
+        ),
+        (
+            b'[{"eventId": 1, "subscriptionType": "deal.creation", "objectId": 1, "occurredAt": -Infinity}]',
+            "finite",
+        ),
+        (
+            b'[{"eventId": 1, "subscriptionType": "deal.creation", "objectId": 1, "occurredAt": 1e400}]',
+            "finite",
+        ),
+        (json.dumps([{**HS, "occurredAt": 1e20}]).encode(), "between 1970 and 9999"),
+        (json.dumps([{**HS, "occurredAt": -1e16}]).encode(), "between 1970 and 9999"),
+        (json.dumps([{**HS, "occurredAt": 10**30}]).encode(), "between 1970 and 9999"),
+    ],
+)
+def test_hubspot_occurred_at_out_of_range_names_the_field(body: bytes, message: str) -> None:
+    with pytest.raises(InvalidEvent) as info:
+        parse_hubspot_batch(body)
+    assert info.value.field == "[0].occurredAt" and message in info.value.problem
+
+
+@pytest.mark.parametrize("key", ["objectId", "eventId"])
+@pytest.mark.parametrize(
+    "value", ["1" * 200, "..", "../../crm/v3/owners", "12/34", -5, 10**25, "", "\uff11\uff12"]
+)
+def test_hubspot_ids_must_be_numeric_and_short(key: str, value: object) -> None:
+    body = json.dumps([HS, {**HS, key: value}]).encode()
+    with pytest.raises(InvalidEvent) as info:
+        parse_hubspot_batch(body)
+    assert info.value.field == f"[1].{key}"
+    assert len(str(value)) < 3 or str(value) not in info.value.problem
+
+
+def test_longest_hubspot_ids_fit_the_queue_keys() -> None:
+    event = parse_hubspot_batch(json.dumps([{**HS, "objectId": "9" * 20, "eventId": 10**19}]))[0]
+    assert event.object.id == "9" * 20 and len(event.ordering_key) <= 128 and len(event.dedupe_key) <= 128
+
+
+def test_deep_nesting_is_an_invalid_event_not_a_recursion_error() -> None:
+    for body in (b"[" * 100_000, b"[" * 100_000 + b"]" * 100_000):
+        with pytest.raises(InvalidEvent, match="^body: nests deeper than"):
+            parse_hubspot_batch(body)
+        with pytest.raises(InvalidEvent, match="^body: nests deeper than"):
+            decode_message(body)
+    nested: object = 1
+    for _ in range(40):
+        nested = [nested]
+    with pytest.raises(InvalidEvent, match=r"^\[0\]\.extra\[0\].*nests deeper than"):
+        parse_hubspot_batch(json.dumps([{**HS, "extra": nested}]))
+
+
+def test_lone_surrogate_names_its_field_and_a_pair_is_fine() -> None:
+    lone = b'[{"eventId": 1, "subscriptionType": "deal.creation", "objectId": 1, "propertyValue": "\\ud800"}]'
+    with pytest.raises(InvalidEvent) as info:
+        parse_hubspot_batch(lone)
+    assert info.value.field == "[0].propertyValue" and "surrogate" in info.value.problem
+    pair = lone.replace(b"\\ud800", b"\\ud83d\\ude00")
+    event = parse_hubspot_batch(pair)[0]
+    assert event.payload["propertyValue"] == "\U0001f600"
+    assert decode_message(event.to_json()) == event
+
+
+def test_messages_never_quote_the_input() -> None:
+    hostile = "<script>x</script>"
+    for change in ({"subscriptionType": f"deal.{hostile}"}, {"subscriptionType": f"{hostile}.creation"}):
+        with pytest.raises(InvalidEvent) as info:
+            parse_hubspot_batch(json.dumps([{**HS, **change}]))
+        assert hostile not in str(info.value)
 
 
 def test_eventbridge_event_is_keyed_by_catalog_and_object() -> None:
