@@ -515,7 +515,8 @@ def test_every_served_route_is_in_the_spec_and_was_validated() -> None:
     served = set()
     for route in emulator.app.router.routes():
         template = route.resource.canonical if route.resource else ""
-        if template.startswith("/_sandbox") or route.method == "HEAD":
+        # a template ending in "/" is the trailing-slash alias of a spec route (HubSpot accepts both)
+        if template.startswith("/_sandbox") or route.method == "HEAD" or template.endswith("/"):
             continue
         path = (
             template.replace("{objectType}", "deals", 1)

@@ -99,6 +99,7 @@ class HubSpotEmulator(Emulator):
         router.add_get("/_sandbox/webhooks/deliveries", self._deliveries)
         ObjectRoutes(self).register(router)
         MetaRoutes(self).register(router)
+        self._accept_trailing_slashes(router)
 
     def reset(self) -> None:
         self.portal = Portal()
@@ -124,6 +125,25 @@ class HubSpotEmulator(Emulator):
         await super().stop()
 
     # -- internals ------------------------------------------------------------------------------
+    def _accept_trailing_slashes(self, router: web.UrlDispatcher) -> None:
+        """Serve every HubSpot route with a trailing slash too, as HubSpot does: its own SDK asks for
+        ``GET /crm/v3/owners/``. The call is counted under the route's name without the slash."""
+        for resource in list(router.resources()):
+            template = resource.canonical
+            if template.startswith("/_sandbox/") or template.endswith("/"):
+                continue
+            for route in list(resource):
+                router.add_route(
+                    route.method, template + "/", self._counted_as(route.method, template, route.handler)
+                )
+
+    def _counted_as(self, method: str, template: str, handler: Handler) -> Handler:
+        async def serve(request: web.Request) -> web.StreamResponse:
+            self.count(request, f"{method} {template}")
+            return await handler(request)
+
+        return serve
+
     @web.middleware
     async def _hubspot_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/_sandbox/"):

@@ -1,5 +1,5 @@
-"""What a fresh HubSpot portal already has: object types, standard properties, association types, owners
-and the default deal pipeline.
+"""What a fresh HubSpot portal already has: object types, association types, owners and the default deal
+pipeline (its standard properties are in :mod:`.standard_properties`).
 
 Object type ids: https://developers.hubspot.com/docs/api/crm/understanding-the-crm#object-type-ids
 Default association type ids: https://developers.hubspot.com/docs/api/crm/associations/v4#association-type-id-values
@@ -21,7 +21,6 @@ __all__ = [
     "OWNERS",
     "ObjectType",
     "resolve_object_type",
-    "standard_properties",
 ]
 
 
@@ -123,31 +122,6 @@ for (_from, _to), _tid in DEFAULT_ASSOCIATION.items():
         ASSOCIATION_TYPES[_tid] = (_from, _to, DEFAULT_ASSOCIATION[(_to, _from)], None)
 
 
-def _prop(
-    name: str, label: str, type_: str = "string", field: str = "text", group: str = "", **extra: Any
-) -> dict[str, Any]:
-    read_only = name in ("hs_object_id", "hs_lastmodifieddate", "lastmodifieddate", "hs_createdate")
-    return {
-        "name": name,
-        "label": label,
-        "type": type_,
-        "fieldType": field,
-        "groupName": group,
-        "description": extra.pop("description", ""),
-        "options": extra.pop("options", []),
-        "displayOrder": -1,
-        "hasUniqueValue": name == "hs_object_id",
-        "hidden": False,
-        "formField": False,
-        "calculated": False,
-        "externalOptions": False,
-        "hubspotDefined": True,
-        "archived": False,
-        "modificationMetadata": {"archivable": False, "readOnlyDefinition": True, "readOnlyValue": read_only},
-        **extra,
-    }
-
-
 DEAL_STAGES: list[tuple[str, str, str]] = [
     ("appointmentscheduled", "Appointment Scheduled", "0.2"),
     ("qualifiedtobuy", "Qualified To Buy", "0.4"),
@@ -157,124 +131,6 @@ DEAL_STAGES: list[tuple[str, str, str]] = [
     ("closedwon", "Closed Won", "1.0"),
     ("closedlost", "Closed Lost", "0.0"),
 ]
-
-
-def _options(pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    return [
-        {"value": v, "label": lbl, "hidden": False, "displayOrder": i} for i, (v, lbl) in enumerate(pairs)
-    ]
-
-
-def standard_properties(object_type: str) -> dict[str, dict[str, Any]]:
-    """Fresh copies of the standard property definitions of ``object_type``."""
-    group = OBJECT_TYPES[object_type].group
-    p: list[dict[str, Any]] = [
-        _prop("createdate", "Create Date", "datetime", "date"),
-        _prop("hs_createdate", "Create Date", "datetime", "date"),
-        _prop("hs_lastmodifieddate", "Last Modified Date", "datetime", "date"),
-        _prop("hs_object_id", "Record ID", "number", "number"),
-        _prop("hubspot_owner_id", "Owner", "enumeration", "select", externalOptions=True),
-    ]
-    if object_type == "deals":
-        p += [
-            _prop("dealname", "Deal Name"),
-            _prop("amount", "Amount", "number", "number"),
-            _prop(
-                "dealstage",
-                "Deal Stage",
-                "enumeration",
-                "radio",
-                options=_options([s[:2] for s in DEAL_STAGES]),
-            ),
-            _prop(
-                "pipeline",
-                "Pipeline",
-                "enumeration",
-                "select",
-                options=_options([("default", "Sales Pipeline")]),
-            ),
-            _prop("closedate", "Close Date", "datetime", "date"),
-            _prop("description", "Deal Description", field="textarea"),
-            _prop("deal_currency_code", "Currency", "enumeration", "select"),
-            _prop("hs_next_step", "Next step", field="textarea"),
-        ]
-    elif object_type == "contacts":
-        p += [
-            _prop(n, lbl)
-            for n, lbl in (
-                ("firstname", "First Name"),
-                ("lastname", "Last Name"),
-                ("phone", "Phone Number"),
-                ("jobtitle", "Job Title"),
-                ("company", "Company Name"),
-            )
-        ]
-        p += [
-            _prop("email", "Email", hasUniqueValue=True),
-            _prop("lastmodifieddate", "Last Modified Date", "datetime", "date"),
-        ]
-    elif object_type == "companies":
-        p += [
-            _prop(n, lbl)
-            for n, lbl in (
-                ("name", "Name"),
-                ("domain", "Company Domain Name"),
-                ("website", "Website URL"),
-                ("industry", "Industry"),
-                ("country", "Country/Region"),
-                ("city", "City"),
-                ("state", "State/Region"),
-                ("zip", "Postal Code"),
-                ("description", "Description"),
-            )
-        ]
-        p += [
-            _prop("numberofemployees", "Number of Employees", "number", "number"),
-            _prop("annualrevenue", "Annual Revenue", "number", "number"),
-        ]
-    elif object_type == "notes":
-        p += [
-            _prop("hs_note_body", "Note body", field="html"),
-            _prop("hs_timestamp", "Activity date", "datetime", "date"),
-        ]
-    elif object_type == "tasks":
-        p += [
-            _prop("hs_task_subject", "Task Title"),
-            _prop("hs_task_body", "Notes", field="html"),
-            _prop(
-                "hs_task_status",
-                "Task Status",
-                "enumeration",
-                "select",
-                options=_options(
-                    [
-                        ("NOT_STARTED", "Not started"),
-                        ("COMPLETED", "Completed"),
-                        ("IN_PROGRESS", "In progress"),
-                        ("WAITING", "Waiting"),
-                        ("DEFERRED", "Deferred"),
-                    ]
-                ),
-            ),
-            _prop(
-                "hs_task_priority",
-                "Priority",
-                "enumeration",
-                "select",
-                options=_options([("NONE", "None"), ("LOW", "Low"), ("MEDIUM", "Medium"), ("HIGH", "High")]),
-            ),
-            _prop(
-                "hs_task_type",
-                "Task Type",
-                "enumeration",
-                "select",
-                options=_options([("TODO", "To-do"), ("CALL", "Call"), ("EMAIL", "Email")]),
-            ),
-            _prop("hs_timestamp", "Due date", "datetime", "date"),
-        ]
-    for prop in p:
-        prop["groupName"] = group
-    return {prop["name"]: prop for prop in p}
 
 
 # Owners: https://developers.hubspot.com/docs/api/crm/owners

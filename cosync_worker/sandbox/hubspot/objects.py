@@ -11,14 +11,9 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalog import (
-    ASSOCIATION_TYPES,
-    DEFAULT_ASSOCIATION,
-    OBJECT_TYPES,
-    resolve_object_type,
-    standard_properties,
-)
+from .catalog import ASSOCIATION_TYPES, DEFAULT_ASSOCIATION, OBJECT_TYPES, resolve_object_type
 from .errors import HubSpotError, not_found, property_errors, validation_error
+from .standard_properties import standard_properties
 from .values import InvalidValue, iso_now, normalise
 
 __all__ = ["Actor", "Portal", "Record"]
