@@ -10,11 +10,39 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["AuditEntry", "Store", "StoreUnavailable"]
+__all__ = ["AuditEntry", "ConflictError", "Lease", "Store", "StoreUnavailable", "Versioned"]
 
 
 class StoreUnavailable(RuntimeError):
     """The backend cannot be reached."""
+
+
+class ConflictError(RuntimeError):
+    """A versioned write lost the race: someone else wrote ``key`` since its ``expected`` version was read."""
+
+    def __init__(self, key: str, expected: int) -> None:
+        super().__init__(
+            f"state {key!r} was written by someone else since version {expected} was read; read it again"
+        )
+        self.key = key
+        self.expected = expected
+
+
+@dataclass(frozen=True, slots=True)
+class Versioned:
+    """A per-object record and the version it was read at; ``version`` 0 means never written (``value`` None)."""
+
+    value: dict[str, Any] | None
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A lock held by ``owner`` until ``expires_at`` (the store's wall clock), unless renewed or released."""
+
+    name: str
+    owner: str
+    expires_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +99,28 @@ class Store(Protocol):
 
     async def put_state(self, object_key: str, state: dict[str, Any]) -> None:
         """Replace the last synced state of a remote object."""
+        ...
+
+    async def read_versioned(self, key: str) -> Versioned:
+        """A per-object record and its version (``Versioned(None, 0)`` if never written), read consistently."""
+        ...
+
+    async def write_versioned(self, key: str, value: dict[str, Any], expected_version: int) -> int:
+        """Replace the record if its version is still ``expected_version`` (0: it must not exist yet); returns
+        the new version. Raises :class:`ConflictError` if another writer got there first."""
+        ...
+
+    async def acquire_lease(self, name: str, owner: str, ttl_seconds: float) -> Lease | None:
+        """Take the lock ``name`` for ``owner`` for ``ttl_seconds``; None if someone else holds it unexpired.
+        Acquiring a lease the same owner already holds extends it."""
+        ...
+
+    async def renew_lease(self, name: str, owner: str, ttl_seconds: float) -> Lease | None:
+        """Extend ``owner``'s unexpired lease to ``ttl_seconds`` from now; None if it expired or was taken."""
+        ...
+
+    async def release_lease(self, name: str, owner: str) -> bool:
+        """Free the lock if ``owner`` holds it; False (and nothing changed) if someone else does."""
         ...
 
     async def take_tokens(

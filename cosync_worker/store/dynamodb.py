@@ -10,6 +10,8 @@ pk                     sk                               attributes
 ``cursor#<name>``      ``cursor``                       ``value`` (S), ``updated_at`` (N)
 ``state#<object_key>`` ``state``                        ``data`` (S, JSON), ``updated_at`` (N)
 ``bucket#<budget>``    ``bucket``                       ``tokens`` (N), ``updated_at`` (N), ``version`` (N)
+``record#<key>``       ``record``                       ``data`` (S, JSON), ``version`` (N), ``updated_at`` (N)
+``lease#<name>``       ``lease``                        ``owner`` (S), ``expires_at`` (N, TTL)
 ``auditseq#<obj_key>`` ``counter``                      ``seq`` (N, atomic ``ADD seq :1``)
 ``audit#<object_key>`` ``<seq, 20 digits zero-padded>`` ``system``, ``action``, ``detail`` (S, JSON),
                                                         ``actor`` (S), ``at`` (N), ``seq`` (N)
@@ -23,6 +25,11 @@ How each operation stays atomic across replicas:
 * ``take_tokens`` reads the bucket with a consistent read, computes the draw and writes it back with a
   condition on the ``version`` it read (optimistic concurrency); a ``ConditionalCheckFailedException`` means
   another replica drew in between, so it re-reads and retries. A draw that must wait writes nothing.
+* ``write_versioned`` is a ``PutItem`` conditioned on the ``version`` that was read (``attribute_not_exists``
+  for version 0); a failed condition is a :class:`ConflictError`.
+* ``acquire_lease`` is a ``PutItem`` conditioned on the lease being absent, expired or already ours;
+  ``renew_lease`` and ``release_lease`` are conditioned on the owner, so only the holder can extend or free it.
+  Expiry is in the condition (TTL only tidies up expired leases later).
 * ``append_audit`` takes the next number from the object's counter item (``UpdateItem ADD``) and writes the
   entry under it, so a trail is one ``Query`` in sort-key order. A crash between the two calls leaves a gap in
   the numbers, never a duplicate.
@@ -47,8 +54,9 @@ from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..aws_client import OwnedClient
-from .base import AuditEntry, StoreUnavailable
+from .base import AuditEntry, ConflictError, Lease, StoreUnavailable, Versioned
 from .budget import Clock, check_bucket_args, draw
+from .primitives import check_lease_args, check_version
 
 __all__ = ["DynamoStore", "create_table"]
 
@@ -230,6 +238,75 @@ class DynamoStore:
                 "data": _s(json.dumps(state, default=str)),
                 "updated_at": _n(self._clock()),
             },
+        )
+
+    # -- versioned records and leases --------------------------------------------------------------
+    async def read_versioned(self, key: str) -> Versioned:
+        item = await self._get(f"record#{key}", "record")
+        if item is None:
+            return Versioned(None, 0)
+        return Versioned(dict(json.loads(item["data"]["S"])), int(item["version"]["N"]))
+
+    async def write_versioned(self, key: str, value: dict[str, Any], expected_version: int) -> int:
+        check_version(key, expected_version)
+        first = expected_version == 0
+        try:
+            await self._call(
+                "put_item",
+                conditional=True,
+                TableName=self.table_name,
+                Item={
+                    **_key(f"record#{key}", "record"),
+                    "data": _s(json.dumps(value, default=str)),
+                    "version": _n(expected_version + 1),
+                    "updated_at": _n(self._clock()),
+                },
+                ConditionExpression="attribute_not_exists(pk)" if first else "version = :v",
+                **({} if first else {"ExpressionAttributeValues": {":v": _n(expected_version)}}),
+            )
+        except ClientError:
+            raise ConflictError(key, expected_version) from None
+        return expected_version + 1
+
+    async def _lease_write(self, operation: str, **kwargs: Any) -> bool:
+        try:
+            await self._call(operation, conditional=True, TableName=self.table_name, **kwargs)
+        except ClientError:
+            return False  # only ConditionalCheckFailedException reaches here: held by someone else
+        return True
+
+    async def acquire_lease(self, name: str, owner: str, ttl_seconds: float) -> Lease | None:
+        check_lease_args(name, owner, ttl_seconds)
+        now = self._clock()
+        taken = await self._lease_write(
+            "put_item",
+            Item={**_key(f"lease#{name}", "lease"), "owner": _s(owner), "expires_at": _n(now + ttl_seconds)},
+            ConditionExpression="attribute_not_exists(pk) OR expires_at <= :now OR #o = :owner",
+            ExpressionAttributeNames={"#o": "owner"},
+            ExpressionAttributeValues={":now": _n(now), ":owner": _s(owner)},
+        )
+        return Lease(name, owner, now + ttl_seconds) if taken else None
+
+    async def renew_lease(self, name: str, owner: str, ttl_seconds: float) -> Lease | None:
+        check_lease_args(name, owner, ttl_seconds)
+        now = self._clock()
+        renewed = await self._lease_write(
+            "update_item",
+            Key=_key(f"lease#{name}", "lease"),
+            UpdateExpression="SET expires_at = :until",
+            ConditionExpression="#o = :owner AND expires_at > :now",
+            ExpressionAttributeNames={"#o": "owner"},
+            ExpressionAttributeValues={":now": _n(now), ":owner": _s(owner), ":until": _n(now + ttl_seconds)},
+        )
+        return Lease(name, owner, now + ttl_seconds) if renewed else None
+
+    async def release_lease(self, name: str, owner: str) -> bool:
+        return await self._lease_write(
+            "delete_item",
+            Key=_key(f"lease#{name}", "lease"),
+            ConditionExpression="#o = :owner",
+            ExpressionAttributeNames={"#o": "owner"},
+            ExpressionAttributeValues={":owner": _s(owner)},
         )
 
     # -- shared rate budgets ----------------------------------------------------------------------

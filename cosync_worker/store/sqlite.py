@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..sqlite_file import SqliteFile
-from .base import AuditEntry, StoreUnavailable
+from .base import AuditEntry, ConflictError, Lease, StoreUnavailable, Versioned
 from .budget import Clock, check_bucket_args, draw
+from .primitives import check_lease_args, check_version
 
 __all__ = ["SqliteStore"]
 
@@ -34,6 +35,10 @@ CREATE TABLE IF NOT EXISTS keys (key TEXT PRIMARY KEY, expires_at REAL NOT NULL)
 CREATE INDEX IF NOT EXISTS keys_expiry ON keys (expires_at);
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS state (object_key TEXT PRIMARY KEY, data TEXT NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    key TEXT PRIMARY KEY, data TEXT NOT NULL, version INTEGER NOT NULL, updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, tokens REAL NOT NULL, updated_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -170,6 +175,72 @@ class SqliteStore(SqliteFile):
             )
 
         await self._call(put)
+
+    # -- versioned records and leases --------------------------------------------------------------
+    async def read_versioned(self, key: str) -> Versioned:
+        def get() -> Versioned:
+            row = self._db().execute("SELECT data, version FROM records WHERE key = ?", (key,)).fetchone()
+            return Versioned(None, 0) if row is None else Versioned(dict(json.loads(row[0])), int(row[1]))
+
+        return await self._call(get)
+
+    async def write_versioned(self, key: str, value: dict[str, Any], expected_version: int) -> int:
+        check_version(key, expected_version)
+        data = json.dumps(value, default=str)
+
+        def put(db: sqlite3.Connection) -> int:
+            if expected_version == 0:
+                cur = db.execute(
+                    "INSERT INTO records (key, data, version, updated_at) VALUES (?, ?, 1, ?) "
+                    "ON CONFLICT(key) DO NOTHING",
+                    (key, data, self._clock()),
+                )
+            else:
+                cur = db.execute(
+                    "UPDATE records SET data = ?, version = version + 1, updated_at = ? "
+                    "WHERE key = ? AND version = ?",
+                    (data, self._clock(), key, expected_version),
+                )
+            if cur.rowcount != 1:
+                raise ConflictError(key, expected_version)
+            return expected_version + 1
+
+        return await self._call(lambda: self._tx(put))
+
+    async def acquire_lease(self, name: str, owner: str, ttl_seconds: float) -> Lease | None:
+        check_lease_args(name, owner, ttl_seconds)
+
+        def take(db: sqlite3.Connection) -> Lease | None:
+            now = self._clock()
+            cur = db.execute(
+                "INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at "
+                "WHERE leases.expires_at <= ? OR leases.owner = excluded.owner",
+                (name, owner, now + ttl_seconds, now),
+            )
+            return Lease(name, owner, now + ttl_seconds) if cur.rowcount == 1 else None
+
+        return await self._call(lambda: self._tx(take))
+
+    async def renew_lease(self, name: str, owner: str, ttl_seconds: float) -> Lease | None:
+        check_lease_args(name, owner, ttl_seconds)
+
+        def renew(db: sqlite3.Connection) -> Lease | None:
+            now = self._clock()
+            cur = db.execute(
+                "UPDATE leases SET expires_at = ? WHERE name = ? AND owner = ? AND expires_at > ?",
+                (now + ttl_seconds, name, owner, now),
+            )
+            return Lease(name, owner, now + ttl_seconds) if cur.rowcount == 1 else None
+
+        return await self._call(lambda: self._tx(renew))
+
+    async def release_lease(self, name: str, owner: str) -> bool:
+        def release() -> bool:
+            cur = self._db().execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+            return cur.rowcount == 1
+
+        return await self._call(release)
 
     # -- shared rate budgets ----------------------------------------------------------------------
     async def take_tokens(

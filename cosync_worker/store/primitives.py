@@ -1,0 +1,107 @@
+"""What connectors build on instead of their own plumbing: a retried compare-and-set update of per-object
+state, and a lock that holds across replicas (a lease in the shared store), waited for with a bound.
+
+Both stores implement the raw operations (``read_versioned``/``write_versioned``, ``acquire_lease``/
+``renew_lease``/``release_lease``); this module holds the loops around them, written once for both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from .base import ConflictError, Lease, Versioned
+
+if TYPE_CHECKING:
+    from .base import Store
+    from .budget import Clock, Sleep
+
+__all__ = ["LockTimeout", "check_lease_args", "check_version", "hold_lock", "update_versioned"]
+
+State = dict[str, Any]
+
+
+class LockTimeout(TimeoutError):
+    """The lock stayed held by someone else for longer than the caller was willing to wait."""
+
+    def __init__(self, name: str, waited: float) -> None:
+        super().__init__(f"lock {name!r} is held by another worker; gave up after {waited:g} s")
+        self.name = name
+        self.waited = waited
+
+
+def check_version(key: str, expected_version: int) -> None:
+    if not key:
+        raise ValueError("state key must not be empty")
+    if isinstance(expected_version, bool) or not isinstance(expected_version, int) or expected_version < 0:
+        raise ValueError(f"state {key!r}: expected_version must be an int >= 0, got {expected_version!r}")
+
+
+def check_lease_args(name: str, owner: str, ttl_seconds: float) -> None:
+    if not name:
+        raise ValueError("lock name must not be empty")
+    if not owner:
+        raise ValueError(f"lock {name!r}: owner must not be empty")
+    if not ttl_seconds > 0:
+        raise ValueError(f"lock {name!r}: ttl_seconds must be positive, got {ttl_seconds}")
+
+
+async def update_versioned(
+    store: Store, key: str, fn: Callable[[State | None], State], *, retries: int = 20
+) -> Versioned:
+    """Read ``key``, write ``fn(value)`` if nobody wrote in between, else read again and re-apply ``fn``.
+
+    ``fn`` must be pure (it may run several times). Returns what was written, with its version. Raises
+    :class:`ConflictError` after ``retries`` lost races in a row.
+    """
+    for attempt in range(retries + 1):
+        current = await store.read_versioned(key)
+        new = fn(current.value)
+        try:
+            version = await store.write_versioned(key, new, current.version)
+        except ConflictError:
+            if attempt == retries:
+                raise
+            # Full jitter: writers that lost the same race should not meet again in the next millisecond.
+            await asyncio.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))
+            continue
+        return Versioned(new, version)
+    raise AssertionError("unreachable")
+
+
+@asynccontextmanager
+async def hold_lock(
+    store: Store,
+    name: str,
+    ttl_seconds: float,
+    *,
+    wait_seconds: float,
+    owner: str | None = None,
+    clock: Clock = time.monotonic,
+    sleep: Sleep = asyncio.sleep,
+) -> AsyncIterator[Lease]:
+    """Hold the lock ``name`` for the body of an ``async with``: every replica on the same store is excluded.
+
+    Waits at most ``wait_seconds`` for a holder to release it (or for its lease to expire: a killed holder
+    frees the lock after ``ttl_seconds``), then raises :class:`LockTimeout`. The lease is released on exit
+    only if it is still ours. A body that may run longer than ``ttl_seconds`` must ``renew_lease``.
+    ``clock``/``sleep`` let tests drive time.
+    """
+    me = owner or uuid.uuid4().hex
+    start = clock()
+    pause = 0.01
+    while (lease := await store.acquire_lease(name, me, ttl_seconds)) is None:
+        waited = clock() - start
+        if waited >= wait_seconds:
+            raise LockTimeout(name, wait_seconds)
+        await sleep(min(pause * random.uniform(0.5, 1.0), wait_seconds - waited))
+        pause = min(pause * 2, 0.5)
+    try:
+        yield lease
+    finally:
+        await store.release_lease(name, me)
