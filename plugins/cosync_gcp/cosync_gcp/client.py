@@ -13,9 +13,15 @@ blocking (``requests``), so it runs in a thread; one lock makes concurrent calle
 The access token is held only by google-auth's credentials and the ``Authorization`` header: never logged,
 never part of an error message.
 
-Failures: 429/5xx/connection errors back off (honouring ``Retry-After``) and finally raise
-:class:`~cosync_worker.errors.Retry`; any other 4xx raises :class:`GoogleApiError` (a ``PermanentError``)
-with Google's own message (``google.rpc.Status``: https://cloud.google.com/apis/design/errors#http_mapping).
+Failures (the loop is :class:`~cosync_worker.remote_client.RemoteClient`'s): 429/5xx/connection errors back
+off (honouring ``Retry-After``) and finally raise :class:`~cosync_worker.errors.Retry`; a 401 refreshes the
+token once; any other 4xx raises :class:`GoogleApiError` (a ``PermanentError``) with Google's own message
+(``google.rpc.Status``: https://cloud.google.com/apis/design/errors#http_mapping).
+
+Budget: every attempt draws from a request budget, shared through the store when one is given. Google counts
+rate quotas per project in 60-second intervals (https://docs.cloud.google.com/docs/quotas/overview) and
+publishes no figure for this API, so the default is the emulator's 10 requests per second, as 600 a minute
+(``requests_per_minute``; raise it to the quota the Cloud console shows).
 """
 
 from __future__ import annotations
@@ -32,13 +38,21 @@ from google.oauth2 import service_account
 
 from cosync_worker.errors import PermanentError, Retry
 from cosync_worker.logs import get_logger
-from cosync_worker.retry_after import retry_after_seconds
-from cosync_worker.worker.backoff import backoff_delay
+from cosync_worker.remote_budget import request_budget
+from cosync_worker.remote_client import Answer, RemoteClient, RetryPolicy
+from cosync_worker.store.base import Store
 
-__all__ = ["SCOPE", "CloudCrmPartnersClient", "GoogleApiError", "GoogleNotFound"]
+__all__ = [
+    "DEFAULT_REQUESTS_PER_MINUTE",
+    "SCOPE",
+    "CloudCrmPartnersClient",
+    "GoogleApiError",
+    "GoogleNotFound",
+]
 
 SCOPE = "https://www.googleapis.com/auth/cloudcrmpartners"
-_RETRYABLE = frozenset({429, 500, 502, 503, 504})
+DEFAULT_REQUESTS_PER_MINUTE = 600
+_RETRYABLE = frozenset({500, 502, 503, 504})
 _MAX_WAIT = 60.0
 
 log = get_logger("cosync.gcp")
@@ -79,12 +93,49 @@ def _google_message(status: int, body: bytes) -> tuple[str, str]:
     return body.decode("utf-8", "replace")[:500], ""
 
 
-class CloudCrmPartnersClient:
+class ServiceAccountTokens:
+    """google-auth credentials as a token source. google-auth's refresh is blocking (``requests``), so it runs
+    in a thread; one lock makes concurrent callers share a single refresh."""
+
+    refreshable = True
+
+    def __init__(self, credentials: service_account.Credentials) -> None:
+        self.credentials = credentials
+        self.refreshes = 0
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"ServiceAccountTokens({self.credentials.service_account_email!r})"
+
+    async def token(self, refused: str | None = None) -> str:
+        """A valid token; refreshes at most once for all concurrent callers.
+
+        ``refused`` is a token the API just refused: refresh unless another caller already replaced it.
+        """
+        async with self._lock:
+            token = self.credentials.token
+            if token is None or not self.credentials.valid or (refused is not None and token == refused):
+                try:
+                    await asyncio.to_thread(self.credentials.refresh, Request())
+                except RefreshError as exc:
+                    raise PermanentError(f"Google token refresh refused: {_refresh_reason(exc)}") from None
+                except TransportError as exc:
+                    raise Retry(f"Google token endpoint unreachable: {type(exc).__name__}") from None
+                self.refreshes += 1
+                log.info("gcp_token_refreshed", refreshes=self.refreshes)
+            return str(self.credentials.token)
+
+
+class CloudCrmPartnersClient(RemoteClient):
     """``async with CloudCrmPartnersClient(base_url, partner_id, key_info) as gcp: await gcp.get_lead(...)``.
 
     ``key_info`` is the parsed service-account JSON key; ``token_url`` overrides its ``token_uri``
     (the sandbox serves its own token endpoint).
     """
+
+    service = "gcp"
+    label = "Cloud CRM Partners"
+    tokens: ServiceAccountTokens
 
     def __init__(
         self,
@@ -97,49 +148,52 @@ class CloudCrmPartnersClient:
         max_retries: int = 4,
         backoff_base: float = 0.5,
         session: aiohttp.ClientSession | None = None,
+        store: Store | None = None,
+        requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE,
+        budget_name: str | None = None,
     ) -> None:
-        if not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"Cloud CRM Partners base URL must be http(s), got {base_url!r}")
         if not partner_id:
             raise ValueError("partner_id must not be empty")
         info = dict(key_info)
         if token_url:
             info["token_uri"] = token_url
         try:
-            self.credentials = service_account.Credentials.from_service_account_info(info, scopes=[SCOPE])
+            credentials = service_account.Credentials.from_service_account_info(info, scopes=[SCOPE])
         except (ValueError, KeyError) as exc:
             # google-auth names the missing key field; the key material itself never reaches the message.
             raise ValueError(f"the service-account key is not usable: {type(exc).__name__}: {exc}") from None
-        self.base_url = base_url.rstrip("/")
+        budget = request_budget(
+            budget_name or f"gcp:{partner_id}:{base_url.rstrip('/')}", store, requests_per_minute, 60.0
+        )
+        # A 429 counts as a failure here, and without Retry-After waits the backoff step.
+        policy = RetryPolicy(
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            backoff_cap=_MAX_WAIT,
+            retryable=_RETRYABLE,
+            throttle_wait=None,
+            max_inline_wait=_MAX_WAIT,
+        )
+        super().__init__(
+            base_url,
+            tokens=ServiceAccountTokens(credentials),
+            policy=policy,
+            budget=budget,
+            timeout_seconds=timeout_seconds,
+            session=session,
+        )
         self.partner_id = partner_id
-        self.timeout = aiohttp.ClientTimeout(total=timeout_seconds)
-        self.max_retries = max_retries
-        self.backoff_base = backoff_base
-        self.refreshes = 0
-        self._lock = asyncio.Lock()
-        self._session = session
-        self._owns_session = session is None
 
     def __repr__(self) -> str:
         return f"CloudCrmPartnersClient(base_url={self.base_url!r}, partner_id={self.partner_id!r})"
 
-    # -- lifecycle ----------------------------------------------------------------------------------
-    async def open(self) -> None:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self.timeout)
-            self._owns_session = True
+    @property
+    def credentials(self) -> service_account.Credentials:
+        return self.tokens.credentials
 
-    async def close(self) -> None:
-        if self._session is not None and self._owns_session:
-            await self._session.close()
-        self._session = None
-
-    async def __aenter__(self) -> CloudCrmPartnersClient:
-        await self.open()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
+    @property
+    def refreshes(self) -> int:
+        return self.tokens.refreshes
 
     # -- resource names -----------------------------------------------------------------------------
     @property
@@ -162,13 +216,13 @@ class CloudCrmPartnersClient:
 
     # -- the four public methods --------------------------------------------------------------------
     async def create_lead(self, lead: dict[str, Any]) -> dict[str, Any]:
-        return await self._call("leads.create", "POST", f"{self.parent}/leads", body=lead)
+        return await self._json_call("leads.create", "POST", f"{self.parent}/leads", body=lead)
 
     async def get_lead(self, name: str) -> dict[str, Any]:
-        return await self._call("leads.get", "GET", self.resource_name("leads", name))
+        return await self._json_call("leads.get", "GET", self.resource_name("leads", name))
 
     async def get_opportunity(self, name: str) -> dict[str, Any]:
-        return await self._call("opportunities.get", "GET", self.resource_name("opportunities", name))
+        return await self._json_call("opportunities.get", "GET", self.resource_name("opportunities", name))
 
     async def patch_opportunity(
         self, name: str, body: dict[str, Any], update_mask: list[str]
@@ -177,31 +231,12 @@ class CloudCrmPartnersClient:
         if not update_mask:
             raise ValueError("update_mask must name at least one field")
         path = self.resource_name("opportunities", name)
-        return await self._call(
+        return await self._json_call(
             "opportunities.patch", "PATCH", path, body=body, params={"updateMask": ",".join(update_mask)}
         )
 
-    # -- auth ---------------------------------------------------------------------------------------
-    async def _access_token(self, stale: str | None = None) -> str:
-        """A valid token; refreshes at most once for all concurrent callers.
-
-        ``stale`` is a token the API just refused: refresh unless another caller already replaced it.
-        """
-        async with self._lock:
-            token = self.credentials.token
-            if token is None or not self.credentials.valid or (stale is not None and token == stale):
-                try:
-                    await asyncio.to_thread(self.credentials.refresh, Request())
-                except RefreshError as exc:
-                    raise PermanentError(f"Google token refresh refused: {_refresh_reason(exc)}") from None
-                except TransportError as exc:
-                    raise Retry(f"Google token endpoint unreachable: {type(exc).__name__}") from None
-                self.refreshes += 1
-                log.info("gcp_token_refreshed", refreshes=self.refreshes)
-            return str(self.credentials.token)
-
     # -- transport ----------------------------------------------------------------------------------
-    async def _call(
+    async def _json_call(
         self,
         operation: str,
         method: str,
@@ -210,46 +245,22 @@ class CloudCrmPartnersClient:
         body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        if self._session is None:
-            raise RuntimeError("CloudCrmPartnersClient is not open (use 'async with' or open())")
         url = f"{self.base_url}/v1/{quote(path, safe='/')}"
-        attempt = 0
-        refused_token: str | None = None
-        while True:
-            token = await self._access_token(refused_token)
-            headers = {"Authorization": f"Bearer {token}"}
-            wait: float | None = None
-            try:
-                async with self._session.request(
-                    method, url, json=body, params=params, headers=headers, timeout=self.timeout
-                ) as resp:
-                    status, raw, resp_headers = resp.status, await resp.read(), resp.headers
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                status, raw, resp_headers = 0, type(exc).__name__.encode(), None
-            if 200 <= status < 300:
-                log.debug("gcp_call", operation=operation, status=status)
-                data = json.loads(raw) if raw else {}
-                if not isinstance(data, dict):
-                    raise PermanentError(f"{operation}: Google returned a non-object JSON body")
-                return data
-            if status == 401 and refused_token is None:
-                # Revoked or expired early: refresh once (shared) and repeat the call.
-                refused_token = token
-                continue
-            message, google_status = _google_message(status, raw) if status else (raw.decode(), "")
-            if status in _RETRYABLE or status == 0:
-                if resp_headers is not None:
-                    wait = retry_after_seconds(resp_headers)
-                attempt += 1
-                log.warning("gcp_call_retryable", operation=operation, status=status, attempt=attempt)
-                if attempt > self.max_retries:
-                    raise Retry(f"{operation}: HTTP {status or 'connection error'} {message}", defer=wait)
-                delay = wait if wait is not None else backoff_delay(attempt, self.backoff_base, _MAX_WAIT)
-                await asyncio.sleep(min(delay, _MAX_WAIT))
-                continue
-            log.warning("gcp_call_failed", operation=operation, status=status, google_status=google_status)
-            error_type = GoogleNotFound if status == 404 else GoogleApiError
-            raise error_type(operation, status, message, google_status)
+        answer = await self._call(method, url, operation=operation, json=body, params=params)
+        log.debug("gcp_call", operation=operation, status=answer.status)
+        data = json.loads(answer.body) if answer.body else {}
+        if not isinstance(data, dict):
+            raise PermanentError(f"{operation}: Google returned a non-object JSON body")
+        return data
+
+    def describe(self, answer: Answer) -> str:
+        return _google_message(answer.status, answer.body)[0]
+
+    def error(self, operation: str, answer: Answer) -> Exception:
+        message, google_status = _google_message(answer.status, answer.body)
+        log.warning("gcp_call_failed", operation=operation, status=answer.status, google_status=google_status)
+        error_type = GoogleNotFound if answer.status == 404 else GoogleApiError
+        return error_type(operation, answer.status, message, google_status)
 
 
 def _refresh_reason(exc: RefreshError) -> str:
