@@ -22,12 +22,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from ..logs import get_logger
 from ..sqlite_file import SqliteFile
 from .base import DeadLetter, Message, QueueUnavailable
 
 __all__ = ["LocalQueue"]
 
 T = TypeVar("T")
+
+log = get_logger("cosync.queue")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -54,7 +57,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 
 # Candidates in arrival order whose group has no earlier message in flight.
 _CLAIMABLE = """
-SELECT seq, id, body, grp, receive_count FROM messages AS m
+SELECT seq, id, CAST(body AS BLOB), grp, receive_count FROM messages AS m
 WHERE m.visible_at <= :now
   AND (m.grp IS NULL OR NOT EXISTS (
         SELECT 1 FROM messages AS e WHERE e.grp = m.grp AND e.seq < m.seq AND e.visible_at > :now))
@@ -129,10 +132,19 @@ class LocalQueue(SqliteFile):
         now = time.time()
         rows = db.execute(_CLAIMABLE, {"now": now, "limit": limit}).fetchall()
         claimed: list[Message] = []
-        for _seq, mid, body, grp, count in rows:
+        for _seq, mid, raw, grp, count in rows:
             if count >= self.max_receives:
                 # The redrive policy: received too often without an ack; its group goes on without it.
                 self._move_to_dlq(db, mid, f"exceeded max receives ({self.max_receives})", now)
+                continue
+            try:
+                # Read as bytes: a body that is not UTF-8 (written as a blob, or by another writer) would
+                # otherwise fail the whole claim, and every later claim with it.
+                body = bytes(raw).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                reason = f"undecodable message: body is not UTF-8 text ({exc.reason} at byte {exc.start})"
+                log.warning("event_dead_lettered", message_id=mid, reason=reason)
+                self._move_to_dlq(db, mid, reason, now)
                 continue
             receipt = uuid.uuid4().hex
             db.execute(
@@ -182,9 +194,16 @@ class LocalQueue(SqliteFile):
     async def list_dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         def select() -> list[DeadLetter]:
             rows = self._db().execute(
-                "SELECT id, body, reason, failed_at FROM dead_letters ORDER BY seq LIMIT ?", (limit,)
+                "SELECT id, CAST(body AS BLOB), reason, failed_at FROM dead_letters ORDER BY seq LIMIT ?",
+                (limit,),
             )
-            return [DeadLetter(id=r[0], body=r[1], reason=r[2], failed_at=r[3]) for r in rows]
+            # A body that is not UTF-8 is shown with its odd bytes escaped; replay moves the stored bytes.
+            return [
+                DeadLetter(
+                    id=r[0], body=bytes(r[1]).decode("utf-8", "backslashreplace"), reason=r[2], failed_at=r[3]
+                )
+                for r in rows
+            ]
 
         return await self._call(select)
 

@@ -14,9 +14,15 @@ from ..events import Event, InvalidEvent, decode_message
 from ..hooks import Connector, Context, maybe_await
 from ..logs import get_logger
 
-__all__ = ["Dispatcher", "Outcome"]
+__all__ = ["Dispatcher", "Outcome", "shorten"]
 
 log = get_logger("cosync.dispatcher")
+
+_MAX_REASON = 300
+
+
+def shorten(text: str, limit: int = _MAX_REASON) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass
@@ -51,13 +57,22 @@ class Dispatcher:
         return [self.done_key(c, event) for c in self.handlers_for(event.type)]
 
     def decode(self, body: str) -> Event | Outcome:
-        """The event, or a dead-letter outcome naming what is wrong with the message."""
+        """The event, or a dead-letter outcome naming what is wrong with the message; never raises, so one
+        bad message cannot take its batch down. The worker logs the outcome (one line, with the reason)."""
         try:
             return decode_message(body)
         except InvalidEvent as exc:
-            metrics.EVENTS_DEAD_LETTERED.labels(type="invalid", connector="").inc()
-            log.warning("invalid_message", error=str(exc))
-            return Outcome("dead_letter", reason=f"invalid message: {exc}")
+            return self.undecodable(f"invalid message: {exc}")
+        except (
+            Exception
+        ) as exc:  # e.g. RecursionError on deep nesting: a parser's gap, still this message only
+            return self.undecodable(f"undecodable message: {type(exc).__name__}: {exc}")
+
+    @staticmethod
+    def undecodable(reason: str) -> Outcome:
+        metrics.EVENTS_DEAD_LETTERED.labels(type="invalid", connector="").inc()
+        # The reason lands in logs and the DLQ: bounded, since a parser's message may quote the body.
+        return Outcome("dead_letter", reason=shorten(reason))
 
     async def dispatch_body(self, body: str) -> Outcome:
         decoded = self.decode(body)

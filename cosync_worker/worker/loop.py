@@ -15,7 +15,7 @@ from ..logs import get_logger, redact
 from ..queue import Message, Queue
 from ..relay.jobs import update_job
 from .backoff import backoff_delay
-from .dispatcher import Dispatcher, Outcome
+from .dispatcher import Dispatcher, Outcome, shorten
 
 __all__ = ["Worker"]
 
@@ -38,6 +38,10 @@ class _Batch:
 
 
 log = get_logger("cosync.worker")
+
+
+def _brief(exc: BaseException) -> str:
+    return shorten(f"{type(exc).__name__}: {exc}")
 
 
 class Worker:
@@ -145,16 +149,29 @@ class Worker:
     async def _process_batch(self, messages: Sequence[Message]) -> None:
         # Messages of one group in a batch run one after another, in the order received; groups run in
         # parallel. A failure stops its group: later messages of it are released, never run out of order.
-        decoded = {m.id: self.dispatcher.decode(m.body) for m in messages}
-        candidate_keys = [
-            k for ev in decoded.values() if isinstance(ev, Event) for k in self.dispatcher.done_keys(ev)
-        ]
+        try:
+            await self._run_batch(messages)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # Only the store or the queue failing gets here (each message's own faults are settled on it):
+            # what was not acked reappears after its visibility timeout, so this is logged, never raised
+            # into a task nobody awaits (a bare traceback).
+            log.warning("batch_failed", messages=len(messages), error=_brief(exc))
+
+    async def _run_batch(self, messages: Sequence[Message]) -> None:
+        decoded = {m.id: self._decode(m) for m in messages}
+        candidate_keys = [k for ev, keys in decoded.values() for k in keys]
         # One store round trip for the whole batch; the set also catches a duplicate inside this batch.
         done = await self.dispatcher.context.store.existing_keys(candidate_keys)
         groups: OrderedDict[str, list[Message]] = OrderedDict()
         for m in messages:
             groups.setdefault(m.group or f"msg:{m.id}", []).append(m)
-        batch = _Batch(decoded=decoded, done=done, unsettled={m.id: m for m in messages})
+        batch = _Batch(
+            decoded={mid: ev for mid, (ev, _) in decoded.items()},
+            done=done,
+            unsettled={m.id: m for m in messages},
+        )
         heartbeat = asyncio.create_task(self._heartbeat(batch))
         try:
             await asyncio.gather(*(self._process_group(g, batch) for g in groups.values()))
@@ -165,6 +182,16 @@ class Worker:
         finally:
             heartbeat.cancel()
         await self._settle_batch(batch)
+
+    def _decode(self, message: Message) -> tuple[Event | Outcome, list[str]]:
+        """The message's event (or the outcome that settles it alone) and the done keys to look up."""
+        decoded = self.dispatcher.decode(message.body)
+        if isinstance(decoded, Outcome):
+            return decoded, []
+        try:
+            return decoded, self.dispatcher.done_keys(decoded)
+        except Exception as exc:
+            return self.dispatcher.undecodable(f"undecodable message: {_brief(exc)}"), []
 
     async def _settle_batch(self, batch: _Batch, *, release_unsettled: bool = False) -> None:
         try:
@@ -195,13 +222,12 @@ class Worker:
         for i, message in enumerate(group):
             async with self._slots:
                 started = time.perf_counter()
-                decoded = batch.decoded[message.id]
-                if isinstance(decoded, Outcome):
-                    outcome = decoded
-                else:
-                    outcome = await self.dispatcher.dispatch(decoded, done=batch.done)
-                    batch.ran.extend(outcome.ran)
-                settled = await self._settle(message, outcome, batch.acks)
+                outcome = await self._outcome(batch.decoded[message.id], batch)
+                try:
+                    settled = await self._settle(message, outcome, batch.acks)
+                except Exception as exc:  # the queue failed: the message reappears after its visibility
+                    log.warning("settle_failed", message_id=message.id, error=_brief(exc))
+                    settled = False
                 if outcome.event is not None:
                     metrics.PROCESSING_SECONDS.labels(type=outcome.event.type).observe(
                         time.perf_counter() - started
@@ -209,9 +235,27 @@ class Worker:
             batch.unsettled.pop(message.id, None)
             if not settled:
                 for later in group[i + 1 :]:
-                    await self.queue.nack(later, 0)
+                    await self._release(later)
                     batch.unsettled.pop(later.id, None)
                 return
+
+    async def _outcome(self, decoded: Event | Outcome, batch: _Batch) -> Outcome:
+        if isinstance(decoded, Outcome):
+            return decoded
+        try:
+            outcome = await self.dispatcher.dispatch(decoded, done=batch.done)
+        except Exception as exc:
+            # Connectors' own faults are outcomes already; this is the core failing on this one event, the
+            # same way every time, so it is parked with the reason rather than retried.
+            return Outcome("dead_letter", reason=f"dispatch failed: {_brief(exc)}", event=decoded)
+        batch.ran.extend(outcome.ran)
+        return outcome
+
+    async def _release(self, message: Message) -> None:
+        try:
+            await self.queue.nack(message, 0)
+        except Exception as exc:  # it reappears after its visibility timeout instead
+            log.warning("release_failed", message_id=message.id, error=_brief(exc))
 
     async def _settle(self, message: Message, outcome: Outcome, acks: list[Message]) -> bool:
         """Apply the outcome; True when the group may go on (acked or dead-lettered)."""

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
+from collections.abc import Callable
+from typing import Any
 
 from cosync_worker.events import Event, parse_hubspot_event
 from cosync_worker.queue import Queue
+from cosync_worker.runtime import Runtime
 from cosync_worker.testing.waiting import wait_until as wait_until  # re-exported for the tests
 
 _ids = itertools.count(1)
@@ -26,3 +30,19 @@ def deal_change(deal: int | str, value: str, event_id: int | None = None) -> Eve
 async def send(queue: Queue, events: list[Event]) -> None:
     for i in range(0, len(events), 10):
         await queue.send([(e.to_json(), e.ordering_key, e.dedupe_key) for e in events[i : i + 10]])
+
+
+async def run_until(rt: Runtime, check: Callable[[], Any], timeout: float = 90.0) -> None:
+    """Run the worker (no relay, no schedules) until ``check`` holds, then stop it and wait for its drain."""
+    task = asyncio.create_task(rt.run(with_relay=False, with_scheduler=False))
+    try:
+        await wait_until(check, timeout=timeout)
+    finally:
+        rt.stop()
+        await asyncio.wait_for(task, 30)
+
+
+async def trail_values(rt: Runtime, deal: int | str) -> list[str]:
+    """The values the recorder connector saw for ``deal``, in the order it handled them."""
+    trail = await rt.context.store.audit_trail(f"hubspot:deal:{deal}", limit=1000)
+    return [e.detail["value"] for e in trail]

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
-from typing import Any
 
 from cosync_worker.config import Settings
 from cosync_worker.relay.jobs import create_job, get_job
 from cosync_worker.runtime import Runtime
 
-from .helpers import deal_change, send, wait_until
-
-
-async def _run_until(rt: Runtime, check: Callable[[], Any], timeout: float = 90.0) -> None:
-    task = asyncio.create_task(rt.run(with_relay=False, with_scheduler=False))
-    try:
-        await wait_until(check, timeout=timeout)
-    finally:
-        rt.stop()
-        await asyncio.wait_for(task, 30)
-
-
-async def _trail_values(rt: Runtime, deal: int | str) -> list[str]:
-    trail = await rt.context.store.audit_trail(f"hubspot:deal:{deal}", limit=1000)
-    return [e.detail["value"] for e in trail]
+from .helpers import deal_change, run_until, send, trail_values, wait_until
 
 
 async def test_keeps_per_key_order_with_concurrency(
@@ -40,9 +24,9 @@ async def test_keeps_per_key_order_with_concurrency(
         async def all_done() -> bool:
             return rt.worker.processed >= keys * per_key
 
-        await _run_until(rt, all_done)
+        await run_until(rt, all_done)
         for k in range(keys):
-            assert await _trail_values(rt, f"ord{k}") == [str(i) for i in range(per_key)]
+            assert await trail_values(rt, f"ord{k}") == [str(i) for i in range(per_key)]
 
 
 async def test_finished_events_stay_hidden_while_their_batch_runs_long(
@@ -58,12 +42,12 @@ async def test_finished_events_stay_hidden_while_their_batch_runs_long(
         )
 
         async def slow_done() -> bool:
-            return await _trail_values(rt, "slowk") == ["slow"]
+            return await trail_values(rt, "slowk") == ["slow"]
 
         # A lapse would have redelivered the fast ones at ~5 s, before the slow one ends at ~7 s
-        await _run_until(rt, slow_done)
-        assert await _trail_values(rt, "fast") == ["0", "1"]
-        assert await _trail_values(rt, "slowk") == ["slow"]
+        await run_until(rt, slow_done)
+        assert await trail_values(rt, "fast") == ["0", "1"]
+        assert await trail_values(rt, "slowk") == ["slow"]
 
 
 async def test_event_delivered_twice_runs_once(settings_for: Callable[..., Settings]) -> None:
@@ -77,8 +61,8 @@ async def test_event_delivered_twice_runs_once(settings_for: Callable[..., Setti
         async def both_handled() -> bool:
             return rt.worker.processed >= 2
 
-        await _run_until(rt, both_handled)
-        assert await _trail_values(rt, "dup1") == ["qualifiedtobuy"]
+        await run_until(rt, both_handled)
+        assert await trail_values(rt, "dup1") == ["qualifiedtobuy"]
 
 
 async def test_permanent_error_lands_in_dlq_with_reason(settings_for: Callable[..., Settings]) -> None:
@@ -86,9 +70,9 @@ async def test_permanent_error_lands_in_dlq_with_reason(settings_for: Callable[.
         await send(rt.context.queue, [deal_change("p1", "poison"), deal_change("p1", "closedwon")])
 
         async def after_poison() -> bool:
-            return await _trail_values(rt, "p1") == ["closedwon"]
+            return await trail_values(rt, "p1") == ["closedwon"]
 
-        await _run_until(rt, after_poison)
+        await run_until(rt, after_poison)
         dead = await rt.context.queue.list_dead_letters()
         assert len(dead) == 1
         assert "recorder: property value 'poison' is not acceptable" in dead[0].reason
@@ -100,10 +84,10 @@ async def test_retryable_error_is_retried_in_order(settings_for: Callable[..., S
         await send(rt.context.queue, [deal_change("r1", "flaky"), deal_change("r1", "after")])
 
         async def both() -> bool:
-            return len(await _trail_values(rt, "r1")) == 2
+            return len(await trail_values(rt, "r1")) == 2
 
-        await _run_until(rt, both)
-        assert await _trail_values(rt, "r1") == ["flaky", "after"]
+        await run_until(rt, both)
+        assert await trail_values(rt, "r1") == ["flaky", "after"]
         assert await rt.context.queue.list_dead_letters() == []
 
 
@@ -119,9 +103,9 @@ async def test_bad_messages_are_dead_lettered_and_the_worker_goes_on(
         await send(queue, [deal_change("ok1", "fine")])
 
         async def good_one_done() -> bool:
-            return await _trail_values(rt, "ok1") == ["fine"]
+            return await trail_values(rt, "ok1") == ["fine"]
 
-        await _run_until(rt, good_one_done)
+        await run_until(rt, good_one_done)
 
         async def three_parked() -> bool:
             return len(await queue.list_dead_letters()) == 3
@@ -144,9 +128,9 @@ async def test_an_api_jobs_dead_lettered_event_fails_the_job_with_the_reason(
         await send(rt.context.queue, [poison, deal_change("j1", "closedwon")])
 
         async def after_poison() -> bool:
-            return await _trail_values(rt, "j1") == ["closedwon"]
+            return await trail_values(rt, "j1") == ["closedwon"]
 
-        await _run_until(rt, after_poison)
+        await run_until(rt, after_poison)
         job = await get_job(rt.context.store, job_id)
         assert job is not None and job.status == "failed"
         assert (
