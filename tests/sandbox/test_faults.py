@@ -3,7 +3,6 @@ error shape, injected before the request takes effect and without using any quot
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,11 +14,13 @@ from aiobotocore.session import get_session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from cosync_worker.sandbox import faults as sandbox_faults
 from cosync_worker.sandbox.base import Emulator
 from cosync_worker.sandbox.google import GoogleEmulator
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.sandbox.microsoft import MicrosoftEmulator
 from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
+from cosync_worker.testing.clock import drive_time
 
 FUTURE = (datetime.now(UTC) + timedelta(days=90)).date().isoformat()
 DEAL = {"properties": {"dealname": "Fault test", "amount": "10"}}
@@ -67,8 +68,9 @@ async def test_hubspot_server_errors_change_nothing_and_are_counted_apart(
 
 
 async def test_hubspot_storm_answers_rate_limit_429_without_using_the_burst_budget(
-    http: aiohttp.ClientSession,
+    http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    clock = drive_time(monkeypatch, sandbox_faults)  # every call lands inside the storm, however slow
     hs = HubSpotEmulator(burst_limit=5)
     await hs.start()
     try:
@@ -79,7 +81,7 @@ async def test_hubspot_storm_answers_rate_limit_429_without_using_the_burst_budg
             assert status == 429 and headers["Retry-After"] == "2"
             assert body["category"] == "RATE_LIMITS" and body["errorType"] == "RATE_LIMIT"
             assert body["policyName"] == "TEN_SECONDLY_ROLLING"
-        await asyncio.sleep(0.6)  # the storm ends by itself
+        clock.advance(0.5)  # the storm ends by itself
         status, headers, _body = await create_deal(http, hs)
         assert status == 201
         assert headers["X-HubSpot-RateLimit-Remaining"] == "4"

@@ -14,6 +14,10 @@ import pytest
 import pytest_asyncio
 
 from cosync_worker.sandbox.google import GoogleEmulator
+from cosync_worker.sandbox.microsoft import throttle as throttle_module
+from cosync_worker.sandbox.microsoft import tokens as tokens_module
+from cosync_worker.testing.clock import drive_time
+from cosync_worker.testing.waiting import wait_until
 
 SCOPE = "https://www.googleapis.com/auth/cloudcrmpartners"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -199,7 +203,10 @@ async def test_api_requires_a_valid_bearer(
     assert google_emulator.leads() == {}
 
 
-async def test_expired_token_and_wrong_partner(http: aiohttp.ClientSession) -> None:
+async def test_expired_token_and_wrong_partner(
+    http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = drive_time(monkeypatch, tokens_module)
     async with GoogleEmulator(token_lifetime_seconds=0.3) as em:
         assert isinstance(em, GoogleEmulator)
         headers = await token_for(http, em)
@@ -207,12 +214,15 @@ async def test_expired_token_and_wrong_partner(http: aiohttp.ClientSession) -> N
             assert resp.status == 403 and (await resp.json())["error"]["status"] == "PERMISSION_DENIED"
         async with http.get(f"{leads_url(em)}/x", headers=headers) as resp:
             assert resp.status == 404 and (await resp.json())["error"]["status"] == "NOT_FOUND"
-        await asyncio.sleep(0.4)
+        clock.advance(0.3)
         async with http.get(f"{leads_url(em)}/x", headers=headers) as resp:
             assert resp.status == 401 and "expired" in (await resp.json())["error"]["message"]
 
 
-async def test_throttling_answers_429_with_retry_after(http: aiohttp.ClientSession) -> None:
+async def test_throttling_answers_429_with_retry_after(
+    http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = drive_time(monkeypatch, throttle_module)  # the three calls land in one second, however slow
     async with GoogleEmulator(rate_per_second=2) as em:
         assert isinstance(em, GoogleEmulator)
         headers = await token_for(http, em)
@@ -224,7 +234,7 @@ async def test_throttling_answers_429_with_retry_after(http: aiohttp.ClientSessi
                     assert int(resp.headers["Retry-After"]) >= 1
                     assert (await resp.json())["error"]["status"] == "RESOURCE_EXHAUSTED"
         assert statuses == [404, 404, 429]
-        await asyncio.sleep(1.05)
+        clock.advance(1.0)
         async with http.get(f"{leads_url(em)}/x", headers=headers) as resp:
             assert resp.status == 404
 
@@ -260,14 +270,21 @@ async def test_create_lead_links_an_opportunity(
 
 
 async def test_opportunity_appears_after_link_delay(http: aiohttp.ClientSession) -> None:
-    async with GoogleEmulator(link_delay_seconds=0.2) as em:
+    # The link is an event-loop timer, which a test cannot move: the delay is long enough that the checks
+    # before it cannot be outrun by a stalled loop, and its arrival is awaited (bounded), not slept for.
+    async with GoogleEmulator(link_delay_seconds=1.0) as em:
         assert isinstance(em, GoogleEmulator)
         lead = await create_lead(http, em, await token_for(http, em))
         assert em.opportunity_for_lead(lead["name"]) is None
-        async with http.get(f"{em.base_url}/_sandbox/opportunities", params={"lead": lead["name"]}) as resp:
+        sandbox_opps = f"{em.base_url}/_sandbox/opportunities"
+        async with http.get(sandbox_opps, params={"lead": lead["name"]}) as resp:
             assert (await resp.json())["opportunities"] == []
-        await asyncio.sleep(0.35)
-        async with http.get(f"{em.base_url}/_sandbox/opportunities", params={"lead": lead["name"]}) as resp:
+
+        async def linked() -> bool:
+            return em.opportunity_for_lead(lead["name"]) is not None
+
+        await wait_until(linked, timeout=30)
+        async with http.get(sandbox_opps, params={"lead": lead["name"]}) as resp:
             opps = (await resp.json())["opportunities"]
         assert len(opps) == 1 and opps[0]["lead"] == lead["name"] and opps[0]["updateTime"]
 

@@ -11,6 +11,9 @@ import pytest
 import pytest_asyncio
 
 from cosync_worker.sandbox.microsoft import MicrosoftEmulator
+from cosync_worker.sandbox.microsoft import throttle as throttle_module
+from cosync_worker.sandbox.microsoft import tokens as tokens_module
+from cosync_worker.testing.clock import drive_time
 
 API = "/v1.0/engagements/referrals"
 TIMEOUT = aiohttp.ClientTimeout(total=20)
@@ -186,19 +189,23 @@ async def test_api_requires_a_valid_bearer(
     assert body["code"] == "Unauthorized" and body["message"]
 
 
-async def test_expired_token_is_refused(http: aiohttp.ClientSession) -> None:
+async def test_expired_token_is_refused(http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = drive_time(monkeypatch, tokens_module)
     async with MicrosoftEmulator(token_lifetime_seconds=0.3) as em:
         assert isinstance(em, MicrosoftEmulator)
         headers = await authed(http, em)
         async with http.get(em.base_url + API, headers=headers) as resp:
             assert resp.status == 200
-        await asyncio.sleep(0.4)
+        clock.advance(0.3)
         async with http.get(em.base_url + API, headers=headers) as resp:
             assert resp.status == 401
             assert "expired" in (await resp.json())["message"]
 
 
-async def test_throttling_answers_429_with_retry_after(http: aiohttp.ClientSession) -> None:
+async def test_throttling_answers_429_with_retry_after(
+    http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = drive_time(monkeypatch, throttle_module)  # the four calls land in one second, however slow
     async with MicrosoftEmulator(rate_per_second=3) as em:
         assert isinstance(em, MicrosoftEmulator)
         headers = await authed(http, em)
@@ -210,7 +217,7 @@ async def test_throttling_answers_429_with_retry_after(http: aiohttp.ClientSessi
                     assert int(resp.headers["Retry-After"]) >= 1
                     assert (await resp.json())["code"] == "TooManyRequests"
         assert statuses == [200, 200, 200, 429]
-        await asyncio.sleep(1.05)
+        clock.advance(1.0)
         async with http.get(em.base_url + API, headers=headers) as resp:
             assert resp.status == 200
 

@@ -19,6 +19,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
+from cosync_worker.sandbox.partnercentral import throttle as pc_throttle
+from cosync_worker.testing.clock import drive_time
 
 TIMEOUT = aiohttp.ClientTimeout(total=20)
 NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})  # one attempt, no retry
@@ -360,7 +362,9 @@ async def test_unauthenticated_request_is_rejected_the_way_botocore_parses(
 
 
 # -- quotas -------------------------------------------------------------------------------------------
-async def test_writes_are_throttled_at_write_rate_with_time_scale() -> None:
+async def test_writes_are_throttled_at_write_rate_with_time_scale(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The quota's clock is driven: 100 calls 10 ms apart make one wall second however long each call takes.
+    clock = drive_time(monkeypatch, pc_throttle)
     async with PartnerCentralEmulator(write_rate=1.0, read_rate=10.0, time_scale=10.0) as em:
         assert isinstance(em, PartnerCentralEmulator)
         session = get_session()
@@ -373,10 +377,7 @@ async def test_writes_are_throttled_at_write_rate_with_time_scale() -> None:
             config=NO_RETRIES,
         ) as client:
             ok = throttled = 0
-            started = time.monotonic()
-            i = 0
-            while time.monotonic() - started < 1.0:
-                i += 1
+            for i in range(100):
                 try:
                     await client.create_opportunity(**opportunity(ClientToken=f"t-{i}"))
                     ok += 1
@@ -384,7 +385,7 @@ async def test_writes_are_throttled_at_write_rate_with_time_scale() -> None:
                     assert exc.response["Error"]["Code"] == "ThrottlingException"
                     assert exc.response["ResponseMetadata"]["HTTPStatusCode"] == 400
                     throttled += 1
-                await asyncio.sleep(0.01)
+                clock.advance(0.01)
             # 1 write/s at time_scale 10 is 10 writes per wall second
             assert 8 <= ok <= 11, ok
             assert throttled > 0

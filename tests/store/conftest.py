@@ -6,8 +6,6 @@ moves the clock, never because the machine was slow or fast."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -19,29 +17,11 @@ from aiobotocore.session import AioSession, get_session
 from cosync_worker.store import Store
 from cosync_worker.store.dynamodb import DynamoStore, create_table
 from cosync_worker.store.sqlite import SqliteStore
+from cosync_worker.testing.clock import FakeClock
 
-__all__ = ["Backend", "FakeClock", "MakeStore"]
+__all__ = ["Backend", "MakeStore"]
 
 MakeStore = Callable[[], Awaitable[Store]]
-
-
-class FakeClock:
-    """A clock that moves only when told: by :meth:`advance`, or by :meth:`sleep` (which records the pause)."""
-
-    def __init__(self) -> None:
-        self.now = time.time()  # near the real time: moto stamps items with its own clock
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)  # still a suspension point, as a real sleep is
 
 
 @dataclass(frozen=True)

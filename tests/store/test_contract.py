@@ -7,8 +7,9 @@ import asyncio
 import pytest
 
 from cosync_worker.store import AuditEntry, Store, StoreUnavailable, acquire
+from cosync_worker.testing.clock import FakeClock
 
-from .conftest import FakeClock, MakeStore
+from .conftest import MakeStore
 
 # -- idempotency keys ---------------------------------------------------------------------------------
 
