@@ -364,10 +364,11 @@ async def test_batch_create_and_batch_read_properties(sdk: HubSpot) -> None:
 
 
 # -- owners and pipelines -----------------------------------------------------------------------------
-async def test_list_owners(sdk: HubSpot) -> None:
+async def test_list_owners(sdk: HubSpot, hubspot_emulator: HubSpotEmulator) -> None:
     # the SDK asks for GET /crm/v3/owners/ (trailing slash), as HubSpot accepts
     page = await call(sdk.crm.owners.owners_api.get_page, email="ada.rep@example.com")
     assert [o.email for o in page.results] == ["ada.rep@example.com"]
+    assert hubspot_emulator.calls["GET /crm/v3/owners"] == 1  # counted as the route without the slash
 
 
 async def test_get_an_owner(sdk: HubSpot) -> None:
