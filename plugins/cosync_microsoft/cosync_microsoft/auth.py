@@ -26,8 +26,13 @@ __all__ = ["MsalTokenProvider", "StaticTokenProvider", "TokenProvider", "build_t
 
 
 class TokenProvider(Protocol):
-    async def token(self) -> str:
-        """A bearer token that is valid now."""
+    """A :class:`~cosync_worker.remote_client.BearerTokens` that can also be told to forget its token."""
+
+    @property
+    def refreshable(self) -> bool: ...
+
+    async def token(self, refused: str | None = None) -> str:
+        """A bearer token that is valid now; ``refused`` is one the API just answered 401 to."""
         ...
 
     def invalidate(self) -> None:
@@ -38,12 +43,14 @@ class TokenProvider(Protocol):
 class StaticTokenProvider:
     """A token configured by hand; it cannot be refreshed, so a 401 is a permanent error."""
 
+    refreshable = False
+
     def __init__(self, token: str) -> None:
         if not token:
             raise ValueError("connectors.microsoft.access_token is empty")
         self._token = token
 
-    async def token(self) -> str:
+    async def token(self, refused: str | None = None) -> str:
         return self._token
 
     def invalidate(self) -> None:
@@ -68,6 +75,8 @@ class _LoopbackSession(requests.Session):
 
 class MsalTokenProvider:
     """Tokens from Azure AD through MSAL, cached until ``expires_in`` (minus a margin) runs out."""
+
+    refreshable = True
 
     def __init__(
         self,
@@ -100,7 +109,10 @@ class MsalTokenProvider:
     def __repr__(self) -> str:
         return f"MsalTokenProvider(client_id={self._client_id!r}, authority={self._authority!r})"
 
-    async def token(self) -> str:
+    async def token(self, refused: str | None = None) -> str:
+        if refused is not None and refused == self._token:
+            # Revoked or expired early; a caller that saw an older token refused must not drop a fresh one.
+            self.invalidate()
         if self._token is not None and time.monotonic() < self._expires_at:
             return self._token
         async with self._lock:

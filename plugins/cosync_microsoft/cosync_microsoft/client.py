@@ -9,30 +9,44 @@ Modelled on Microsoft's reference pages:
 * update (PATCH with ``If-Match``) https://learn.microsoft.com/en-us/partner-center/developer/patch-a-referral
 * error body ``{"code", "message"}`` https://learn.microsoft.com/en-us/partner-center/developer/error-codes
 
-Failure policy: 429 honours ``Retry-After`` (sleeps when short, else ``Retry(defer=...)``); 5xx and network
-errors back off and then raise ``Retry``; 401 refreshes the token once; any other 4xx is a
-:class:`MicrosoftApiError` (a ``PermanentError``) that keeps Microsoft's message.
+Failure policy (the loop is :class:`~cosync_worker.remote_client.RemoteClient`'s): 429 honours
+``Retry-After`` (sleeps when short, else ``Retry(defer=...)``); 5xx and network errors back off and then raise
+``Retry``; 401 refreshes the token once; any other 4xx is a :class:`MicrosoftApiError` (a ``PermanentError``)
+that keeps Microsoft's message.
+
+Budget: every attempt draws from a request budget, shared through the store when one is given. Partner Center
+throttles per partner tenant and publishes no figure, only that 429 carries ``Retry-After``
+(https://learn.microsoft.com/en-us/partner-center/developer/api-throttling-guidance), so the default is the
+emulator's 10 requests per second, as 600 a minute (``requests_per_minute``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import random
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
+from cosync_worker.errors import PermanentError
+from cosync_worker.remote_budget import request_budget
+from cosync_worker.remote_client import Answer, RemoteClient, RetryPolicy
+from cosync_worker.store.base import Store
 
-from cosync_worker.errors import PermanentError, Retry
-from cosync_worker.logs import get_logger
+from .auth import TokenProvider
 
-from .auth import StaticTokenProvider, TokenProvider
-
-__all__ = ["API_PATH", "MicrosoftApiError", "PreconditionFailed", "ReferralNotFound", "ReferralsClient"]
+__all__ = [
+    "API_PATH",
+    "DEFAULT_REQUESTS_PER_MINUTE",
+    "MicrosoftApiError",
+    "PreconditionFailed",
+    "ReferralNotFound",
+    "ReferralsClient",
+]
 
 API_PATH = "/v1.0/engagements/referrals"
-log = get_logger("cosync.microsoft.client")
+DEFAULT_REQUESTS_PER_MINUTE = 600
+_SERVER_ERRORS = frozenset(range(500, 600))
+_THROTTLE_WAIT = 1.0  # a 429 without a readable Retry-After: wait a moment
 
 
 class MicrosoftApiError(PermanentError):
@@ -59,8 +73,12 @@ def _etag(value: str | None) -> str | None:
     return value.strip() if value else None
 
 
-class ReferralsClient:
+class ReferralsClient(RemoteClient):
     """``async with ReferralsClient(base_url, tokens) as client``; one per process."""
+
+    service = "microsoft"
+    label = "Microsoft Partner Center"
+    tokens: TokenProvider
 
     def __init__(
         self,
@@ -71,39 +89,32 @@ class ReferralsClient:
         max_retries: int = 4,
         backoff_base: float = 0.5,
         max_inline_wait: float = 10.0,
+        store: Store | None = None,
+        requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE,
+        budget_name: str | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.tokens = tokens
-        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
-        self._max_retries = max_retries
-        self._backoff = backoff_base
-        self._max_inline_wait = max_inline_wait
-        self._session: aiohttp.ClientSession | None = None
-
-    async def open(self) -> None:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def __aenter__(self) -> ReferralsClient:
-        await self.open()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
+        policy = RetryPolicy(
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            retryable=_SERVER_ERRORS,
+            throttle_wait=_THROTTLE_WAIT,
+            max_inline_wait=max_inline_wait,
+        )
+        budget = request_budget(
+            budget_name or f"microsoft:{base_url.rstrip('/')}", store, requests_per_minute, 60.0
+        )
+        super().__init__(
+            base_url, tokens=tokens, policy=policy, budget=budget, timeout_seconds=timeout_seconds
+        )
 
     # -- operations -----------------------------------------------------------------------------
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
         """``POST /referrals``; returns the created referral (with ``id`` and ``eTag``)."""
-        referral, _, _ = await self._request("POST", API_PATH, json=body)
+        referral, _, _ = await self._request("referrals.create", "POST", API_PATH, json=body)
         return dict(referral)
 
     async def get(self, referral_id: str) -> dict[str, Any]:
-        referral, headers, _ = await self._request("GET", self._one(referral_id))
+        referral, headers, _ = await self._request("referrals.get", "GET", self._one(referral_id))
         referral = dict(referral)
         referral["eTag"] = _etag(headers.get("ETag")) or referral.get("eTag")
         return referral
@@ -115,6 +126,7 @@ class ReferralsClient:
 
         Raises :class:`PreconditionFailed` when the eTag is stale."""
         body, headers, status = await self._request(
+            "referrals.update",
             "PATCH",
             self._one(referral_id),
             json=operations,
@@ -152,7 +164,9 @@ class ReferralsClient:
         while True:
             # The same $filter/$orderby/$top must accompany the token; the token travels as a header.
             headers = {"continuationToken": token} if token else None
-            body, _, _ = await self._request("GET", API_PATH, params=params, headers=headers)
+            body, _, _ = await self._request(
+                "referrals.list", "GET", API_PATH, params=params, headers=headers
+            )
             values = body.get("value") if isinstance(body, dict) else None
             if not isinstance(values, list):
                 raise MicrosoftApiError(200, "UnexpectedResponse", "the list response has no 'value' array")
@@ -170,84 +184,30 @@ class ReferralsClient:
 
     async def _request(
         self,
+        operation: str,
         method: str,
         path: str,
         *,
         json: Any = None,
         params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
-    ) -> tuple[Any, dict[str, str], int]:
-        if self._session is None:
-            raise RuntimeError("ReferralsClient is not open")
-        url = self.base_url + path
-        refreshed = False
-        attempt = 0
-        while True:
-            token = await self.tokens.token()
-            all_headers = {
-                "Authorization": f"Bearer {token}",
-                "Accept": "application/json",
-                **(headers or {}),
-            }
-            try:
-                async with self._session.request(
-                    method, url, json=json, params=params, headers=all_headers
-                ) as resp:
-                    status = resp.status
-                    resp_headers = {k: v for k, v in resp.headers.items()}
-                    raw = await resp.read()
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                reason = f"Microsoft Partner Center unreachable: {type(exc).__name__}"
-                if attempt >= self._max_retries:
-                    raise Retry(reason) from None
-                await self._sleep_backoff(attempt)
-                attempt += 1
-                continue
-            body = _decode(raw)
-            if status < 300:
-                return body, resp_headers, status
-            if status == 401 and not refreshed and not isinstance(self.tokens, StaticTokenProvider):
-                # The token expired early or was revoked: get a fresh one once.
-                self.tokens.invalidate()
-                refreshed = True
-                continue
-            if status == 429:
-                wait = _retry_after(resp_headers.get("Retry-After"))
-                if wait > self._max_inline_wait or attempt >= self._max_retries:
-                    raise Retry("Microsoft Partner Center throttled the request (429)", defer=wait)
-                log.info("microsoft_throttled", wait_seconds=wait)
-                await asyncio.sleep(wait)
-                attempt += 1
-                continue
-            if status >= 500:
-                if attempt >= self._max_retries:
-                    raise Retry(f"Microsoft Partner Center answered {status}")
-                await self._sleep_backoff(attempt)
-                attempt += 1
-                continue
-            raise _api_error(status, body)
+    ) -> tuple[Any, Mapping[str, str], int]:
+        answer = await self._call(
+            method, self.base_url + path, operation=operation, json=json, params=params, headers=headers
+        )
+        return _decode(answer.body), answer.headers, answer.status
 
-    async def _sleep_backoff(self, attempt: int) -> None:
-        delay = self._backoff * (2**attempt)
-        await asyncio.sleep(delay + random.uniform(0, delay / 2))
+    def error(self, operation: str, answer: Answer) -> Exception:
+        return _api_error(answer.status, _decode(answer.body))
 
 
 def _decode(raw: bytes) -> Any:
-    import json
-
     if not raw:
         return {}
     try:
         return json.loads(raw)
     except ValueError:
         return {"message": raw[:300].decode("utf-8", "replace")}
-
-
-def _retry_after(value: str | None) -> float:
-    try:
-        return max(float(value), 0.0) if value else 1.0
-    except ValueError:
-        return 1.0  # an HTTP-date is legal too, but Partner Center sends seconds; wait a moment
 
 
 def _api_error(status: int, body: Any) -> MicrosoftApiError:
