@@ -15,20 +15,24 @@ __all__ = ["FaultServer"]
 
 
 class FaultServer:
-    """Answers every request with the next scripted ``(status, json_or_text)``; 200 ``{}`` when the script ends."""
+    """Answers every request with the next scripted ``(status, json_or_text[, headers])``; 200 ``{}`` when the
+    script ends. ``authorizations`` holds each request's ``Authorization`` header."""
 
-    def __init__(self, *answers: tuple[int, Any]) -> None:
-        self.script: deque[tuple[int, Any]] = deque(answers)
+    def __init__(self, *answers: tuple[int, Any] | tuple[int, Any, dict[str, str]]) -> None:
+        self.script: deque[tuple[Any, ...]] = deque(answers)
         self.requests: list[tuple[str, str]] = []
+        self.authorizations: list[str] = []
         self._runner: web.AppRunner | None = None
         self.url = ""
 
     async def _answer(self, request: web.Request) -> web.Response:
         self.requests.append((request.method, request.path))
-        status, body = self.script.popleft() if self.script else (200, {})
+        self.authorizations.append(request.headers.get("Authorization", ""))
+        status, body, *more = self.script.popleft() if self.script else (200, {})
+        headers = more[0] if more else None
         if isinstance(body, str):
-            return web.Response(status=status, text=body)
-        return web.json_response(body, status=status)
+            return web.Response(status=status, text=body, headers=headers)
+        return web.json_response(body, status=status, headers=headers)
 
     async def __aenter__(self) -> FaultServer:
         app = web.Application()

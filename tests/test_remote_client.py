@@ -1,0 +1,163 @@
+"""RemoteClient against a scripted aiohttp server on loopback: attempts, waits, token refresh, metrics, budget.
+
+Sleeps go to a :class:`FakeClock` and the budget lives in a SQLite store on the same frozen clock, so nothing
+here waits for real or depends on how fast the machine is.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from cosync_worker.errors import PermanentError, Retry
+from cosync_worker.metrics import REMOTE_CALLS
+from cosync_worker.remote_budget import BucketShape, SharedBucket
+from cosync_worker.remote_client import Answer, RemoteClient, RetryPolicy
+from cosync_worker.store.base import Store
+from cosync_worker.store.sqlite import SqliteStore
+from cosync_worker.testing.clock import FakeClock
+from cosync_worker.worker.backoff import backoff_delay
+
+from .hubspot.faults import FaultServer
+
+pytestmark = pytest.mark.timeout(30)
+
+OP = "things.get"
+CAPACITY = 20.0
+RATE = 1e-6  # the clock moves only by the injected sleeps (seconds): next to nothing refills in a test
+
+
+class Tokens:
+    """A refreshable token source: each refusal of the current token issues the next one."""
+
+    refreshable = True
+
+    def __init__(self) -> None:
+        self.issued = 1
+
+    async def token(self, refused: str | None = None) -> str:
+        if refused == f"t{self.issued}":
+            self.issued += 1
+        return f"t{self.issued}"
+
+
+class Things(RemoteClient):
+    service = "example"
+    label = "Things"
+
+    def error(self, operation: str, answer: Answer) -> Exception:
+        return PermanentError(f"{operation}: HTTP {answer.status}")
+
+    async def get(self) -> int:
+        return (await self._call("GET", f"{self.base_url}/things/1", operation=OP)).status
+
+
+def calls(outcome: str) -> float:
+    return REMOTE_CALLS.labels(service="example", operation=OP, outcome=outcome)._value.get()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def store(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Store]:
+    store = SqliteStore(tmp_path / "state.db", clock=clock)
+    await store.open()
+    yield store
+    await store.close()
+
+
+async def tokens_left(store: Store) -> int:
+    """Whole tokens left in the client's bucket (drawn one at a time until empty, then put out of use)."""
+    left = 0
+    while await store.take_tokens("example:things", RATE, CAPACITY) == 0:
+        left += 1
+    return left
+
+
+def client(url: str, store: Store, clock: FakeClock, **policy: object) -> Things:
+    budget = SharedBucket("example:things", BucketShape(RATE, CAPACITY), store)
+    return Things(
+        url,
+        tokens=Tokens(),
+        policy=RetryPolicy(**policy),  # type: ignore[arg-type]
+        budget=budget,
+        sleep=clock.sleep,
+        rng=random.Random(7),
+    )
+
+
+async def test_429_waits_retry_after_and_each_attempt_draws_the_budget(
+    store: Store, clock: FakeClock
+) -> None:
+    before = calls("throttled"), calls("ok")
+    script: list[tuple[int, object, dict[str, str]]] = [
+        (429, {}, {"Retry-After": "7"}),
+        (429, {}, {"Retry-After": "2"}),
+        (200, {}, {}),
+    ]
+    async with FaultServer(*script) as server, client(server.url, store, clock, max_throttled=5) as things:
+        assert await things.get() == 200
+    assert len(server.requests) == 3 and clock.slept == [7.0, 2.0]
+    assert (calls("throttled") - before[0], calls("ok") - before[1]) == (2, 1)
+    assert things.throttled == 2
+    assert await tokens_left(store) == CAPACITY - 3
+
+
+async def test_5xx_backs_off_with_the_core_jitter_then_gives_up(store: Store, clock: FakeClock) -> None:
+    before = calls("server_error")
+    async with (
+        FaultServer((503, {}), (502, {}), (200, {})) as server,
+        client(server.url, store, clock, max_retries=2, backoff_base=0.5) as things,
+    ):
+        assert await things.get() == 200
+    expected = random.Random(7)
+    assert clock.slept == [backoff_delay(n, 0.5, 60.0, expected) for n in (1, 2)]
+    assert calls("server_error") - before == 2
+
+    clock.slept.clear()
+    async with (
+        FaultServer(*[(500, None)] * 5) as server,
+        client(server.url, store, clock, max_retries=2) as things,
+    ):
+        with pytest.raises(Retry, match=r"Things things.get: HTTP 500 \(gave up after 3 attempts\)"):
+            await things.get()
+    assert len(server.requests) == 3 and len(clock.slept) == 2
+    assert await tokens_left(store) == CAPACITY - 6
+
+
+async def test_a_5xx_retry_after_is_honoured_and_a_long_one_goes_to_the_worker(
+    store: Store, clock: FakeClock
+) -> None:
+    script: list[tuple[int, object, dict[str, str]]] = [
+        (503, {}, {"Retry-After": "3"}),
+        (429, {}, {"Retry-After": "120"}),
+    ]
+    async with FaultServer(*script) as server, client(server.url, store, clock, max_inline_wait=60) as things:
+        with pytest.raises(Retry) as deferred:
+            await things.get()
+    assert clock.slept == [3.0] and len(server.requests) == 2
+    assert deferred.value.defer == 120.0
+
+
+async def test_401_refreshes_once_then_retries_once(store: Store, clock: FakeClock) -> None:
+    before = calls("unauthorized")
+    async with FaultServer((401, {}), (200, {})) as server, client(server.url, store, clock) as things:
+        assert await things.get() == 200
+    assert server.authorizations == ["Bearer t1", "Bearer t2"] and clock.slept == []
+    assert calls("unauthorized") - before == 1
+
+    async with (
+        FaultServer((401, {}), (401, {}), (200, {})) as server,
+        client(server.url, store, clock) as things,
+    ):
+        with pytest.raises(PermanentError, match="HTTP 401"):
+            await things.get()
+    assert server.authorizations == ["Bearer t1", "Bearer t2"]
+    assert calls("unauthorized") - before == 3
+    assert await tokens_left(store) == CAPACITY - 4
