@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import importlib
 import inspect
-from collections.abc import Iterable
+from collections.abc import Callable, Coroutine, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +27,47 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "cosync_worker.relay.builtin_routes",
     "cosync_worker.notify.hubspot_channel",
 )
+
+
+# Hooks whose callers are synchronous (declarations read at load time). An ``async def`` implementation of one
+# is run to completion when called, on an event loop of its own: it may await what it opens itself, not the
+# process's clients. The other hooks (startup, shutdown, handle_event) are awaited on the process's loop.
+_DECLARATION_HOOKS = frozenset(
+    {
+        "cosync_connector",
+        "cosync_hubspot_properties",
+        "cosync_routes",
+        "cosync_sandbox_config",
+        "cosync_notification_channels",
+    }
+)
+
+
+def _run_to_completion(coro: Coroutine[Any, Any, Any]) -> Any:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(1, thread_name_prefix="cosync-hook") as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def _blocking(fn: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def call(*args: Any) -> Any:
+        return _run_to_completion(fn(*args))
+
+    return call
+
+
+def _plugin_object(plugin: object) -> object:
+    """What to register for ``plugin``: a module may name its plugin in ``cosync_plugin``, and an SDK connector
+    class (marked ``__cosync_connector__``) is registered as its instance."""
+    if inspect.ismodule(plugin):
+        plugin = getattr(plugin, "cosync_plugin", plugin)
+    if isinstance(plugin, type) and getattr(plugin, "__cosync_connector__", False):
+        plugin = plugin()
+    return plugin
 
 
 def _bind(impl: Any) -> Any:
@@ -59,6 +103,20 @@ class PluginManager(pluggy.PluginManager):
     def __init__(self) -> None:
         super().__init__("cosync")
         self.add_hookspecs(specs)
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        """pluggy's ``register``, plus: SDK connector classes and ``cosync_plugin`` modules, and ``async def``
+        implementations of declaration hooks made callable by their synchronous callers."""
+        target = _plugin_object(plugin)
+        registered = super().register(target, name)
+        for caller in self.get_hookcallers(target) or []:
+            if caller.name not in _DECLARATION_HOOKS:
+                continue
+            for impl in caller.get_hookimpls():
+                if impl.plugin is target and inspect.iscoroutinefunction(impl.function):
+                    # pluggy marks ``function`` Final for its own users; swapping the callable keeps argnames.
+                    setattr(impl, "function", _blocking(impl.function))  # noqa: B010
+        return registered
 
     def _hooks_of(self, plugin: object) -> dict[str, Any]:
         found: dict[str, Any] = {}

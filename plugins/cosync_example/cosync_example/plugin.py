@@ -1,22 +1,30 @@
-"""The example connector: records every watched HubSpot deal property change in the state store and serves
-the change log over the relay. It touches no remote system, so it runs anywhere; copy it as a starting point.
+"""The example connector: keeps a change log of watched HubSpot deal properties and serves it over the relay.
+It touches no remote system, so it runs anywhere; copy it as a starting point.
 
-Everything a connector does goes through the hooks of ``cosync_worker.hooks``; see docs/writing-a-connector.md.
+It is written only against the connector SDK (``cosync_worker.connector``); see docs/writing-a-connector.md.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from cosync_worker.errors import PermanentError
-from cosync_worker.events import Event
-from cosync_worker.hooks import ConnectorSpec, Context, PropertySpec, RouteSpec, ScheduleSpec, hookimpl
-from cosync_worker.store import AuditEntry
+from cosync_worker.connector import (
+    Connector,
+    Event,
+    ObjectState,
+    PermanentError,
+    PropertySpec,
+    Run,
+    every,
+    on,
+    route,
+)
 
-NAME = "example"
+__all__ = ["ChangeLog", "ExampleConfig", "ExampleConnector", "Heartbeat", "record_change"]
 
 
 class ExampleConfig(BaseModel):
@@ -29,78 +37,72 @@ class ExampleConfig(BaseModel):
 
 
 class ChangeLog(BaseModel):
-    deal_id: str
-    changes: list[dict[str, Any]]
+    """What the example keeps per deal (versioned state), and what its route answers."""
+
+    deal_id: str = ""
+    changes: list[dict[str, Any]] = Field(default_factory=list)
 
 
-def record_change(log: list[dict[str, Any]], event: Event, max_history: int) -> list[dict[str, Any]]:
+class Heartbeat(BaseModel):
+    runs: int = 0
+    last_since: str | None = None
+
+
+def record_change(log: ChangeLog, event: Event, max_history: int) -> ChangeLog:
     """Pure: the change log after ``event`` (newest last, at most ``max_history`` entries)."""
     entry = {
         "property": event.payload.get("propertyName"),
         "value": event.payload.get("propertyValue"),
         "at": event.received_at.isoformat(),
     }
-    return [*log, entry][-max_history:]
+    return ChangeLog(deal_id=event.object.id, changes=[*log.changes, entry][-max_history:])
 
 
-@hookimpl
-def cosync_connector() -> ConnectorSpec:
-    return ConnectorSpec(
-        name=NAME,
-        event_types=("deal.propertyChange",),
-        config_model=ExampleConfig,
-        schedules=(
-            ScheduleSpec("example_heartbeat", interval_seconds=3600, description="records a heartbeat"),
+class ExampleConnector(Connector):
+    name = "example"
+    config_model = ExampleConfig
+    description = "Keeps a change log of watched deal properties."
+    properties = (
+        PropertySpec(
+            "deals", "example_last_change", "Example: last change", description="Set by the example"
         ),
-        description="Keeps a change log of watched deal properties.",
     )
 
+    deals = ObjectState(ChangeLog, "deal")
+    heartbeats = ObjectState(Heartbeat, "heartbeat")
 
-@hookimpl
-async def cosync_handle_event(event: Event, context: Context) -> None:
-    config: ExampleConfig = context.config(NAME)
-    if event.type == "schedule.example_heartbeat":
-        await context.store.set_cursor("example:heartbeat", event.received_at.isoformat())
-        return
-    prop = event.payload.get("propertyName")
-    if not isinstance(prop, str):
-        raise PermanentError("deal.propertyChange without propertyName")
-    if prop not in config.watch_properties:
-        return
-    key = f"example:deal:{event.object.id}"
-    state = await context.store.get_state(key) or {"changes": []}
-    state["changes"] = record_change(state["changes"], event, config.max_history)
-    await context.store.put_state(key, state)
-    await context.store.append_audit(
-        AuditEntry(
-            object_key=event.object.key, system="cosync", action="example.recorded", detail={"property": prop}
-        )
+    @on("deal.propertyChange")
+    async def property_changed(self, event: Event) -> None:
+        config: ExampleConfig = self.config
+        prop = event.payload.get("propertyName")
+        if not isinstance(prop, str):
+            raise PermanentError("deal.propertyChange without propertyName")
+        if prop not in config.watch_properties:
+            return
+        # A compare-and-set update: two replicas recording changes of one deal never lose one.
+        await self.deals.update(event.object.id, lambda log: record_change(log, event, config.max_history))
+
+    @every("example_heartbeat", 3600, cursor="example:heartbeat", description="records a heartbeat")
+    async def heartbeat(self, run: Run) -> datetime:
+        since = None if run.since is None else run.since.isoformat()
+        await self.heartbeats.update("loop", lambda h: Heartbeat(runs=h.runs + 1, last_since=since))
+        # Nothing to read here, so everything up to the signpost is covered (the framework caps it there).
+        return run.signpost
+
+    @route(
+        "GET",
+        "/example/deals/{deal_id}",
+        summary="Change log the example connector kept for a deal",
+        response_model=ChangeLog,
+        tags=("example",),
     )
-
-
-@hookimpl
-def cosync_hubspot_properties() -> list[PropertySpec]:
-    return [
-        PropertySpec("deals", "example_last_change", "Example: last change", description="Set by the example")
-    ]
-
-
-@hookimpl
-def cosync_routes(context: Context) -> list[RouteSpec]:
-    async def change_log(request: web.Request) -> web.Response:
+    async def change_log(self, request: web.Request) -> web.Response:
         deal_id = request.match_info["deal_id"]
-        state = await context.store.get_state(f"example:deal:{deal_id}")
-        if state is None:
+        found = await self.deals.read(deal_id)
+        if found.version == 0:
             raise web.HTTPNotFound(text=f"no changes recorded for deal {deal_id}")
-        return web.json_response(ChangeLog(deal_id=deal_id, changes=state["changes"]).model_dump())
+        return web.json_response(found.value.model_dump())
 
-    return [
-        RouteSpec(
-            "GET",
-            "/example/deals/{deal_id}",
-            change_log,
-            summary="Change log the example connector kept for a deal",
-            response_model=ChangeLog,
-            tags=("example",),
-        )
-    ]
+
+# The entry point ``cosync.connectors: example = cosync_example.plugin`` names this module.
+cosync_plugin = ExampleConnector

@@ -1,0 +1,34 @@
+"""The connector SDK: declare handlers, state, locks, cursors and clients; the framework runs them.
+
+See ``docs/writing-a-connector.md`` and ``plugins/cosync_example`` for a whole connector.
+"""
+
+from ..errors import PermanentError, Retry
+from ..events import Event
+from ..hooks import Context, PropertySpec, request_body
+from ..store import ConflictError, Lease, LockTimeout
+from .base import Connector
+from .cursor import Run
+from .declarations import client, every, on, route
+from .state import BoundState, ObjectState, Snapshot
+
+__all__ = [
+    "BoundState",
+    "ConflictError",
+    "Connector",
+    "Context",
+    "Event",
+    "Lease",
+    "LockTimeout",
+    "ObjectState",
+    "PermanentError",
+    "PropertySpec",
+    "Retry",
+    "Run",
+    "Snapshot",
+    "client",
+    "every",
+    "on",
+    "request_body",
+    "route",
+]
