@@ -52,6 +52,9 @@ class GcpConfig(BaseModel):
     request_timeout_seconds: float = Field(30.0, gt=0)
     max_retries: int = Field(4, ge=0, le=10)
     backoff_base_seconds: float = Field(0.5, ge=0)
+    requests_per_minute: int = Field(
+        600, ge=1, description="the request budget every replica shares through the state store"
+    )
     # How a lead's opportunity is found: "lead" (leads.get, which today exposes no link, so the rep or a
     # refresh picks it up from gcp_opportunity_id) or "sandbox" (the emulator's operator API; never Google).
     link_lookup: Literal["lead", "sandbox"] = "lead"

@@ -115,6 +115,8 @@ async def cosync_startup(context: Context) -> None:
         timeout_seconds=config.request_timeout_seconds,
         max_retries=config.max_retries,
         backoff_base=config.backoff_base_seconds,
+        store=context.store,
+        requests_per_minute=config.requests_per_minute,
     )
     await google.open()
     owned: list[Any] = [google]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,9 @@ from aiohttp import web
 from cosync_gcp.client import CloudCrmPartnersClient, GoogleApiError, GoogleNotFound
 
 from cosync_worker.errors import PermanentError, Retry
+from cosync_worker.remote_budget import SharedBucket
 from cosync_worker.sandbox.google import GoogleEmulator
+from cosync_worker.store.sqlite import SqliteStore
 
 from .test_mapping import COMPANY, CONFIG, CONTACT, DEAL
 
@@ -173,3 +176,23 @@ async def test_a_refused_key_is_a_permanent_error_without_key_material(key_info:
                 await client.get_lead("1")
     assert "token refresh refused" in err.value.reason
     assert "PRIVATE KEY" not in err.value.reason
+
+
+async def test_each_call_draws_the_budget_shared_through_the_store(
+    tmp_path: Path, google_emulator: GoogleEmulator, key_info: dict[str, Any]
+) -> None:
+    store = SqliteStore(tmp_path / "state.db")
+    await store.open()
+    try:
+        em = google_emulator
+        async with CloudCrmPartnersClient(
+            em.base_url, em.partner_id, key_info, token_url=em.token_url, store=store, requests_per_minute=10
+        ) as client:
+            with pytest.raises(GoogleNotFound):
+                await client.get_lead("absent")
+        budget = client.budget
+        assert isinstance(budget, SharedBucket) and budget.shape.capacity == 1
+        # The one token went to that call: another process drawing from the same store has to wait.
+        assert await store.take_tokens(budget.key, budget.shape.rate_per_second, 1.0) > 0
+    finally:
+        await store.close()

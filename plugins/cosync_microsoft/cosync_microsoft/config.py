@@ -103,6 +103,9 @@ class MicrosoftConfig(BaseModel):
     request_timeout_seconds: float = Field(30.0, gt=0)
     max_retries: int = Field(4, ge=0, le=10)
     backoff_base_seconds: float = Field(0.5, ge=0)
+    requests_per_minute: int = Field(
+        600, ge=1, description="the request budget every replica shares through the state store"
+    )
     max_inline_wait_seconds: float = Field(
         10.0, ge=0, description="a Retry-After longer than this defers the event instead of sleeping"
     )

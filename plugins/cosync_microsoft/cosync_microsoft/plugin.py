@@ -55,8 +55,9 @@ def build_hubspot_client(settings: Settings, store: Store) -> HubSpotClient:
     )
 
 
-def build_referrals_client(config: MicrosoftConfig) -> ReferralsClient:
-    """The Referrals client ``config`` describes (not yet opened); secrets must be resolved."""
+def build_referrals_client(config: MicrosoftConfig, store: Store | None = None) -> ReferralsClient:
+    """The Referrals client ``config`` describes (not yet opened); secrets must be resolved. With ``store``
+    its request budget is shared by every process using that store."""
     return ReferralsClient(
         config.base_url,
         build_token_provider(config),
@@ -64,6 +65,8 @@ def build_referrals_client(config: MicrosoftConfig) -> ReferralsClient:
         max_retries=config.max_retries,
         backoff_base=config.backoff_base_seconds,
         max_inline_wait=config.max_inline_wait_seconds,
+        store=store,
+        requests_per_minute=config.requests_per_minute,
     )
 
 
@@ -105,7 +108,7 @@ async def cosync_startup(context: Context) -> None:
     config: MicrosoftConfig = context.config(NAME)
     if not config.configured:
         return
-    client = build_referrals_client(config)
+    client = build_referrals_client(config, context.store)
     await client.open()
     owned: list[Any] = [client]
     hubspot = context.services.get("hubspot")

@@ -15,6 +15,7 @@ from cosync_microsoft.sync import CURSOR, MicrosoftSync
 
 from cosync_worker.errors import PermanentError, Retry
 from cosync_worker.hubspot import HubSpotClient
+from cosync_worker.remote_budget import SharedBucket
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.sandbox.microsoft import MicrosoftEmulator
 from cosync_worker.store.sqlite import SqliteStore
@@ -142,5 +143,31 @@ async def test_1000_referrals_sync_with_the_fewest_hubspot_calls(
         assert (second.created, second.updated) == (0, 0)
         assert "POST /crm/v3/objects/{objectType}/batch/update" not in after_second
         assert await store.get_cursor(CURSOR)
+    finally:
+        await store.close()
+
+
+async def test_the_configured_budget_is_drawn_from_the_shared_store(
+    tmp_path: Path, microsoft_emulator: MicrosoftEmulator
+) -> None:
+    ms = microsoft_emulator
+    config = MicrosoftConfig.model_validate(
+        sandbox_section(
+            {"base_url": ms.base_url, "token_url": ms.token_url, "client_id": ms.client_id}
+            | {"client_secret": ms.client_secret, "refresh_token": ms.refresh_token}
+        )
+        | {"requests_per_minute": 10}  # a bucket of one token, refilled in ~6.7 s
+    )
+    from cosync_microsoft.plugin import build_referrals_client
+
+    store = SqliteStore(tmp_path / "state.db")
+    await store.open()
+    try:
+        async with build_referrals_client(config, store) as client:
+            await client.find_by_external_reference("d1")
+        budget = client.budget
+        assert isinstance(budget, SharedBucket) and budget.shape.capacity == 1
+        # The one token went to that call: another process drawing from the same store has to wait.
+        assert await store.take_tokens(budget.key, budget.shape.rate_per_second, 1.0) > 0
     finally:
         await store.close()
