@@ -48,6 +48,12 @@ def _same(prop: str, a: Any, b: Any) -> bool:
     return left == right
 
 
+def _differs(deps: Deps, state: dict[str, Any], record: dict[str, Any]) -> bool:
+    """Whether the record shows the deal anything the last sync did not (the reverse sync's own diff)."""
+    last = state.get("hubspot") or {}
+    return any(not _same(k, last.get(k), v) for k, v in hubspot_view(record, deps.config).items())
+
+
 async def _deal_for(deps: Deps, opp_id: str) -> str | None:
     mapped = await deps.store.get_state(opportunity_key(opp_id))
     if mapped and mapped.get("deal_id"):
@@ -88,9 +94,15 @@ async def _reverse_sync_locked(
 ) -> tuple[dict[str, str], bool]:
     """The read-compare-write of :func:`reverse_sync` under the deal's lock; says whether HubSpot won a
     conflict and must be pushed (done by the caller, after the lock is released)."""
+    state = await deps.store.get_state(deal_key(deal_id)) or {"opportunity_id": opp_id}
+    if record is not None and _differs(deps, state, record):
+        # A list page is read before this deal's lock is taken, so it can predate a write made meanwhile
+        # (cosync's own push of a rep's edit, or AWS's): written back, its older values would undo that
+        # write in HubSpot and then, pushed on, in AWS. It only says where to look; the record read under
+        # the lock decides. An unchanged opportunity still costs no read.
+        record = None
     current = record or await deps.pc.call("GetOpportunity", Priority.UPDATE, Identifier=opp_id)
     view = hubspot_view(current, deps.config)
-    state = await deps.store.get_state(deal_key(deal_id)) or {"opportunity_id": opp_id}
     if time.time() - float(state.get("submitting") or 0) < deps.config.task_timeout_seconds + 60:
         # cosync's own submission is under way: the review status moves because of it, and the submission
         # flow writes it (with its one note); a record read just before or after must not touch it.
@@ -169,7 +181,8 @@ async def _reverse_sync_locked(
 
 async def reconcile(deps: Deps) -> int:
     """Catch what events missed: ListOpportunities changed since the last successful run (one read per page
-    of 100, not one per deal), each reverse-synced from its summary. Returns how many were looked at."""
+    of 100), each compared with the last synced state; only one that differs is read again, under its deal's
+    lock, before anything is written. Returns how many were looked at."""
     cursor = await deps.store.get_cursor(RECONCILE_CURSOR)
     started = datetime.now(UTC)
     params: dict[str, Any] = {"MaxResults": 100}
