@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import sys
 import time
@@ -34,7 +35,10 @@ def _settings(config: str | None) -> Settings:
     return settings
 
 
-def _run(coro_factory: Callable[[], Awaitable[T]]) -> T:
+def _run(coro_factory: Callable[[], Awaitable[T]], config: str | None = None) -> T:
+    from .errors import PermanentError, Retry
+    from .runtime import MissingPropertiesError
+
     async def wrapper() -> T:
         return await coro_factory()
 
@@ -44,6 +48,19 @@ def _run(coro_factory: Callable[[], Awaitable[T]]) -> T:
         for line in exc.problems:
             click.echo(f"config error: {line}", err=True)
         sys.exit(2)
+    except MissingPropertiesError as exc:
+        create = "cosync properties create" + (f" -c {config}" if config else "")
+        click.echo(
+            f"error: HubSpot lacks {len(exc.names)} propert{'y' if len(exc.names) == 1 else 'ies'} the "
+            f"configured connectors need: {', '.join(exc.names)}\n"
+            f"create them with `{create}` (or set hubspot.create_properties: true); nothing was processed",
+            err=True,
+        )
+        sys.exit(2)
+    except (PermanentError, Retry) as exc:
+        # HubSpot refused or could not be reached while checking at start: say which, not a traceback.
+        click.echo(f"error: cannot start: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)
 
 
 config_option = click.option(
@@ -70,11 +87,11 @@ def run(config: str | None, no_relay: bool) -> None:
     settings = _settings(config)
 
     async def go() -> None:
-        async with Runtime(settings) as rt:
+        async with Runtime(settings, require_properties=True) as rt:
             rt.install_signal_handlers()
             await rt.run(with_relay=not no_relay)
 
-    _run(go)
+    _run(go, config)
 
 
 @main.command()
@@ -108,7 +125,7 @@ def sync(config: str | None, name: str, once: bool) -> None:
     settings = _settings(config)
 
     async def go() -> int:
-        async with Runtime(settings) as rt:
+        async with Runtime(settings, require_properties=True) as rt:
             names = sorted(s.name for s in rt.scheduler.schedules)
             if name not in names:
                 click.echo(
@@ -120,7 +137,7 @@ def sync(config: str | None, name: str, once: bool) -> None:
             click.echo(json.dumps({"loop": name, "outcome": outcome.action, "reason": outcome.reason}))
             return 0 if outcome.action == "ack" else 1
 
-    sys.exit(_run(go))
+    sys.exit(_run(go, config))
 
 
 @main.group("config")
@@ -131,16 +148,11 @@ def config_group() -> None:
 @config_group.command("check")
 @config_option
 def config_check(config: str | None) -> None:
-    """Validate config.yaml, the environment and every connector's section; list every error."""
+    """Validate config.yaml, the environment, every connector's section and every secret reference."""
+    from .runtime import validate_config
+
     settings = _settings(config)
-    pm = PluginManager().load(settings)
-    try:
-        pm.connectors()
-        pm.validate_connector_configs(settings)
-    except ConfigError as exc:
-        for line in exc.problems:
-            click.echo(f"config error: {line}", err=True)
-        sys.exit(2)
+    _run(lambda: validate_config(settings, PluginManager()))
     click.echo("config ok")
 
 
@@ -180,13 +192,26 @@ def dlq_list(config: str | None, limit: int) -> None:
         queue = await open_queue(settings.queue)
         try:
             for d in await queue.list_dead_letters(limit):
-                click.echo(
-                    json.dumps({"id": d.id, "reason": d.reason, "failed_at": d.failed_at, "body": d.body})
-                )
+                line = {"id": d.id, "reason": d.reason, "failed_at": d.failed_at, **_dead_body(d.body)}
+                click.echo(json.dumps(line))
         finally:
             await queue.close()
 
     _run(go)
+
+
+def _dead_body(body: str | bytes) -> dict[str, str]:
+    """A body as JSON can carry it: text as is, anything else (a producer that sent bytes, which SQLite keeps
+    as a blob) as base64 with a marker, so listing never fails on the message it is meant to show."""
+    if isinstance(body, str):
+        return {"body": body}
+    try:
+        return {"body": bytes(body).decode("utf-8")}
+    except UnicodeDecodeError:
+        return {
+            "body": f"<{len(body)} bytes, not text>",
+            "body_base64": base64.b64encode(body).decode("ascii"),
+        }
 
 
 @dlq.command("replay")
@@ -289,7 +314,7 @@ def properties() -> None:
 @config_option
 def properties_create(config: str | None) -> None:
     """Create the missing custom properties (and groups) in HubSpot; existing ones are left alone."""
-    from .runtime import Runtime
+    from .runtime import Runtime, declared_properties
 
     settings = _settings(config)
 
@@ -298,8 +323,7 @@ def properties_create(config: str | None) -> None:
             client = rt.context.services.get("hubspot")
             if client is None:
                 raise ConfigError(["hubspot.access_token: required to create properties"])
-            specs = [s for batch in rt.plugins.hook.cosync_hubspot_properties() for s in batch or []]
-            created, existing = await client.ensure_properties(specs)
+            created, existing = await client.ensure_properties(declared_properties(rt.plugins))
             return list(created), list(existing)
 
     created, existing = _run(go)

@@ -6,16 +6,24 @@ import asyncio
 import signal
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .config import ConfigError, QueueSettings, Settings, StoreSettings, resolve_secrets
-from .hooks import Context, PluginManager, maybe_await
+from .hooks import Connector, Context, PluginManager, PropertySpec, maybe_await
 from .logs import get_logger
 from .queue import Queue
 from .store import Store
 from .worker import Dispatcher, Scheduler, Worker, resolve_schedules
 
-__all__ = ["Runtime", "open_queue", "open_store"]
+__all__ = [
+    "MissingPropertiesError",
+    "Runtime",
+    "declared_properties",
+    "open_queue",
+    "open_store",
+    "required_properties",
+    "validate_config",
+]
 
 log = get_logger("cosync.runtime")
 
@@ -63,16 +71,68 @@ async def open_store(settings: StoreSettings) -> Store:
     return dynamo
 
 
+async def validate_config(
+    settings: Settings, plugins: PluginManager, *, entry_points: bool = True
+) -> tuple[list[Connector], dict[str, Any]]:
+    """Load the plugins, validate every connector's section and resolve every secret reference: what
+    ``cosync config check`` reports is exactly what ``cosync run`` refuses to start on."""
+    plugins.load(settings, entry_points=entry_points)
+    connectors = plugins.connectors()
+    configs = plugins.validate_connector_configs(settings)
+    await resolve_secrets(settings, configs)
+    return connectors, configs
+
+
+def declared_properties(plugins: PluginManager) -> list[PropertySpec]:
+    """Every HubSpot property the loaded plugins declare (what ``cosync properties create`` creates)."""
+    return [spec for specs in plugins.hook.cosync_hubspot_properties() for spec in specs or []]
+
+
+def required_properties(
+    plugins: PluginManager, connectors: list[Connector], configs: dict[str, Any]
+) -> list[PropertySpec]:
+    """The declared properties less those of connectors the config leaves idle (``configured`` false):
+    a worker that syncs only AWS need not carry Google's properties."""
+    idle = {
+        id(c.plugin) for c in connectors if getattr(configs.get(c.spec.name), "configured", True) is False
+    }
+    specs: list[PropertySpec] = []
+    for impl in plugins.hook.cosync_hubspot_properties.get_hookimpls():
+        if id(impl.plugin) not in idle:
+            declared = cast("list[PropertySpec] | None", impl.function())
+            specs.extend(declared or [])
+    return specs
+
+
+class MissingPropertiesError(Exception):
+    """HubSpot lacks custom properties the connectors write: starting would half-apply work (a remote
+    creation whose id cannot be written back)."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(", ".join(names))
+        self.names = names
+
+
 class Runtime:
     """``async with Runtime(settings) as rt: await rt.run()``. Plugins are loaded and their configs
-    validated before anything connects, so a bad config refuses to start with every problem listed."""
+    validated before anything connects, so a bad config refuses to start with every problem listed.
+
+    With ``require_properties`` (``cosync run``) it also refuses to start while HubSpot lacks a property the
+    configured connectors need, or creates them when ``hubspot.create_properties`` is set; either way before
+    any connector starts or any event is received."""
 
     def __init__(
-        self, settings: Settings, *, plugins: PluginManager | None = None, entry_points: bool = True
+        self,
+        settings: Settings,
+        *,
+        plugins: PluginManager | None = None,
+        entry_points: bool = True,
+        require_properties: bool = False,
     ) -> None:
         self.settings = settings
         self.plugins = plugins or PluginManager()
         self._entry_points = entry_points
+        self._require_properties = require_properties
         self._stack = AsyncExitStack()
         self.context: Context
         self.worker: Worker
@@ -81,16 +141,24 @@ class Runtime:
         self._relay: Any = None
 
     async def __aenter__(self) -> Runtime:
-        self.plugins.load(self.settings, entry_points=self._entry_points)
-        connectors = self.plugins.connectors()
-        configs = self.plugins.validate_connector_configs(self.settings)
-        await resolve_secrets(self.settings, configs)
+        try:
+            return await self._enter()
+        except BaseException:
+            await self._stack.aclose()  # ``async with`` does not call __aexit__ when __aenter__ raises
+            raise
+
+    async def _enter(self) -> Runtime:
+        connectors, configs = await validate_config(
+            self.settings, self.plugins, entry_points=self._entry_points
+        )
         queue = await open_queue(self.settings.queue)
         self._stack.push_async_callback(queue.close)
         store = await open_store(self.settings.store)
         self._stack.push_async_callback(store.close)
         self.context = Context(self.settings, store, queue, connector_configs=configs)
         await self._open_services()
+        if self._require_properties:
+            await self._check_properties(required_properties(self.plugins, connectors, configs))
         for c in connectors:
             startup = c.hook("cosync_startup")
             if startup is not None:
@@ -125,6 +193,19 @@ class Runtime:
         notifier = build_notifier(self.settings, self.context, plugins=self.plugins)
         self._stack.push_async_callback(notifier.close)
         self.context.services["notify"] = notifier
+
+    async def _check_properties(self, specs: list[PropertySpec]) -> None:
+        client = self.context.services.get("hubspot")
+        if client is None or not specs:
+            return  # without hubspot.access_token nothing can be written to HubSpot, half or whole
+        if self.settings.hubspot.create_properties:
+            created, _ = await client.ensure_properties(specs)
+            if created:
+                log.info("hubspot_properties_created", count=len(created))
+            return
+        missing = await client.missing_properties(specs)
+        if missing:
+            raise MissingPropertiesError([f"{s.object_type}.{s.name}" for s in missing])
 
     async def _shutdown_hooks(self) -> None:
         for c in self.plugins.connectors():

@@ -19,7 +19,8 @@ _SCHEMES = ("env:", "file:", "ssm:", "secretsmanager:")
 
 
 class SecretError(ValueError):
-    """A reference that cannot be resolved; the message names the reference, never a value."""
+    """A reference that cannot be resolved; the message says why without the YAML path (the caller knows
+    it) and names the reference, never a value."""
 
 
 class SecretRef:
@@ -54,14 +55,14 @@ class SecretRef:
         scheme, _, name = self.ref.partition(":")
         if scheme == "env":
             if name not in os.environ:
-                raise SecretError(f"secret {self.ref}: environment variable {name} is not set")
+                raise SecretError(f"environment variable {name} is not set")
             self._value = os.environ[name]
         elif scheme == "file":
             try:
                 text = await asyncio.to_thread(Path(name).read_text, encoding="utf-8")
                 self._value = text.strip()
             except OSError as exc:
-                raise SecretError(f"secret {self.ref}: cannot read file ({exc.strerror})") from None
+                raise SecretError(f"cannot read file {name} ({exc.strerror})") from None
         else:
             self._value = await _resolve_aws(scheme, name, region, endpoint_url)
         return self._value
@@ -108,5 +109,5 @@ async def _resolve_aws(scheme: str, name: str, region: str, endpoint_url: str | 
                 return str(resp["Parameter"]["Value"])
             resp = await c.get_secret_value(SecretId=name)
             return str(resp["SecretString"])
-    except (BotoCoreError, ClientError) as exc:
-        raise SecretError(f"secret {scheme}:{name}: {type(exc).__name__}") from None
+    except (BotoCoreError, ClientError, KeyError) as exc:  # KeyError: a binary secret has no SecretString
+        raise SecretError(f"cannot read {scheme}:{name} ({type(exc).__name__})") from None

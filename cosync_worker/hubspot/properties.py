@@ -37,18 +37,30 @@ def _names(results: Any) -> set[str]:
     return {str(p["name"]) for p in results or [] if isinstance(p, dict) and "name" in p}
 
 
+def _by_object_type(specs: Sequence[PropertySpec]) -> dict[str, list[PropertySpec]]:
+    by_type: dict[str, list[PropertySpec]] = defaultdict(list)
+    for spec in specs:
+        if not spec.name or not spec.object_type:
+            raise ValueError(f"property spec needs an object type and a name: {spec!r}")
+        if spec.name not in {s.name for s in by_type[spec.object_type]}:
+            by_type[spec.object_type].append(spec)
+    return by_type
+
+
 class PropertiesMixin(HubSpotTransport):
+    async def missing_properties(self, specs: Sequence[PropertySpec]) -> list[PropertySpec]:
+        """The declared properties HubSpot does not have (read only: one batch read per 100)."""
+        missing: list[PropertySpec] = []
+        for object_type, wanted in _by_object_type(specs).items():
+            there = await self._existing_properties(object_type, [s.name for s in wanted])
+            missing.extend(s for s in wanted if s.name not in there)
+        return missing
+
     async def ensure_properties(self, specs: Sequence[PropertySpec]) -> tuple[list[str], list[str]]:
         """``(created, already_there)`` property names; creates missing groups and properties only."""
-        by_type: dict[str, list[PropertySpec]] = defaultdict(list)
-        for spec in specs:
-            if not spec.name or not spec.object_type:
-                raise ValueError(f"property spec needs an object type and a name: {spec!r}")
-            if spec.name not in {s.name for s in by_type[spec.object_type]}:
-                by_type[spec.object_type].append(spec)
         created: list[str] = []
         existing: list[str] = []
-        for object_type, wanted in by_type.items():
+        for object_type, wanted in _by_object_type(specs).items():
             there = await self._existing_properties(object_type, [s.name for s in wanted])
             missing = [s for s in wanted if s.name not in there]
             existing.extend(s.name for s in wanted if s.name in there)

@@ -73,14 +73,22 @@ async def test_secret_references_resolve_and_never_show(
     assert "env:HS_TOKEN" in dumped
 
 
-async def test_unresolvable_secrets_are_all_named() -> None:
+async def test_unresolvable_secrets_are_all_named_by_their_yaml_path() -> None:
     s = load_settings(
-        None, {"COSYNC__HUBSPOT__ACCESS_TOKEN": "env:NOPE_1", "COSYNC__HUBSPOT__CLIENT_SECRET": "file:/nope"}
+        None,
+        {
+            "COSYNC__HUBSPOT__ACCESS_TOKEN": "env:NOPE_1",
+            "COSYNC__HUBSPOT__CLIENT_SECRET": "file:/nope",
+            "COSYNC__RELAY__API_TOKENS": "[literal-token, env:NOPE_2]",
+        },
     )
     with pytest.raises(ConfigError) as info:
         await resolve_secrets(s)
-    text = str(info.value)
-    assert "env:NOPE_1" in text and "file:/nope" in text
+    assert info.value.problems == [
+        "relay.api_tokens.1: environment variable NOPE_2 is not set",
+        "hubspot.access_token: environment variable NOPE_1 is not set",
+        "hubspot.client_secret: cannot read file /nope (No such file or directory)",
+    ]
 
 
 def test_literal_secret_is_hidden() -> None:
