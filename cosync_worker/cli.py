@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import sys
 import time
@@ -192,26 +191,13 @@ def dlq_list(config: str | None, limit: int) -> None:
         queue = await open_queue(settings.queue)
         try:
             for d in await queue.list_dead_letters(limit):
-                line = {"id": d.id, "reason": d.reason, "failed_at": d.failed_at, **_dead_body(d.body)}
-                click.echo(json.dumps(line))
+                click.echo(
+                    json.dumps({"id": d.id, "reason": d.reason, "failed_at": d.failed_at, "body": d.body})
+                )
         finally:
             await queue.close()
 
     _run(go)
-
-
-def _dead_body(body: str | bytes) -> dict[str, str]:
-    """A body as JSON can carry it: text as is, anything else (a producer that sent bytes, which SQLite keeps
-    as a blob) as base64 with a marker, so listing never fails on the message it is meant to show."""
-    if isinstance(body, str):
-        return {"body": body}
-    try:
-        return {"body": bytes(body).decode("utf-8")}
-    except UnicodeDecodeError:
-        return {
-            "body": f"<{len(body)} bytes, not text>",
-            "body_base64": base64.b64encode(body).decode("ascii"),
-        }
 
 
 @dlq.command("replay")
