@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
@@ -14,7 +16,58 @@ __all__ = [
     "REMOTE_CALLS",
     "WEBHOOK_EVENTS_ACCEPTED",
     "WEBHOOK_REJECTED",
+    "declare_event_types",
+    "event_type_label",
 ]
+
+# Every label value is a new series kept for the life of the process, and an event's type comes from
+# outside (any ``deal.<anything>`` a webhook names): labels therefore take their values from a closed set,
+# and every other type is counted under this one label.
+OTHER = "other"
+
+# The types the core's parsers produce from documented sources.
+# https://developers.hubspot.com/docs/api/webhooks#webhook-subscriptions
+_HUBSPOT_OBJECTS = ("contact", "company", "deal", "ticket", "product", "line_item", "conversation")
+_HUBSPOT_CHANGES = ("creation", "deletion", "propertyChange", "associationChange", "merge", "restore")
+# https://docs.aws.amazon.com/partner-central/latest/selling-api/selling-api-events.html (slugged by the parser)
+_PARTNER_CENTRAL = (
+    "opportunity_created",
+    "opportunity_updated",
+    "opportunity_accepted",
+    "opportunity_rejected",
+    "engagement_invitation_created",
+    "engagement_invitation_accepted",
+    "engagement_invitation_rejected",
+    "engagement_invitation_expired",
+    "engagement_member_joined",
+    "engagement_member_added",
+    "resource_snapshot_created",
+    "engagement_resource_snapshot_created",
+)
+_known_types: set[str] = {
+    *(f"{obj}.{change}" for obj in _HUBSPOT_OBJECTS for change in _HUBSPOT_CHANGES),
+    "contact.privacyDeletion",
+    "conversation.privacyDeletion",
+    "conversation.newMessage",
+    *(f"partnercentral.{name}" for name in _PARTNER_CENTRAL),
+}
+
+
+def declare_event_types(types: Iterable[str]) -> None:
+    """Add the exact types an installed connector declares (its own events, its schedules' ticks). A glob
+    such as ``deal.*`` adds nothing: the core's types it matches are known already, and the rest of what
+    it matches is caller-controlled."""
+    _known_types.update(t for t in types if not _is_glob(t))
+
+
+def event_type_label(event_type: str) -> str:
+    """The ``type`` label of an event: its type when declared, else :data:`OTHER`."""
+    return event_type if event_type in _known_types else OTHER
+
+
+def _is_glob(pattern: str) -> bool:
+    return any(c in pattern for c in "*?[")
+
 
 EVENTS_RECEIVED = Counter("cosync_events_received_total", "Events taken from the queue", ["type"])
 EVENTS_PROCESSED = Counter(

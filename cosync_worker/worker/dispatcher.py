@@ -45,6 +45,11 @@ class Dispatcher:
         self.connectors = connectors
         self.context = context
         self.processed_ttl = processed_ttl
+        metrics.declare_event_types(
+            t
+            for c in connectors
+            for t in (*c.spec.event_types, *(f"schedule.{s.name}" for s in c.spec.schedules))
+        )
 
     def handlers_for(self, event_type: str) -> list[Connector]:
         return [c for c in self.connectors if c.spec.handles(event_type) and c.hook("cosync_handle_event")]
@@ -82,13 +87,14 @@ class Dispatcher:
         """Run ``event`` through its connectors. With ``done`` (keys known finished, e.g. checked for a whole
         batch at once) the caller records ``outcome.ran`` itself; without it each key is checked and
         recorded here, one round trip each."""
-        metrics.EVENTS_RECEIVED.labels(type=event.type).inc()
+        label = metrics.event_type_label(event.type)
+        metrics.EVENTS_RECEIVED.labels(type=label).inc()
         metrics.QUEUE_LAG_SECONDS.set(max(0.0, time.time() - event.received_at.timestamp()))
         handlers = self.handlers_for(event.type)
         if not handlers:
             exc = UnknownEventType(f"unknown event type {event.type!r}: no connector declared it")
             log.warning("unknown_event_type", event_type=event.type, event_id=event.id)
-            metrics.EVENTS_DEAD_LETTERED.labels(type=event.type, connector="").inc()
+            metrics.EVENTS_DEAD_LETTERED.labels(type=label, connector="").inc()
             return Outcome("dead_letter", reason=exc.reason, event=event)
         record_here = done is None
         if done is None:
@@ -118,22 +124,22 @@ class Dispatcher:
         return outcome
 
     async def _run(self, connector: Connector, event: Event) -> Outcome | None:
-        name = connector.spec.name
+        name, label = connector.spec.name, metrics.event_type_label(event.type)
         handler = connector.hook("cosync_handle_event")
         assert handler is not None
         try:
             await maybe_await(handler(event=event, context=self.context))
         except PermanentError as exc:
-            metrics.EVENTS_DEAD_LETTERED.labels(type=event.type, connector=name).inc()
+            metrics.EVENTS_DEAD_LETTERED.labels(type=label, connector=name).inc()
             log.warning("event_failed_permanently", reason=exc.reason)
             return Outcome("dead_letter", reason=f"{name}: {exc.reason}")
         except Retry as exc:
-            metrics.EVENTS_FAILED.labels(type=event.type, connector=name).inc()
+            metrics.EVENTS_FAILED.labels(type=label, connector=name).inc()
             log.info("event_retry_requested", reason=exc.reason, defer=exc.defer)
             return Outcome("retry", reason=f"{name}: {exc.reason}", defer=exc.defer)
         except Exception as exc:  # a bug or an unclassified transient fault: retry, then dead-letter
-            metrics.EVENTS_FAILED.labels(type=event.type, connector=name).inc()
+            metrics.EVENTS_FAILED.labels(type=label, connector=name).inc()
             log.exception("event_failed", error=type(exc).__name__)
             return Outcome("retry", reason=f"{name}: {type(exc).__name__}: {exc}")
-        metrics.EVENTS_PROCESSED.labels(type=event.type, connector=name).inc()
+        metrics.EVENTS_PROCESSED.labels(type=label, connector=name).inc()
         return None

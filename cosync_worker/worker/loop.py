@@ -229,9 +229,8 @@ class Worker:
                     log.warning("settle_failed", message_id=message.id, error=_brief(exc))
                     settled = False
                 if outcome.event is not None:
-                    metrics.PROCESSING_SECONDS.labels(type=outcome.event.type).observe(
-                        time.perf_counter() - started
-                    )
+                    label = metrics.event_type_label(outcome.event.type)
+                    metrics.PROCESSING_SECONDS.labels(type=label).observe(time.perf_counter() - started)
             batch.unsettled.pop(message.id, None)
             if not settled:
                 for later in group[i + 1 :]:
