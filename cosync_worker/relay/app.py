@@ -14,7 +14,7 @@ from ..queue import Queue
 from ..store import Store
 from .group_commit import GroupCommitQueue
 from .keys import CLOCK, CONTEXT, INTAKE, OPERATIONS, PLUGINS, PROXIES, QUEUE, SETTINGS, STORE
-from .middleware import cors_middleware, error_middleware
+from .middleware import body_guard_middleware, cors_middleware, error_middleware
 from .openapi import OperationDoc, openapi_handler
 from .ops import add_ops_routes
 from .proxies import TrustedProxies
@@ -61,7 +61,11 @@ def create_app(
     proxies = TrustedProxies(relay.trusted_proxies)
     app = web.Application(
         client_max_size=relay.max_body_bytes,
-        middlewares=[cors_middleware(relay.cors_origins), error_middleware],
+        middlewares=[
+            cors_middleware(relay.cors_origins),
+            error_middleware,
+            body_guard_middleware(relay.max_body_bytes, relay.body_timeout_seconds),
+        ],
     )
     app[SETTINGS] = settings
     app[QUEUE] = queue

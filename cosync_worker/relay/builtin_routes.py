@@ -37,7 +37,7 @@ def _routes(context: Context) -> list[RouteSpec]:
         job_id = request.match_info["id"]
         found = await get_job(context.store, job_id)
         if found is None:
-            raise ProblemError(404, f"no job with id {job_id!r}", kind="not-found")
+            raise ProblemError(404, "no job has this id", kind="not-found")
         return web.json_response(found.model_dump(mode="json"))
 
     async def audit_trail(request: web.Request) -> web.Response:

@@ -34,6 +34,9 @@ __all__ = [
     "conflict_routes",
 ]
 
+# The caller's id is not quoted back (docs/relay.md): it is theirs, and may be anything up to 64 characters.
+_NO_CONFLICT = "no conflict has this conflictId"
+
 # Which remote object a rollback names, per connector (the seed's ``opportunityId`` is Partner Central's).
 ROLLBACK_OBJECTS: dict[str, tuple[str, str]] = {"aws": ("partnercentral", "opportunity")}
 
@@ -152,15 +155,15 @@ def conflict_routes(context: Context) -> list[RouteSpec]:
         value = body.value if isinstance(body, _ResolveCustom) else None
         known = await book.get(body.conflictId)
         if known is None:
-            raise ProblemError(404, f"no conflict with id {body.conflictId!r}", kind="not-found")
+            raise ProblemError(404, _NO_CONFLICT, kind="not-found")
         require_connector(known.connector)
         try:
             conflict = await book.claim(body.conflictId)
         except UnknownConflict:
-            raise ProblemError(404, f"no conflict with id {body.conflictId!r}", kind="not-found") from None
+            raise ProblemError(404, _NO_CONFLICT, kind="not-found") from None
         except AlreadyResolved:
             raise ProblemError(
-                409, f"conflict {body.conflictId!r} is already resolved or being resolved", kind="conflict"
+                409, "this conflict is already resolved or being resolved", kind="conflict"
             ) from None
         params = body.model_dump(mode="json")
         job_id = await create_job(context.store, resolve_event_type(conflict.connector), params)

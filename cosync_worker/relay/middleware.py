@@ -1,19 +1,22 @@
-"""The relay's middlewares: CORS for configured origins, and the catch-all that turns every error into a
-problem response (a 500 with a correlation id, logged with the same id, for anything unexpected)."""
+"""The relay's middlewares: CORS for configured origins, the catch-all that turns every error into a
+problem response (a 500 with a correlation id, logged with the same id, for anything unexpected), and the
+body guard (size and time limits enforced before any handler sees the request)."""
 
 from __future__ import annotations
 
+import asyncio
 import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Middleware
 
 from ..logs import get_logger
-from .problems import ProblemError, problem_response
+from .problems import FieldError, ProblemError, problem_response
 
-__all__ = ["cors_middleware", "error_middleware"]
+__all__ = ["body_guard_middleware", "cors_middleware", "error_middleware"]
 
 log = get_logger("cosync.relay")
 
@@ -45,9 +48,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         headers = {k: exc.headers[k] for k in _KEEP_HEADERS if k in exc.headers}
+        # Never the path or the method back: they are the caller's bytes (``Allow`` lists what is allowed).
         detail = {
-            404: f"no route for {request.path}",
-            405: f"{request.method} is not allowed on {request.path}",
+            404: "no route matches this path",
+            405: "this method is not allowed on this path (see the Allow header)",
             413: "the request body is larger than relay.max_body_bytes",
         }.get(exc.status, exc.reason)
         return problem_response(exc.status, detail, headers=headers or None)
@@ -103,5 +107,57 @@ def cors_middleware(origins: Sequence[str]) -> Middleware:
             response.headers["Access-Control-Allow-Origin"] = origin or ""
             response.headers["Vary"] = "Origin"
         return response
+
+    return middleware
+
+
+def _closing(response: web.Response) -> web.Response:
+    # The rest of the body is never read: the connection cannot carry another request.
+    response.force_close()
+    return response
+
+
+def body_guard_middleware(max_bytes: int, timeout_seconds: float) -> Middleware:
+    """Refuse a declared ``Content-Length`` over ``max_bytes`` before reading a byte of the body (413), and
+    read every body within ``timeout_seconds`` (408), so a client trickling its body cannot hold a handler."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.body_exists:
+            return await handler(request)
+        length = request.content_length
+        if length is not None and length > max_bytes:
+            log.info("relay_body_refused", reason="too_large", declared=length, limit=max_bytes)
+            return _closing(
+                problem_response(
+                    413,
+                    "the request body is larger than relay.max_body_bytes",
+                    errors=[FieldError(field="Content-Length", message="exceeds relay.max_body_bytes")],
+                )
+            )
+        try:
+            async with asyncio.timeout(timeout_seconds):
+                await request.read()  # kept by aiohttp: the handler's read() returns the same bytes
+        except TimeoutError:
+            log.info("relay_body_refused", reason="timeout", limit_seconds=timeout_seconds)
+            return _closing(
+                problem_response(
+                    408,
+                    "the body did not arrive within relay.body_timeout_seconds",
+                    kind="request-timeout",
+                    errors=[FieldError(field="body", message="arrived too slowly")],
+                )
+            )
+        except HttpProcessingError as exc:
+            # Bad chunked framing or a body shorter than its Content-Length.
+            log.info("relay_body_refused", reason="malformed", error=type(exc).__name__)
+            return _closing(
+                problem_response(
+                    400,
+                    "the body's framing is malformed (Content-Length or chunked encoding)",
+                    errors=[FieldError(field="body", message="is not framed as its headers declare")],
+                )
+            )
+        return await handler(request)
 
     return middleware

@@ -6,6 +6,7 @@ Shape: https://www.rfc-editor.org/rfc/rfc9457.html (``type``, ``title``, ``statu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 from aiohttp import web
@@ -28,12 +29,18 @@ _TITLES = {
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    408: "Request Timeout",
     413: "Content Too Large",
     415: "Unsupported Media Type",
     422: "Unprocessable Content",
     500: "Internal Server Error",
+    502: "Bad Gateway",
     503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
+# A field path element is quoted back only when it can be a declared field name; anything else came from
+# the caller (a key of a free-form mapping, an unknown key) and is not echoed.
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
 class FieldError(BaseModel):
@@ -103,11 +110,38 @@ def problem_response(
     )
 
 
+def _location(loc: Iterable[int | str]) -> str:
+    parts: list[str] = []
+    for p in loc:
+        if isinstance(p, int):
+            parts.append(f"[{p}]")
+        else:
+            parts.append(("." if parts else "") + (p if _NAME.fullmatch(p) else "*"))
+    return "".join(parts)
+
+
+def _message(err: Mapping[str, object]) -> str:
+    # These two messages quote what the caller sent (the unknown tag; nothing for the key, which is in
+    # ``loc``): say what is expected instead.
+    if err["type"] == "union_tag_invalid":
+        ctx = err.get("ctx")
+        expected = ctx.get("expected_tags") if isinstance(ctx, Mapping) else None
+        return f"must be one of {expected}" if expected else "is not one of the expected values"
+    if err["type"] == "extra_forbidden":
+        return "is not a field of this schema"
+    return str(err["msg"])
+
+
 def field_errors_from_validation(exc: ValidationError, prefix: str = "") -> list[FieldError]:
-    """Pydantic errors as ``FieldError`` (the input value is left out: it may be a secret)."""
+    """Pydantic errors as ``FieldError``; neither the input value nor a key the caller made up is echoed
+    (either may be a secret, or hostile markup)."""
     found: list[FieldError] = []
     for err in exc.errors(include_url=False, include_input=False):
-        path = ".".join(str(p) for p in err["loc"])
+        loc: tuple[int | str, ...] = tuple(err["loc"])
+        ctx = err.get("ctx") or {}
+        if err["type"] == "union_tag_invalid" and isinstance(ctx.get("discriminator"), str):
+            loc += (ctx["discriminator"].strip("'"),)  # the field holding the tag, e.g. ``resolution``
+        path = _location(loc)
         field = f"{prefix}.{path}" if prefix and path else (prefix or path or "body")
-        found.append(FieldError(field=field, message=str(err["msg"])))
+        found.append(FieldError(field=field, message=_message(err)))
     return found

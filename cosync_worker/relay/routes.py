@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from ..events.parsers import InvalidEvent, load_json
 from ..hooks import BODY_KEY, Context, PluginManager, RouteSpec, maybe_await
 from .auth import require_bearer
 from .keys import OPERATIONS, SETTINGS
@@ -57,17 +57,18 @@ def collect_routes_sync(plugins: PluginManager, context: Context) -> list[RouteS
 
 
 async def read_json_body(request: web.Request) -> object:
-    """The body parsed as JSON; 400 naming ``body`` when it is not JSON (413 comes from aiohttp's limit)."""
+    """The body parsed as JSON; 400 naming ``body`` when it is not JSON, or the field holding what no queue
+    can carry (NaN, a lone surrogate, nesting too deep); 413 and 408 come from the body guard."""
     raw = await request.read()
     if not raw:
         raise ProblemError(
             400, "a JSON body is required", errors=[FieldError(field="body", message="is empty")]
         )
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return load_json(raw)
+    except InvalidEvent as exc:
         raise ProblemError(
-            400, "the body is not valid JSON", errors=[FieldError(field="body", message=str(exc))]
+            400, "the body is not acceptable JSON", errors=[FieldError(field=exc.field, message=exc.problem)]
         ) from None
 
 

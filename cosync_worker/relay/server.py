@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .keys import SETTINGS
+from .protocol import RelayAppRunner
+
 __all__ = ["RelayServer"]
+
+# After an answer given before the body was read (413, 408), the rest of the body is read and dropped for
+# this long so the sender sees the answer instead of a reset; aiohttp's 10 s would let a trickler hold on.
+_LINGER_SECONDS = 1.0
 
 
 class RelayServer:
@@ -19,7 +26,15 @@ class RelayServer:
         if self._runner is not None:
             raise RuntimeError("relay server is already started")
         # No access log: webhook traffic is high-volume and metrics count it; errors are logged by us.
-        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        # aiohttp closes a connection whose next request is not complete when the keep-alive timer fires
+        # (armed at connect and after each response), which bounds a trickled request line and headers.
+        runner = RelayAppRunner(
+            self.app,
+            access_log=None,
+            handle_signals=False,
+            keepalive_timeout=self.app[SETTINGS].relay.header_timeout_seconds,
+            lingering_time=_LINGER_SECONDS,
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port, shutdown_timeout=5.0)
         try:

@@ -69,8 +69,14 @@ def decode_uri_for_v3(uri: str) -> str:
     return "".join(out)
 
 
+def _bytes(text: str) -> bytes:
+    # aiohttp decodes the request line and headers as UTF-8 with surrogateescape; this gives back the bytes
+    # sent (a plain encode() would raise on them, a 500 instead of a mismatch).
+    return text.encode("utf-8", "surrogateescape")
+
+
 def sign_v3(secret: str, method: str, uri: str, body: bytes, timestamp: str) -> str:
-    message = method.upper().encode() + decode_uri_for_v3(uri).encode() + body + timestamp.encode()
+    message = _bytes(method.upper()) + _bytes(decode_uri_for_v3(uri)) + body + _bytes(timestamp)
     digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
 
@@ -80,7 +86,7 @@ def sign_v1(secret: str, body: bytes) -> str:
 
 
 def sign_v2(secret: str, method: str, uri: str, body: bytes) -> str:
-    return hashlib.sha256(secret.encode() + method.upper().encode() + uri.encode() + body).hexdigest()
+    return hashlib.sha256(secret.encode() + _bytes(method.upper()) + _bytes(uri) + body).hexdigest()
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -113,16 +119,16 @@ def verify_hubspot_signature(
             )
         try:
             ts_ms = int(raw_ts.strip())
-        except ValueError:
+            age = now - ts_ms / 1000
+        except (ValueError, OverflowError):
             raise SignatureError("bad_timestamp", f"{TIMESTAMP_HEADER} must be epoch milliseconds") from None
-        age = now - ts_ms / 1000
         # A timestamp far in the future would otherwise stay replayable for as long as it is "young".
         if age > max_age_seconds or age < -max_age_seconds:
             raise SignatureError(
                 "stale_timestamp", f"{TIMESTAMP_HEADER} is more than {max_age_seconds:g} seconds from now"
             )
         expected = sign_v3(secret, method, uri, body, raw_ts.strip())
-        if not hmac.compare_digest(expected.encode(), v3.strip().encode()):
+        if not hmac.compare_digest(expected.encode(), _bytes(v3.strip())):
             raise SignatureError("mismatch", f"{V3_HEADER} does not match the request")
         return "v3"
     legacy = _header(headers, LEGACY_HEADER)
@@ -137,6 +143,6 @@ def verify_hubspot_signature(
         expected = sign_v2(secret, method, uri, body)
     else:
         raise SignatureError("bad_version", f"{VERSION_HEADER} must be v1 or v2")
-    if not hmac.compare_digest(expected.encode(), legacy.strip().lower().encode()):
+    if not hmac.compare_digest(expected.encode(), _bytes(legacy.strip().lower())):
         raise SignatureError("mismatch", f"{LEGACY_HEADER} does not match the request")
     return version

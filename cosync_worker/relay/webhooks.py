@@ -84,7 +84,7 @@ def _reject(reason: str, status: int, detail: str, errors: list[FieldError] | No
 async def hubspot_webhook(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     relay = settings.relay
-    body = await request.read()  # aiohttp enforces relay.max_body_bytes here (413)
+    body = await request.read()  # the body guard has read it, within relay.max_body_bytes and its timeout
     secret_ref = settings.hubspot.client_secret
     if secret_ref is None or not secret_ref.resolved:
         raise _reject("not_configured", 503, "webhook intake is not configured (hubspot.client_secret)")
@@ -110,9 +110,11 @@ async def hubspot_webhook(request: web.Request) -> web.Response:
             "the body is not a valid HubSpot webhook batch",
             [FieldError(field=exc.field, message=exc.problem)],
         ) from None
+    # Serialised before the queue is called, so only the queue's own failure is reported as one.
+    items = [(e.to_json(), e.ordering_key, e.dedupe_key) for e in events]
     try:
         # One call: the backend stores the whole batch atomically or not at all.
-        await request.app[INTAKE].send([(e.to_json(), e.ordering_key, e.dedupe_key) for e in events])
+        await request.app[INTAKE].send(items)
     except Exception as exc:
         log.warning("webhook_queue_unavailable", error=type(exc).__name__, events=len(events))
         raise _reject(
@@ -144,7 +146,7 @@ def add_webhook_routes(app: web.Application, operations: list[OperationDoc]) -> 
                 body_array_model=HubSpotWebhookEvent,
                 response_model=WebhookAccepted,
                 header_params=headers,
-                error_statuses=(400, 401, 413, 503),
+                error_statuses=(400, 401, 408, 413, 503),
                 error_descriptions={401: "Missing, stale or invalid HubSpot signature"},
             )
         )

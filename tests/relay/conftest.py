@@ -3,7 +3,9 @@ signer written from HubSpot's documentation (not from cosync's code), so a share
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -129,6 +132,64 @@ class Relay:
 
 
 RelayFactory = Callable[..., Awaitable[Relay]]
+
+
+@dataclass
+class RawAnswer:
+    """What a raw connection received until the relay closed it (or ``within`` ran out: ``closed`` False)."""
+
+    data: bytes
+    closed: bool
+    seconds: float
+
+    @property
+    def status(self) -> int:
+        return int(self.data.split(b" ", 2)[1]) if self.data.startswith(b"HTTP/1.") else 0
+
+    @property
+    def body(self) -> bytes:
+        return self.data.partition(b"\r\n\r\n")[2]
+
+
+async def raw_http(
+    url: str, head: bytes, *, trickle: bytes = b"", every: float = 0.05, within: float = 10.0
+) -> RawAnswer:
+    """Send ``head`` on a fresh TCP connection, then ``trickle`` one byte per ``every`` seconds (over and
+    over) until the relay closes the connection; ``within`` bounds the whole exchange (generously)."""
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+
+    async def drip() -> None:
+        with contextlib.suppress(ConnectionError):
+            while trickle:
+                for byte in trickle:
+                    await asyncio.sleep(every)
+                    writer.write(bytes([byte]))
+                    await writer.drain()
+
+    started = time.monotonic()
+    writer.write(head)
+    await writer.drain()
+    dripping = asyncio.create_task(drip())
+    received = b""
+    closed = False
+    try:
+        async with asyncio.timeout(within):
+            while chunk := await reader.read(65536):
+                received += chunk
+            closed = True
+    except TimeoutError:
+        pass
+    except ConnectionError:
+        closed = True
+    finally:
+        dripping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await dripping
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+    return RawAnswer(received, closed, time.monotonic() - started)
 
 
 @dataclass

@@ -141,7 +141,7 @@ async def test_job_lifecycle_through_the_api(make_relay: RelayFactory) -> None:
 
     missing = await relay.session.get(relay.url + "/jobs/nope", headers=AUTH)
     assert missing.status == 404
-    assert "nope" in (await missing.json())["detail"]
+    assert "nope" not in await missing.text()  # a path parameter is never quoted back
 
 
 async def test_update_job_rejects_unknown_job_and_status(make_relay: RelayFactory) -> None:
@@ -232,27 +232,25 @@ async def test_async_route_hook_is_supported_via_collect_routes(make_relay: Rela
     pm = PluginManager()
     pm.register(AsyncPlugin())
     context = Context(settings=relay.settings, store=relay.store, queue=relay.queue)
-    try:
-        create_app(settings=relay.settings, queue=relay.queue, store=relay.store, plugins=pm, context=context)
-        raise AssertionError("async hook silently accepted")
-    except TypeError as exc:
-        assert "collect_routes" in str(exc)
+    # The plugin manager runs an async declaration hook to completion, so create_app collects it itself;
+    # collect_routes (awaiting it on the caller's loop) gives the same routes.
     routes = await collect_routes(pm, context)
-    app = create_app(
-        settings=relay.settings,
-        queue=relay.queue,
-        store=relay.store,
-        plugins=pm,
-        context=context,
-        routes=routes,
-    )
-    server = RelayServer(app, "127.0.0.1", 0)
-    url = await server.start()
-    try:
-        resp = await relay.session.get(url + "/hi", headers=AUTH)
-        assert await resp.json() == {"hi": True}
-    finally:
-        await server.stop()
+    for given in (None, routes):
+        app = create_app(
+            settings=relay.settings,
+            queue=relay.queue,
+            store=relay.store,
+            plugins=pm,
+            context=context,
+            routes=given,
+        )
+        server = RelayServer(app, "127.0.0.1", 0)
+        url = await server.start()
+        try:
+            resp = await relay.session.get(url + "/hi", headers=AUTH)
+            assert await resp.json() == {"hi": True}
+        finally:
+            await server.stop()
 
 
 async def test_duplicate_route_is_a_clear_error(make_relay: RelayFactory) -> None:
