@@ -139,6 +139,8 @@ class SandboxStack:
                 "base_url": info["hubspot"]["base_url"],
                 "access_token": info["hubspot"]["access_token"],
                 "client_secret": info["hubspot"]["client_secret"],
+                # A fresh emulator has none of the connectors' properties; `cosync run` creates them.
+                "create_properties": True,
             },
             "connectors": connectors,
         }
