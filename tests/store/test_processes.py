@@ -60,21 +60,21 @@ async def test_two_processes_never_exceed_one_shared_rate_budget(backend: Backen
     per_process = [len(r["stamps"]) for r in results]
     stamps = sorted(t for r in results for t in r["stamps"])
 
-    # A token bucket admits at most capacity + rate * W draws in any interval of length W. Stamps are taken
-    # just after each draw returns, so two draws can look up to `lag` closer than they were.
-    lag = 0.15
+    # A token bucket admits at most capacity + rate * W draws in any interval of length W. The stamps are the
+    # times the store drew at (read inside the draw, not after it), so the bound holds exactly, however slow
+    # the machine: no allowance for scheduling lag.
     worst = 0.0
     for i in range(len(stamps)):
         for j in range(i, len(stamps)):
-            excess = (j - i + 1) - (capacity + rate * (stamps[j] - stamps[i] + lag))
+            excess = (j - i + 1) - (capacity + rate * (stamps[j] - stamps[i]))
             worst = max(worst, excess)
-    assert worst <= 0, f"{worst:.1f} draws over the budget in some window; per process {per_process}"
+    assert worst <= 1e-9, f"{worst:.1f} draws over the budget in some window; per process {per_process}"
 
-    # Two unshared buckets would each take ~capacity + rate * duration = 65; together it must stay ~65. The
-    # lower bounds only show the budget was really contended by both (moto on a busy box is slow, so loose).
-    assert len(stamps) <= capacity + rate * (duration + lag) + 1
-    assert len(stamps) >= 0.35 * rate * duration
-    assert min(per_process) >= 0.2 * len(stamps)
+    # Both really contended for the one budget: each drew more than a full bucket, while the other drew too.
+    # (How many they drew depends on the machine's speed, so no lower bound is put on the total.)
+    assert min(per_process) > capacity, per_process
+    firsts, lasts = zip(*((r["stamps"][0], r["stamps"][-1]) for r in results), strict=True)
+    assert max(firsts) < min(lasts), "the two processes never drew at the same time"
 
 
 async def test_two_processes_claiming_the_same_keys_exactly_one_wins(
