@@ -1,26 +1,31 @@
 """REST routes of the seeds for the AWS flows, served by the relay (bearer auth, problem+json, OpenAPI).
 
 ``POST /submit-opportunity`` queues the submission (it waits on an AWS task) and answers 202 at once;
-the solution routes read the cached ``ListSolutions`` answer.
+the solution routes read the cached ``ListSolutions`` answer, waiting at most ``SOLUTIONS_DEADLINE_SECONDS``
+for Partner Central to fill it (then 503, or 502 for an error answer, with ``Retry-After``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import Any
 
 from aiohttp import web
+from botocore.exceptions import BotoCoreError
 from pydantic import BaseModel, ConfigDict, Field
 
 from cosync_worker.events import Event, ObjectRef
 from cosync_worker.hooks import Context, RouteSpec, request_body
 from cosync_worker.relay.problems import ProblemError
 
+from .client import PartnerCentralError
 from .solutions import SolutionCache
 
 __all__ = [
     "ASSIGN_EVENT",
+    "SOLUTIONS_DEADLINE_SECONDS",
     "SUBMIT_EVENT",
     "AssignIn",
     "SolutionOut",
@@ -32,6 +37,11 @@ __all__ = [
 
 SUBMIT_EVENT = "aws.submit_opportunity"
 ASSIGN_EVENT = "aws.assign_opportunity"
+# A person is waiting: the client's retries against a failing Partner Central take 6-10 s, so the route
+# answers after this long and the listing goes on in the background, filling the cache for the next caller.
+SOLUTIONS_DEADLINE_SECONDS = 2.0
+_RETRY_AFTER = {"Retry-After": "5"}
+_THROTTLED = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException"})
 
 
 class SubmitIn(BaseModel):
@@ -95,6 +105,36 @@ def build_routes(context: Context, cache_of: Any) -> list[RouteSpec]:
             raise ProblemError(503, "the aws connector has not started")
         return found
 
+    fill: asyncio.Task[list[dict[str, Any]]] | None = None
+
+    async def solutions() -> list[dict[str, Any]]:
+        nonlocal fill
+        if fill is None or fill.done():
+            fill = asyncio.create_task(cache().all())
+            # Nobody may await a fill that outlives its callers' deadline: its outcome is collected here.
+            fill.add_done_callback(lambda t: t.cancelled() or t.exception())
+        try:
+            return await asyncio.wait_for(asyncio.shield(fill), SOLUTIONS_DEADLINE_SECONDS)
+        except TimeoutError:
+            raise ProblemError(
+                503, "Partner Central did not answer in time; retry later", headers=_RETRY_AFTER
+            ) from None
+        except PartnerCentralError as exc:
+            if exc.code in _THROTTLED:
+                raise ProblemError(
+                    503, "Partner Central is throttling; retry later", headers=_RETRY_AFTER
+                ) from None
+            raise ProblemError(
+                502,
+                "Partner Central answered ListSolutions with an error; retry later",
+                kind="bad-gateway",
+                headers=_RETRY_AFTER,
+            ) from None
+        except BotoCoreError:
+            raise ProblemError(
+                503, "Partner Central cannot be reached; retry later", headers=_RETRY_AFTER
+            ) from None
+
     async def submit(request: web.Request) -> web.Response:
         body = request_body(request, SubmitIn)
         await context.enqueue([api_event(SUBMIT_EVENT, body.deal_id)])
@@ -106,7 +146,7 @@ def build_routes(context: Context, cache_of: Any) -> list[RouteSpec]:
         return web.json_response(SubmitQueued(deal_id=body.deal_id).model_dump(), status=202)
 
     async def list_solutions(request: web.Request) -> web.Response:
-        items = await cache().all()
+        items = await solutions()
         category, status = request.query.get("category"), request.query.get("status")
         if category:
             items = [s for s in items if str(s.get("Category", "")).lower() == category.lower()]
@@ -119,14 +159,15 @@ def build_routes(context: Context, cache_of: Any) -> list[RouteSpec]:
         q = request.query.get("q", "").strip().lower()
         if not q:
             raise ProblemError(400, "query parameter q is required", kind="invalid-request")
-        out = [_out(s) for s in await cache().all() if q in str(s.get("Name", "")).lower()]
+        out = [_out(s) for s in await solutions() if q in str(s.get("Name", "")).lower()]
         return web.json_response(SolutionsOut(results=out, count=len(out)).model_dump())
 
     async def get_solution(request: web.Request) -> web.Response:
         ident = request.match_info["id"]
-        found = await cache().get(ident)
+        found = next((s for s in await solutions() if s.get("Id") == ident), None)
         if found is None:
-            raise ProblemError(404, f"solution {ident!r} not found", kind="not-found")
+            # The id is not quoted back: path parameters are the caller's bytes (docs/relay.md).
+            raise ProblemError(404, "no solution has this id", kind="not-found")
         return web.json_response(_out(found).model_dump())
 
     return [
