@@ -6,6 +6,7 @@ See ``docs/writing-a-connector.md`` and ``plugins/cosync_example`` for a whole c
 from ..errors import PermanentError, Retry
 from ..events import Event
 from ..hooks import Context, PropertySpec, request_body
+from ..remote_client import Answer, BearerTokens, RemoteClient, RetryPolicy, StaticToken
 from ..store import ConflictError, Lease, LockTimeout
 from .base import Connector
 from .cursor import Run
@@ -13,6 +14,8 @@ from .declarations import client, every, on, route
 from .state import BoundState, ObjectState, Snapshot
 
 __all__ = [
+    "Answer",
+    "BearerTokens",
     "BoundState",
     "ConflictError",
     "Connector",
@@ -23,9 +26,12 @@ __all__ = [
     "ObjectState",
     "PermanentError",
     "PropertySpec",
+    "RemoteClient",
     "Retry",
+    "RetryPolicy",
     "Run",
     "Snapshot",
+    "StaticToken",
     "client",
     "every",
     "on",
