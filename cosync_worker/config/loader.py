@@ -34,6 +34,11 @@ def _errors(exc: ValidationError, prefix: str = "") -> list[str]:
         path = ".".join(str(p) for p in err["loc"])
         path = f"{prefix}.{path}" if prefix and path else (prefix or path or "<root>")
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        if err["type"] == "value_error":
+            msg = msg.removeprefix("Value error, ")
+            if not err["loc"]:
+                lines.extend(msg.splitlines())  # rules between keys name their own paths
+                continue
         lines.append(f"{path}: {msg}")
     return lines
 

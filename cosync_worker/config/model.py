@@ -120,13 +120,21 @@ class Settings(_Section):
     notify: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _redrive_after_retries(self) -> Settings:
+    def _cross_checks(self) -> Settings:
+        """Rules between keys, each naming its own paths; ``cosync config check`` sees them as ``run`` does."""
+        problems = []
         # The worker dead-letters an event with its reason after max_attempts; the queue's own count is the
         # backstop for a message that kills the worker every time. Reached first, it would dead-letter events
         # the worker meant to retry (a deferred retry waiting out another replica's lock), with no reason.
         receives, attempts = self.queue.max_receives, self.worker.retry.max_attempts
         if receives <= attempts:
-            raise ValueError(
+            problems.append(
                 f"queue.max_receives ({receives}) must be greater than worker.retry.max_attempts ({attempts})"
             )
+        if self.queue.kind == "sqs" and not self.queue.queue_url:
+            problems.append("queue.queue_url: required when queue.kind is sqs")
+        if self.store.kind == "dynamodb" and not self.store.table:
+            problems.append("store.table: required when store.kind is dynamodb")
+        if problems:
+            raise ValueError("\n".join(problems))
         return self

@@ -76,3 +76,20 @@ async def test_config_check_resolves_what_is_set(tmp_path: Path) -> None:
     )
     assert (code, out.strip()) == (0, "config ok"), err
     assert "super-secret" not in out + err
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("queue:\n  kind: sqs\n", "config error: queue.queue_url: required when queue.kind is sqs"),
+        ("store:\n  kind: dynamodb\n", "config error: store.table: required when store.kind is dynamodb"),
+    ],
+)
+async def test_a_rule_between_keys_is_refused_by_check_and_run_alike(
+    tmp_path: Path, content: str, expected: str
+) -> None:
+    (tmp_path / "config.yaml").write_text(content)
+    for code, out, err in await _both(tmp_path):
+        assert code == 2, err
+        assert err.strip().splitlines() == [expected]
+        assert "config ok" not in out
