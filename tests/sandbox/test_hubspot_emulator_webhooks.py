@@ -12,10 +12,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import pytest
 import pytest_asyncio
 from aiohttp import web
 
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
+from cosync_worker.sandbox.hubspot import ratelimit as hubspot_ratelimit
+from cosync_worker.testing.clock import drive_time
 
 SECRET = "sandbox-hubspot-secret"
 
@@ -134,7 +137,8 @@ async def test_batch_size_respected(receiver: Receiver) -> None:
     assert sorted(len(b) for b in receiver.batches) == [1, 2, 2]
 
 
-async def test_burst_and_search_rate_limits() -> None:
+async def test_burst_and_search_rate_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    drive_time(monkeypatch, hubspot_ratelimit)  # the windows stand still: every call lands in one of each
     emu = HubSpotEmulator(burst_limit=100, burst_window_seconds=10.0, search_per_second=5)
     await emu.start()
     try:

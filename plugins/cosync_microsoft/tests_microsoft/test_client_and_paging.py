@@ -18,7 +18,9 @@ from cosync_worker.hubspot import HubSpotClient
 from cosync_worker.remote_budget import SharedBucket
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.sandbox.microsoft import MicrosoftEmulator
+from cosync_worker.sandbox.microsoft import throttle as ms_throttle
 from cosync_worker.store.sqlite import SqliteStore
+from cosync_worker.testing.clock import drive_time
 
 from .conftest import ensure_properties
 
@@ -71,7 +73,7 @@ async def test_msal_token_is_cached_and_refreshed_once_concurrently(
         await msal_tokens(ms, refresh="stolen").token()
 
 
-async def test_429_honours_retry_after() -> None:
+async def test_429_honours_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
     async with MicrosoftEmulator(rate_per_second=2) as em:
         assert isinstance(em, MicrosoftEmulator)
         async with ReferralsClient(em.base_url, StaticTokenProvider(await static_token(em))) as client:
@@ -79,7 +81,9 @@ async def test_429_honours_retry_after() -> None:
             for _ in range(3):
                 await client.find_by_external_reference("x")
             assert time.monotonic() - started >= 0.9  # waited the Retry-After instead of failing
-        # A Retry-After longer than the client may sleep becomes Retry(defer=...) for the worker.
+        # A Retry-After longer than the client may sleep becomes Retry(defer=...) for the worker. The
+        # emulator's clock stands still from here, so the three calls are in one second however slow they are.
+        drive_time(monkeypatch, ms_throttle)
         quick = ReferralsClient(em.base_url, StaticTokenProvider(await static_token(em)), max_inline_wait=0)
         async with quick:
             with pytest.raises(Retry) as deferred:
