@@ -83,7 +83,7 @@ class RelaySettings(_Section):
     public_url: str | None = None
     # A client that trickles its request line and headers (or sits idle on a keep-alive connection) holds a
     # connection slot for as long as the server waits; these bound that wait.
-    header_timeout_seconds: float = Field(10.0, gt=0)
+    header_timeout_seconds: float = Field(30.0, gt=0)
     body_timeout_seconds: float = Field(30.0, gt=0)
 
 
