@@ -134,7 +134,7 @@ class RemoteClient:
         rng: random.Random | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"{self.label} base URL must start with http:// or https://, got {base_url!r}")
+            raise ValueError(f"{self.label} base URL must start with http:// or https://")
         self.base_url = base_url.rstrip("/")
         self.tokens = tokens
         self.policy = policy or RetryPolicy()

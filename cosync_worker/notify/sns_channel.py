@@ -34,7 +34,9 @@ class SnsChannel:
 
     def __init__(self, topic_arn: str, *, region: str = "us-east-1", endpoint_url: str | None = None) -> None:
         if not str(topic_arn).startswith("arn:"):
-            raise ValueError(f"notify.channels.sns.topic_arn must be an SNS topic ARN, got {topic_arn!r}")
+            raise ValueError(
+                "notify.channels.sns.topic_arn must be an SNS topic ARN (arn:aws:sns:region:account:name)"
+            )
         self.topic_arn = topic_arn
         self.region = region
         self.endpoint_url = endpoint_url

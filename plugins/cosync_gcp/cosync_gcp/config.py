@@ -65,22 +65,23 @@ class GcpConfig(BaseModel):
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError(f"must start with http:// or https://, got {value!r}")
+            raise ValueError("must start with http:// or https://")
         return value.rstrip("/") if value else value
 
     @field_validator("stage_map")
     @classmethod
     def _stages_are_enums(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = sorted(v for v in value.values() if not _ENUM.match(v))
+        bad = sorted(stage for stage, v in value.items() if not _ENUM.match(v))
         if bad:
-            raise ValueError(f"salesStage values must be UPPER_SNAKE enum names, got {bad}")
+            # The keys are paths, so naming them is safe; the values themselves are never echoed.
+            raise ValueError(f"salesStage values must be UPPER_SNAKE enum names: see {', '.join(bad)}")
         return value
 
     @field_validator("product_family", "engagement_model", "deal_transaction_type", "support_level")
     @classmethod
     def _enum(cls, value: str) -> str:
         if not _ENUM.match(value):
-            raise ValueError(f"must be an UPPER_SNAKE enum name, got {value!r}")
+            raise ValueError("must be an UPPER_SNAKE enum name")
         return value
 
     @property

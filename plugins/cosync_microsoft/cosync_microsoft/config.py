@@ -117,9 +117,9 @@ class MicrosoftConfig(BaseModel):
             return None
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+            raise ValueError("must be an http:// or https:// URL")
         if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-            raise ValueError(f"plain http is only allowed on loopback (the sandbox), got {value!r}")
+            raise ValueError("plain http is only allowed on loopback (the sandbox)")
         return value.rstrip("/")
 
     @field_validator("stage_map")
@@ -139,9 +139,7 @@ class MicrosoftConfig(BaseModel):
     def _check_pair(pair: list[str], where: str) -> None:
         if len(pair) != 2 or pair[0] not in _SUBSTATUS or pair[1] not in _SUBSTATUS[pair[0]]:
             valid = "; ".join(f"{s}: {', '.join(subs)}" for s, subs in _SUBSTATUS.items())
-            raise ValueError(
-                f"{where} must be [status, substatus] with a matching pair ({valid}), got {pair}"
-            )
+            raise ValueError(f"{where} must be [status, substatus] with a matching pair ({valid})")
 
     @field_validator("status_stage_map")
     @classmethod
