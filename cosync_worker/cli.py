@@ -182,7 +182,8 @@ def dlq() -> None:
 @config_option
 @click.option("--limit", default=100, show_default=True)
 def dlq_list(config: str | None, limit: int) -> None:
-    """Print dead-lettered messages as JSON lines, with the reason each was parked."""
+    """Print dead-lettered messages as JSON lines: the connectors that failed each (a replay runs only
+    them), the reason it was parked and its body."""
     from .runtime import open_queue
 
     settings = _settings(config)
@@ -191,9 +192,8 @@ def dlq_list(config: str | None, limit: int) -> None:
         queue = await open_queue(settings.queue)
         try:
             for d in await queue.list_dead_letters(limit):
-                click.echo(
-                    json.dumps({"id": d.id, "reason": d.reason, "failed_at": d.failed_at, "body": d.body})
-                )
+                line = {"id": d.id, "connectors": d.connectors, "reason": d.reason, "failed_at": d.failed_at}
+                click.echo(json.dumps(line | {"body": d.body}))
         finally:
             await queue.close()
 
@@ -204,7 +204,8 @@ def dlq_list(config: str | None, limit: int) -> None:
 @config_option
 @click.argument("ids", nargs=-1)
 def dlq_replay(config: str | None, ids: tuple[str, ...]) -> None:
-    """Move dead letters (all, or the given IDS) back onto the queue."""
+    """Move dead letters (all, or the given IDS) back onto the queue; each runs only through the
+    connectors that failed it."""
     from .runtime import open_queue
 
     settings = _settings(config)

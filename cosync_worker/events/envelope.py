@@ -31,6 +31,8 @@ class Event(BaseModel):
 
     ``ordering_key`` serialises work on one object (SQS FIFO message group); ``dedupe_key`` makes a
     redelivered or re-sent event run once (SQS deduplication id and the processed-key store).
+    ``connectors`` addresses the event to those connectors only: a dead letter carries the connectors that
+    failed it, so its replay runs them alone (``None``: every connector that declared the type).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -44,9 +46,15 @@ class Event(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict)
     received_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     attempt: int = Field(default=0, ge=0)
+    connectors: list[str] | None = Field(default=None, min_length=1)
 
     def to_json(self) -> str:
-        return self.model_dump_json()
+        # Left out when unset: the bodies of every ordinary event stay as they were.
+        return self.model_dump_json(exclude={"connectors"} if self.connectors is None else None)
+
+    def addressed_to(self, connectors: list[str]) -> Event:
+        """A copy of this event for ``connectors`` alone (what a dead letter holds)."""
+        return self.model_copy(update={"connectors": sorted(connectors)})
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Event:

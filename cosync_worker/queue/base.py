@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -33,6 +34,16 @@ class DeadLetter:
     body: str
     reason: str
     failed_at: float
+
+    @property
+    def connectors(self) -> list[str]:
+        """The connectors the parked event is addressed to (those that failed it); empty for a message no
+        connector ran (one that does not decode, or an event type nobody declared)."""
+        try:
+            addressed = json.loads(self.body).get("connectors")
+        except (ValueError, AttributeError, RecursionError):
+            return []
+        return [str(c) for c in addressed] if isinstance(addressed, list) else []
 
 
 @runtime_checkable
@@ -70,8 +81,9 @@ class Queue(Protocol):
         """Keep a message invisible for ``seconds`` more (heartbeat for long work)."""
         ...
 
-    async def dead_letter(self, message: Message, reason: str) -> None:
-        """Move a message to the dead-letter store with ``reason``; it leaves the main queue."""
+    async def dead_letter(self, message: Message, reason: str, *, body: str | None = None) -> None:
+        """Move a message to the dead-letter store with ``reason``; it leaves the main queue. ``body``, when
+        given, is parked instead of the message's own (the event addressed to the connectors that failed)."""
         ...
 
     async def list_dead_letters(self, limit: int = 100) -> list[DeadLetter]:

@@ -154,11 +154,13 @@ class LocalQueue(SqliteFile):
             claimed.append(Message(id=mid, body=body, receipt=receipt, receive_count=count + 1, group=grp))
         return claimed
 
-    def _move_to_dlq(self, db: sqlite3.Connection, mid: str, reason: str, now: float) -> None:
+    def _move_to_dlq(
+        self, db: sqlite3.Connection, mid: str, reason: str, now: float, body: str | None = None
+    ) -> None:
         db.execute(
             "INSERT OR REPLACE INTO dead_letters (id, body, grp, reason, failed_at) "
-            "SELECT id, body, grp, ?, ? FROM messages WHERE id = ?",
-            (reason, now, mid),
+            "SELECT id, COALESCE(?, body), grp, ?, ? FROM messages WHERE id = ?",
+            (body, reason, now, mid),
         )
         db.execute("DELETE FROM messages WHERE id = ?", (mid,))
 
@@ -188,8 +190,10 @@ class LocalQueue(SqliteFile):
 
         await self._call(lambda: self._tx(update))
 
-    async def dead_letter(self, message: Message, reason: str) -> None:
-        await self._call(lambda: self._tx(lambda db: self._move_to_dlq(db, message.id, reason, time.time())))
+    async def dead_letter(self, message: Message, reason: str, *, body: str | None = None) -> None:
+        await self._call(
+            lambda: self._tx(lambda db: self._move_to_dlq(db, message.id, reason, time.time(), body))
+        )
 
     async def list_dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         def select() -> list[DeadLetter]:

@@ -143,10 +143,10 @@ class SqsQueue:
             VisibilityTimeout=int(min(_MAX_VISIBILITY, max(0, round(seconds)))),
         )
 
-    async def dead_letter(self, message: Message, reason: str) -> None:
+    async def dead_letter(self, message: Message, reason: str, *, body: str | None = None) -> None:
         if not self.dlq_url:
             raise QueueUnavailable("queue.dlq_url is not configured: cannot dead-letter")
-        entry = self._entry(0, message.body, message.group, f"dlq-{message.id}")
+        entry = self._entry(0, message.body if body is None else body, message.group, f"dlq-{message.id}")
         entry.pop("Id")
         entry["MessageAttributes"] = {
             "reason": {"DataType": "String", "StringValue": reason[:4000]},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Literal
@@ -27,19 +28,45 @@ def shorten(text: str, limit: int = _MAX_REASON) -> str:
 
 @dataclass
 class Outcome:
-    """What the worker must do with a message: ack it, retry it later, or dead-letter it with a reason."""
+    """What the worker must do with a message: ack it, retry it later, or dead-letter it with a reason.
+
+    ``failed`` names the connectors that did not finish the event: a dead letter is addressed to them
+    alone, so its replay does not run the connectors that did."""
 
     action: Literal["ack", "retry", "dead_letter"]
     reason: str = ""
     defer: float | None = None
     event: Event | None = None
     ran: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def dead_letter_body(self) -> str | None:
+        """The body to park: the event addressed to the connectors that failed it (``None``: the message's
+        own body, for a message no connector ran, e.g. one that does not decode)."""
+        if self.event is None or not self.failed:
+            return None
+        return self.event.addressed_to(self.failed).to_json()
+
+
+@dataclass
+class _Step:
+    """One connector's result for one event."""
+
+    connector: str
+    key: str
+    action: Literal["done", "retry", "dead_letter"]
+    reason: str = ""
+    defer: float | None = None
 
 
 class Dispatcher:
     """Routes events to connectors. A connector that finished an event is recorded under
     ``done:<connector>:<dedupe key>`` in the store, so a redelivery or a retry after a partial failure runs
-    only the connectors that have not finished it."""
+    only the connectors that have not finished it.
+
+    The connectors of one event run concurrently and fail alone: one waiting on a lock, asking for a retry
+    or failing permanently neither delays nor stops the others. A permanent failure is dead-lettered once
+    every other connector has finished (or itself failed permanently), addressed to the failed ones."""
 
     def __init__(self, connectors: list[Connector], context: Context, processed_ttl: float) -> None:
         self.connectors = connectors
@@ -58,8 +85,16 @@ class Dispatcher:
     def done_key(connector: Connector, event: Event) -> str:
         return f"done:{connector.spec.name}:{event.dedupe_key}"
 
+    def handlers_of(self, event: Event) -> list[Connector]:
+        """The connectors ``event`` runs through: those that declared its type, narrowed to the ones it is
+        addressed to (a replayed dead letter)."""
+        handlers = self.handlers_for(event.type)
+        if event.connectors is None:
+            return handlers
+        return [c for c in handlers if c.spec.name in event.connectors]
+
     def done_keys(self, event: Event) -> list[str]:
-        return [self.done_key(c, event) for c in self.handlers_for(event.type)]
+        return [self.done_key(c, event) for c in self.handlers_of(event)]
 
     def decode(self, body: str) -> Event | Outcome:
         """The event, or a dead-letter outcome naming what is wrong with the message; never raises, so one
@@ -90,56 +125,69 @@ class Dispatcher:
         label = metrics.event_type_label(event.type)
         metrics.EVENTS_RECEIVED.labels(type=label).inc()
         metrics.QUEUE_LAG_SECONDS.set(max(0.0, time.time() - event.received_at.timestamp()))
-        handlers = self.handlers_for(event.type)
+        handlers = self.handlers_of(event)
         if not handlers:
-            exc = UnknownEventType(f"unknown event type {event.type!r}: no connector declared it")
-            log.warning("unknown_event_type", event_type=event.type, event_id=event.id)
-            metrics.EVENTS_DEAD_LETTERED.labels(type=label, connector="").inc()
-            return Outcome("dead_letter", reason=exc.reason, event=event)
+            return self._unhandled(event, label)
         record_here = done is None
         if done is None:
             done = set() if force else await self.context.store.existing_keys(self.done_keys(event))
+        pending = [c for c in handlers if force or self.done_key(c, event) not in done]
+        steps = await asyncio.gather(*(self._step(c, event) for c in pending))
         outcome = Outcome("ack", event=event)
-        for connector in handlers:
-            key = self.done_key(connector, event)
-            if not force and key in done:
-                continue
-            with structlog.contextvars.bound_contextvars(
-                event_id=event.id,
-                ordering_key=event.ordering_key,
-                connector=connector.spec.name,
-                event_type=event.type,
-            ):
-                step = await self._run(connector, event)
-            if step is None:
-                done.add(key)
-                outcome.ran.append(key)
-                continue
-            if step.action == "dead_letter" or outcome.action == "ack":
-                outcome.action, outcome.reason, outcome.defer = step.action, step.reason, step.defer
-            if step.action == "dead_letter":
-                break
+        for step in steps:
+            if step.action == "done":
+                done.add(step.key)
+                outcome.ran.append(step.key)
+            else:
+                outcome.failed.append(step.connector)
+        retries = [s for s in steps if s.action == "retry"]
+        # A retry wins over a permanent failure: the message must come back for the retrying connector, and
+        # the failed one is dead-lettered when the retry settles (only failures are left then).
+        failures = retries or [s for s in steps if s.action == "dead_letter"]
+        if failures:
+            outcome.action = "retry" if retries else "dead_letter"
+            outcome.reason = "; ".join(s.reason for s in failures)
+            defers = [s.defer for s in retries if s.defer is not None]
+            outcome.defer = max(defers) if defers else None
         if record_here:
             await self.context.store.record_keys(outcome.ran, self.processed_ttl)
         return outcome
 
-    async def _run(self, connector: Connector, event: Event) -> Outcome | None:
+    def _unhandled(self, event: Event, label: str) -> Outcome:
+        if event.connectors is None:
+            exc = UnknownEventType(f"unknown event type {event.type!r}: no connector declared it")
+            log.warning("unknown_event_type", event_type=event.type, event_id=event.id)
+            reason = exc.reason
+        else:
+            # A replayed dead letter whose connector is gone (uninstalled, or no longer declares the type).
+            names = ", ".join(event.connectors)
+            reason = f"addressed to {names}: no such connector handles {event.type!r}"
+            log.warning("unhandled_addressed_event", event_type=event.type, event_id=event.id)
+        metrics.EVENTS_DEAD_LETTERED.labels(type=label, connector="").inc()
+        return Outcome("dead_letter", reason=reason, event=event)
+
+    async def _step(self, connector: Connector, event: Event) -> _Step:
         name, label = connector.spec.name, metrics.event_type_label(event.type)
+        key = self.done_key(connector, event)
         handler = connector.hook("cosync_handle_event")
         assert handler is not None
-        try:
-            await maybe_await(handler(event=event, context=self.context))
-        except PermanentError as exc:
-            metrics.EVENTS_DEAD_LETTERED.labels(type=label, connector=name).inc()
-            log.warning("event_failed_permanently", reason=exc.reason)
-            return Outcome("dead_letter", reason=f"{name}: {exc.reason}")
-        except Retry as exc:
-            metrics.EVENTS_FAILED.labels(type=label, connector=name).inc()
-            log.info("event_retry_requested", reason=exc.reason, defer=exc.defer)
-            return Outcome("retry", reason=f"{name}: {exc.reason}", defer=exc.defer)
-        except Exception as exc:  # a bug or an unclassified transient fault: retry, then dead-letter
-            metrics.EVENTS_FAILED.labels(type=label, connector=name).inc()
-            log.exception("event_failed", error=type(exc).__name__)
-            return Outcome("retry", reason=f"{name}: {type(exc).__name__}: {exc}")
+        # Each connector runs in its own task (gather), so these bindings stay its own.
+        with structlog.contextvars.bound_contextvars(
+            event_id=event.id, ordering_key=event.ordering_key, connector=name, event_type=event.type
+        ):
+            try:
+                await maybe_await(handler(event=event, context=self.context))
+            except PermanentError as exc:
+                metrics.EVENTS_DEAD_LETTERED.labels(type=label, connector=name).inc()
+                log.warning("event_failed_permanently", reason=exc.reason)
+                return _Step(name, key, "dead_letter", f"{name}: {exc.reason}")
+            except Retry as exc:
+                metrics.EVENTS_FAILED.labels(type=label, connector=name).inc()
+                log.info("event_retry_requested", reason=exc.reason, defer=exc.defer)
+                return _Step(name, key, "retry", f"{name}: {exc.reason}", exc.defer)
+            except Exception as exc:  # a bug or an unclassified transient fault: retry, then dead-letter
+                metrics.EVENTS_FAILED.labels(type=label, connector=name).inc()
+                log.exception("event_failed", error=type(exc).__name__)
+                return _Step(name, key, "retry", f"{name}: {type(exc).__name__}: {exc}")
         metrics.EVENTS_PROCESSED.labels(type=label, connector=name).inc()
-        return None
+        return _Step(name, key, "done")

@@ -271,12 +271,19 @@ class Worker:
             log.info(
                 "event_retry", message_id=message.id, attempt=message.receive_count, delay=round(delay, 3)
             )
+            # The connectors that finished are recorded before the message can come back, so its next
+            # attempt runs only the one that asked for the retry (not when the batch settles, which may be
+            # after a short delay has already handed it out again).
+            await self.dispatcher.context.store.record_keys(outcome.ran, self.dispatcher.processed_ttl)
             await self.queue.nack(message, delay)
             return False
         if outcome.action == "retry":
             reason = f"gave up after {message.receive_count} attempts: {reason}"
-        log.warning("event_dead_lettered", message_id=message.id, reason=reason)
-        await self.queue.dead_letter(message, reason)
+        log.warning(
+            "event_dead_lettered", message_id=message.id, reason=reason, connectors=outcome.failed or None
+        )
+        # Addressed to the connectors that failed it: the others finished, and a replay must not run them.
+        await self.queue.dead_letter(message, reason, body=outcome.dead_letter_body())
         await self._fail_job(outcome.event, reason)
         return True
 
