@@ -236,31 +236,31 @@ def _json(obj: Any) -> str:
     "--relay-port", default=0, help="Port the relay of the written config will use (0: a free one)."
 )
 @click.option(
-    "--time-scale", default=1.0, show_default=True, help="Speed up Partner Central's quotas and clocks."
+    "--time-scale", default=1.0, show_default=True, help="Speed up the emulators' quotas and clocks."
 )
 def sandbox(write_config: str | None, host: str, relay_port: int, time_scale: float) -> None:
-    """Start the HubSpot, Partner Central, Microsoft and Google emulators on loopback until SIGINT/SIGTERM.
+    """Start the HubSpot emulator and every installed connector's emulators on loopback until SIGINT/SIGTERM.
 
     Prints exactly one JSON line on stdout with their URLs and credentials once all accept connections.
     """
     import signal
 
     from .runtime import open_queue
-    from .sandbox.stack import SandboxStack, eventbridge_sink
+    from .sandbox.stack import SandboxStack
 
     configure_logging("INFO", "auto")
 
     async def go() -> None:
-        stack = SandboxStack(host=host, relay_port=relay_port, time_scale=time_scale)
+        pm = PluginManager().load(None)
+        stack = SandboxStack(host=host, relay_port=relay_port, time_scale=time_scale, plugins=pm)
         info = await stack.start()
         queue = None
         try:
             if write_config:
-                pm = PluginManager().load(None)
                 path = stack.write_config(write_config, plugins=pm)
                 settings = load_settings(path)
                 queue = await open_queue(settings.queue)
-                stack.partnercentral.set_event_sink(eventbridge_sink(queue))
+                stack.connect_queue(queue)
             click.echo(json.dumps(info))
             sys.stdout.flush()
             stop = asyncio.Event()

@@ -1,14 +1,16 @@
 """``cosync demo``: the whole system on one machine, against the sandbox, with a live table.
 
 The demo plays both sides over the same HTTP interfaces the real services expose: the rep edits deals in
-HubSpot with a user token (so HubSpot sends signed webhooks to the relay), AWS and Microsoft act through their
-emulators' operator APIs (so Partner Central publishes EventBridge events onto the queue). Everything listens
-on loopback only.
+HubSpot with a user token (so HubSpot sends signed webhooks to the relay), each cloud acts through its emulator's
+operator API (an emulator that publishes events feeds them onto the queue). What each cloud plays, and which
+deal properties show its progress, comes from its connector's ``cosync_demo`` hook; its emulator from
+``cosync_emulators``. Everything listens on loopback only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -22,18 +24,21 @@ from rich.live import Live
 from rich.table import Table
 
 from ..config import Settings
-from ..hooks import PluginManager
+from ..hooks import DemoAction, DemoCloudSpec, PluginManager
 from ..runtime import Runtime
-from ..sandbox.stack import SandboxStack, eventbridge_sink
-from .script import AWS_INVITATION, DEALS, MICROSOFT_REFERRAL
+from ..sandbox.stack import SandboxStack
+from .script import DemoDeal, book
 
-__all__ = ["DemoResult", "run_demo"]
+__all__ = ["DemoResult", "demo_clouds", "run_demo"]
 
-CLOUD_ID_PROPERTY = {
-    "aws": "aws_opportunity_id",
-    "gcp": "gcp_opportunity_id",
-    "microsoft": "microsoft_referral_id",
-}
+
+def demo_clouds(plugins: PluginManager) -> list[DemoCloudSpec]:
+    """Every connector's ``cosync_demo`` answer, once per connector, in registration order."""
+    found: dict[str, DemoCloudSpec] = {}
+    for spec in reversed(plugins.hook.cosync_demo()):  # pluggy answers last-registered first
+        if spec is not None:
+            found.setdefault(spec.connector, spec)
+    return list(found.values())
 
 
 @dataclass
@@ -42,10 +47,17 @@ class DemoResult:
     hops: dict[str, float] = field(default_factory=dict)  # "<deal name> -> <cloud>": seconds
     incoming: dict[str, bool] = field(default_factory=dict)
     elapsed: float = 0.0
+    book: tuple[DemoDeal, ...] = ()
+    clouds: tuple[DemoCloudSpec, ...] = ()
 
     @property
     def expected_hops(self) -> list[str]:
-        return [f"{d.name} -> {c}" for d in DEALS for c in d.clouds]
+        return [f"{d.name} -> {c}" for d in self.book for c in d.clouds]
+
+    @property
+    def arrivals(self) -> list[DemoAction]:
+        """The clouds' moves that should land in HubSpot as a deal."""
+        return [a for c in self.clouds for a in (*c.incoming, *c.reviews) if a.lands_as]
 
     @property
     def complete(self) -> bool:
@@ -80,10 +92,10 @@ async def _ensure_properties(rt: Runtime, pm: PluginManager) -> None:
     await client.ensure_properties(specs)
 
 
-async def _seed(rep: _Rep, owner_id: str) -> dict[str, str]:
+async def _seed(rep: _Rep, owner_id: str, deals: tuple[DemoDeal, ...]) -> dict[str, str]:
     """Companies, contacts and deals, associated, as a rep would enter them; returns deal name -> id."""
     ids: dict[str, str] = {}
-    for deal in DEALS:
+    for deal in deals:
         company = await rep.call("POST", "/crm/v3/objects/companies", {"properties": deal.company})
         contact = await rep.call(
             "POST",
@@ -129,18 +141,14 @@ async def _seed(rep: _Rep, owner_id: str) -> dict[str, str]:
 
 def _table(stack: SandboxStack, result: DemoResult, started: float) -> Table:
     table = Table(title=f"cosync demo: {time.monotonic() - started:5.1f} s", expand=True)
-    for col in ("deal", "stage", "amount", "AWS", "Google", "Microsoft"):
+    for col in ("deal", "stage", "amount", *(c.label for c in result.clouds)):
         table.add_column(col)
     for record in sorted(stack.hubspot.objects("deals").values(), key=lambda r: int(r["id"])):
         p = record["properties"]
         cells = []
-        for cloud, status_prop in (
-            ("aws", "aws_sync_status"),
-            ("gcp", "gcp_sync_status"),
-            ("microsoft", "microsoft_sync_status"),
-        ):
-            ident = p.get(CLOUD_ID_PROPERTY[cloud])
-            cells.append(f"[green]{ident}[/]" if ident else (p.get(status_prop) or "-"))
+        for cloud in result.clouds:
+            ident = p.get(cloud.id_property)
+            cells.append(f"[green]{ident}[/]" if ident else (p.get(cloud.status_property) or "-"))
         table.add_row(p.get("dealname", ""), p.get("dealstage", ""), p.get("amount", ""), *cells)
     return table
 
@@ -148,22 +156,19 @@ def _table(stack: SandboxStack, result: DemoResult, started: float) -> Table:
 def _observe(stack: SandboxStack, result: DemoResult, created_at: dict[str, float]) -> None:
     deals = stack.hubspot.objects("deals")
     by_name = {r["properties"].get("dealname"): r for r in deals.values()}
-    for deal in DEALS:
+    id_property = {c.connector: c.id_property for c in result.clouds}
+    for deal in result.book:
         record = by_name.get(deal.name)
         if record is None:
             continue
         result.deals[deal.name] = dict(record["properties"])
         for cloud in deal.clouds:
             hop = f"{deal.name} -> {cloud}"
-            if hop not in result.hops and record["properties"].get(CLOUD_ID_PROPERTY[cloud]):
+            if hop not in result.hops and record["properties"].get(id_property[cloud]):
                 result.hops[hop] = time.monotonic() - created_at.get(deal.name, time.monotonic())
     names = [r["properties"].get("dealname", "") for r in deals.values()]
-    result.incoming["AWS invitation -> HubSpot deal"] = any(
-        AWS_INVITATION["project"]["Title"] in n for n in names
-    )
-    result.incoming["Microsoft referral -> HubSpot deal"] = any(
-        MICROSOFT_REFERRAL["name"] in n for n in names
-    )
+    for action in result.arrivals:
+        result.incoming[action.result or action.label] = any(action.lands_as in n for n in names)
 
 
 async def run_demo(
@@ -175,19 +180,21 @@ async def run_demo(
 ) -> DemoResult:
     console = console or Console(stderr=True)
     pause = 1.0 / max(speed, 0.01)
-    result = DemoResult()
+    pm = PluginManager().load(None)
+    clouds = tuple(demo_clouds(pm))
+    result = DemoResult(book=book(clouds), clouds=clouds)
+    result.incoming = {a.result or a.label: False for a in result.arrivals}
     with tempfile.TemporaryDirectory(prefix="cosync-demo-") as tmp:
         data = data_dir or Path(tmp)
-        stack = SandboxStack(time_scale=20.0)
+        stack = SandboxStack(time_scale=20.0, plugins=pm)
         await stack.start()
         try:
-            pm = PluginManager().load(None)
             settings = Settings.model_validate(
                 stack.config(data, plugins=pm) | {"logging": {"level": "WARNING"}}
             )
             plugins = PluginManager()
             async with Runtime(settings, plugins=plugins) as rt, aiohttp.ClientSession() as session:
-                stack.partnercentral.set_event_sink(eventbridge_sink(rt.context.queue))
+                stack.connect_queue(rt.context.queue)
                 await rt.start_relay()
                 worker = asyncio.create_task(rt.run(with_relay=False))
                 await _ensure_properties(rt, plugins)
@@ -200,44 +207,20 @@ async def run_demo(
                 created_at: dict[str, float] = {}
 
                 async def seed() -> None:
-                    ids.update(await _seed(rep, owner_id))
+                    ids.update(await _seed(rep, owner_id, result.book))
                     created_at.update({n: time.monotonic() for n in ids})
 
                 async def edit() -> None:
-                    for deal in DEALS:
+                    for deal in result.book:
                         if deal.edits and deal.name in ids:
                             await rep.call(
                                 "PATCH", f"/crm/v3/objects/deals/{ids[deal.name]}", {"properties": deal.edits}
                             )
 
-                async def invite() -> None:
-                    async with session.post(
-                        f"{stack.partnercentral.base_url}/_sandbox/invitations", json=AWS_INVITATION
-                    ) as r:
-                        r.raise_for_status()
-
-                async def approve() -> None:
-                    for record in stack.partnercentral.opportunities("Sandbox").values():
-                        ident = record.get("Id")
-                        async with session.post(
-                            f"{stack.partnercentral.base_url}/_sandbox/opportunities/{ident}",
-                            json={"ReviewStatus": "Approved", "EngagementScore": "High"},
-                        ) as r:
-                            r.raise_for_status()
-                        break
-
-                async def refer() -> None:
-                    async with session.post(
-                        f"{stack.microsoft.base_url}/_sandbox/referrals", json=MICROSOFT_REFERRAL
-                    ) as r:
-                        r.raise_for_status()
-
                 steps = [
                     ("rep creates the book of deals in HubSpot", seed),
                     ("rep edits amounts, stages and close dates", edit),
-                    ("AWS sends an engagement invitation", invite),
-                    ("Microsoft sends a referral", refer),
-                    ("AWS approves an opportunity", approve),
+                    *_moves(clouds, stack, session),
                 ]
                 deadline = started + duration
                 with Live(_table(stack, result, started), console=console, refresh_per_second=4) as live:
@@ -269,6 +252,14 @@ async def run_demo(
             await stack.stop()
     _summary(console, result)
     return result
+
+
+def _moves(
+    clouds: tuple[DemoCloudSpec, ...], stack: SandboxStack, session: aiohttp.ClientSession
+) -> list[tuple[str, Callable[[], Awaitable[Any]]]]:
+    """Every cloud's incoming moves, then every cloud's reviews (of what cosync sent it meanwhile)."""
+    actions = [a for c in clouds for a in c.incoming] + [a for c in clouds for a in c.reviews]
+    return [(a.label, functools.partial(a.run, stack, session)) for a in actions]
 
 
 def _summary(console: Console, result: DemoResult) -> None:

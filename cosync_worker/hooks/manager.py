@@ -39,6 +39,9 @@ _DECLARATION_HOOKS = frozenset(
         "cosync_routes",
         "cosync_sandbox_config",
         "cosync_notification_channels",
+        "cosync_notice_kinds",
+        "cosync_emulators",
+        "cosync_demo",
     }
 )
 

@@ -12,7 +12,15 @@ import pluggy
 if TYPE_CHECKING:
     from ..events import Event
     from .context import Context
-    from .types import ConnectorSpec, NotificationChannelSpec, PropertySpec, RouteSpec
+    from .types import (
+        ConnectorSpec,
+        DemoCloudSpec,
+        EmulatorSpec,
+        NoticeKindSpec,
+        NotificationChannelSpec,
+        PropertySpec,
+        RouteSpec,
+    )
 
 __all__ = ["hookimpl", "hookspec"]
 
@@ -59,3 +67,18 @@ def cosync_sandbox_config(sandbox: dict[str, Any]) -> dict[str, Any] | None:  # 
 def cosync_notification_channels(context: Context) -> list[NotificationChannelSpec] | None:  # type: ignore[empty-body]
     """Called once when the notification service is built: the channels (HubSpot, SNS, Slack, ...) this plugin
     offers. Each spec's ``factory(context, options)`` is called only if ``notify.channels.<name>`` enables it."""
+
+
+@hookspec
+def cosync_notice_kinds() -> list[NoticeKindSpec] | None:  # type: ignore[empty-body]
+    """Called once when the notification service is built: the notice kinds this plugin sends."""
+
+
+@hookspec
+def cosync_emulators() -> list[EmulatorSpec] | None:  # type: ignore[empty-body]
+    """Called when a sandbox stack starts (``cosync sandbox``, ``cosync demo``): the emulators this plugin needs."""
+
+
+@hookspec
+def cosync_demo() -> DemoCloudSpec | None:  # type: ignore[empty-body]
+    """Called by ``cosync demo``: this connector's column, deal and moves in the demo's script."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -13,6 +13,11 @@ from pydantic import BaseModel
 __all__ = [
     "BODY_KEY",
     "ConnectorSpec",
+    "DemoAction",
+    "DemoCloudSpec",
+    "DemoDeal",
+    "EmulatorSpec",
+    "NoticeKindSpec",
     "NotificationChannelSpec",
     "PropertySpec",
     "RouteSpec",
@@ -118,3 +123,78 @@ class NotificationChannelSpec:
     factory: Callable[[Any, dict[str, Any]], Any]
     enabled_by_default: bool = False
     description: str = ""
+
+
+@dataclass(frozen=True)
+class NoticeKindSpec:
+    """Notices a plugin sends: kinds ``<prefix>.<suffix>``, worded with ``display_name`` (``"Acme Cloud"``).
+
+    ``suffixes`` picks entries of the catalogue's standard set (``None``: all of them; see
+    ``cosync_worker.notify.catalogue``). ``rules`` adds kinds of the plugin's own: suffix ->
+    ``rule(display_name, notice, settings)`` returning a ``cosync_worker.notify.Verdict``, or None when the notice
+    is not worth telling the rep.
+    """
+
+    prefix: str
+    display_name: str
+    suffixes: tuple[str, ...] | None = None
+    rules: Mapping[str, Callable[[str, Any, Any], Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EmulatorSpec:
+    """An emulator of a plugin's remote service, started by ``cosync sandbox``, ``cosync demo`` and tests.
+
+    ``factory(host, time_scale)`` builds it unstarted (a ``cosync_worker.sandbox.Emulator``); ``connection(emulator)``
+    is its entry ``<name>`` in the sandbox's connection info (what ``cosync sandbox`` prints and
+    ``cosync_sandbox_config`` reads); ``connect_queue(emulator, queue)``, when given, feeds the events the emulator
+    publishes onto the worker's queue, as the real service's event bus would.
+    """
+
+    name: str
+    factory: Callable[[str, float], Any]
+    connection: Callable[[Any], dict[str, Any]]
+    connect_queue: Callable[[Any, Any], None] | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class DemoDeal:
+    """A deal the demo's rep enters in HubSpot; ``clouds`` are the connectors it should reach."""
+
+    name: str
+    amount: str
+    stage: str
+    company: dict[str, str]
+    contact: dict[str, str]
+    clouds: tuple[str, ...] = ()
+    edits: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DemoAction:
+    """One move a cloud makes in ``cosync demo``: ``run(stack, http)`` acts through its emulator's operator API
+    (``stack`` is the running ``SandboxStack``, ``http`` an ``aiohttp.ClientSession``). With ``lands_as`` the demo
+    expects a HubSpot deal whose name contains it, reported under ``result``."""
+
+    label: str
+    run: Callable[[Any, Any], Awaitable[None]]
+    lands_as: str = ""
+    result: str = ""
+
+
+@dataclass(frozen=True)
+class DemoCloudSpec:
+    """A connector's part in ``cosync demo``: its column, the deal properties that show its progress (the remote
+    id once synced, the sync status until then), the tag that sends a deal to it, its own deal in the book,
+    what its side sends (``incoming``) and how it then reviews what cosync sent (``reviews``, played after
+    every cloud's ``incoming``)."""
+
+    connector: str
+    label: str
+    deal_tag: str
+    id_property: str
+    status_property: str
+    deal: DemoDeal | None = None
+    incoming: tuple[DemoAction, ...] = ()
+    reviews: tuple[DemoAction, ...] = ()

@@ -4,14 +4,15 @@
 facts={...}))``. See ``docs/notifications.md``.
 """
 
-from .catalogue import CATALOGUE, classify
+from .catalogue import STANDARD_SUFFIXES, Catalogue, Verdict
 from .channel import Channel, Checkpoint, Delivery
 from .config import ChannelSettings, DigestSettings, NotifySettings
 from .notice import Message, Notice, NoticeError
 from .service import Notifier, Outcome, build_notifier
 
 __all__ = [
-    "CATALOGUE",
+    "STANDARD_SUFFIXES",
+    "Catalogue",
     "Channel",
     "ChannelSettings",
     "Checkpoint",
@@ -23,6 +24,6 @@ __all__ = [
     "Notifier",
     "NotifySettings",
     "Outcome",
+    "Verdict",
     "build_notifier",
-    "classify",
 ]

@@ -1,33 +1,33 @@
 """The event catalogue of seed 004 (and seed 001 §4): per kind, its priority, due time, icon, title, context
-and action items. The AWS entries are the seeds' table; Microsoft referrals and Google opportunities get the
-equivalent entries so all three clouds notify the same way.
+and action items. Plugins name the kinds they send with the ``cosync_notice_kinds`` hook
+(:class:`~cosync_worker.hooks.NoticeKindSpec`): a prefix and the name the rep reads, taking any of the standard
+entries below and adding rules of their own. The core itself knows only ``sync.conflict_detected``, the
+cloud-neutral conflict.
 
 | kind                              | priority           | due            |
 |-----------------------------------|--------------------|----------------|
-| ``<cloud>.new_opportunity``       | HIGH               | 24 h           |
-| ``<cloud>.opportunity_updated``   | MEDIUM             | 3 d            |
-| ``aws.engagement_score``          | HIGH/MEDIUM/LOW    | by priority    |
-| ``<cloud>.review_status``         | by status (below)  | 24 h/48 h/3 d  |
-| ``<cloud>.submission_confirmed``  | MEDIUM             | 3 d            |
-| ``<cloud>.seller_assigned``       | HIGH               | 24 h           |
-| ``<cloud>.resources_available``   | LOW                | 7 d            |
-| ``<cloud>.conflict_detected``     | HIGH               | 12 h           |
-
-``<cloud>`` is ``aws``, ``microsoft`` or ``google``. ``sync.conflict_detected`` is the cloud-neutral conflict.
+| ``<prefix>.new_opportunity``      | HIGH               | 24 h           |
+| ``<prefix>.opportunity_updated``  | MEDIUM             | 3 d            |
+| ``<prefix>.engagement_score``     | HIGH/MEDIUM/LOW    | by priority    |
+| ``<prefix>.review_status``        | by status (below)  | 24 h/48 h/3 d  |
+| ``<prefix>.submission_confirmed`` | MEDIUM             | 3 d            |
+| ``<prefix>.seller_assigned``      | HIGH               | 24 h           |
+| ``<prefix>.resources_available``  | LOW                | 7 d            |
+| ``<prefix>.conflict_detected``    | HIGH               | 12 h           |
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..conflicts.requests import RESOLUTIONS
+from ..hooks.types import NoticeKindSpec
 from .config import NotifySettings, Priority
 from .notice import Notice, NoticeError
 
-__all__ = ["CATALOGUE", "CLOUDS", "Entry", "Verdict", "classify"]
-
-CLOUDS = {"aws": "AWS", "microsoft": "Microsoft", "google": "Google Cloud"}
+__all__ = ["STANDARD_SUFFIXES", "Catalogue", "Rule", "Verdict"]
 
 
 @dataclass(frozen=True)
@@ -42,13 +42,9 @@ class Verdict:
     due_hours: float | None = None  # None: the configured hours for the priority
 
 
+# A rule gets the name the rep reads for the notice's sender ("Acme Cloud"), the notice and the settings.
 Rule = Callable[[str, Notice, NotifySettings], Verdict | None]
-
-
-@dataclass(frozen=True)
-class Entry:
-    suffix: str
-    rule: Rule
+_NEUTRAL = "the partner cloud"
 
 
 def _fact(notice: Notice, name: str, default: Any = "") -> Any:
@@ -61,8 +57,7 @@ def _opp_line(notice: Notice) -> tuple[str, ...]:
     return (f"Opportunity: {opp}",) if opp else ()
 
 
-def _new(cloud: str, n: Notice, s: NotifySettings) -> Verdict:
-    name = CLOUDS[cloud]
+def _new(name: str, n: Notice, s: NotifySettings) -> Verdict:
     return Verdict(
         "HIGH",
         "🆕",
@@ -77,8 +72,7 @@ def _new(cloud: str, n: Notice, s: NotifySettings) -> Verdict:
     )
 
 
-def _updated(cloud: str, n: Notice, s: NotifySettings) -> Verdict:
-    name = CLOUDS[cloud]
+def _updated(name: str, n: Notice, s: NotifySettings) -> Verdict:
     changes = _fact(n, "changes", {})
     lines = [f"{k}: {v}" for k, v in changes.items()] if isinstance(changes, dict) else [str(changes)]
     return Verdict(
@@ -91,7 +85,7 @@ def _updated(cloud: str, n: Notice, s: NotifySettings) -> Verdict:
     )
 
 
-def _score(cloud: str, n: Notice, s: NotifySettings) -> Verdict | None:
+def _score(name: str, n: Notice, s: NotifySettings) -> Verdict | None:
     try:
         old, new = float(_fact(n, "old_score")), float(_fact(n, "new_score"))
     except (TypeError, ValueError):
@@ -105,18 +99,18 @@ def _score(cloud: str, n: Notice, s: NotifySettings) -> Verdict | None:
         return Verdict(
             "HIGH" if high else "LOW",
             "🎯",
-            f"{CLOUDS[cloud]} Engagement Score Increased ({delta:+g})",
+            f"{name} Engagement Score Increased ({delta:+g})",
             context,
-            ("Accelerate the sales cycle", f"Coordinate next steps with the {CLOUDS[cloud]} team")
+            ("Accelerate the sales cycle", f"Coordinate next steps with the {name} team")
             if high
             else ("Keep the momentum: share an update with the customer",),
         )
     return Verdict(
         "MEDIUM",
         "⚠️",
-        f"{CLOUDS[cloud]} Engagement Score Decreased ({delta:+g})",
+        f"{name} Engagement Score Decreased ({delta:+g})",
         context,
-        ("Review the opportunity", f"Contact {CLOUDS[cloud]} for feedback"),
+        ("Review the opportunity", f"Contact {name} for feedback"),
     )
 
 
@@ -143,17 +137,16 @@ _STATUS: dict[str, tuple[Priority, str, str, float, tuple[str, ...]]] = {
         ("Review the rejection reason", "Consider resubmission"),
     ),
 }
-# Microsoft and Google name the same outcomes differently.
+# Clouds name the same outcomes differently.
 _STATUS_ALIASES = {"accepted": "approved", "declined": "rejected", "needs info": "action required"}
 
 
-def _status(cloud: str, n: Notice, s: NotifySettings) -> Verdict | None:
+def _status(name: str, n: Notice, s: NotifySettings) -> Verdict | None:
     status = str(_fact(n, "new_status", n.change_key)).strip()
     known = _STATUS.get(_STATUS_ALIASES.get(status.lower(), status.lower()))
     if known is None:
         return None  # other statuses (Submitted, In review, ...) need no action from the rep
     priority, icon, title, due, actions = known
-    name = CLOUDS[cloud]
     context = [f"Review status: {_fact(n, 'old_status', '?')} → {status}", *_opp_line(n)]
     if _fact(n, "feedback"):
         context.append(f"Feedback: {_fact(n, 'feedback')}")
@@ -167,8 +160,7 @@ def _status(cloud: str, n: Notice, s: NotifySettings) -> Verdict | None:
     )
 
 
-def _submitted(cloud: str, n: Notice, s: NotifySettings) -> Verdict:
-    name = CLOUDS[cloud]
+def _submitted(name: str, n: Notice, s: NotifySettings) -> Verdict:
     involvement = _fact(n, "involvement_type")
     return Verdict(
         "MEDIUM",
@@ -181,8 +173,7 @@ def _submitted(cloud: str, n: Notice, s: NotifySettings) -> Verdict:
     )
 
 
-def _seller(cloud: str, n: Notice, s: NotifySettings) -> Verdict:
-    name = CLOUDS[cloud]
+def _seller(name: str, n: Notice, s: NotifySettings) -> Verdict:
     seller = _fact(n, "seller_name", "a seller")
     email = _fact(n, "seller_email")
     return Verdict(
@@ -195,8 +186,7 @@ def _seller(cloud: str, n: Notice, s: NotifySettings) -> Verdict:
     )
 
 
-def _resources(cloud: str, n: Notice, s: NotifySettings) -> Verdict:
-    name = CLOUDS[cloud]
+def _resources(name: str, n: Notice, s: NotifySettings) -> Verdict:
     count = _fact(n, "resource_count", "New")
     types = _fact(n, "resource_types", [])
     return Verdict(
@@ -210,15 +200,13 @@ def _resources(cloud: str, n: Notice, s: NotifySettings) -> Verdict:
     )
 
 
-def _conflict(cloud: str, n: Notice, s: NotifySettings) -> Verdict:
+def _conflict(name: str, n: Notice, s: NotifySettings) -> Verdict:
     conflicts = _fact(n, "conflicts", [])
     lines = tuple(f"Conflict: {c}" for c in conflicts) if isinstance(conflicts, list) else (str(conflicts),)
-    where = CLOUDS.get(cloud, "the partner cloud")
     conflict_id = _fact(n, "conflict_id")
     # A conflict held for manual resolution is frozen on both sides: editing HubSpot would not settle it.
     settle = (
-        f"Settle conflict {conflict_id} with POST /conflicts/resolve (USE_HUBSPOT_VALUE or "
-        f"USE_PARTNER_CENTRAL_VALUE)"
+        f"Settle conflict {conflict_id} with POST /conflicts/resolve ({' or '.join(_WHOLE_SIDE)})"
         if conflict_id
         else "Correct it in HubSpot so the next sync settles it"
     )
@@ -226,13 +214,16 @@ def _conflict(cloud: str, n: Notice, s: NotifySettings) -> Verdict:
         "HIGH",
         "⚠️",
         "Sync Conflict Detected",
-        (f"HubSpot and {where} disagree on this deal.", *_opp_line(n), *lines),
+        (f"HubSpot and {name} disagree on this deal.", *_opp_line(n), *lines),
         ("Decide which value is right", settle),
         12,
     )
 
 
-_RULES: dict[str, Callable[[str, Notice, NotifySettings], Verdict | None]] = {
+# The resolutions that pick one side as it stands (a custom value needs the value itself).
+_WHOLE_SIDE = tuple(r for r in RESOLUTIONS if r != "USE_CUSTOM_VALUE")
+
+_RULES: Mapping[str, Rule] = {
     "new_opportunity": _new,
     "opportunity_updated": _updated,
     "engagement_score": _score,
@@ -242,15 +233,54 @@ _RULES: dict[str, Callable[[str, Notice, NotifySettings], Verdict | None]] = {
     "resources_available": _resources,
     "conflict_detected": _conflict,
 }
-
-CATALOGUE: frozenset[str] = frozenset(
-    {f"{cloud}.{suffix}" for cloud in CLOUDS for suffix in _RULES} | {"sync.conflict_detected"}
-)
+STANDARD_SUFFIXES: tuple[str, ...] = tuple(_RULES)
 
 
-def classify(notice: Notice, settings: NotifySettings) -> Verdict | None:
-    """The catalogue's verdict for ``notice``, or None if it does not warrant a notification."""
-    if notice.kind not in CATALOGUE:
-        raise NoticeError(f"unknown notice kind {notice.kind!r}; known kinds: {', '.join(sorted(CATALOGUE))}")
-    cloud, _, suffix = notice.kind.partition(".")
-    return _RULES[suffix](cloud, notice, settings)
+class Catalogue:
+    """The notice kinds this process knows: ``sync.conflict_detected`` plus what plugins registered."""
+
+    def __init__(self, specs: Iterable[NoticeKindSpec] = ()) -> None:
+        self._entries: dict[str, tuple[str, Rule, NoticeKindSpec | None]] = {
+            "sync.conflict_detected": (_NEUTRAL, _conflict, None)
+        }
+        for spec in specs:
+            self.add(spec)
+
+    @classmethod
+    def from_plugins(cls, plugins: Any) -> Catalogue:
+        """Every ``cosync_notice_kinds`` answer of ``plugins`` (a ``PluginManager``)."""
+        return cls(spec for found in plugins.hook.cosync_notice_kinds() for spec in found or [])
+
+    def add(self, spec: NoticeKindSpec) -> None:
+        """Raises ``ValueError`` naming the problem: a bad prefix, an unknown standard suffix, or a kind another
+        spec already declared differently (the same spec registered twice is harmless)."""
+        if not spec.prefix or "." in spec.prefix or spec.prefix == "sync":
+            raise ValueError(f"notice kind prefix {spec.prefix!r} must be non-empty, without '.', not 'sync'")
+        chosen = STANDARD_SUFFIXES if spec.suffixes is None else spec.suffixes
+        unknown = sorted(set(chosen) - set(_RULES))
+        if unknown:
+            raise ValueError(
+                f"notice kinds {spec.prefix}.{unknown[0]}: {unknown[0]!r} is not a standard entry "
+                f"({', '.join(STANDARD_SUFFIXES)}); give it a rule in `rules`"
+            )
+        rules = {suffix: _RULES[suffix] for suffix in chosen} | dict(spec.rules)
+        for suffix, rule in rules.items():
+            kind = f"{spec.prefix}.{suffix}"
+            held = self._entries.get(kind)
+            if held is not None and held[2] != spec:
+                raise ValueError(f"notice kind {kind!r} is declared twice, differently")
+            self._entries[kind] = (spec.display_name, rule, spec)
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        return frozenset(self._entries)
+
+    def classify(self, notice: Notice, settings: NotifySettings) -> Verdict | None:
+        """The catalogue's verdict for ``notice``, or None if it does not warrant a notification."""
+        entry = self._entries.get(notice.kind)
+        if entry is None:
+            raise NoticeError(
+                f"unknown notice kind {notice.kind!r}; known kinds: {', '.join(sorted(self._entries))}"
+            )
+        name, rule, _ = entry
+        return rule(name, notice, settings)

@@ -29,13 +29,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from cosync_worker.config import validate_section
+from cosync_worker.config import ConfigError, validate_section
 from cosync_worker.errors import Retry
 from cosync_worker.hooks.manager import PluginManager
 from cosync_worker.hooks.types import NotificationChannelSpec
 from cosync_worker.logs import get_logger
 
-from .catalogue import classify
+from .catalogue import Catalogue
 from .channel import Channel, Delivery
 from .config import NotifySettings
 from .notice import Message, Notice
@@ -65,8 +65,10 @@ class Notifier:
         hubspot: Any | None,
         channels: Sequence[Channel],
         now: Any = None,
+        catalogue: Catalogue | None = None,
     ) -> None:
         self.settings = settings
+        self.catalogue = catalogue or Catalogue()
         self.store = store
         self.hubspot = hubspot
         self.channels = list(channels)
@@ -89,7 +91,9 @@ class Notifier:
     async def notify_many(self, notices: Sequence[Notice]) -> list[Outcome]:
         """Bursts (e.g. 500 score changes after a summary sync): batched into 100s per HubSpot call."""
         for n in notices:
-            classify(n, self.settings)  # reject bad input in the caller's frame, before anything is written
+            self.catalogue.classify(
+                n, self.settings
+            )  # reject bad input in the caller's frame, before anything is written
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[Outcome]] = []
         for n in notices:
@@ -143,7 +147,7 @@ class Notifier:
         ledgers: dict[str, dict[str, Any]] = {}
         active: list[Notice] = []
         for n in notices:
-            verdict = classify(n, self.settings)
+            verdict = self.catalogue.classify(n, self.settings)
             if verdict is None:
                 results[n.key] = "skipped"
                 continue
@@ -263,7 +267,7 @@ class Notifier:
         now = self._now()
         out: list[Message] = []
         for n in notices:
-            verdict = classify(n, self.settings)
+            verdict = self.catalogue.classify(n, self.settings)
             assert verdict is not None
             props = deals.get(n.deal_id, {})
             owner = props.get("hubspot_owner_id") or self.settings.fallback_owner_id
@@ -377,14 +381,16 @@ def build_notifier(settings: Any, context: Any, *, plugins: PluginManager | None
     config = validate_section(NotifySettings, settings.notify, "notify")
     if plugins is None:
         plugins = PluginManager().load(settings, entry_points=False)
+    try:
+        catalogue = Catalogue.from_plugins(plugins)
+    except ValueError as exc:
+        raise ConfigError([f"plugins: {exc}"]) from None
     specs: dict[str, NotificationChannelSpec] = {}
     for found in plugins.hook.cosync_notification_channels(context=context):
         for spec in found or []:
             specs[spec.name] = spec
     unknown = sorted(set(config.channels) - set(specs))
     if unknown:
-        from cosync_worker.config import ConfigError
-
         raise ConfigError(
             [f"notify.channels.{n}: no installed plugin offers a channel named {n!r}" for n in unknown]
         )
@@ -399,4 +405,4 @@ def build_notifier(settings: Any, context: Any, *, plugins: PluginManager | None
             continue
         channels.append(spec.factory(context, cfg.options() if cfg is not None else {}))
     hubspot = context.services.get("hubspot")
-    return Notifier(config, store=context.store, hubspot=hubspot, channels=channels)
+    return Notifier(config, store=context.store, hubspot=hubspot, channels=channels, catalogue=catalogue)

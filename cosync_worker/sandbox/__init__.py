@@ -1,5 +1,10 @@
-"""In-process emulators of HubSpot, Partner Central, Microsoft and Google on loopback."""
+"""In-process emulators on loopback: HubSpot's, and those plugins register (``cosync_emulators``) for their clouds.
+
+:class:`SandboxStack` starts them together; :func:`eventbridge_sink` is what an EventBridge rule does, for an
+emulator that publishes events.
+"""
 
 from .base import Emulator
+from .stack import SandboxStack, eventbridge_sink, registered_emulators
 
-__all__ = ["Emulator"]
+__all__ = ["Emulator", "SandboxStack", "eventbridge_sink", "registered_emulators"]

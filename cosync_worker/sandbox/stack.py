@@ -1,4 +1,5 @@
-"""All four emulators together on loopback, and the config that points cosync at them.
+"""The HubSpot emulator and every emulator the plugins register, together on loopback, and the config that points
+cosync at them.
 
 Used by ``cosync sandbox`` (emulators alone, for a person or a third-party test), ``cosync demo`` and tests.
 """
@@ -12,9 +13,12 @@ from typing import Any
 
 import yaml
 
+from ..hooks.types import EmulatorSpec
 from .base import Emulator
 
-__all__ = ["SandboxStack", "eventbridge_sink", "free_port"]
+__all__ = ["SandboxStack", "eventbridge_sink", "free_port", "registered_emulators"]
+
+HUBSPOT = "hubspot"  # the core's own system: its emulator always runs
 
 HUBSPOT_SUBSCRIPTIONS = (
     "deal.creation",
@@ -33,29 +37,44 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def registered_emulators(plugins: Any) -> list[EmulatorSpec]:
+    """Every ``cosync_emulators`` answer of ``plugins``, once per name; raises ``ValueError`` when two plugins
+    register different emulators under one name (or one under HubSpot's, which the core always starts)."""
+    found: dict[str, EmulatorSpec] = {}
+    for specs in plugins.hook.cosync_emulators():
+        for spec in specs or []:
+            if spec.name == HUBSPOT or (spec.name in found and found[spec.name] != spec):
+                raise ValueError(f"emulator {spec.name!r} is registered twice, differently")
+            found[spec.name] = spec
+    return list(found.values())
+
+
 @dataclass
 class SandboxStack:
-    """Starts the HubSpot, Partner Central, Microsoft and Google emulators; ``time_scale`` speeds up
-    Partner Central's quotas so a demo or test can hit them in seconds."""
+    """Starts the HubSpot emulator and every emulator the plugins register (``cosync_emulators``);
+    ``time_scale`` speeds up emulated quotas so a demo or test can hit them in seconds.
+
+    ``plugins`` is a loaded ``PluginManager``; without one the installed plugins (entry points) are loaded.
+    Each emulator is ``stack.emulators[name]``, also readable as ``stack.<name>``."""
 
     host: str = "127.0.0.1"
     relay_port: int = 0
     time_scale: float = 1.0
     emulators: dict[str, Emulator] = field(default_factory=dict)
     relay_url: str = ""
+    plugins: Any = None
+    specs: list[EmulatorSpec] = field(default_factory=list)
 
     async def start(self) -> dict[str, Any]:
-        from .google import GoogleEmulator
         from .hubspot import HubSpotEmulator
-        from .microsoft import MicrosoftEmulator
-        from .partnercentral import PartnerCentralEmulator
 
-        self.emulators = {
-            "hubspot": HubSpotEmulator(host=self.host),
-            "partnercentral": PartnerCentralEmulator(host=self.host, time_scale=self.time_scale),
-            "microsoft": MicrosoftEmulator(host=self.host),
-            "google": GoogleEmulator(host=self.host),
-        }
+        if self.plugins is None:
+            from ..hooks import PluginManager
+
+            self.plugins = PluginManager().load(None)
+        self.specs = registered_emulators(self.plugins)
+        self.emulators = {HUBSPOT: HubSpotEmulator(host=self.host)}
+        self.emulators.update({s.name: s.factory(self.host, self.time_scale) for s in self.specs})
         for emulator in self.emulators.values():
             await emulator.start()
         port = self.relay_port or free_port(self.host)
@@ -74,49 +93,36 @@ class SandboxStack:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for names that are not attributes: a plugin's emulator by the name it registered.
+        emulators = self.__dict__.get("emulators") or {}
+        if name in emulators:
+            return emulators[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute or started emulator {name!r}")
+
     @property
     def hubspot(self) -> Any:
-        return self.emulators["hubspot"]
+        return self.emulators[HUBSPOT]
 
-    @property
-    def partnercentral(self) -> Any:
-        return self.emulators["partnercentral"]
-
-    @property
-    def microsoft(self) -> Any:
-        return self.emulators["microsoft"]
-
-    @property
-    def google(self) -> Any:
-        return self.emulators["google"]
+    def connect_queue(self, queue: Any) -> None:
+        """Feed what each emulator publishes (e.g. events for an event bus) onto ``queue``, as production does."""
+        for spec in self.specs:
+            if spec.connect_queue is not None:
+                spec.connect_queue(self.emulators[spec.name], queue)
 
     def connection_info(self) -> dict[str, Any]:
         """The one JSON line ``cosync sandbox`` prints (the keys are a documented interface)."""
-        hs, pc, ms, gc = self.hubspot, self.partnercentral, self.microsoft, self.google
-        return {
-            "hubspot": {
+        hs = self.hubspot
+        info: dict[str, Any] = {
+            HUBSPOT: {
                 "base_url": hs.base_url,
                 "access_token": hs.access_token,
                 "client_secret": hs.client_secret,
-            },
-            "partnercentral": {
-                "endpoint_url": pc.base_url,
-                "region": "us-east-1",
-                "aws_access_key_id": "sandbox",
-                "aws_secret_access_key": "sandbox",
-                "catalog": "Sandbox",
-            },
-            "microsoft": {
-                "base_url": ms.base_url,
-                "token_url": ms.token_url,
-                "client_id": ms.client_id,
-                "client_secret": ms.client_secret,
-                "tenant_id": ms.tenant_id,
-                "refresh_token": ms.refresh_token,
-            },
-            "google": {"base_url": gc.base_url, "token_url": gc.token_url},
-            "relay": {"url": self.relay_url},
+            }
         }
+        info.update({s.name: s.connection(self.emulators[s.name]) for s in self.specs})
+        info["relay"] = {"url": self.relay_url}
+        return info
 
     def config(self, data_dir: str | Path = ".cosync/sandbox", plugins: Any = None) -> dict[str, Any]:
         """A complete config that points every cosync client at the emulators; each connector adds its own
@@ -154,8 +160,8 @@ class SandboxStack:
 
 
 def eventbridge_sink(queue: Any) -> Any:
-    """What the EventBridge rule does in production: put each Partner Central event on the queue, grouped by
-    the object it concerns and deduplicated by the event id."""
+    """What an EventBridge rule does in production: put each event an emulator publishes on the queue, grouped
+    by the object it concerns and deduplicated by the event id."""
     import json
 
     from ..events import parse_eventbridge_event

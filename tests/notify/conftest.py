@@ -17,6 +17,7 @@ from cosync_worker.runtime import Runtime
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 
 OWNER = "70000001"
+CLOUD_DECLARATIONS = ("cosync_aws.declarations", "cosync_microsoft.declarations", "cosync_gcp.declarations")
 
 
 def make_settings(tmp_path: Path, emu: HubSpotEmulator, notify: dict[str, Any] | None = None) -> Settings:
@@ -28,7 +29,8 @@ def make_settings(tmp_path: Path, emu: HubSpotEmulator, notify: dict[str, Any] |
             | {"retry": {"max_attempts": 3, "base_delay": 0.05, "max_delay": 0.2}},
             "relay": {"enabled": False},
             "hubspot": {"base_url": emu.base_url, "access_token": emu.access_token},
-            "plugin_modules": ["tests.notify.notice_connector"],
+            # The clouds' notice kinds come from their connectors' declarations, as in production.
+            "plugin_modules": ["tests.notify.notice_connector", *CLOUD_DECLARATIONS],
             "load_entry_points": False,
             "notify": {"retry_delay_seconds": 0.01, "delivery_attempts": 2, **(notify or {})},
         }

@@ -21,6 +21,7 @@ from cosync_worker.store import Store
 
 from .client import CloudCrmPartnersClient
 from .config import GcpConfig
+from .declarations import cosync_demo, cosync_emulators, cosync_notice_kinds  # noqa: F401 (hooks)
 from .locator import LeadLinkLocator, OpportunityLocator, SandboxLocator
 from .properties import GCP_PROPERTIES
 from .sandbox import sandbox_section

@@ -19,6 +19,7 @@ from cosync_worker.store import Store
 from .auth import build_token_provider
 from .client import ReferralsClient
 from .config import MicrosoftConfig
+from .declarations import cosync_demo, cosync_emulators, cosync_notice_kinds  # noqa: F401 (hooks)
 from .properties import MICROSOFT_PROPERTIES
 from .sync import MicrosoftSync
 
