@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,13 @@ OWNER = "70000001"
 CLOUD_DECLARATIONS = ("cosync_aws.declarations", "cosync_microsoft.declarations", "cosync_gcp.declarations")
 
 
-def make_settings(tmp_path: Path, emu: HubSpotEmulator, notify: dict[str, Any] | None = None) -> Settings:
+def make_settings(
+    tmp_path: Path,
+    emu: HubSpotEmulator,
+    notify: dict[str, Any] | None = None,
+    modules: Sequence[str] = CLOUD_DECLARATIONS,
+) -> Settings:
+    """``modules``: the plugins whose notice kinds the catalogue knows (the three clouds' by default)."""
     return Settings.model_validate(
         {
             "queue": {"kind": "local", "path": str(tmp_path / "queue.db"), "visibility_timeout": 5},
@@ -30,7 +36,7 @@ def make_settings(tmp_path: Path, emu: HubSpotEmulator, notify: dict[str, Any] |
             "relay": {"enabled": False},
             "hubspot": {"base_url": emu.base_url, "access_token": emu.access_token},
             # The clouds' notice kinds come from their connectors' declarations, as in production.
-            "plugin_modules": ["tests.notify.notice_connector", *CLOUD_DECLARATIONS],
+            "plugin_modules": ["tests.notify.notice_connector", *modules],
             "load_entry_points": False,
             "notify": {"retry_delay_seconds": 0.01, "delivery_attempts": 2, **(notify or {})},
         }
