@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from . import __version__
 from .config import ConfigError, Settings, load_settings
 from .hooks import PluginManager
 from .logs import configure_logging
@@ -72,6 +73,7 @@ config_option = click.option(
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="cosync", message="%(prog)s %(version)s")
 def main() -> None:
     """cosync: keeps HubSpot in sync with AWS Partner Central, Google Cloud and Microsoft co-sell."""
 
@@ -146,22 +148,48 @@ def config_group() -> None:
 
 @config_group.command("check")
 @config_option
-def config_check(config: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: ok and the problems (YAML paths).")
+def config_check(config: str | None, as_json: bool) -> None:
     """Validate config.yaml, the environment, every connector's section and every secret reference."""
     from .runtime import validate_config
 
-    settings = _settings(config)
-    _run(lambda: validate_config(settings, PluginManager()))
-    click.echo("config ok")
+    if not as_json:
+        settings = _settings(config)
+        _run(lambda: validate_config(settings, PluginManager()))
+        click.echo("config ok")
+        return
+    path = config or (DEFAULT_CONFIG if Path(DEFAULT_CONFIG).exists() else None)
+    try:
+        settings = load_settings(path)
+        asyncio.run(validate_config(settings, PluginManager()))
+    except ConfigError as exc:
+        click.echo(json.dumps({"ok": False, "problems": list(exc.problems)}))
+        sys.exit(2)
+    click.echo(json.dumps({"ok": True, "problems": []}))
 
 
 @main.command()
 @config_option
-def plugins(config: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per plugin, one a line.")
+def plugins(config: str | None, as_json: bool) -> None:
     """List installed plugins, the connectors they declare, event types and schedules."""
     settings = _settings(config)
     pm = PluginManager().load(settings)
     connectors = {id(c.plugin): c for c in pm.connectors()}
+    if as_json:
+        for name, plugin in sorted(pm.list_name_plugin(), key=lambda p: p[0]):
+            found = connectors.get(id(plugin))
+            spec = None if found is None else found.spec
+            row = {
+                "plugin": name,
+                "connector": None if spec is None else spec.name,
+                "events": [] if spec is None else list(spec.event_types),
+                "schedules": []
+                if spec is None
+                else [{"name": s.name, "interval_seconds": s.interval_seconds} for s in spec.schedules],
+            }
+            click.echo(json.dumps(row))
+        return
     for name, plugin in sorted(pm.list_name_plugin(), key=lambda p: p[0]):
         c = connectors.get(id(plugin))
         if c is None:
@@ -218,6 +246,35 @@ def dlq_replay(config: str | None, ids: tuple[str, ...]) -> None:
             await queue.close()
 
     click.echo(f"replayed {_run(go)} message(s)")
+
+
+@main.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
+@click.option("--url", help="A deployment's relay (e.g. https://cosync.example.com): read its /status.")
+@click.option("--token", envvar="COSYNC_API_TOKEN", help="API token for --url (or COSYNC_API_TOKEN).")
+def status(config: str | None, as_json: bool, url: str | None, token: str | None) -> None:
+    """How cosync is doing: connectors, loops, queue, dead letters, budgets. Exits 1 when something needs
+    attention (a dead letter, a loop overdue, a connector failing)."""
+    from .status_view import StatusUnavailable, fetch_status, local_status, render_status
+
+    if url:
+        if not token:
+            click.echo("error: --url needs --token (or COSYNC_API_TOKEN)", err=True)
+            sys.exit(2)
+        try:
+            report = _run(lambda: fetch_status(url, token))
+        except StatusUnavailable as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+    else:
+        settings = _settings(config)
+        report = _run(lambda: local_status(settings))
+    if as_json:
+        click.echo(json.dumps({**report.model_dump(mode="json"), "needs_attention": report.needs_attention}))
+    else:
+        render_status(report)
+    sys.exit(1 if report.needs_attention else 0)
 
 
 def _json(obj: Any) -> str:

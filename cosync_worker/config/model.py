@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from .secrets import SecretRef
 
 __all__ = [
+    "ApiToken",
+    "ConsoleSettings",
     "HubSpotSettings",
     "LoggingSettings",
     "QueueSettings",
@@ -70,12 +72,28 @@ class ScheduleSettings(_Section):
     enabled: bool = True
 
 
+class ApiToken(_Section):
+    """A bearer token with the person it belongs to: ``viewer`` tokens read, ``admin`` tokens also act. A
+    plain string in ``relay.api_tokens`` is an admin token of the user ``api``."""
+
+    token: SecretRef
+    user: str = Field("api", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@+-]+$")
+    role: Literal["viewer", "admin"] = "admin"
+
+
+class ConsoleSettings(_Section):
+    enabled: bool = False
+    # How long a console sign-in lasts, and how often the relay records its counters for the overview.
+    session_seconds: float = Field(8 * 3600, gt=0)
+    sample_seconds: float = Field(30.0, gt=0)
+
+
 class RelaySettings(_Section):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     max_body_bytes: int = Field(1_048_576, gt=0)
-    api_tokens: list[SecretRef] = Field(default_factory=list)
+    api_tokens: list[SecretRef | ApiToken] = Field(default_factory=list)
     cors_origins: list[str] = Field(default_factory=list)
     trusted_proxies: list[str] = Field(default_factory=list)
     legacy_signatures: bool = False
@@ -85,6 +103,7 @@ class RelaySettings(_Section):
     # connection slot for as long as the server waits; these bound that wait.
     header_timeout_seconds: float = Field(30.0, gt=0)
     body_timeout_seconds: float = Field(30.0, gt=0)
+    console: ConsoleSettings = ConsoleSettings()
 
 
 class HubSpotSettings(_Section):
