@@ -1,0 +1,149 @@
+"""The connectors of one event fail alone (issue 16): one that fails permanently, asks for a retry or waits on
+a lock neither drops nor holds up another's handling of the event, and a dead letter's replay runs only the
+connector that failed it. Through the queue, on both backends, with the recorder connector (``poison``
+fails permanently, ``flaky`` asks for one retry) beside an SDK connector of this module."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from cosync_worker.config import Settings
+from cosync_worker.connector import Connector, Event, on
+from cosync_worker.hooks import PluginManager
+from cosync_worker.runtime import Runtime
+from cosync_worker.store import AuditEntry
+
+from .helpers import deal_change, run_until, send, wait_until
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class Witness(Connector):
+    """Handles every deal event beside the recorder, noting each one it finished."""
+
+    name = "witness"
+
+    @on("deal.*")
+    async def deal(self, event: Event) -> None:
+        await self.note(event, "done")
+
+    async def note(self, event: Event, action: str) -> None:
+        entry = AuditEntry(object_key=event.ordering_key, system=self.name, action=action)
+        await self.store.append_audit(entry)
+
+
+class Patient(Witness):
+    """Takes the deal's lock (waiting as long as it takes) before finishing, as a connector serialising its
+    own work on one deal does."""
+
+    name = "patient"
+
+    @on("deal.*")
+    async def deal(self, event: Event) -> None:
+        await self.note(event, "started")
+        async with self.lock(event.object.id, ttl_seconds=120, wait_seconds=120):
+            await self.note(event, "done")
+
+
+class Other(Patient):
+    name = "other"
+
+
+async def _actions(rt: Runtime, deal: str, system: str) -> list[str]:
+    trail = await rt.context.store.audit_trail(f"hubspot:deal:{deal}", limit=1000)
+    return [e.action for e in trail if e.system == system]
+
+
+def _with(*connectors: type[Connector]) -> PluginManager:
+    plugins = PluginManager()
+    for connector in connectors:
+        plugins.register(connector)
+    return plugins
+
+
+async def test_a_permanent_failure_leaves_the_others_done_and_its_replay_runs_it_alone(
+    settings_for: Callable[..., Settings],
+) -> None:
+    event = deal_change("alone", "poison")
+    async with Runtime(settings_for(), plugins=_with(Witness), entry_points=False) as rt:
+        queue = rt.context.queue
+        await send(queue, [event])
+
+        async def parked() -> bool:
+            return len(await queue.list_dead_letters()) == 1
+
+        await run_until(rt, parked, timeout=60)
+        assert await _actions(rt, "alone", "witness") == ["done"]
+        assert await _actions(rt, "alone", "recorder") == []
+        [dead] = await queue.list_dead_letters()
+        assert dead.connectors == ["recorder"]
+        assert dead.reason.startswith("recorder: property value 'poison' is not acceptable")
+        assert Event.from_json(dead.body).dedupe_key == event.dedupe_key
+
+    # The cause removed (the recorder now accepts the value), the replay runs the recorder alone.
+    settings = settings_for(recorder={"permanent_value": "something else"})
+    async with Runtime(settings, plugins=_with(Witness), entry_points=False) as rt:
+        assert await rt.context.queue.replay_dead_letters() == 1
+
+        async def recorded() -> bool:
+            return await _actions(rt, "alone", "recorder") == ["deal.propertyChange"]
+
+        await run_until(rt, recorded, timeout=60)
+        assert await _actions(rt, "alone", "witness") == ["done"]
+        assert await rt.context.queue.list_dead_letters() == []
+
+
+async def test_a_retry_of_one_connector_does_not_run_the_others_again(
+    settings_for: Callable[..., Settings],
+) -> None:
+    async with Runtime(settings_for(), plugins=_with(Witness), entry_points=False) as rt:
+        await send(rt.context.queue, [deal_change("again", "flaky")])
+
+        async def acked() -> bool:
+            return rt.worker.processed == 1
+
+        await run_until(rt, acked, timeout=60)
+        assert await _actions(rt, "again", "recorder") == ["deal.propertyChange"]
+        assert await _actions(rt, "again", "witness") == ["done"]
+
+
+async def test_a_connector_waiting_on_a_lock_does_not_hold_up_another(
+    settings_for: Callable[..., Settings],
+) -> None:
+    # Both wait on a lock someone else holds, so whichever would run first one after the other, the other
+    # must start while it waits; each then finishes when its own lock is freed, whatever the other does.
+    async with Runtime(settings_for(), plugins=_with(Patient, Other), entry_points=False) as rt:
+        store = rt.context.store
+        for name in ("patient", "other"):
+            assert await store.acquire_lease(f"{name}:locked", "a replica", 120) is not None
+        await send(rt.context.queue, [deal_change("locked", "v")])
+        task = asyncio.create_task(rt.run(with_relay=False, with_scheduler=False))
+        try:
+
+            async def both_started() -> bool:
+                seen = [await _actions(rt, "locked", name) for name in ("patient", "other")]
+                return seen == [["started"], ["started"]]
+
+            await wait_until(both_started, timeout=60)
+            await store.release_lease("other:locked", "a replica")
+
+            async def other_done() -> bool:
+                return await _actions(rt, "locked", "other") == ["started", "done"]
+
+            await wait_until(other_done, timeout=60)
+            assert await _actions(rt, "locked", "patient") == ["started"]
+            assert rt.worker.processed == 0  # the message waits for the patient one, not the other way
+            await store.release_lease("patient:locked", "a replica")
+
+            async def acked() -> bool:
+                return rt.worker.processed == 1
+
+            await wait_until(acked, timeout=60)
+            assert await _actions(rt, "locked", "patient") == ["started", "done"]
+            assert await _actions(rt, "locked", "other") == ["started", "done"]
+        finally:
+            rt.stop()
+            await asyncio.wait_for(task, 30)
