@@ -5,7 +5,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY cosync_worker ./cosync_worker
 COPY plugins ./plugins
-RUN pip wheel --no-cache-dir --wheel-dir /wheels . plugins/*/
+RUN pip wheel --no-cache-dir --wheel-dir /wheels . plugins/cosync_aws plugins/cosync_gcp plugins/cosync_microsoft
 
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -16,7 +17,10 @@ from typing import Any
 
 import pytest
 
-CDK_DIR = Path(__file__).resolve().parents[2] / "infra" / "cdk"
+REPO = Path(__file__).resolve().parents[2]
+CDK_DIR = REPO / "infra" / "cdk"
+DOCKERFILE = REPO / "Dockerfile"
+IMAGE_CONFIG = REPO / "config.yaml"  # what the Dockerfile copies to /app/config.yaml
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 if str(CDK_DIR) not in sys.path:
     sys.path.insert(0, str(CDK_DIR))
@@ -30,6 +34,24 @@ def cdk_available() -> None:
     if shutil.which(node) is None:
         pytest.skip(f"the infra tests need Node.js: aws-cdk-lib (jsii) runs {node!r}, which is not on PATH")
     pytest.importorskip("aws_cdk", reason="aws-cdk-lib is not installed")
+
+
+def image_plugins() -> set[str]:
+    """The connector packages the Dockerfile installs (``plugins/cosync_<name>``), by connector name."""
+    return set(re.findall(r"plugins/cosync_([a-z0-9_]+)", DOCKERFILE.read_text()))
+
+
+def image_plugin_manager(settings: Any) -> Any:
+    """The plugins ``cosync`` loads in the image: the dev venv has every package under plugins/ installed,
+    the image only the Dockerfile's, so entry-point connectors outside that list are dropped."""
+    from cosync_worker.hooks import PluginManager
+
+    plugins = PluginManager().load(settings)
+    for name, _ in list(plugins.list_name_plugin()):
+        entry_point = "." not in name and not name.startswith("cosync_")
+        if entry_point and name not in image_plugins():
+            plugins.unregister(name=name)
+    return plugins
 
 
 def example_settings() -> dict[str, Any]:

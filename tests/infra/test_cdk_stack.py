@@ -80,7 +80,7 @@ def test_table_matches_the_dynamodb_store(template: Any) -> None:
 
 def _container(template: Any, family_part: str) -> dict[str, Any]:
     for task in _resources(template, "AWS::ECS::TaskDefinition").values():
-        (container,) = task["Properties"]["ContainerDefinitions"]
+        (container,) = [c for c in task["Properties"]["ContainerDefinitions"] if c["Name"] == "cosync"]
         if family_part in json.dumps(task["Properties"].get("Family", "")):
             return {"task": task["Properties"], "container": container}
     raise AssertionError(f"no task definition like {family_part}")
@@ -90,14 +90,30 @@ def test_worker_and_relay_tasks(template: Any) -> None:
     worker = _container(template, "Worker")
     relay = _container(template, "Relay")
     assert worker["task"]["RuntimePlatform"]["CpuArchitecture"] == "ARM64"
-    assert worker["container"]["Command"] == ["run", "--no-relay", "--config", "/app/config.yaml"]
+    # The worker's own relay serves /metrics on the task's loopback, for the metrics agent.
+    assert worker["container"]["Command"] == ["run", "--config", "/app/config.yaml"]
     assert relay["container"]["Command"] == ["relay", "--config", "/app/config.yaml"]
     assert worker["container"]["StopTimeout"] == 30
     env = {e["Name"]: e["Value"] for e in worker["container"]["Environment"]}
     assert env["COSYNC__QUEUE__KIND"] == "sqs" and env["COSYNC__STORE__KIND"] == "dynamodb"
     assert int(env["COSYNC__WORKER__DRAIN_SECONDS"]) < worker["container"]["StopTimeout"]
-    assert env["COSYNC__HUBSPOT__ACCESS_TOKEN"] == "secretsmanager:cosync/hubspot-token"
-    assert all(isinstance(v, dict) or not v.startswith("arn:aws:secretsmanager") for v in env.values())
+    assert env["COSYNC__RELAY__HOST"] == "127.0.0.1"
+    # Secrets come through ECS secrets (valueFrom) into their own variable, which the override refers to.
+    assert env["COSYNC__HUBSPOT__ACCESS_TOKEN"] == "env:COSYNC_SECRET_HUBSPOT__ACCESS_TOKEN"
+    assert env["COSYNC__RELAY__API_TOKENS"] == "[env:COSYNC_SECRET_RELAY__API_TOKENS]"
+    assert all(
+        isinstance(v, dict) or not v.startswith(("arn:aws:secretsmanager", "secretsmanager:"))
+        for v in env.values()
+    )
+    secrets = {s["Name"]: s["ValueFrom"] for s in worker["container"]["Secrets"]}
+    assert set(secrets) == {
+        "COSYNC_SECRET_HUBSPOT__ACCESS_TOKEN",
+        "COSYNC_SECRET_HUBSPOT__CLIENT_SECRET",
+        "COSYNC_SECRET_RELAY__API_TOKENS",
+        "COSYNC_SECRET_CONNECTORS__MICROSOFT__CLIENT_SECRET",
+        "COSYNC_SECRET_CONNECTORS__GCP__SERVICE_ACCOUNT_JSON",
+    }
+    assert all("Ref" in v for v in secrets.values())
     assert relay["container"]["PortMappings"][0]["ContainerPort"] == 8080
     # Worker has no load balancer; the relay's service does.
     services = _resources(template, "AWS::ECS::Service")
@@ -198,6 +214,9 @@ def test_alarms_present(template: Any) -> None:
     assert alarms["cosync-dlq-not-empty"]["Threshold"] == 0
     assert alarms["cosync-partner-central-daily-writes"]["Threshold"] == 8000
     assert alarms["cosync-partner-central-daily-writes"]["Period"] == 86400
+    # Rolling 24 h, as the quota counts, not a calendar day.
+    assert "WallClockWindow" not in json.dumps(alarms["cosync-partner-central-daily-writes"])
+    assert "last 24 h" in alarms["cosync-partner-central-daily-writes"]["AlarmDescription"]
     assert all(a.get("AlarmActions") for a in alarms.values())
 
 
@@ -213,7 +232,8 @@ def test_secrets_created_by_name(template: Any) -> None:
         "cosync/hubspot-token",
         "cosync/hubspot-client-secret",
         "cosync/microsoft-client-secret",
-        "cosync/google-credentials",
+        "cosync/gcp-service-account",
+        "cosync/api-token",
     }
 
 

@@ -113,12 +113,17 @@ class OperationalAlarms(Construct):
             metric_value="1",
             default_value=0,
         )
-        self.partner_central_writes = writes.metric(period=Duration.days(1), statistic="Sum").create_alarm(
+        # A rolling 24 h, as the quota counts: one period of a day under the alarm's default evaluation
+        # window, the sliding one, which ends at each evaluation (no EvaluationWindow: CloudFormation has no
+        # way to spell an empty SlidingWindow, and WallClockWindow is what would make it a calendar day).
+        # https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-evaluation-window.html
+        self.partner_central_writes_metric = writes.metric(period=Duration.days(1), statistic="Sum")
+        self.partner_central_writes = self.partner_central_writes_metric.create_alarm(
             self,
             "PartnerCentralDailyWrites",
             alarm_name=f"{name}-partner-central-daily-writes",
             alarm_description=(
-                f"Partner Central writes today approach the daily cap of {settings.partner_central_daily_write_cap}."
+                f"Partner Central writes in the last 24 h approach the daily cap of {settings.partner_central_daily_write_cap}."
             ),
             threshold=settings.partner_central_write_alarm_threshold,
             evaluation_periods=1,

@@ -21,8 +21,9 @@ SECRET_ROTATION = (
 _REASONS: dict[str, str] = {
     "AwsSolutions-SMG4": SECRET_ROTATION,
     "AwsSolutions-ECS2": (
-        "The environment holds only non-secret settings and secretsmanager: references (no secret values); "
-        "the worker resolves the references itself with its task role."
+        "The environment holds only non-secret settings (queue URL, table name, region, sizes) and env: "
+        "references to the variables ECS fills from Secrets Manager through the container's secrets "
+        "(valueFrom); no secret value is in the environment or the template."
     ),
     "AwsSolutions-EC23": (
         "HubSpot posts webhooks from addresses it does not publish as a fixed list, so the HTTPS listener is "

@@ -1,6 +1,8 @@
 """The two Fargate services on ARM64: the worker (no load balancer) and the relay (behind an HTTPS ALB).
 
-Both run the same image; the worker runs ``cosync run --no-relay``, the relay ``cosync relay``.
+Both run the same image; the worker runs ``cosync run`` with its relay bound to the task's loopback (only the
+metrics agent next to it reads that ``/metrics``), the relay ``cosync relay``. Secrets reach the container as
+ECS ``secrets`` (``valueFrom`` Secrets Manager, injected by the agent at start), never as template values.
 Task sizes: https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_definition_parameters.html
 """
 
@@ -55,11 +57,16 @@ def fargate_service(
     memory_mib: int,
     desired_count: int,
     environment: Mapping[str, str],
+    secrets: Mapping[str, ecs.Secret],
     stop_timeout: Duration,
     security_group: ec2.ISecurityGroup,
     port: int | None = None,
+    execute_command: bool = False,
 ) -> tuple[ecs.FargateService, ecs.ContainerDefinition, logs.LogGroup]:
-    """A service in the private subnets with its own log group (retention from settings)."""
+    """A service in the private subnets with its own log group (retention from settings).
+
+    ``execute_command`` enables ECS Exec (``aws ecs execute-command``, docs/deploy.md) while the root
+    filesystem stays read-only: the directories the injected SSM agent writes are task-scoped volumes."""
     log_group = logs.LogGroup(
         scope,
         f"{construct_id}Logs",
@@ -82,11 +89,18 @@ def fargate_service(
         image=image,
         command=list(command),
         environment=dict(environment),
+        secrets=dict(secrets),
         logging=ecs.LogDrivers.aws_logs(stream_prefix=construct_id.lower(), log_group=log_group),
         stop_timeout=stop_timeout,
         readonly_root_filesystem=True,
         port_mappings=[ecs.PortMapping(container_port=port)] if port is not None else None,
     )
+    if execute_command:
+        for volume, path in _EXEC_AGENT_PATHS.items():
+            task.add_volume(name=volume)
+            container.add_mount_points(
+                ecs.MountPoint(container_path=path, source_volume=volume, read_only=False)
+            )
     service = ecs.FargateService(
         scope,
         construct_id,
@@ -100,8 +114,18 @@ def fargate_service(
         circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
         min_healthy_percent=100,
         max_healthy_percent=200,
+        enable_execute_command=execute_command,
     )
     return service, container, log_group
+
+
+# Where ECS Exec's SSM agent writes inside the container (it fails on a read-only root without these):
+# https://github.com/aws/containers-roadmap/issues/1359
+_EXEC_AGENT_PATHS = {
+    "exec-managed-agents": "/managed-agents",
+    "exec-ssm-state": "/var/lib/amazon/ssm",
+    "exec-ssm-logs": "/var/log/amazon/ssm",
+}
 
 
 _RETENTION: dict[int, logs.RetentionDays] = {

@@ -110,19 +110,26 @@ class RelayServiceSettings(_TaskSize):
         return value.rstrip("/") if value else value
 
 
+# Configuration keys whose value is a list: the secret becomes its one element.
+LIST_VALUED_SECRETS = frozenset({"COSYNC__RELAY__API_TOKENS"})
+
+
 class SecretSettings(_Section):
     """Secrets Manager names, created empty by the stack and filled by the operator (see docs/deploy.md).
 
-    Keys are the environment variables the container reads; each gets ``secretsmanager:<name>`` as value,
-    so the worker resolves them itself and no secret value ever enters the template.
+    Keys are the ``COSYNC__SECTION__KEY`` configuration overrides the secrets fill. ECS injects each secret
+    (``valueFrom``) into its own variable, ``COSYNC_SECRET_<SECTION__KEY>``, and the override refers to it
+    as ``env:COSYNC_SECRET_<SECTION__KEY>``: the value never passes through the overrides' YAML parsing (a
+    JSON key would become a mapping) and never appears in the template.
     """
 
     names: dict[str, str] = Field(
         default_factory=lambda: {
             "COSYNC__HUBSPOT__ACCESS_TOKEN": "cosync/hubspot-token",
             "COSYNC__HUBSPOT__CLIENT_SECRET": "cosync/hubspot-client-secret",
+            "COSYNC__RELAY__API_TOKENS": "cosync/api-token",
             "COSYNC__CONNECTORS__MICROSOFT__CLIENT_SECRET": "cosync/microsoft-client-secret",
-            "COSYNC__CONNECTORS__GOOGLE__CREDENTIALS": "cosync/google-credentials",
+            "COSYNC__CONNECTORS__GCP__SERVICE_ACCOUNT_JSON": "cosync/gcp-service-account",
         }
     )
 
@@ -135,6 +142,19 @@ class SecretSettings(_Section):
             if not re.fullmatch(r"[A-Za-z0-9/_+=.@-]{1,512}", name):
                 raise ValueError(f"{name!r} (for {env}) is not a valid Secrets Manager name")
         return value
+
+    @staticmethod
+    def variable(override: str) -> str:
+        """The variable ECS puts the secret of ``override`` in."""
+        return "COSYNC_SECRET_" + override.removeprefix("COSYNC__")
+
+    def overrides(self) -> dict[str, str]:
+        """``COSYNC__…`` override -> its ``env:`` reference (a one-element list for list-valued keys)."""
+        out = {}
+        for override in self.names:
+            ref = f"env:{self.variable(override)}"
+            out[override] = f"[{ref}]" if override in LIST_VALUED_SECRETS else ref
+        return out
 
 
 class DeploySettings(_Section):
@@ -156,6 +176,16 @@ class DeploySettings(_Section):
     log_retention_days: int = 30
     nat_gateways: int = Field(1, ge=1, le=3)
     max_azs: int = Field(2, ge=2, le=3)
+    vpc_cidr: str = Field("10.0.0.0/16", pattern=r"^\d{1,3}(\.\d{1,3}){3}/(1[6-9]|2[0-4])$")
+    availability_zones: list[str] | None = Field(
+        None,
+        min_length=2,
+        description="zones of the VPC; default the region's first max_azs (a, b, c), so synth needs no lookup",
+    )
+    metrics_agent_image: str = Field(
+        "public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1.300059.0b1207",
+        description="CloudWatch agent image of the metrics sidecar (pin a tag; docs/deploy.md)",
+    )
     oldest_message_alarm_seconds: int = Field(900, ge=60)
     relay_5xx_alarm_count: int = Field(5, ge=1)
     partner_central_daily_write_cap: int = Field(10_000, ge=1)
@@ -232,6 +262,20 @@ class DeploySettings(_Section):
         if value not in allowed:
             raise ValueError(f"{value} is not a CloudWatch Logs retention (one of {allowed})")
         return value
+
+    @model_validator(mode="after")
+    def _zones_in_region(self) -> DeploySettings:
+        bad = [
+            z for z in self.availability_zones or [] if not re.fullmatch(re.escape(self.region) + r"[a-z]", z)
+        ]
+        if bad:
+            raise ValueError(f"availability_zones {bad} are not zones of {self.region}")
+        return self
+
+    @property
+    def zones(self) -> list[str]:
+        """The VPC's availability zones, known without asking AWS (``cdk synth`` stays offline)."""
+        return self.availability_zones or [f"{self.region}{letter}" for letter in "abc"[: self.max_azs]]
 
     @property
     def in_partner_central_region(self) -> bool:

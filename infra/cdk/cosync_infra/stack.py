@@ -1,4 +1,4 @@
-"""The cosync stack: queue, table, rules, secrets, topics, network, the two services, alarms.
+"""The cosync stack: queue, table, rules, secrets, topics, network, the two services, metrics, alarms.
 
 ``build_app`` is what ``app.py`` and the tests call: one stack in the service's region, plus a small
 forwarder stack in us-east-1 when the service runs elsewhere (Partner Central publishes there only).
@@ -6,7 +6,7 @@ forwarder stack in us-east-1 when the service runs elsewhere (Partner Central pu
 
 from __future__ import annotations
 
-from aws_cdk import App, Aspects, CfnOutput, Duration, Environment, RemovalPolicy, Stack
+from aws_cdk import App, Aspects, CfnOutput, Duration, Environment, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
@@ -22,15 +22,19 @@ from constructs import Construct
 
 from .alarms import OperationalAlarms
 from .messaging import WorkQueues
+from .monitoring import OperationsDashboard, add_metrics_agent
 from .nag_suppressions import suppress
 from .partner_central_events import PartnerCentralEventRules, PartnerCentralForwarder
+from .public_paths import API_PATTERNS, MAX_VALUES_PER_RULE, WEBHOOK_PATTERNS, chunks
 from .scaling import BacklogScaling
 from .services import CONFIG_PATH, RELAY_PORT, container_image, fargate_service
 from .settings import PARTNER_CENTRAL_REGION, DeploySettings
 from .state_table import StateTable
 from .task_permissions import grant_relay_permissions, grant_task_permissions
 
-__all__ = ["CosyncStack", "build_app"]
+__all__ = ["WORKER_COMMAND", "CosyncStack", "build_app"]
+
+WORKER_COMMAND = ("run", "--config", CONFIG_PATH)
 
 
 class CosyncStack(Stack):
@@ -90,7 +94,9 @@ class CosyncStack(Stack):
         self.vpc = ec2.Vpc(
             self,
             "Network",
-            max_azs=settings.max_azs,
+            # Explicit zones: max_azs in an environment-bound stack needs an AWS lookup at synth.
+            availability_zones=settings.zones,
+            ip_addresses=ec2.IpAddresses.cidr(settings.vpc_cidr),
             nat_gateways=settings.nat_gateways,
             subnet_configuration=[
                 ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
@@ -121,15 +127,19 @@ class CosyncStack(Stack):
             "COSYNC__STORE__REGION": self.region,
             "COSYNC__LOGGING__FORMAT": "json",
             "AWS_REGION": self.region,
-            **{
-                env_name: f"secretsmanager:{secret_name}"
-                for env_name, secret_name in settings.secrets.names.items()
-            },
+            **settings.secrets.overrides(),
+        }
+        container_secrets = {
+            settings.secrets.variable(override): ecs.Secret.from_secrets_manager(secret)
+            for override, secret in self.secrets.items()
         }
         worker_env = {
             **base_env,
             "COSYNC__WORKER__DRAIN_SECONDS": str(settings.worker.drain_seconds),
             "COSYNC__WORKER__CONCURRENCY": str(settings.worker.concurrency),
+            # The worker's relay serves /metrics to the metrics agent in the same task, and no one else.
+            "COSYNC__RELAY__HOST": "127.0.0.1",
+            "COSYNC__RELAY__PORT": str(RELAY_PORT),
             "COSYNC__NOTIFY__CHANNELS__SNS__TOPIC_ARN": self.notification_topic.topic_arn,
             "COSYNC__NOTIFY__CHANNELS__SNS__REGION": self.region,
             **(
@@ -144,7 +154,7 @@ class CosyncStack(Stack):
             "COSYNC__RELAY__HOST": "0.0.0.0",
             "COSYNC__RELAY__PORT": str(RELAY_PORT),
             # Only the load balancer, inside the VPC, may set X-Forwarded-* headers.
-            "COSYNC__RELAY__TRUSTED_PROXIES": f"[{self.vpc.vpc_cidr_block}]",
+            "COSYNC__RELAY__TRUSTED_PROXIES": f"[{settings.vpc_cidr}]",
             **({"COSYNC__RELAY__PUBLIC_URL": settings.relay.public_url} if settings.relay.public_url else {}),
             **settings.extra_environment,
         }
@@ -158,13 +168,15 @@ class CosyncStack(Stack):
             settings=settings,
             cluster=self.cluster,
             image=image,
-            command=["run", "--no-relay", "--config", CONFIG_PATH],
+            command=list(WORKER_COMMAND),
             cpu=settings.worker.cpu,
             memory_mib=settings.worker.memory_mib,
             desired_count=settings.worker.min_tasks,
             environment=worker_env,
+            secrets=container_secrets,
             stop_timeout=Duration.seconds(settings.worker.stop_timeout_seconds),
             security_group=worker_sg,
+            execute_command=True,
         )
         grant_task_permissions(
             self.worker.task_definition.task_role,
@@ -172,7 +184,6 @@ class CosyncStack(Stack):
             queues=[self.queues.queue, self.queues.dlq],
             table=self.state.table,
             topic=self.notification_topic,
-            secrets=list(self.secrets.values()),
         )
         self.worker_scaling = BacklogScaling(
             self,
@@ -183,7 +194,7 @@ class CosyncStack(Stack):
             sizes=settings.worker,
         )
 
-        self._build_relay(settings, image, relay_env)
+        self._build_relay(settings, image, relay_env, container_secrets)
 
         self.alarms = OperationalAlarms(
             self,
@@ -197,9 +208,43 @@ class CosyncStack(Stack):
             worker_logs=self.worker_logs,
             topic=self.alarm_topic,
         )
+        self.operations = OperationsDashboard(
+            self,
+            "Operations",
+            settings=settings,
+            queue=self.queues.queue,
+            dlq=self.queues.dlq,
+            partner_central_writes=self.alarms.partner_central_writes_metric,
+        )
+        for service_name, service, logs_group in (
+            ("worker", self.worker, self.worker_logs),
+            ("relay", self.relay, self.relay_logs),
+        ):
+            add_metrics_agent(
+                service.task_definition,
+                settings=settings,
+                service=service_name,
+                region=self.region,
+                log_group=self.operations.metrics_log_group,
+                app_logs=logs_group,
+            )
         CfnOutput(self, "LoadBalancerDns", value=self.load_balancer.load_balancer_dns_name)
         CfnOutput(self, "WorkerTaskRoleArn", value=self.worker.task_definition.task_role.role_arn)
         CfnOutput(self, "WorkQueueUrl", value=self.queues.queue.queue_url)
+        CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)
+        CfnOutput(self, "WorkerTaskDefinitionArn", value=self.worker.task_definition.task_definition_arn)
+        CfnOutput(
+            self,
+            "WorkerNetwork",
+            value=Fn.join(
+                ",",
+                [
+                    *[subnet.subnet_id for subnet in self.vpc.private_subnets],
+                    worker_sg.security_group_id,
+                ],
+            ),
+            description="private subnets and the worker's security group, for one-off `aws ecs run-task`",
+        )
         self._suppress_justified_findings()
 
     def _suppress_justified_findings(self) -> None:
@@ -207,6 +252,15 @@ class CosyncStack(Stack):
             suppress(secret, "AwsSolutions-SMG4")
         for service in (self.worker, self.relay):
             suppress(service.task_definition, "AwsSolutions-ECS2")
+            suppress(
+                service.task_definition.task_role,
+                "AwsSolutions-IAM5",
+                applies_to=["Resource::*"],
+                reason=(
+                    "ECS Exec's ssmmessages:Create/OpenControlChannel and Create/OpenDataChannel have no "
+                    "resource-level permission; the worker and relay task roles carry them for execute-command."
+                ),
+            )
             suppress(
                 service.task_definition.obtain_execution_role(),
                 "AwsSolutions-IAM5",
@@ -237,7 +291,11 @@ class CosyncStack(Stack):
         )
 
     def _build_relay(
-        self, settings: DeploySettings, image: ecs.ContainerImage, relay_env: dict[str, str]
+        self,
+        settings: DeploySettings,
+        image: ecs.ContainerImage,
+        relay_env: dict[str, str],
+        container_secrets: dict[str, ecs.Secret],
     ) -> None:
         alb_sg = ec2.SecurityGroup(
             self,
@@ -250,7 +308,11 @@ class CosyncStack(Stack):
             alb_sg.add_ingress_rule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(443), "HTTPS webhooks and REST API")
             alb_sg.add_ingress_rule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(80), "redirect to HTTPS")
         relay_sg = ec2.SecurityGroup(self, "RelaySecurity", vpc=self.vpc, description="cosync relay tasks")
-        relay_sg.add_ingress_rule(alb_sg, ec2.Port.tcp(RELAY_PORT), "from the load balancer only")
+        relay_sg.add_ingress_rule(alb_sg, ec2.Port.tcp(RELAY_PORT), "from the load balancer")
+        # /readyz, /metrics and /openapi.json are served here, to the VPC only (the public listener 404s them).
+        relay_sg.add_ingress_rule(
+            ec2.Peer.ipv4(settings.vpc_cidr), ec2.Port.tcp(RELAY_PORT), "ops paths, from the VPC only"
+        )
         alb_sg.add_egress_rule(relay_sg, ec2.Port.tcp(RELAY_PORT), "to the relay tasks")
 
         self.relay, _, self.relay_logs = fargate_service(
@@ -264,15 +326,16 @@ class CosyncStack(Stack):
             memory_mib=settings.relay.memory_mib,
             desired_count=settings.relay.min_tasks,
             environment=relay_env,
+            secrets=container_secrets,
             stop_timeout=Duration.seconds(settings.worker.stop_timeout_seconds),
             security_group=relay_sg,
             port=RELAY_PORT,
+            execute_command=True,
         )
         grant_relay_permissions(
             self.relay.task_definition.task_role,
             queues=[self.queues.queue],
             table=self.state.table,
-            secrets=list(self.secrets.values()),
         )
 
         self.access_logs = s3.Bucket(
@@ -307,10 +370,22 @@ class CosyncStack(Stack):
             open=False,
         )
         self.load_balancer.add_redirect(source_port=80, target_port=443, open=False)
-        self.relay_target_group = self.https_listener.add_targets(
-            "Relay",
+        # Only the webhook intake and the authenticated API go through; anything else is a 404 here.
+        self.https_listener.add_action(
+            "NotPublic",
+            action=elbv2.ListenerAction.fixed_response(
+                404,
+                content_type="application/problem+json",
+                message_body='{"title":"not found","status":404}',
+            ),
+        )
+        self.relay_target_group = elbv2.ApplicationTargetGroup(
+            self,
+            "RelayTargets",
+            vpc=self.vpc,
             port=RELAY_PORT,
             protocol=elbv2.ApplicationProtocol.HTTP,
+            target_type=elbv2.TargetType.IP,
             targets=[self.relay],
             deregistration_delay=Duration.seconds(20),
             health_check=elbv2.HealthCheck(
@@ -322,6 +397,23 @@ class CosyncStack(Stack):
                 unhealthy_threshold_count=3,
             ),
         )
+        forward = elbv2.ListenerAction.forward([self.relay_target_group])
+        self.https_listener.add_action(
+            "Webhooks",
+            priority=10,
+            conditions=[
+                elbv2.ListenerCondition.http_request_methods(["POST"]),
+                elbv2.ListenerCondition.path_patterns(list(WEBHOOK_PATTERNS)),
+            ],
+            action=forward,
+        )
+        for index, patterns in enumerate(chunks(API_PATTERNS, MAX_VALUES_PER_RULE), start=1):
+            self.https_listener.add_action(
+                f"Api{index}",
+                priority=10 + index,
+                conditions=[elbv2.ListenerCondition.path_patterns(list(patterns))],
+                action=forward,
+            )
         relay_scaling = self.relay.auto_scale_task_count(
             min_capacity=settings.relay.min_tasks, max_capacity=settings.relay.max_tasks
         )

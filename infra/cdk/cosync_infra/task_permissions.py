@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 
@@ -88,15 +87,13 @@ def grant_task_permissions(
     queues: Sequence[sqs.IQueue],
     table: dynamodb.ITable,
     topic: sns.ITopic,
-    secrets: Sequence[secretsmanager.ISecret],
 ) -> None:
-    """Attach the worker's permissions to ``role``: queues, table, topic, secrets, Partner Central."""
+    """Attach the worker's permissions to ``role``: queues, table, topic, Partner Central. Secrets are not
+    among them: ECS injects them at start with the execution role (``secrets``/``valueFrom``)."""
     for queue in queues:
         queue.grant(role, *QUEUE_ACTIONS)
     table.grant(role, *TABLE_ACTIONS)
     topic.grant_publish(role)
-    for secret in secrets:
-        secret.grant_read(role)
     stack = Stack.of(role)
     catalog_condition = {"StringEquals": {"partnercentral:Catalog": list(settings.catalogs)}}
     role.add_to_principal_policy(
@@ -131,12 +128,9 @@ def grant_relay_permissions(
     *,
     queues: Sequence[sqs.IQueue],
     table: dynamodb.ITable,
-    secrets: Sequence[secretsmanager.ISecret],
 ) -> None:
     """The relay enqueues webhooks, serves the REST API from the store and verifies signatures: no Partner
     Central, no partner role, no topic."""
     for queue in queues:
         queue.grant(role, *QUEUE_ACTIONS)
     table.grant(role, *TABLE_ACTIONS)
-    for secret in secrets:
-        secret.grant_read(role)
