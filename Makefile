@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PLUGINS := $(sort $(dir $(wildcard plugins/*/pyproject.toml)))
 
-.PHONY: demo test lint typecheck pytest bench clean install
+.PHONY: demo test lint typecheck pytest bench clean install cdk-cli
 
 $(VENV)/.installed: pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,15 @@ $(VENV)/.installed: pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	touch $@
 
 install: $(VENV)/.installed
+
+# The CDK CLI pinned in infra/cdk/package-lock.json (docs/deploy.md runs `npx --no-install cdk`); only where
+# node is, as the infra tests themselves.
+CDK_CLI := infra/cdk/node_modules/.installed
+$(CDK_CLI): infra/cdk/package.json infra/cdk/package-lock.json
+	cd infra/cdk && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+cdk-cli: $(CDK_CLI)
 
 demo: install
 	$(VENV)/bin/cosync demo
@@ -25,7 +34,7 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy cosync_worker plugins infra/cdk/cosync_infra
 
-pytest: install
+pytest: install $(if $(shell command -v node),cdk-cli)
 	$(PY) -m pytest -q -p no:cacheprovider
 
 test: lint typecheck pytest
@@ -34,4 +43,4 @@ bench: install
 	$(PY) bench/worker_overhead.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache infra/cdk/node_modules infra/cdk/cdk.out

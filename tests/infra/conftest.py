@@ -54,17 +54,30 @@ def image_plugin_manager(settings: Any) -> Any:
     return plugins
 
 
+def cdk_context() -> dict[str, Any]:
+    """cdk.json's context: the settings and the feature flags `cdk synth` runs the app with."""
+    context: dict[str, Any] = json.loads((CDK_DIR / "cdk.json").read_text())["context"]
+    return context
+
+
 def example_settings() -> dict[str, Any]:
     """The settings checked into cdk.json, so the tests cover what `cdk synth` synthesizes."""
-    return json.loads((CDK_DIR / "cdk.json").read_text())["context"]["cosync"]
+    settings: dict[str, Any] = cdk_context()["cosync"]
+    return settings
+
+
+def cdk_app() -> Any:
+    """An App with cdk.json's feature flags, as the cdk CLI builds it."""
+    from aws_cdk import App
+
+    return App(context={k: v for k, v in cdk_context().items() if k != "cosync"})
 
 
 @pytest.fixture(scope="session")
 def synthesized() -> Any:
-    from aws_cdk import App
     from cosync_infra import build_app, load_settings
 
-    app = build_app(load_settings(example_settings()), App())
+    app = build_app(load_settings(example_settings()), cdk_app())
     app.synth()
     return app
 

@@ -29,6 +29,7 @@ __all__ = [
     "OperationsDashboard",
     "add_metrics_agent",
     "agent_config",
+    "metrics_log_group_name",
     "scrape_config",
 ]
 
@@ -44,6 +45,11 @@ EXPORTED_METRICS = (
     "cosync_webhook_events_accepted_total",
     "cosync_webhook_rejected_total",
 )
+
+
+def metrics_log_group_name(settings: DeploySettings) -> str:
+    """Where the agent writes its EMF lines (a literal, so the agent's configuration is plain text)."""
+    return f"/{settings.name}/metrics"
 
 
 def scrape_config(service: str) -> str:
@@ -100,7 +106,7 @@ def add_metrics_agent(
     settings: DeploySettings,
     service: str,
     region: str,
-    log_group: logs.ILogGroup,
+    log_group: logs.LogGroup,
     app_logs: logs.ILogGroup,
 ) -> ecs.ContainerDefinition:
     """The agent container of ``task``; non-essential, so a broken agent never stops cosync."""
@@ -112,7 +118,7 @@ def add_metrics_agent(
         memory_reservation_mib=64,
         readonly_root_filesystem=False,  # the agent writes its state and generated config under /opt/aws
         environment={
-            "CW_CONFIG_CONTENT": agent_config(region, log_group.log_group_name),
+            "CW_CONFIG_CONTENT": agent_config(region, metrics_log_group_name(settings)),
             "PROMETHEUS_CONFIG_CONTENT": scrape_config(service),
         },
         logging=ecs.LogDrivers.aws_logs(stream_prefix=f"{service}-metrics-agent", log_group=app_logs),
@@ -139,7 +145,7 @@ class OperationsDashboard(Construct):
         self.metrics_log_group = logs.LogGroup(
             self,
             "MetricsLogs",
-            log_group_name=f"/{settings.name}/metrics",
+            log_group_name=metrics_log_group_name(settings),
             retention=logs.RetentionDays.TWO_WEEKS,
             removal_policy=RemovalPolicy.DESTROY,  # derived data: the metrics themselves outlive it
         )

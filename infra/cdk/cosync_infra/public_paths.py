@@ -15,12 +15,14 @@ __all__ = ["API_PATTERNS", "MAX_VALUES_PER_RULE", "WEBHOOK_PATTERNS", "chunks"]
 # POST only: HubSpot's webhook target and the seeds' aliases (cosync_worker/relay/webhooks.py).
 WEBHOOK_PATTERNS = ("/webhooks/hubspot", "/webhook/*")
 
-# Every route here requires a bearer token (relay.api_tokens).
+# Every route here requires a bearer token (relay.api_tokens); the AWS connector's (submit, assign, solutions)
+# are mounted only once it is configured.
 API_PATTERNS = (
     "/jobs/*",
     "/audit-trail/*",
     "/conflicts/*",
     "/rollback",
+    "/status",
     "/submit-opportunity",
     "/assign-opportunity",
     "/solutions",

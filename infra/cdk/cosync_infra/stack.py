@@ -6,7 +6,7 @@ forwarder stack in us-east-1 when the service runs elsewhere (Partner Central pu
 
 from __future__ import annotations
 
-from aws_cdk import App, Aspects, CfnOutput, Duration, Environment, Fn, RemovalPolicy, Stack
+from aws_cdk import App, Aspects, CfnOutput, Duration, Environment, Fn, RemovalPolicy, Stack, Token
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
@@ -247,7 +247,16 @@ class CosyncStack(Stack):
         )
         self._suppress_justified_findings()
 
+    @property
+    def availability_zones(self) -> list[str]:
+        """The settings' zones: the default asks AWS at synth (a context lookup) for an env-bound stack,
+        which needs credentials; constructs that spread over zones (the VPC, the load balancer) call this."""
+        return self.settings.zones
+
     def _suppress_justified_findings(self) -> None:
+        # cdk-nag names a resource as the template spells it: a literal partition under the
+        # @aws-cdk/core:enablePartitionLiterals flag (cdk.json), the pseudo parameter otherwise.
+        partition = "<AWS::Partition>" if Token.is_unresolved(self.partition) else self.partition
         for secret in self.secrets.values():
             suppress(secret, "AwsSolutions-SMG4")
         for service in (self.worker, self.relay):
@@ -278,7 +287,7 @@ class CosyncStack(Stack):
                 "Action::kms:ReEncrypt*",
                 "Resource::*",
                 *(
-                    f"Resource::arn:<AWS::Partition>:partnercentral:{PARTNER_CENTRAL_REGION}:"
+                    f"Resource::arn:{partition}:partnercentral:{PARTNER_CENTRAL_REGION}:"
                     f"{self.settings.account}:catalog/{c}/*"
                     for c in self.settings.catalogs
                 ),
