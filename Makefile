@@ -35,7 +35,7 @@ typecheck: install
 	$(VENV)/bin/mypy cosync_worker plugins infra/cdk/cosync_infra
 
 pytest: install $(if $(shell command -v node),cdk-cli)
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider --durations=15
 
 test: lint typecheck pytest
 
