@@ -10,6 +10,7 @@ from ..remote_client import Answer, BearerTokens, RemoteClient, RetryPolicy, Sta
 from ..store import ConflictError, Lease, LockTimeout
 from .base import Connector
 from .cursor import Run
+from .deals import DealConnector, associated, has_tag
 from .declarations import client, every, on, route
 from .state import BoundState, ObjectState, Snapshot
 
@@ -20,6 +21,7 @@ __all__ = [
     "ConflictError",
     "Connector",
     "Context",
+    "DealConnector",
     "Event",
     "Lease",
     "LockTimeout",
@@ -32,8 +34,10 @@ __all__ = [
     "Run",
     "Snapshot",
     "StaticToken",
+    "associated",
     "client",
     "every",
+    "has_tag",
     "on",
     "request_body",
     "route",

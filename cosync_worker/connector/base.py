@@ -11,13 +11,14 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
 from ..errors import Retry
 from ..events import Event
+from ..events.parsers import schedule_tick
 from ..hooks import ConnectorSpec, Context, PropertySpec, RouteSpec, ScheduleSpec, hookimpl
 from ..store import Lease, LockTimeout, Store, hold_lock
 from .clients import OpenClients
@@ -80,9 +81,27 @@ class Connector:
         """The clients declared with ``@client``, opened, by method name."""
         return self._clients.by_name
 
+    @property
+    def hubspot(self) -> Any:
+        """The runtime's one HubSpot client (shared rate budget); present whenever ``hubspot.access_token`` is."""
+        return self.context.service("hubspot")
+
+    @property
+    def notifier(self) -> Any:
+        """The runtime's notification service (``cosync_worker.notify``), or None outside a runtime."""
+        return self.context.services.get("notify")
+
     def configured(self) -> bool:
-        """False keeps an installed connector idle: no client is opened and its events are acknowledged."""
-        return True
+        """False keeps an installed connector idle: no client is opened and its events are acknowledged.
+        By default a config model's ``configured`` property decides (an empty section is then valid)."""
+        return bool(getattr(self.config, "configured", True))
+
+    def preflight(self) -> None:
+        """Checks at start-up, before any client opens, of a configured connector; raise ``ConfigError``."""
+
+    async def tick(self, loop: str, slot: int = 0) -> None:
+        """Run one tick of the loop ``loop`` now, as the scheduler's event would (the cursor read and kept)."""
+        await self.cosync_handle_event(schedule_tick(loop, slot), self.context)
 
     def sandbox_config(self, sandbox: dict[str, Any]) -> dict[str, Any] | None:
         """The ``connectors.<name>`` section pointing this connector at the emulators (``cosync sandbox``)."""
@@ -132,6 +151,7 @@ class Connector:
     async def cosync_startup(self, context: Context) -> None:
         self._context = context
         if self.configured():
+            self.preflight()
             factories: list[tuple[str, Callable[[], Any]]] = [
                 (d.name, getattr(self, attr)) for attr, d in self._of(ClientDecl)
             ]
@@ -149,7 +169,18 @@ class Connector:
         for attr, loop in self._of(EveryDecl):
             if event.type == f"schedule.{loop.name}":
                 handler: Callable[[Run], Awaitable[datetime | None]] = getattr(self, attr)
-                await run_loop(self.store, loop.name, self._cursor_name(loop), handler, event, self.now())
+                lookback = (
+                    loop.lookback_seconds(self) if callable(loop.lookback_seconds) else loop.lookback_seconds
+                )
+                await run_loop(
+                    self.store,
+                    loop.name,
+                    self._cursor_name(loop),
+                    handler,
+                    event,
+                    self.now(),
+                    timedelta(seconds=lookback),
+                )
         for attr, decl in self._of(OnDecl):
             if any(fnmatch.fnmatchcase(event.type, p) for p in decl.patterns):
                 await getattr(self, attr)(event)

@@ -30,6 +30,8 @@ class EveryDecl:
     cursor: str | bool = False
     jitter_seconds: float = 0.0
     description: str = ""
+    # seconds, or a function of the connector instance (to read them from its config)
+    lookback_seconds: float | Callable[[Any], float] = 0.0
 
 
 @dataclass(frozen=True)
@@ -80,19 +82,25 @@ def every(
     cursor: str | bool = False,
     jitter_seconds: float = 0.0,
     description: str = "",
+    lookback_seconds: float | Callable[[Any], float] = 0.0,
 ) -> Callable[[F], F]:
     """``async def loop(self, run: Run) -> datetime | None``, run on each tick of the loop ``name``.
 
     With ``cursor`` (``True`` for ``"<connector>:<name>"``, or the cursor's name in the store) the framework
     passes the stored bookmark as ``run.since`` and, if the loop succeeds, advances it to the newest value the
     loop returns, never past ``run.signpost`` (the run's start), so what changed during the run is seen next.
+    ``lookback_seconds`` (a number, or a function of the connector such as ``lambda c: c.config.overlap``)
+    hands the loop ``run.since`` that much before the bookmark: a re-read window for remote update times that
+    lag (clock skew); the bookmark itself still only moves forward.
     ``interval_seconds``/``jitter_seconds`` are defaults that ``schedules.<name>`` in config overrides.
     """
     if not name or not interval_seconds > 0:
         raise TypeError(
             f"@every needs a loop name and a positive interval, got {name!r}, {interval_seconds!r}"
         )
-    return _mark(EveryDecl(name, interval_seconds, cursor, jitter_seconds, description))
+    if not callable(lookback_seconds) and lookback_seconds < 0:
+        raise TypeError(f"@every {name!r}: lookback_seconds must not be negative")
+    return _mark(EveryDecl(name, interval_seconds, cursor, jitter_seconds, description, lookback_seconds))
 
 
 def route(

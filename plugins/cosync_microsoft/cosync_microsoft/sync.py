@@ -1,20 +1,22 @@
-"""The three flows of the connector on top of the HubSpot client, the Referrals client and the state store.
+"""The three flows of the connector, on the SDK: the runtime's HubSpot client, the Referrals client, per-deal
+versioned state and per-deal leases that hold across replicas.
 
-State per deal lives under ``microsoft:deal:<id>``: ``referral_id``, the referral's last ``etag``, ``remote``
-(the referral fields last seen) and ``synced`` (the deal's watched properties last synced). Comparing with
-these snapshots is what keeps redelivery, restarts and our own echoes from doing anything twice.
+State per deal (:class:`DealState`, ``microsoft:deal:<id>``): ``referral_id``, the referral's last ``etag``,
+``remote`` (the referral fields last seen) and ``synced`` (the deal's watched properties last synced).
+Comparing with these snapshots is what keeps redelivery, restarts and our own echoes from doing anything twice.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel, Field
+
+from cosync_worker.connector import DealConnector, ObjectState, Run, associated, has_tag
 from cosync_worker.logs import get_logger
-from cosync_worker.notify import Notice, Notifier
-from cosync_worker.store import Store
+from cosync_worker.notify import Notice
 
 from .client import MicrosoftApiError, PreconditionFailed, ReferralsClient
 from .config import MicrosoftConfig
@@ -24,7 +26,6 @@ from .mapping import (
     ReferralInputError,
     changed_properties,
     deal_snapshot,
-    has_tag,
     patch_operations,
     referral_body,
     referral_to_deal,
@@ -32,22 +33,36 @@ from .mapping import (
     status_properties,
 )
 
-__all__ = ["CURSOR", "MicrosoftSync", "PollResult", "deal_key", "referral_version"]
+__all__ = ["CURSOR", "POLL", "DealState", "PollResult", "ReferralSync", "referral_version"]
 
+POLL = "microsoft_poll"
 CURSOR = "microsoft:poll"
 CLOSED_STAGES = frozenset({"closedwon", "closedlost"})
 _CONFLICT_ATTEMPTS = 4
 _REMOTE_FIELDS = ("name", "status", "substatus", "details")
+_POLL_LEASE_SECONDS = 600.0  # a poll of thousands of referrals takes minutes; a killed one frees it by then
 
 log = get_logger("cosync.microsoft")
 
 
-def deal_key(deal_id: str) -> str:
-    return f"microsoft:deal:{deal_id}"
+class DealState(BaseModel):
+    referral_id: str | None = None
+    etag: str | None = None
+    remote: dict[str, Any] | None = None
+    synced: dict[str, Any] = Field(default_factory=dict)
 
 
 def _remote(referral: dict[str, Any]) -> dict[str, Any]:
     return {k: referral.get(k) for k in _REMOTE_FIELDS}
+
+
+def _linked(referral: dict[str, Any], props: dict[str, Any]) -> DealState:
+    return DealState(
+        referral_id=str(referral["id"]),
+        etag=referral.get("eTag"),
+        remote=_remote(referral),
+        synced=deal_snapshot(props),
+    )
 
 
 def referral_version(referral: dict[str, Any]) -> str:
@@ -60,7 +75,7 @@ def referral_version(referral: dict[str, Any]) -> str:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass
@@ -73,69 +88,55 @@ class PollResult:
     skipped: int = 0
 
 
-class MicrosoftSync:
-    """One per process; serialises work per deal so a poll and a webhook never interleave on one deal."""
+class ReferralSync(DealConnector):
+    """The flows; :class:`~cosync_microsoft.plugin.MicrosoftConnector` declares which event runs which."""
 
-    def __init__(
-        self,
-        hubspot: Any,
-        client: ReferralsClient,
-        store: Store,
-        config: MicrosoftConfig,
-        notifier: Notifier | None = None,
-    ) -> None:
-        self.hubspot = hubspot
-        # The core notification service: incoming and changed referrals become a task plus a note for the
-        # deal owner. Without one (tests of the bare sync, no runtime) the poll notifies nobody.
-        self.notifier = notifier
-        self.client = client
-        self.store = store
-        self.config = config
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._poll_lock = asyncio.Lock()
+    status_prefix = "microsoft"
+    deals = ObjectState(DealState, "deal", legacy=True)
+    last_poll: PollResult | None = None
 
-    def _lock(self, deal_id: str) -> asyncio.Lock:
-        return self._locks.setdefault(deal_id, asyncio.Lock())
+    @property
+    def referrals(self) -> ReferralsClient:
+        client: ReferralsClient = self.clients["referrals_client"]
+        return client
 
-    async def _set_error(self, deal_id: str, reason: str) -> None:
-        await self.hubspot.update(
-            "deals", deal_id, {"microsoft_sync_status": "error", "microsoft_sync_error": reason[:1000]}
-        )
+    @property
+    def settings(self) -> MicrosoftConfig:
+        config: MicrosoftConfig = self.config
+        return config
 
     # -- flow 1: deal.creation → CreateReferral -------------------------------------------------
     async def deal_created(self, deal_id: str) -> None:
-        async with self._lock(deal_id):
+        async with self.deal_lock(deal_id):
             await self._deal_created(deal_id)
 
     async def _deal_created(self, deal_id: str) -> None:
-        key = deal_key(deal_id)
-        state = await self.store.get_state(key)
-        if state and state.get("referral_id"):
+        if (await self.deals.read(deal_id)).value.referral_id:
             return  # redelivery or restart: the referral exists already
         deal = await self.hubspot.get("deals", deal_id, properties=DEAL_PROPERTIES)
         props: dict[str, Any] = deal.get("properties") or {}
-        if not has_tag(props.get("dealname"), self.config.deal_tag):
+        if not has_tag(props.get("dealname"), self.settings.deal_tag):
             return
         if props.get("microsoft_referral_id"):
             # Created by the poll from an incoming referral (or linked by hand): adopt, never create.
-            await self.store.put_state(
-                key, {"referral_id": props["microsoft_referral_id"], "synced": deal_snapshot(props)}
-            )
+            adopted = DealState(referral_id=str(props["microsoft_referral_id"]), synced=deal_snapshot(props))
+            # Conditional: a poll that recorded the whole link meanwhile keeps it.
+            await self.deals.update(deal_id, lambda s: s if s.referral_id else adopted)
             return
         company, contacts = await self._customer(deal_id)
         try:
-            body = referral_body(deal_id, props, company, contacts, self.config)
+            body = referral_body(deal_id, props, company, contacts, self.settings)
         except ReferralInputError as exc:
             log.warning("microsoft_referral_input_invalid", deal_id=deal_id, fields=exc.fields)
-            await self._set_error(deal_id, f"cannot create the Microsoft referral: {exc}")
+            await self.set_error(deal_id, f"cannot create the Microsoft referral: {exc}")
             return
         # Idempotency across lost state: Microsoft already knows this deal if a referral carries its id.
-        referral = await self.client.find_by_external_reference(deal_id)
+        referral = await self.referrals.find_by_external_reference(deal_id)
         if referral is None:
             try:
-                referral = await self.client.create(body)
+                referral = await self.referrals.create(body)
             except MicrosoftApiError as exc:
-                await self._set_error(deal_id, exc.reason)
+                await self.set_error(deal_id, exc.reason)
                 raise
             log.info("microsoft_referral_created", deal_id=deal_id, referral_id=referral.get("id"))
         # HubSpot first: if the state write is lost, redelivery adopts the id from the deal.
@@ -144,65 +145,44 @@ class MicrosoftSync:
             deal_id,
             {**status_properties(referral), "microsoft_sync_status": "synced", "microsoft_sync_error": ""},
         )
-        await self.store.put_state(
-            key,
-            {
-                "referral_id": referral["id"],
-                "etag": referral.get("eTag"),
-                "remote": _remote(referral),
-                "synced": deal_snapshot(props),
-            },
-        )
+        linked = _linked(referral, props)
+        await self.deals.update(deal_id, lambda _: linked)
 
     async def _customer(self, deal_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-        company_ids = await self.hubspot.associations("deals", deal_id, "companies")
-        company: dict[str, Any] | None = None
-        if company_ids:
-            found = await self.hubspot.get(
-                "companies", company_ids[0], properties=("name", "address", "city", "state", "zip", "country")
-            )
-            company = found.get("properties") or {}
-        contact_ids = await self.hubspot.associations("deals", deal_id, "contacts")
-        contacts: list[dict[str, Any]] = []
-        if contact_ids:
-            records = await self.hubspot.batch_read(
-                "contacts", contact_ids[:20], properties=("firstname", "lastname", "email", "phone")
-            )
-            contacts = [r.get("properties") or {} for r in records]
-        return company, contacts
+        companies = await associated(
+            self.hubspot, deal_id, "companies", ("name", "address", "city", "state", "zip", "country")
+        )
+        contacts = await associated(
+            self.hubspot, deal_id, "contacts", ("firstname", "lastname", "email", "phone"), limit=20
+        )
+        return (companies[0] if companies else None), contacts
 
     # -- flow 2: deal change → PATCH with If-Match -------------------------------------------------
     async def deal_changed(self, deal_id: str, prop: str | None) -> None:
         if prop is not None and prop not in WATCHED_PROPERTIES:
             return  # our own microsoft_* write-backs and unrelated properties
-        async with self._lock(deal_id):
+        async with self.deal_lock(deal_id):
             await self._deal_changed(deal_id)
 
     async def _deal_changed(self, deal_id: str) -> None:
-        key = deal_key(deal_id)
-        state = await self.store.get_state(key)
-        if not state or not state.get("referral_id"):
+        state = (await self.deals.read(deal_id)).value
+        if not state.referral_id:
             return
         deal = await self.hubspot.get("deals", deal_id, properties=DEAL_PROPERTIES)
         props: dict[str, Any] = deal.get("properties") or {}
-        changed = changed_properties(state.get("synced") or {}, props)
+        changed = changed_properties(state.synced, props)
         if not changed:
             return  # an echo of what we wrote, or a redelivery
-        referral_id = str(state["referral_id"])
-        etag: str | None = state.get("etag")
-        remote: dict[str, Any] | None = state.get("remote")
         try:
-            referral = await self._patch(referral_id, etag, remote, changed, props)
+            referral = await self._patch(state.referral_id, state.etag, state.remote, changed, props)
         except ReferralInputError as exc:
-            await self._set_error(deal_id, f"cannot update the Microsoft referral: {exc}")
+            await self.set_error(deal_id, f"cannot update the Microsoft referral: {exc}")
             return
         except MicrosoftApiError as exc:
-            await self._set_error(deal_id, exc.reason)
+            await self.set_error(deal_id, exc.reason)
             raise
-        state.update(
-            {"etag": referral.get("eTag"), "remote": _remote(referral), "synced": deal_snapshot(props)}
-        )
-        await self.store.put_state(key, state)
+        synced = _linked({**referral, "id": state.referral_id}, props)
+        await self.deals.update(deal_id, lambda _: synced)
         wanted = {
             **status_properties(referral),
             "microsoft_sync_status": "synced",
@@ -226,18 +206,18 @@ class MicrosoftSync:
         )
         for _ in range(_CONFLICT_ATTEMPTS):
             if current is None:
-                current = await self.client.get(referral_id)
-            ops = patch_operations(changed, props, current, self.config)
+                current = await self.referrals.get(referral_id)
+            ops = patch_operations(changed, props, current, self.settings)
             if not ops:
                 return current
             try:
-                updated, new_etag = await self.client.update(referral_id, str(current.get("eTag")), ops)
+                updated, new_etag = await self.referrals.update(referral_id, str(current.get("eTag")), ops)
             except PreconditionFailed:
                 log.info("microsoft_etag_conflict", referral_id=referral_id)
                 current = None
                 continue
             if updated is None:
-                return await self.client.get(referral_id)
+                return await self.referrals.get(referral_id)
             updated["eTag"] = new_etag or updated.get("eTag")
             return updated
         raise MicrosoftApiError(
@@ -246,21 +226,26 @@ class MicrosoftSync:
 
     # -- flow 3: scheduled poll of New/Active referrals --------------------------------------------
     async def poll(self) -> PollResult:
-        async with self._poll_lock:
-            return await self._poll()
+        """One poll now, as a scheduler tick would run it (the framework keeps the cursor)."""
+        await self.tick(POLL)
+        assert self.last_poll is not None
+        return self.last_poll
 
-    async def _poll(self) -> PollResult:
-        signpost = datetime.now(UTC)
-        cursor = await self.store.get_cursor(CURSOR)
-        statuses = " or ".join(f"status eq '{s}'" for s in self.config.poll_statuses)
+    async def poll_referrals(self, run: Run) -> datetime:
+        async with self.lock("poll", ttl_seconds=_POLL_LEASE_SECONDS, wait_seconds=5.0):
+            self.last_poll = await self._poll(run.since)
+        # Only a complete run gets here: the framework then moves the cursor to the run's start.
+        return run.signpost
+
+    async def _poll(self, since: datetime | None) -> PollResult:
+        statuses = " or ".join(f"status eq '{s}'" for s in self.settings.poll_statuses)
         query = f"({statuses})"
-        if cursor:
-            since = datetime.fromisoformat(cursor.replace("Z", "+00:00"))
-            since -= timedelta(seconds=self.config.poll_overlap_seconds)
+        if since is not None:
             query += f" and updatedDateTime ge {_iso(since)}"
         result = PollResult()
         pending: list[dict[str, Any]] = []
-        async for page in self.client.pages(query, top=self.config.poll_page_size, orderby="updatedDateTime"):
+        pages = self.referrals.pages(query, top=self.settings.poll_page_size, orderby="updatedDateTime")
+        async for page in pages:
             pending.extend(page)
             # 100 = HubSpot's batch and IN-filter size: one search + one create + one update per 100.
             while len(pending) >= 100:
@@ -268,8 +253,6 @@ class MicrosoftSync:
                 pending = pending[100:]
         if pending:
             await self._apply(pending, result)
-        # Only a complete run moves the cursor; a failed run re-reads the same window next time.
-        await self.store.set_cursor(CURSOR, _iso(signpost))
         log.info("microsoft_poll_done", **result.__dict__)
         return result
 
@@ -289,23 +272,23 @@ class MicrosoftSync:
         notices: list[Notice] = []
         updates: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] = []
         for referral in referrals:
-            if referral.get("status") not in self.config.poll_statuses:
+            if referral.get("status") not in self.settings.poll_statuses:
                 result.skipped += 1  # closed: finished deals are never reopened
                 continue
-            desired = referral_to_deal(referral, self.config)
+            desired = referral_to_deal(referral, self.settings)
             deal = by_referral.get(str(referral.get("id")))
             if deal is None:
                 if referral.get("externalReferenceId"):
                     result.skipped += 1  # ours, from a HubSpot deal: deal.creation links it
                     continue
-                creates.append((referral, {**desired, "pipeline": self.config.pipeline}))
+                creates.append((referral, {**desired, "pipeline": self.settings.pipeline}))
                 continue
             props: dict[str, Any] = deal.get("properties") or {}
             if props.get("dealstage") in CLOSED_STAGES:
                 result.skipped += 1
                 continue
-            state = await self.store.get_state(deal_key(str(deal["id"]))) or {}
-            previous = referral_to_deal(state["remote"], self.config) if state.get("remote") else None
+            state = (await self.deals.read(str(deal["id"]))).value
+            previous = referral_to_deal(state.remote, self.settings) if state.remote else None
             diff = {
                 k: v
                 for k, v in desired.items()
@@ -319,8 +302,7 @@ class MicrosoftSync:
                 and not same_value(k, props.get(k), v)
             }
             if not diff and previous is None:
-                async with self._lock(str(deal["id"])):
-                    await self.store.put_state(deal_key(str(deal["id"])), self._state(referral, props))
+                await self._record(str(deal["id"]), _linked(referral, props))
             if diff:
                 updates.append((str(deal["id"]), diff, props, referral))
         if creates:
@@ -333,8 +315,7 @@ class MicrosoftSync:
                 )
                 if deal is None:
                     continue
-                async with self._lock(str(deal["id"])):
-                    await self.store.put_state(deal_key(str(deal["id"])), self._state(referral, props))
+                await self._record(str(deal["id"]), _linked(referral, props))
                 result.created += 1
                 notices.append(
                     Notice(
@@ -347,16 +328,12 @@ class MicrosoftSync:
         if updates:
             for deal_id, diff, props, referral in updates:
                 # Recorded before writing so the webhook echo of this write is recognised as ours.
-                async with self._lock(deal_id):
-                    state = await self.store.get_state(deal_key(deal_id)) or {}
-                    state.update({"referral_id": referral["id"], "synced": deal_snapshot({**props, **diff})})
-                    await self.store.put_state(deal_key(deal_id), state)
+                await self._pending(deal_id, str(referral["id"]), deal_snapshot({**props, **diff}))
             await self.hubspot.batch_update(
                 "deals", [{"id": d, "properties": diff} for d, diff, _, _ in updates]
             )
             for deal_id, diff, props, referral in updates:
-                async with self._lock(deal_id):
-                    await self.store.put_state(deal_key(deal_id), self._state(referral, {**props, **diff}))
+                await self._record(deal_id, _linked(referral, {**props, **diff}))
                 result.updated += 1
                 notices.append(
                     Notice(
@@ -370,11 +347,12 @@ class MicrosoftSync:
             # One call for the whole page: the notifier batches HubSpot's task and note creates per 100.
             await self.notifier.notify_many(notices)
 
-    @staticmethod
-    def _state(referral: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "referral_id": referral["id"],
-            "etag": referral.get("eTag"),
-            "remote": _remote(referral),
-            "synced": deal_snapshot(props),
-        }
+    async def _pending(self, deal_id: str, referral_id: str, synced: dict[str, str]) -> None:
+        async with self.deal_lock(deal_id):
+            await self.deals.update(
+                deal_id, lambda s: s.model_copy(update={"referral_id": referral_id, "synced": synced})
+            )
+
+    async def _record(self, deal_id: str, state: DealState) -> None:
+        async with self.deal_lock(deal_id):
+            await self.deals.update(deal_id, lambda _: state)

@@ -12,15 +12,15 @@ from typing import Any
 
 import aiohttp
 import pytest_asyncio
-from cosync_microsoft.plugin import sandbox_section
+from cosync_microsoft.plugin import MicrosoftConnector, sandbox_section
 from cosync_microsoft.properties import MICROSOFT_PROPERTIES
-from cosync_microsoft.sync import MicrosoftSync
 
 from cosync_worker.config import Settings
 from cosync_worker.hubspot import HubSpotClient
 from cosync_worker.runtime import Runtime
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.sandbox.microsoft import MicrosoftEmulator
+from cosync_worker.testing.conformance import connector_of
 
 TIMEOUT = aiohttp.ClientTimeout(total=20)
 DEAL_TO_CONTACT, DEAL_TO_COMPANY = 3, 5
@@ -112,9 +112,8 @@ class Stack:
     http: aiohttp.ClientSession
 
     @property
-    def sync(self) -> MicrosoftSync:
-        sync: MicrosoftSync = self.rt.context.services["microsoft"]
-        return sync
+    def sync(self) -> MicrosoftConnector:
+        return connector_of(self.rt, MicrosoftConnector)
 
     def deal(self, deal_id: str) -> dict[str, Any]:
         return dict(self.hs.objects("deals")[deal_id]["properties"])

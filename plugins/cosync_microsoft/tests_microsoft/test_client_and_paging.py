@@ -10,10 +10,12 @@ import pytest
 from cosync_microsoft.auth import MsalTokenProvider, StaticTokenProvider
 from cosync_microsoft.client import MicrosoftApiError, ReferralsClient
 from cosync_microsoft.config import MicrosoftConfig
-from cosync_microsoft.plugin import sandbox_section
-from cosync_microsoft.sync import CURSOR, MicrosoftSync
+from cosync_microsoft.plugin import MicrosoftConnector, sandbox_section
+from cosync_microsoft.sync import CURSOR
 
+from cosync_worker.config import Settings
 from cosync_worker.errors import PermanentError, Retry
+from cosync_worker.hooks import Context
 from cosync_worker.hubspot import HubSpotClient
 from cosync_worker.remote_budget import SharedBucket
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
@@ -123,19 +125,28 @@ async def test_1000_referrals_sync_with_the_fewest_hubspot_calls(
         )
         | {"poll_page_size": 250}
     )
-    from cosync_microsoft.plugin import build_referrals_client
-
     store = SqliteStore(tmp_path / "state.db")
     await store.open()
     hs.calls.clear()
     try:
         async with HubSpotClient(hs.base_url, hs.access_token, requests_per_10s=10_000) as hubspot:
-            async with build_referrals_client(config) as client:
-                sync = MicrosoftSync(hubspot, client, store, config)
+            # The connector alone, without a notifier (whose task and note creates would be counted too).
+            context = Context(
+                Settings.model_validate({}),
+                store,
+                queue=None,  # type: ignore[arg-type]
+                connector_configs={"microsoft": config},
+                services={"hubspot": hubspot},
+            )
+            sync = MicrosoftConnector()
+            await sync.cosync_startup(context)
+            try:
                 first = await sync.poll()
                 calls, ms_lists = dict(hs.calls), ms.calls["GET /v1.0/engagements/referrals"]
                 second = await sync.poll()
                 after_second = dict(hs.calls)
+            finally:
+                await sync.cosync_shutdown(context)
         assert (first.seen, first.created) == (1000, 1000)
         assert len(hs.objects("deals")) == 1000
         assert calls == {

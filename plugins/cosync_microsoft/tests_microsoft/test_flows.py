@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cosync_microsoft.sync import CURSOR, deal_key
+from cosync_microsoft.sync import CURSOR, DealState
 
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.sandbox.microsoft import MicrosoftEmulator
@@ -64,8 +64,8 @@ async def test_deal_change_patches_with_etag_and_survives_a_conflict(stack: Stac
     assert (referral["status"], referral["substatus"]) == ("Active", "Engaged")
     await wait_until(lambda: stack.deal(deal_id).get("microsoft_substatus") == "Engaged")
     assert stack.ms.calls.get("PATCH /v1.0/engagements/referrals/{id}", 0) >= 2  # 412 then success
-    state = await stack.rt.context.store.get_state(deal_key(deal_id))
-    assert state is not None and state["etag"] == referral["eTag"]
+    state = await stack.sync.deals.read(deal_id)
+    assert state.value.etag == referral["eTag"]
 
 
 async def test_incoming_referral_becomes_a_deal_and_closed_ones_are_left_alone(stack: Stack) -> None:
@@ -136,7 +136,7 @@ async def test_redelivery_and_restart_do_nothing_twice(
     hs_writes = sum(v for k, v in hs.calls.items() if k.startswith(("POST", "PATCH")) and "search" not in k)
     async with running(tmp_path, hs, ms) as s:
         # Lost state is no excuse either: the externalReferenceId lookup finds the referral.
-        await s.rt.context.store.put_state(deal_key(deal_id), {})
+        await s.sync.deals.update(deal_id, lambda _: DealState())
         await s.sync.deal_created(deal_id)
         result = await s.sync.poll()
         assert (result.created, result.updated) == (0, 0)
