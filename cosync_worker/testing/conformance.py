@@ -45,6 +45,7 @@ from ..runtime import Runtime
 from ..sandbox.hubspot import HubSpotEmulator
 
 __all__ = [
+    "NO_IDLE",
     "Stack",
     "World",
     "conformance_suite",
@@ -57,6 +58,8 @@ __all__ = [
 ]
 
 C = TypeVar("C", bound=Connector)
+NO_IDLE: dict[str, Any] = {}
+"""``conformance_suite(..., unconfigured=NO_IDLE)``: the connector has no installed-but-idle state."""
 _WEBHOOK_TYPES = ("deal.creation", "deal.propertyChange")
 
 
@@ -214,10 +217,20 @@ def _sessions(client: Any) -> list[aiohttp.ClientSession]:
     return [v for v in vars(client).values() if isinstance(v, aiohttp.ClientSession)]
 
 
-def conformance_suite(connector: type[Connector], plugin_module: str, world: WorldBuilder) -> type:
+def conformance_suite(
+    connector: type[Connector],
+    plugin_module: str,
+    world: WorldBuilder,
+    *,
+    unconfigured: dict[str, Any] | None = None,
+) -> type:
     """The conformance test class for ``connector`` (registered from ``plugin_module``); assign it to a
-    ``Test...`` name in a test module. It uses the ``tmp_path`` and ``hubspot_emulator`` fixtures."""
+    ``Test...`` name in a test module. It uses the ``tmp_path`` and ``hubspot_emulator`` fixtures.
+
+    ``unconfigured`` is the section that leaves the connector installed but idle (default: an empty one); a
+    connector with no idle state (every section, even an empty one, works) passes ``unconfigured=NO_IDLE``."""
     name = connector.name
+    idle_section = {} if unconfigured is None else unconfigured
 
     def settings(tmp: Path, hs: HubSpotEmulator, section: dict[str, Any] | None) -> Settings:
         return stack_settings(tmp, hs, [plugin_module], {} if section is None else {name: section})
@@ -279,7 +292,10 @@ def conformance_suite(connector: type[Connector], plugin_module: str, world: Wor
         ) -> None:
             await properties_created(hubspot_emulator)
             async with world(hubspot_emulator) as w:
-                async with running_stack(settings(tmp_path, hubspot_emulator, {}), hubspot_emulator) as stack:
+                if idle_section is NO_IDLE:
+                    pytest.skip(f"{name}: every section, even an empty one, is a working configuration")
+                cfg = settings(tmp_path, hubspot_emulator, idle_section)
+                async with running_stack(cfg, hubspot_emulator) as stack:
                     mine = connector_of(stack.rt, connector)
                     assert not mine.configured() and mine.clients == {}
                     events = await w.act(stack, configured=False)

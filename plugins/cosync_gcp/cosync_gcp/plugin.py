@@ -1,9 +1,8 @@
-"""Hook implementations of the ``gcp`` connector (entry point ``cosync.connectors: gcp``).
+"""The ``gcp`` connector (entry point ``cosync.connectors: gcp``): which event runs which flow.
 
-At start-up it opens one :class:`CloudCrmPartnersClient` and one :class:`GcpSync` and registers the sync
-as ``context.services["gcp"]``. Google-side changes reach the rep through ``context.services["notify"]``
-(a note written by the sync itself only when no notifier is registered). It uses ``context.services["hubspot"]`` when the runtime provides one and
-otherwise builds its own with :func:`build_hubspot_client`.
+Built on the connector SDK: the framework opens and closes the Cloud CRM Partners client and leaves the
+connector idle while its section names no ``partner_id``. Google-side changes reach the rep through the
+runtime's notification service. The flows are in :mod:`cosync_gcp.sync`.
 """
 
 from __future__ import annotations
@@ -13,36 +12,19 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cosync_worker.config import ConfigError, Settings
-from cosync_worker.events import Event
-from cosync_worker.hooks import ConnectorSpec, Context, PropertySpec, ScheduleSpec, hookimpl
-from cosync_worker.hubspot import HubSpotClient
-from cosync_worker.store import Store
+from cosync_worker.config import ConfigError
+from cosync_worker.connector import Event, Run, client, every, on
 
+from . import declarations
 from .client import CloudCrmPartnersClient
 from .config import GcpConfig
-from .declarations import cosync_demo, cosync_emulators, cosync_notice_kinds  # noqa: F401 (hooks)
-from .locator import LeadLinkLocator, OpportunityLocator, SandboxLocator
 from .properties import GCP_PROPERTIES
 from .sandbox import sandbox_section
-from .sync import GcpSync
+from .sync import REFRESH, LeadSync
 
-__all__ = [
-    "NAME",
-    "REFRESH",
-    "build_hubspot_client",
-    "cosync_connector",
-    "cosync_handle_event",
-    "cosync_hubspot_properties",
-    "cosync_sandbox_config",
-    "cosync_shutdown",
-    "cosync_startup",
-    "load_key_info",
-]
+__all__ = ["NAME", "REFRESH", "GcpConnector", "load_key_info"]
 
 NAME = "gcp"
-REFRESH = "gcp_refresh"
-_OWNED = "gcp:owned"  # services this connector opened and must close
 
 
 async def load_key_info(config: GcpConfig) -> dict[str, Any]:
@@ -70,105 +52,57 @@ async def load_key_info(config: GcpConfig) -> dict[str, Any]:
     return info
 
 
-def build_hubspot_client(settings: Settings, store: Store) -> HubSpotClient:
-    """A HubSpot client from ``settings.hubspot`` (secrets already resolved); the runtime may share it."""
-    token = settings.hubspot.access_token
-    if token is None:
-        raise ConfigError(["hubspot.access_token: required by the gcp connector"])
-    return HubSpotClient(
-        settings.hubspot.base_url,
-        token.get(),
-        store=store,
-        requests_per_10s=settings.hubspot.requests_per_10s,
-        search_per_second=settings.hubspot.search_per_second,
-    )
+class GcpConnector(LeadSync):
+    name = NAME
+    config_model = GcpConfig
+    description = "HubSpot #GCP deals ↔ Google Cloud CRM Partners leads and opportunities."
+    properties = tuple(GCP_PROPERTIES)
 
+    # What the connector brings besides its handlers (notice kinds, emulator, demo).
+    cosync_notice_kinds = staticmethod(declarations.cosync_notice_kinds)
+    cosync_emulators = staticmethod(declarations.cosync_emulators)
+    cosync_demo = staticmethod(declarations.cosync_demo)
 
-@hookimpl
-def cosync_connector() -> ConnectorSpec:
-    return ConnectorSpec(
-        name=NAME,
-        event_types=("deal.creation", "deal.propertyChange"),
-        config_model=GcpConfig,
-        schedules=(
-            ScheduleSpec(
-                REFRESH,
-                interval_seconds=900,
-                jitter_seconds=30,
-                description="Re-reads the Google opportunities cosync knows and links new ones",
-            ),
-        ),
-        description="HubSpot #GCP deals ↔ Google Cloud CRM Partners leads and opportunities.",
-    )
+    @client
+    async def google_client(self) -> CloudCrmPartnersClient:
+        config = self.settings
+        return CloudCrmPartnersClient(
+            config.base_url,
+            str(config.partner_id),
+            await load_key_info(config),
+            token_url=config.token_url,
+            timeout_seconds=config.request_timeout_seconds,
+            max_retries=config.max_retries,
+            backoff_base=config.backoff_base_seconds,
+            store=self.store,
+            requests_per_minute=config.requests_per_minute,
+        )
 
+    @on("deal.creation")
+    async def on_created(self, event: Event) -> None:
+        await self.deal_created(event.object.id)
 
-@hookimpl
-async def cosync_startup(context: Context) -> None:
-    config: GcpConfig = context.config(NAME)
-    if not config.configured:
-        return
-    info = await load_key_info(config)
-    google = CloudCrmPartnersClient(
-        config.base_url,
-        str(config.partner_id),
-        info,
-        token_url=config.token_url,
-        timeout_seconds=config.request_timeout_seconds,
-        max_retries=config.max_retries,
-        backoff_base=config.backoff_base_seconds,
-        store=context.store,
-        requests_per_minute=config.requests_per_minute,
-    )
-    await google.open()
-    owned: list[Any] = [google]
-    hubspot = context.services.get("hubspot")
-    if hubspot is None:
-        hubspot = build_hubspot_client(context.settings, context.store)
-        await hubspot.open()
-        owned.append(hubspot)
-    locator: OpportunityLocator
-    if config.link_lookup == "sandbox":
-        assert google._session is not None
-        locator = SandboxLocator(config.sandbox_operator_url or config.base_url, google._session)
-    else:
-        locator = LeadLinkLocator(google)
-    context.services[NAME] = GcpSync(
-        hubspot, google, context.store, config, locator, notifier=context.services.get("notify")
-    )
-    context.services[_OWNED] = owned
-
-
-@hookimpl
-async def cosync_shutdown(context: Context) -> None:
-    for client in reversed(context.services.pop(_OWNED, [])):
-        await client.close()
-    context.services.pop(NAME, None)
-
-
-@hookimpl
-async def cosync_handle_event(event: Event, context: Context) -> None:
-    sync: GcpSync | None = context.services.get(NAME)
-    if sync is None:
-        return  # installed but not configured
-    if event.type == f"schedule.{REFRESH}":
-        await sync.refresh()
-    elif event.type == "deal.creation":
-        await sync.deal_created(event.object.id)
-    elif event.type == "deal.propertyChange":
+    @on("deal.propertyChange")
+    async def on_changed(self, event: Event) -> None:
         prop = event.payload.get("propertyName")
-        await sync.deal_changed(
+        await self.deal_changed(
             event.object.id, prop if isinstance(prop, str) else None, event.payload.get("propertyValue")
         )
 
+    @every(
+        REFRESH,
+        900,
+        jitter_seconds=30,
+        description="Re-reads the Google opportunities cosync knows and links new ones",
+    )
+    async def refresh_tick(self, run: Run) -> None:
+        await self.refresh()
 
-@hookimpl
-def cosync_hubspot_properties() -> list[PropertySpec]:
-    return list(GCP_PROPERTIES)
+    def sandbox_config(self, sandbox: dict[str, Any]) -> dict[str, Any] | None:
+        google = sandbox.get("google")
+        if not isinstance(google, dict) or "base_url" not in google or "token_url" not in google:
+            return None
+        return sandbox_section(google)
 
 
-@hookimpl
-def cosync_sandbox_config(sandbox: dict[str, Any]) -> dict[str, Any] | None:
-    google = sandbox.get("google")
-    if not isinstance(google, dict) or "base_url" not in google or "token_url" not in google:
-        return None
-    return {NAME: sandbox_section(google)}
+cosync_plugin = GcpConnector

@@ -1,49 +1,54 @@
-"""The three flows of the connector, on top of the HubSpot client, the Google client and the state store.
+"""The three flows of the connector, on the SDK: the runtime's HubSpot client, the Google client, per-deal
+versioned state and per-deal leases that hold across replicas.
 
-State per deal lives under ``gcp:deal:<id>``: the lead name, the opportunity name, and snapshots of the
-deal fields last sent to Google (``hubspot``) and of the Google fields last written to HubSpot (``google``).
-Comparing with these snapshots is what keeps redelivery, restarts and echoes from doing anything twice.
+State per deal (:class:`DealState`, ``gcp:deal:<id>``): the lead name, the opportunity name, and snapshots of
+the deal fields last sent to Google (``hubspot``) and of the Google fields last written to HubSpot
+(``google``). Comparing with these snapshots is what keeps redelivery, restarts and echoes from doing anything
+twice. The deals a refresh visits are the HubSpot deals that name a lead (``gcp_lead_name``): found by one
+search, so no shared index document is rewritten on every link.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
-from cosync_worker.errors import PermanentError
+from pydantic import BaseModel, Field
+
+from cosync_worker.connector import DealConnector, ObjectState, associated, has_tag
 from cosync_worker.logs import get_logger
-from cosync_worker.notify import Notice, Notifier
-from cosync_worker.store import Store
+from cosync_worker.notify import Notice
 
 from .client import CloudCrmPartnersClient, GoogleApiError
 from .config import GcpConfig
-from .locator import OpportunityLocator
+from .locator import LeadLinkLocator, OpportunityLocator, SandboxLocator
 from .mapping import (
     DEAL_PROPERTIES,
     GOOGLE_WATCHED,
     PATCHABLE_DEAL_PROPERTIES,
     LeadInputError,
-    change_note,
     changed_deal_fields,
     external_id,
     google_changes,
-    has_tag,
     lead_body,
     opportunity_patch,
     opportunity_to_hubspot,
 )
 
-__all__ = ["INDEX_KEY", "GcpSync", "change_key", "deal_key"]
+__all__ = ["REFRESH", "DealState", "LeadSync", "change_key"]
 
-INDEX_KEY = "gcp:index"
-NOTE_TO_DEAL = 214  # HUBSPOT_DEFINED note → deal association type
+REFRESH = "gcp_refresh"
 
 log = get_logger("cosync.gcp")
 
 
-def deal_key(deal_id: str) -> str:
-    return f"gcp:deal:{deal_id}"
+class DealState(BaseModel):
+    status: str | None = None
+    lead_name: str | None = None
+    opportunity_name: str | None = None
+    hubspot: dict[str, Any] = Field(default_factory=dict)
+    google: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
 
 
 def change_key(opportunity: dict[str, Any]) -> str:
@@ -56,39 +61,42 @@ def change_key(opportunity: dict[str, Any]) -> str:
     return "|".join(f"{f}={opportunity.get(f) or ''}" for f in GOOGLE_WATCHED)
 
 
-class GcpSync:
-    """One per process; serialises work per deal so a refresh and a webhook never interleave on one deal."""
+class LeadSync(DealConnector):
+    """The flows; :class:`~cosync_gcp.plugin.GcpConnector` declares which event runs which."""
 
-    def __init__(
-        self,
-        hubspot: Any,
-        google: CloudCrmPartnersClient,
-        store: Store,
-        config: GcpConfig,
-        locator: OpportunityLocator,
-        notifier: Notifier | None = None,
-    ) -> None:
-        self.hubspot = hubspot
-        # The core notification service (a task for the deal owner plus a note); without one, a note only.
-        self.notifier = notifier
-        self.google = google
-        self.store = store
-        self.config = config
-        self.locator = locator
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._index_lock = asyncio.Lock()
+    deals = ObjectState(DealState, "deal", legacy=True)
 
-    def _lock(self, deal_id: str) -> asyncio.Lock:
-        return self._locks.setdefault(deal_id, asyncio.Lock())
+    @property
+    def google(self) -> CloudCrmPartnersClient:
+        found: CloudCrmPartnersClient = self.clients["google_client"]
+        return found
+
+    @property
+    def settings(self) -> GcpConfig:
+        config: GcpConfig = self.config
+        return config
+
+    @property
+    def locator(self) -> OpportunityLocator:
+        if self.settings.link_lookup == "sandbox":
+            assert self.google._session is not None
+            return SandboxLocator(
+                self.settings.sandbox_operator_url or self.settings.base_url, self.google._session
+            )
+        return LeadLinkLocator(self.google)
+
+    async def _state(self, deal_id: str) -> dict[str, Any] | None:
+        found = await self.deals.read(deal_id)
+        state = found.value.model_dump(exclude_none=True)
+        return state if found.version or state.get("status") or state.get("lead_name") else None
 
     # -- flow 1: deal.creation → lead → linked opportunity ------------------------------------------
     async def deal_created(self, deal_id: str) -> None:
-        async with self._lock(deal_id):
+        async with self.deal_lock(deal_id):
             await self._deal_created(deal_id)
 
     async def _deal_created(self, deal_id: str) -> None:
-        key = deal_key(deal_id)
-        state = await self.store.get_state(key)
+        state = await self._state(deal_id)
         if state and state.get("lead_name"):
             # Redelivery or restart: the lead exists; only finish what is left.
             if not state.get("opportunity_name"):
@@ -97,7 +105,7 @@ class GcpSync:
         if state and state.get("status") == "creating":
             # A previous attempt died between leads.create and recording its answer. Google has no lookup
             # by externalSystemId, so creating again could duplicate the lead: stop and say so.
-            await self._set_error(
+            await self.set_error(
                 deal_id,
                 "lead creation was interrupted; check the Partners portal for a lead with externalSystemId "
                 f"{external_id(deal_id)} and set gcp_lead_name, or clear the cosync state to retry",
@@ -105,7 +113,7 @@ class GcpSync:
             return
         deal = await self.hubspot.get("deals", deal_id, properties=DEAL_PROPERTIES)
         props: dict[str, Any] = deal.get("properties") or {}
-        if not has_tag(props.get("dealname"), self.config.deal_tag):
+        if not has_tag(props.get("dealname"), self.settings.deal_tag):
             return
         if props.get("gcp_lead_name"):
             # The deal already names its lead (state store lost or shared by hand): adopt, never re-create.
@@ -113,26 +121,32 @@ class GcpSync:
             await self._save(deal_id, state)
             await self._link(deal_id, state)
             return
-        company = await self._first_associated(deal_id, "companies", ("name", "domain", "website"))
-        contact = await self._first_associated(
-            deal_id, "contacts", ("firstname", "lastname", "email", "phone")
+        companies = await associated(self.hubspot, deal_id, "companies", ("name", "domain", "website"))
+        contacts = await associated(
+            self.hubspot, deal_id, "contacts", ("firstname", "lastname", "email", "phone")
         )
         try:
-            body = lead_body(deal_id, props, company, contact, self.config)
+            body = lead_body(
+                deal_id,
+                props,
+                companies[0] if companies else None,
+                contacts[0] if contacts else None,
+                self.settings,
+            )
         except LeadInputError as exc:
             log.warning("gcp_lead_input_invalid", deal_id=deal_id, fields=exc.fields)
-            await self._set_error(deal_id, f"cannot create a Google lead: {exc}")
+            await self.set_error(deal_id, f"cannot create a Google lead: {exc}")
             return
-        await self.store.put_state(key, {"status": "creating"})
+        await self._save(deal_id, {"status": "creating"})
         try:
             lead = await self.google.create_lead(body)
         except GoogleApiError as exc:
-            await self.store.put_state(key, {"status": "error", "error": exc.reason})
-            await self._set_error(deal_id, exc.reason)
+            await self._save(deal_id, {"status": "error", "error": exc.reason})
+            await self.set_error(deal_id, exc.reason)
             raise
         except Exception:
             # Refused with 429/5xx or unreachable (Retry): no lead was recorded, so trying again is safe.
-            await self.store.put_state(key, {"status": "retry"})
+            await self._save(deal_id, {"status": "retry"})
             raise
         snapshot = {p: props.get(p) for p in ("amount", "closedate")}
         state = {"status": "lead_created", "lead_name": lead["name"], "hubspot": snapshot}
@@ -145,15 +159,6 @@ class GcpSync:
         )
         await self._link(deal_id, state)
 
-    async def _first_associated(
-        self, deal_id: str, to_type: str, properties: tuple[str, ...]
-    ) -> dict[str, Any] | None:
-        ids = await self.hubspot.associations("deals", deal_id, to_type)
-        if not ids:
-            return None
-        record = await self.hubspot.get(to_type, ids[0], properties=properties)
-        return dict(record.get("properties") or {})
-
     async def _link(self, deal_id: str, state: dict[str, Any], candidate: str | None = None) -> bool:
         """Find (or verify ``candidate``), record the opportunity, write it back, push pending changes."""
         lead_name = str(state["lead_name"])
@@ -162,15 +167,19 @@ class GcpSync:
             if state.get("status") != "awaiting_opportunity":
                 state["status"] = "awaiting_opportunity"
                 await self._save(deal_id, state)
-                await self.hubspot.update("deals", deal_id, {"gcp_sync_status": "awaiting_opportunity"})
+                # The lead's name again: a refresh finds the deals to visit by it, even after a crash between
+                # recording the lead and writing it back.
+                await self.hubspot.update(
+                    "deals", deal_id, {"gcp_sync_status": "awaiting_opportunity", "gcp_lead_name": lead_name}
+                )
             return False
         try:
             opportunity = await self.google.get_opportunity(name)
         except (GoogleApiError, ValueError) as exc:
-            await self._set_error(deal_id, f"opportunity {name!r} cannot be read: {exc}")
+            await self.set_error(deal_id, f"opportunity {name!r} cannot be read: {exc}")
             return False
         if opportunity.get("lead") != lead_name:
-            await self._set_error(
+            await self.set_error(
                 deal_id,
                 f"opportunity {opportunity.get('name')} is not linked to lead {lead_name}; not adopted",
             )
@@ -181,7 +190,7 @@ class GcpSync:
             google={f: opportunity.get(f) for f in GOOGLE_WATCHED},
         )
         await self._save(deal_id, state)
-        props = opportunity_to_hubspot(opportunity, self.config)
+        props = opportunity_to_hubspot(opportunity, self.settings)
         props.pop("dealstage", None)  # the rep's stage is pushed to Google below, not overwritten
         await self.hubspot.update(
             "deals", deal_id, {**props, "gcp_sync_status": "synced", "gcp_sync_error": ""}
@@ -191,8 +200,8 @@ class GcpSync:
 
     # -- flow 2: deal changes → opportunities.patch ---------------------------------------------------
     async def deal_changed(self, deal_id: str, prop: str | None, value: Any) -> None:
-        async with self._lock(deal_id):
-            state = await self.store.get_state(deal_key(deal_id))
+        async with self.deal_lock(deal_id):
+            state = await self._state(deal_id)
             if not state or not state.get("lead_name"):
                 return
             if not state.get("opportunity_name"):
@@ -209,9 +218,9 @@ class GcpSync:
         if not changes:
             return
         try:
-            patch = opportunity_patch(changes, self.config)
+            patch = opportunity_patch(changes, self.settings)
         except LeadInputError as exc:
-            await self._set_error(deal_id, f"cannot update the Google opportunity: {exc}")
+            await self.set_error(deal_id, f"cannot update the Google opportunity: {exc}")
             return
         if patch.mask:
             try:
@@ -219,7 +228,7 @@ class GcpSync:
                     state["opportunity_name"], patch.body, patch.mask
                 )
             except GoogleApiError as exc:
-                await self._set_error(deal_id, exc.reason)
+                await self.set_error(deal_id, exc.reason)
                 raise
             state["google"] = {f: opportunity.get(f) for f in GOOGLE_WATCHED}
         if patch.unmapped:
@@ -229,14 +238,24 @@ class GcpSync:
 
     # -- flow 3: scheduled refresh of known opportunities ----------------------------------------------
     async def refresh(self) -> dict[str, int]:
-        """One pass over every deal cosync knows; returns counts (linked, updated, failed)."""
-        index = await self.store.get_state(INDEX_KEY) or {}
-        deals = list(index.get("deals") or [])
+        """One pass over every deal that names a lead; returns counts (linked, updated, failed).
+
+        The Cloud CRM Partners API has no list method and opportunities carry no update time (the REST
+        reference lists only leads.create/get and opportunities.get/patch:
+        https://developers.google.com/cloud-crm-partners/reference/rest), so there is nothing to filter on:
+        each known opportunity is read again."""
+        found = await self.hubspot.search_all(
+            "deals",
+            filter_groups=[{"filters": [{"propertyName": "gcp_lead_name", "operator": "HAS_PROPERTY"}]}],
+            properties=("gcp_lead_name",),
+            limit=100,
+        )
+        deals = [str(d["id"]) for d in found]
         counts = {"linked": 0, "updated": 0, "failed": 0}
-        gate = asyncio.Semaphore(self.config.refresh_concurrency)
+        gate = asyncio.Semaphore(self.settings.refresh_concurrency)
 
         async def one(deal_id: str) -> None:
-            async with gate, self._lock(deal_id):
+            async with gate, self.deal_lock(deal_id):
                 try:
                     outcome = await self._refresh_deal(deal_id)
                 except Exception as exc:  # one bad deal must not stop the pass
@@ -251,7 +270,7 @@ class GcpSync:
         return counts
 
     async def _refresh_deal(self, deal_id: str) -> str | None:
-        state = await self.store.get_state(deal_key(deal_id))
+        state = await self._state(deal_id)
         if not state or not state.get("lead_name"):
             return None
         if not state.get("opportunity_name"):
@@ -260,7 +279,7 @@ class GcpSync:
         changes = google_changes(state.get("google") or {}, opportunity)
         if not changes:
             return None
-        props = opportunity_to_hubspot(opportunity, self.config)
+        props = opportunity_to_hubspot(opportunity, self.settings)
         if self.notifier is not None:
             # Before the snapshot is saved: a crash in between repeats this notice next refresh, and the
             # notifier's ledger answers "duplicate" instead of losing it.
@@ -281,37 +300,10 @@ class GcpSync:
             state.setdefault("hubspot", {})["dealstage"] = props["dealstage"]
         await self._save(deal_id, state)
         await self.hubspot.update("deals", deal_id, {**props, "gcp_sync_status": "synced"})
-        if self.notifier is None:
-            await self._note(deal_id, change_note(deal_id, changes))
         return "updated"
 
     # -- helpers -------------------------------------------------------------------------------------
     async def _save(self, deal_id: str, state: dict[str, Any]) -> None:
-        await self.store.put_state(deal_key(deal_id), state)
-        async with self._index_lock:
-            index = await self.store.get_state(INDEX_KEY) or {"deals": []}
-            if deal_id not in index["deals"]:
-                index["deals"].append(deal_id)
-                await self.store.put_state(INDEX_KEY, index)
-
-    async def _set_error(self, deal_id: str, message: str) -> None:
-        await self.hubspot.update(
-            "deals", deal_id, {"gcp_sync_status": "error", "gcp_sync_error": message[:1000]}
-        )
-
-    async def _note(self, deal_id: str, text: str) -> None:
-        try:
-            await self.hubspot.create(
-                "notes",
-                {"hs_note_body": text, "hs_timestamp": datetime.now(UTC).isoformat()},
-                associations=[
-                    {
-                        "to": {"id": deal_id},
-                        "types": [
-                            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": NOTE_TO_DEAL}
-                        ],
-                    }
-                ],
-            )
-        except (PermanentError, ValueError) as exc:
-            log.warning("gcp_note_failed", deal_id=deal_id, error=type(exc).__name__)
+        # Always under the deal's lease: the whole state is replaced.
+        record = DealState.model_validate(state)
+        await self.deals.update(deal_id, lambda _: record)

@@ -13,8 +13,8 @@ from typing import Any
 
 import aiohttp
 import pytest
+from cosync_gcp.plugin import GcpConnector
 from cosync_gcp.properties import GCP_PROPERTIES
-from cosync_gcp.sync import GcpSync, deal_key
 
 from cosync_worker.config import Settings
 from cosync_worker.events import parse_hubspot_event
@@ -23,6 +23,7 @@ from cosync_worker.hubspot import HubSpotClient
 from cosync_worker.runtime import Runtime
 from cosync_worker.sandbox.google import GoogleEmulator
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
+from cosync_worker.testing.conformance import connector_of
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -227,18 +228,6 @@ async def test_deal_to_lead_to_opportunity_changes_refresh_redelivery_and_restar
         assert google.calls[OPP_PATCH] == patches  # the dealstage webhook did not bounce back
         assert (len(hs.objects("tasks")), len(hs.objects("notes"))) == (1, 1)
 
-        # Without a notifier (the sync used outside a runtime) the change still reaches the deal as a note.
-        live: GcpSync = rt.context.services["gcp"]
-        bare = GcpSync(live.hubspot, live.google, live.store, live.config, live.locator)
-        async with rep.s.post(
-            f"{google.base_url}/_sandbox/opportunities/{opp_name}", json={"winProbability": "95"}
-        ) as r:
-            assert r.status == 200
-        assert (await bare.refresh())["updated"] == 1
-        [fallback] = [n for n in linked(hs, "notes", deal_id) if n["id"] != note["id"]]
-        assert "winProbability → 95" in fallback["properties"]["hs_note_body"]
-        assert len(hs.objects("tasks")) == 1
-
         # Redelivery of deal.creation: nothing is created twice.
         await rt.context.enqueue([redelivery(deal_id)])
         await asyncio.sleep(0.8)
@@ -246,8 +235,8 @@ async def test_deal_to_lead_to_opportunity_changes_refresh_redelivery_and_restar
 
     # Restart (same store, new process): another delivery still creates nothing.
     async with start(cfg, hs) as rt2:
-        state = await rt2.context.store.get_state(deal_key(deal_id))
-        assert state is not None and state["opportunity_name"] == opp_name
+        state = await connector_of(rt2, GcpConnector).deals.read(deal_id)
+        assert state.value.opportunity_name == opp_name
         await rt2.context.enqueue([redelivery(deal_id)])
         await asyncio.sleep(0.8)
         assert google.calls[LEAD_CREATE] == 1 and len(google.leads()) == 1
@@ -299,5 +288,5 @@ async def test_googles_4xx_is_permanent_and_its_message_reaches_the_deal(
         assert google_emulator.leads() == {}
         await asyncio.sleep(0.5)
         assert google_emulator.calls[LEAD_CREATE] == 1  # permanent: not retried
-        state = await rt.context.store.get_state(deal_key(deal_id))
-        assert state is not None and state["status"] == "error"
+        state = await connector_of(rt, GcpConnector).deals.read(deal_id)
+        assert state.value.status == "error"

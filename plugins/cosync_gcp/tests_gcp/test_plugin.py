@@ -59,7 +59,8 @@ async def test_key_loading_errors_name_the_setting_not_the_key(
 
 
 def test_properties_hook_lists_the_seed_properties() -> None:
-    names = {p.name for p in plugin.cosync_hubspot_properties()}
+    declared = plugin.GcpConnector().cosync_hubspot_properties() or []
+    names = {p.name for p in declared}
     seed = {
         "gcp_opportunity_id",
         "gcp_opportunity_name",
@@ -67,12 +68,13 @@ def test_properties_hook_lists_the_seed_properties() -> None:
         "gcp_lead_name",
         "gcp_product_family",
     }
-    assert seed <= names and all(p.object_type == "deals" for p in plugin.cosync_hubspot_properties())
+    assert seed <= names and all(p.object_type == "deals" for p in declared)
 
 
 async def test_sandbox_config_points_at_the_emulator_and_works(google_emulator: GoogleEmulator) -> None:
-    assert plugin.cosync_sandbox_config({"hubspot": {}}) is None
-    section = plugin.cosync_sandbox_config(
+    connector = plugin.GcpConnector()
+    assert connector.cosync_sandbox_config({"hubspot": {}}) is None
+    section = connector.cosync_sandbox_config(
         {"google": {"base_url": google_emulator.base_url, "token_url": google_emulator.token_url}}
     )
     assert section is not None
