@@ -16,10 +16,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from cosync_aws.properties import PROPERTIES
 
 from cosync_worker.config import Settings
 from cosync_worker.events import schedule_tick
+from cosync_worker.hooks import PropertySpec
 from cosync_worker.runtime import Runtime
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
@@ -153,13 +153,19 @@ class Stack:
         await asyncio.sleep(seconds)
 
 
+def declared_properties(rt: Runtime) -> list[PropertySpec]:
+    """Every property the installed plugins declare (what ``cosync properties create`` creates): a worker
+    process refuses to start while HubSpot lacks one."""
+    return [spec for batch in rt.plugins.hook.cosync_hubspot_properties() for spec in batch or []]
+
+
 async def start_stack(
     tmp_path: Path, hs: HubSpotEmulator, pc: PartnerCentralEmulator, *, run_worker: bool = True, **aws: Any
 ) -> AsyncIterator[Stack]:
     settings = build_settings(tmp_path, hs, pc, **aws)
     async with Runtime(settings) as rt, aiohttp.ClientSession() as session:
         await rt.start_relay()
-        await rt.context.service("hubspot").ensure_properties(list(PROPERTIES))
+        await rt.context.service("hubspot").ensure_properties(declared_properties(rt))
         hs.subscribe(f"{rt.relay_url}/webhooks/hubspot", HUBSPOT_SUBSCRIPTIONS)
         pc.set_event_sink(eventbridge_sink(rt.context.queue))
         task = asyncio.create_task(rt.run(with_relay=False, with_scheduler=False)) if run_worker else None
