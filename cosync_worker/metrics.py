@@ -29,27 +29,12 @@ OTHER = "other"
 # https://developers.hubspot.com/docs/api/webhooks#webhook-subscriptions
 _HUBSPOT_OBJECTS = ("contact", "company", "deal", "ticket", "product", "line_item", "conversation")
 _HUBSPOT_CHANGES = ("creation", "deletion", "propertyChange", "associationChange", "merge", "restore")
-# https://docs.aws.amazon.com/partner-central/latest/selling-api/selling-api-events.html (slugged by the parser)
-_PARTNER_CENTRAL = (
-    "opportunity_created",
-    "opportunity_updated",
-    "opportunity_accepted",
-    "opportunity_rejected",
-    "engagement_invitation_created",
-    "engagement_invitation_accepted",
-    "engagement_invitation_rejected",
-    "engagement_invitation_expired",
-    "engagement_member_joined",
-    "engagement_member_added",
-    "resource_snapshot_created",
-    "engagement_resource_snapshot_created",
-)
+# The types of EventBridge sources come from the plugins that declare them (``cosync_event_sources``).
 _known_types: set[str] = {
     *(f"{obj}.{change}" for obj in _HUBSPOT_OBJECTS for change in _HUBSPOT_CHANGES),
     "contact.privacyDeletion",
     "conversation.privacyDeletion",
     "conversation.newMessage",
-    *(f"partnercentral.{name}" for name in _PARTNER_CENTRAL),
 }
 
 

@@ -10,7 +10,9 @@ from .book import (
     UnknownConflict,
 )
 from .model import Conflict, ConflictStatus, new_conflict_id
+from .objects import collect_conflict_objects, labels_of
 from .requests import (
+    REMOTE_RESOLUTION,
     RESOLUTIONS,
     Resolution,
     resolve_event,
@@ -21,6 +23,7 @@ from .requests import (
 
 __all__ = [
     "CONFLICTS_AUDIT_KEY",
+    "REMOTE_RESOLUTION",
     "RESOLUTIONS",
     "AlreadyResolved",
     "Conflict",
@@ -28,6 +31,8 @@ __all__ = [
     "ConflictStatus",
     "Resolution",
     "UnknownConflict",
+    "collect_conflict_objects",
+    "labels_of",
     "new_conflict_id",
     "resolve_event",
     "resolve_event_type",

@@ -18,14 +18,14 @@ def new_conflict_id() -> str:
 
 
 class Conflict(BaseModel):
-    """``remote_*`` is the partner cloud's side (Partner Central for ``aws``); timestamps are epoch seconds."""
+    """``remote_*`` is the partner cloud's side; timestamps are epoch seconds."""
 
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(default_factory=new_conflict_id, min_length=1, max_length=64)
     connector: str = Field(min_length=1)
-    object_key: str = Field(min_length=1, description="the remote object, e.g. partnercentral:opportunity:O1")
-    remote_id: str = Field(min_length=1, description="the remote object's id (opportunityId for aws)")
+    object_key: str = Field(min_length=1, description="the remote object's key, <system>:<type>:<id>")
+    remote_id: str = Field(min_length=1, description="the remote object's id")
     deal_id: str = Field(min_length=1)
     field: str = Field(min_length=1, description="the HubSpot property both sides changed")
     hubspot_value: Any = None

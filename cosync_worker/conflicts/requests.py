@@ -11,6 +11,7 @@ from typing import Any, Literal
 from ..events import Event, ObjectRef
 
 __all__ = [
+    "REMOTE_RESOLUTION",
     "RESOLUTIONS",
     "RESOLVE_SUFFIX",
     "ROLLBACK_SUFFIX",
@@ -23,8 +24,11 @@ __all__ = [
 
 RESOLVE_SUFFIX = "resolve_conflict"
 ROLLBACK_SUFFIX = "rollback"
-Resolution = Literal["USE_HUBSPOT_VALUE", "USE_PARTNER_CENTRAL_VALUE", "USE_CUSTOM_VALUE"]
-RESOLUTIONS: tuple[str, ...] = ("USE_HUBSPOT_VALUE", "USE_PARTNER_CENTRAL_VALUE", "USE_CUSTOM_VALUE")
+# Every connector's conflicts take these; a connector may name the remote side's value its own way too
+# (``ConflictObjectSpec.remote_resolution``), which its handler receives for either name.
+Resolution = Literal["USE_HUBSPOT_VALUE", "USE_REMOTE_VALUE", "USE_CUSTOM_VALUE"]
+RESOLUTIONS: tuple[str, ...] = ("USE_HUBSPOT_VALUE", "USE_REMOTE_VALUE", "USE_CUSTOM_VALUE")
+REMOTE_RESOLUTION = "USE_REMOTE_VALUE"
 
 
 def resolve_event_type(connector: str) -> str:

@@ -2,7 +2,6 @@
 
 from .envelope import Event, ObjectRef, Source
 from .parsers import (
-    EVENTBRIDGE_SOURCE,
     InvalidEvent,
     decode_message,
     parse_eventbridge_event,
@@ -12,7 +11,6 @@ from .parsers import (
 )
 
 __all__ = [
-    "EVENTBRIDGE_SOURCE",
     "Event",
     "InvalidEvent",
     "ObjectRef",

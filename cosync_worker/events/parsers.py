@@ -17,9 +17,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from .envelope import Event, ObjectRef
+from .sources import event_source, known_sources, slug
 
 __all__ = [
-    "EVENTBRIDGE_SOURCE",
     "MAX_JSON_DEPTH",
     "InvalidEvent",
     "check_json_value",
@@ -31,20 +31,8 @@ __all__ = [
     "schedule_tick",
 ]
 
-EVENTBRIDGE_SOURCE = "aws.partnercentral-selling"
-
 # The documented HubSpot object types of webhook subscriptions (``deal.creation`` -> ``deal``).
 _HUBSPOT_OBJECTS = {"deal", "contact", "company", "ticket", "product", "line_item", "conversation"}
-
-# Partner Central detail-types name what the event is about; the detail key holds its identifier.
-# https://docs.aws.amazon.com/partner-central/latest/selling-api/selling-api-events.html
-_PC_OBJECTS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "Opportunity": ("opportunity", ("opportunity",)),
-    "Engagement Invitation": ("engagement_invitation", ("engagementInvitation", "invitation")),
-    "Engagement Member": ("engagement", ("engagement",)),
-    "Resource Snapshot": ("resource_snapshot", ("resourceSnapshot", "opportunity")),
-    "Engagement Resource Snapshot": ("engagement", ("engagement", "resourceSnapshot")),
-}
 
 
 # HubSpot sends flat events; anything nested this deep is hostile, and deeper still exhausts the recursion of
@@ -135,10 +123,6 @@ def _require(data: Mapping[str, Any], key: str, where: str, kind: type | tuple[t
     return value
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
-
-
 def _hubspot_id(item: Mapping[str, Any], key: str, where: str, pattern: re.Pattern[str]) -> str:
     value = _require(item, key, where, (int, str))
     text = str(value)
@@ -210,19 +194,22 @@ def parse_hubspot_batch(body: bytes | str | list[Any]) -> list[Event]:
 
 
 def parse_eventbridge_event(data: Any) -> Event:
-    """A Partner Central event as EventBridge delivers it to SQS (the envelope is the message body)."""
+    """An event as EventBridge delivers it to SQS (the envelope is the message body), from a source a plugin
+    declared (``cosync_event_sources``)."""
     if not isinstance(data, Mapping):
         raise InvalidEvent("body", "must be an EventBridge event object")
     source = _require(data, "source", "")
-    if source != EVENTBRIDGE_SOURCE:
-        raise InvalidEvent("source", f"unknown source {source!r}, expected {EVENTBRIDGE_SOURCE!r}")
+    spec = event_source(source)
+    if spec is None:
+        expected = ", ".join(repr(s) for s in known_sources()) or "none is declared"
+        raise InvalidEvent("source", f"unknown source {source!r}, expected one of: {expected}")
     detail_type = _require(data, "detail-type", "")
     event_id = _require(data, "id", "")
     detail = _require(data, "detail", "", dict)
-    prefix = next((p for p in sorted(_PC_OBJECTS, key=len, reverse=True) if detail_type.startswith(p)), None)
+    prefix = next((p for p in sorted(spec.objects, key=len, reverse=True) if detail_type.startswith(p)), None)
     if prefix is None:
-        raise InvalidEvent("detail-type", f"unknown Partner Central event {detail_type!r}")
-    obj_type, keys = _PC_OBJECTS[prefix]
+        raise InvalidEvent("detail-type", f"unknown {spec.label or source} event {detail_type!r}")
+    obj_type, keys = spec.objects[prefix]
     ident = None
     for key in keys:
         sub = detail.get(key)
@@ -232,8 +219,8 @@ def parse_eventbridge_event(data: Any) -> Event:
                 break
     if not ident or not isinstance(ident, str):
         raise InvalidEvent(f"detail.{keys[0]}.identifier", "is required")
-    catalog = detail.get("catalog", "AWS")
-    ref = ObjectRef(system="partnercentral", type=obj_type, id=ident)
+    scope = [str(detail.get(spec.scope_key, spec.scope_default))] if spec.scope_key else []
+    ref = ObjectRef(system=spec.system, type=obj_type, id=ident)
     time = data.get("time")
     try:
         received = datetime.fromisoformat(time.replace("Z", "+00:00")) if isinstance(time, str) else None
@@ -242,9 +229,9 @@ def parse_eventbridge_event(data: Any) -> Event:
     return Event(
         id=str(uuid.uuid4()),
         source="eventbridge",
-        type=f"partnercentral.{_slug(detail_type)}",
+        type=f"{spec.system}.{slug(detail_type)}",
         object=ref,
-        ordering_key=f"partnercentral:{catalog}:{obj_type}:{ident}"[:128],
+        ordering_key=":".join([spec.system, *scope, obj_type, ident])[:128],
         dedupe_key=f"eventbridge:{event_id}"[:128],
         payload=dict(data),
         received_at=received or datetime.now(UTC),

@@ -5,22 +5,28 @@ from .manager import ENTRY_POINT_GROUP, Connector, PluginManager, maybe_await
 from .specs import hookimpl, hookspec
 from .types import (
     BODY_KEY,
+    QUERY_KEY,
+    ConflictObjectSpec,
     ConnectorSpec,
     DemoAction,
     DemoCloudSpec,
     DemoDeal,
     EmulatorSpec,
+    EventSourceSpec,
     NoticeKindSpec,
     NotificationChannelSpec,
     PropertySpec,
     RouteSpec,
     ScheduleSpec,
     request_body,
+    request_query,
 )
 
 __all__ = [
     "BODY_KEY",
     "ENTRY_POINT_GROUP",
+    "QUERY_KEY",
+    "ConflictObjectSpec",
     "Connector",
     "ConnectorSpec",
     "Context",
@@ -28,6 +34,7 @@ __all__ = [
     "DemoCloudSpec",
     "DemoDeal",
     "EmulatorSpec",
+    "EventSourceSpec",
     "NoticeKindSpec",
     "NotificationChannelSpec",
     "PluginManager",
@@ -38,4 +45,5 @@ __all__ = [
     "hookspec",
     "maybe_await",
     "request_body",
+    "request_query",
 ]

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from ..events import Event
     from ..queue import Queue
     from ..store import Store
+    from .types import ConflictObjectSpec
 
 __all__ = ["Context"]
 
@@ -27,6 +28,9 @@ class Context:
     queue: Queue
     connector_configs: dict[str, BaseModel] = field(default_factory=dict)
     services: dict[str, Any] = field(default_factory=dict)
+    # What the plugins declared through ``cosync_conflict_objects``, by connector (filled when routes are
+    # collected, so the core's conflict routes can name each connector's fields).
+    conflict_objects: dict[str, ConflictObjectSpec] = field(default_factory=dict)
 
     def config(self, connector: str) -> Any:
         """The validated config section ``connectors.<connector>`` (its declared model)."""

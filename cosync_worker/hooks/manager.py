@@ -14,8 +14,9 @@ from typing import Any
 import pluggy
 
 from ..config import ConfigError, Settings, validate_section
+from ..events.sources import register_event_sources
 from . import specs
-from .types import ConnectorSpec
+from .types import ConnectorSpec, EventSourceSpec
 
 __all__ = ["ENTRY_POINT_GROUP", "Connector", "PluginManager", "maybe_await"]
 
@@ -42,6 +43,8 @@ _DECLARATION_HOOKS = frozenset(
         "cosync_notice_kinds",
         "cosync_emulators",
         "cosync_demo",
+        "cosync_conflict_objects",
+        "cosync_event_sources",
     }
 )
 
@@ -83,6 +86,14 @@ def _bind(impl: Any) -> Any:
     return call
 
 
+def _event_sources(declared: Any) -> list[EventSourceSpec]:
+    specs = list(declared or ())
+    for spec in specs:
+        if not isinstance(spec, EventSourceSpec):
+            raise TypeError(f"cosync_event_sources returned {type(spec).__name__}, expected EventSourceSpec")
+    return specs
+
+
 async def maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
@@ -119,6 +130,11 @@ class PluginManager(pluggy.PluginManager):
                 if impl.plugin is target and inspect.iscoroutinefunction(impl.function):
                     # pluggy marks ``function`` Final for its own users; swapping the callable keeps argnames.
                     setattr(impl, "function", _blocking(impl.function))  # noqa: B010
+        for impl in self.hook.cosync_event_sources.get_hookimpls():
+            if impl.plugin is target:
+                # Parsers run where no plugin manager is at hand (the queue's decoder): the table is the process's.
+                declared: Any = impl.function()
+                register_event_sources(_event_sources(declared))
         return registered
 
     def _hooks_of(self, plugin: object) -> dict[str, Any]:

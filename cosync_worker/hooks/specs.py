@@ -13,9 +13,11 @@ if TYPE_CHECKING:
     from ..events import Event
     from .context import Context
     from .types import (
+        ConflictObjectSpec,
         ConnectorSpec,
         DemoCloudSpec,
         EmulatorSpec,
+        EventSourceSpec,
         NoticeKindSpec,
         NotificationChannelSpec,
         PropertySpec,
@@ -82,3 +84,15 @@ def cosync_emulators() -> list[EmulatorSpec] | None:  # type: ignore[empty-body]
 @hookspec
 def cosync_demo() -> DemoCloudSpec | None:  # type: ignore[empty-body]
     """Called by ``cosync demo``: this connector's column, deal and moves in the demo's script."""
+
+
+@hookspec
+def cosync_conflict_objects() -> list[ConflictObjectSpec] | None:  # type: ignore[empty-body]
+    """Called when the relay collects routes: the remote objects whose conflicts ``/conflicts/pending`` lists
+    and ``/conflicts/resolve`` and ``/rollback`` queue work for, with the names the API gives their fields."""
+
+
+@hookspec
+def cosync_event_sources() -> list[EventSourceSpec] | None:  # type: ignore[empty-body]
+    """Called when the plugin is registered: the EventBridge sources whose events this plugin's connector
+    handles, and what their detail-types mean (so the core's parser turns them into events)."""

@@ -12,17 +12,21 @@ from pydantic import BaseModel
 
 __all__ = [
     "BODY_KEY",
+    "QUERY_KEY",
+    "ConflictObjectSpec",
     "ConnectorSpec",
     "DemoAction",
     "DemoCloudSpec",
     "DemoDeal",
     "EmulatorSpec",
+    "EventSourceSpec",
     "NoticeKindSpec",
     "NotificationChannelSpec",
     "PropertySpec",
     "RouteSpec",
     "ScheduleSpec",
     "request_body",
+    "request_query",
 ]
 
 
@@ -82,8 +86,9 @@ class PropertySpec:
         return body
 
 
-# Where the relay keeps a route's validated body (a typed key: aiohttp warns on plain string keys).
+# Where the relay keeps a route's validated body and query (typed keys: aiohttp warns on plain string keys).
 BODY_KEY: web.RequestKey[BaseModel] = web.RequestKey("cosync_body", BaseModel)
+QUERY_KEY: web.RequestKey[BaseModel] = web.RequestKey("cosync_query", BaseModel)
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -95,11 +100,25 @@ def request_body(request: web.Request, model: type[M]) -> M:
     return body
 
 
+def request_query(request: web.Request, model: type[M]) -> M:
+    """The query parameters of a route declared with ``query_model=model``, already validated by the relay."""
+    query = request[QUERY_KEY]
+    if not isinstance(query, model):
+        raise TypeError(f"route query is {type(query).__name__}, not {model.__name__}: check the RouteSpec")
+    return query
+
+
 @dataclass(frozen=True)
 class RouteSpec:
-    """A REST route served by the relay; ``body_model``/``response_model`` feed validation and OpenAPI.
+    """A REST route served by the relay; the models feed validation and ``/openapi.json``.
 
-    With a ``body_model`` the handler reads the validated body with ``request_body(request, Model)``."""
+    With a ``body_model`` the handler reads the validated body with ``request_body(request, Model)``; with a
+    ``query_model`` (flat fields: strings, numbers, booleans, enums) the query string with
+    ``request_query(request, Model)``, each field documented as a query parameter and a bad or unknown one
+    refused with 400 naming ``query.<name>``. ``error_statuses`` are the error answers that are part of the
+    route's contract (a 404 for an unknown id, a 409, a 503 with ``Retry-After``): documented as problem+json,
+    worded by ``error_descriptions`` where given. Statuses the relay itself may answer (401, 400/413/422 for
+    a body, 500) are documented without being listed."""
 
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
     path: str
@@ -109,6 +128,9 @@ class RouteSpec:
     response_model: type[BaseModel] | None = None
     auth: bool = True
     tags: tuple[str, ...] = ()
+    query_model: type[BaseModel] | None = None
+    error_statuses: tuple[int, ...] = ()
+    error_descriptions: Mapping[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -198,3 +220,51 @@ class DemoCloudSpec:
     deal: DemoDeal | None = None
     incoming: tuple[DemoAction, ...] = ()
     reviews: tuple[DemoAction, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConflictObjectSpec:
+    """A kind of remote object a connector records conflicts on (in the ``ConflictBook``) and can roll back.
+
+    ``GET /conflicts/pending`` names a conflict's remote side with these labels (``<id_field>``,
+    ``<remote_label>Value``, ``<remote_label>Timestamp``), ``POST /conflicts/resolve`` takes
+    ``remote_resolution`` (or the generic ``USE_REMOTE_VALUE``) for the remote side's value, and with
+    ``rollback`` ``POST /rollback`` takes ``{"<id_field>", "targetTimestamp", "connector"}`` for it. The routes
+    only queue the work: the connector handles ``<connector>.resolve_conflict`` and ``<connector>.rollback``
+    (``cosync_worker.conflicts.resolve_event_type`` / ``rollback_event_type``), where its clients, budget and
+    locks are. ``system``/``object_type`` are the remote object's ``ObjectRef`` (its audit key is
+    ``<system>:<object_type>:<id>``)."""
+
+    connector: str
+    system: str
+    object_type: str
+    id_field: str = "remoteId"
+    remote_label: str = "remote"
+    remote_resolution: str = "USE_REMOTE_VALUE"
+    id_pattern: str = r"^[A-Za-z0-9_-]+$"
+    rollback: bool = True
+    description: str = ""
+
+    def audit_key(self, remote_id: str) -> str:
+        return f"{self.system}:{self.object_type}:{remote_id}"
+
+
+@dataclass(frozen=True)
+class EventSourceSpec:
+    """Events a remote service publishes through EventBridge (the rule puts them on the queue as they are).
+
+    The core reads the envelope (``source``, ``detail-type``, ``id``, ``time``, ``detail``); this says what the
+    detail means. ``objects`` maps a ``detail-type`` prefix to the object it concerns and the detail keys whose
+    ``identifier``/``id`` names it (the longest prefix wins). An event becomes type
+    ``<system>.<detail-type, slugged>`` about ``ObjectRef(system, object type, id)``, ordered by
+    ``<system>[:<scope>]:<object type>:<id>`` where the scope is ``detail[scope_key]`` (default
+    ``scope_default``). ``detail_types`` are the documented ones: their event types are metric labels.
+    ``label`` names the service in errors."""
+
+    source: str
+    system: str
+    objects: Mapping[str, tuple[str, tuple[str, ...]]]
+    detail_types: tuple[str, ...] = ()
+    scope_key: str | None = None
+    scope_default: str = ""
+    label: str = ""

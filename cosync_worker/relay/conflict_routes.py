@@ -3,42 +3,42 @@
 The routes only read the conflict book and queue work: applying a value or rolling back needs the owning
 connector's clients and write budget, so each answers 202 with a job (``GET /jobs/{id}``) and enqueues a
 ``<connector>.resolve_conflict`` / ``<connector>.rollback`` event (``cosync_worker.conflicts.requests``).
+What a connector's remote objects and their fields are called comes from its ``cosync_conflict_objects``
+declaration (``Context.conflict_objects``); the models of the bodies and answers are built from them, so
+``/openapi.json`` documents each connector's names.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
 
-from ..conflicts import AlreadyResolved, Conflict, ConflictBook, UnknownConflict
+from ..conflicts import AlreadyResolved, Conflict, ConflictBook, UnknownConflict, labels_of
 from ..conflicts.requests import (
+    REMOTE_RESOLUTION,
     resolve_event,
     resolve_event_type,
     rollback_event,
     rollback_event_type,
 )
-from ..hooks import Context, RouteSpec, request_body
+from ..hooks import ConflictObjectSpec, Context, RouteSpec, request_body, request_query
 from .jobs import JobAccepted, create_job
-from .problems import ProblemError
+from .problems import FieldError, ProblemError
 
-__all__ = [
-    "DocumentedRoute",
-    "PendingConflict",
-    "PendingConflicts",
-    "ResolveIn",
-    "RollbackIn",
-    "conflict_routes",
-]
+__all__ = ["ROLLBACK_OBJECTS", "PendingQuery", "conflict_routes"]
 
 # The caller's id is not quoted back (docs/relay.md): it is theirs, and may be anything up to 64 characters.
 _NO_CONFLICT = "no conflict has this conflictId"
+_CONNECTOR = r"^[a-z][a-z0-9_-]{0,63}$"
+_BASE_RESOLUTIONS = ("USE_HUBSPOT_VALUE", REMOTE_RESOLUTION)
 
-# Which remote object a rollback names, per connector (the seed's ``opportunityId`` is Partner Central's).
-ROLLBACK_OBJECTS: dict[str, tuple[str, str]] = {"aws": ("partnercentral", "opportunity")}
+# (system, object type) of each connector's rollback object, as the last built routes saw them; the console
+# reads it (it should read ``Context.conflict_objects``, which this mirrors).
+ROLLBACK_OBJECTS: dict[str, tuple[str, str]] = {}
 
 
 def _iso(ts: float | None) -> str | None:
@@ -47,87 +47,106 @@ def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
-class PendingConflict(BaseModel):
-    """The seed's shape, plus ``connector`` and ``objectKey`` (the key of ``GET /audit-trail``)."""
-
-    id: str
-    connector: str
-    objectKey: str
-    opportunityId: str
-    dealId: str
-    field: str
-    hubspotValue: Any = None
-    partnerCentralValue: Any = None
-    hubspotTimestamp: str | None = None
-    partnerCentralTimestamp: str | None = None
-    detectedAt: str | None = None
-    type: str
-    status: str
+class PendingQuery(BaseModel):
+    connector: str | None = Field(None, max_length=64, description="only this connector's conflicts")
 
 
-class PendingConflicts(BaseModel):
-    conflicts: list[PendingConflict]
+def _literal(values: tuple[str, ...]) -> Any:
+    return Literal.__getitem__(values)
 
 
-class _ResolveSide(BaseModel):
-    model_config = ConfigDict(extra="forbid", title="ResolveWithASide")
-
-    conflictId: str = Field(min_length=1, max_length=64)
-    resolution: Literal["USE_HUBSPOT_VALUE", "USE_PARTNER_CENTRAL_VALUE"]
-    reason: str | None = Field(None, max_length=1000)
-
-
-class _ResolveCustom(BaseModel):
-    model_config = ConfigDict(extra="forbid", title="ResolveWithAValue")
-
-    conflictId: str = Field(min_length=1, max_length=64)
-    resolution: Literal["USE_CUSTOM_VALUE"]
-    value: str = Field(
-        min_length=1, max_length=1000, description="the value for both sides, as HubSpot holds it"
+def _pending_models(objects: Mapping[str, ConflictObjectSpec]) -> type[BaseModel]:
+    """``{"conflicts": [PendingConflict]}``: the seed's shape, plus ``connector`` and ``objectKey`` (the key of
+    ``GET /audit-trail``); the remote side under its connector's names."""
+    remote: dict[str, Any] = {}
+    for spec in [None, *objects.values()]:
+        id_name, value_name, ts_name = labels_of(spec)
+        remote[id_name] = (str | None, None)
+        remote[value_name] = (Any, None)
+        remote[ts_name] = (str | None, None)
+    pending = create_model(
+        "PendingConflict",
+        id=(str, ...),
+        connector=(str, ...),
+        objectKey=(str, ...),
+        dealId=(str, ...),
+        field=(str, ...),
+        hubspotValue=(Any, None),
+        hubspotTimestamp=(str | None, None),
+        detectedAt=(str | None, None),
+        type=(str, ...),
+        status=(str, ...),
+        **remote,
     )
-    reason: str | None = Field(None, max_length=1000)
+    return create_model("PendingConflicts", conflicts=(list[pending], ...))  # type: ignore[valid-type]
 
 
-class ResolveIn(RootModel[Annotated[_ResolveSide | _ResolveCustom, Field(discriminator="resolution")]]):
+def _pending_out(c: Conflict, spec: ConflictObjectSpec | None) -> dict[str, Any]:
+    id_name, value_name, ts_name = labels_of(spec)
+    return {
+        "id": c.id,
+        "connector": c.connector,
+        "objectKey": c.object_key,
+        id_name: c.remote_id,
+        "dealId": c.deal_id,
+        "field": c.field,
+        "hubspotValue": c.hubspot_value,
+        value_name: c.remote_value,
+        "hubspotTimestamp": _iso(c.hubspot_timestamp),
+        ts_name: _iso(c.remote_timestamp),
+        "detectedAt": _iso(c.detected_at),
+        "type": c.kind,
+        "status": c.status,
+    }
+
+
+def _resolve_model(objects: Mapping[str, ConflictObjectSpec]) -> type[RootModel[Any]]:
     """One side's value, or (``USE_CUSTOM_VALUE``) a value of one's own; the schema says which needs ``value``."""
-
-    @property
-    def body(self) -> _ResolveSide | _ResolveCustom:
-        return self.root
-
-
-class RollbackIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    opportunityId: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-    targetTimestamp: datetime = Field(description="ISO 8601; without an offset it is read as UTC")
-    connector: Literal["aws"] = "aws"
-
-
-@dataclass(frozen=True)
-class DocumentedRoute(RouteSpec):
-    """A route whose 404/409 answers are part of its contract, so ``/openapi.json`` lists them."""
-
-    error_statuses: tuple[int, ...] = ()
-    error_descriptions: dict[int, str] = field(default_factory=dict)
-
-
-def _pending_out(c: Conflict) -> PendingConflict:
-    return PendingConflict(
-        id=c.id,
-        connector=c.connector,
-        objectKey=c.object_key,
-        opportunityId=c.remote_id,
-        dealId=c.deal_id,
-        field=c.field,
-        hubspotValue=c.hubspot_value,
-        partnerCentralValue=c.remote_value,
-        hubspotTimestamp=_iso(c.hubspot_timestamp),
-        partnerCentralTimestamp=_iso(c.remote_timestamp),
-        detectedAt=_iso(c.detected_at),
-        type=c.kind,
-        status=c.status,
+    own = tuple(dict.fromkeys(s.remote_resolution for s in objects.values()))
+    sides = tuple(dict.fromkeys((*_BASE_RESOLUTIONS, *own)))
+    side = create_model(
+        "ResolveWithASide",
+        __config__=ConfigDict(extra="forbid", title="ResolveWithASide"),
+        conflictId=(str, Field(min_length=1, max_length=64)),
+        resolution=(_literal(sides), ...),
+        reason=(str | None, Field(None, max_length=1000)),
     )
+    custom = create_model(
+        "ResolveWithAValue",
+        __config__=ConfigDict(extra="forbid", title="ResolveWithAValue"),
+        conflictId=(str, Field(min_length=1, max_length=64)),
+        resolution=(_literal(("USE_CUSTOM_VALUE",)), ...),
+        value=(
+            str,
+            Field(min_length=1, max_length=1000, description="the value for both sides, as HubSpot holds it"),
+        ),
+        reason=(str | None, Field(None, max_length=1000)),
+    )
+    body = Annotated[side | custom, Field(discriminator="resolution")]  # type: ignore[valid-type]
+    return type("ResolveIn", (RootModel[body],), {"__module__": __name__})  # type: ignore[valid-type]
+
+
+def _rollback_model(objects: Mapping[str, ConflictObjectSpec]) -> type[BaseModel]:
+    """``{"<id field>", "targetTimestamp", "connector"}``; ``connector`` may be left out when only one
+    connector offers rollback (the seed's body names none)."""
+    specs = [s for s in objects.values() if s.rollback]
+    fields: dict[str, Any] = {
+        "targetTimestamp": (datetime, Field(description="ISO 8601; without an offset it is read as UTC"))
+    }
+    if not specs:
+        fields["connector"] = (str, Field(pattern=_CONNECTOR))
+        fields["remoteId"] = (str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"))
+    else:
+        names = _literal(tuple(s.connector for s in specs))
+        fields["connector"] = (names, specs[0].connector) if len(specs) == 1 else (names, ...)
+        for spec in specs:
+            rules: dict[str, Any] = {"min_length": 1, "max_length": 64, "pattern": spec.id_pattern}
+            # With several connectors each body carries only its own id; the handler checks which.
+            fields.setdefault(
+                spec.id_field,
+                (str, Field(**rules)) if len(specs) == 1 else (str | None, Field(None, **rules)),
+            )
+    return create_model("RollbackIn", __config__=ConfigDict(extra="forbid", title="RollbackIn"), **fields)
 
 
 def _accepted(job_id: str) -> web.Response:
@@ -135,8 +154,23 @@ def _accepted(job_id: str) -> web.Response:
     return web.json_response(body.model_dump(), status=202)
 
 
+def _refused(field: str, message: str) -> ProblemError:
+    return ProblemError(
+        422,
+        "the body does not match its schema",
+        kind="validation-error",
+        errors=[FieldError(field=field, message=message)],
+    )
+
+
 def conflict_routes(context: Context) -> list[RouteSpec]:
     book = ConflictBook(context.store)
+    objects = dict(context.conflict_objects)
+    ROLLBACK_OBJECTS.clear()
+    ROLLBACK_OBJECTS.update({n: (s.system, s.object_type) for n, s in objects.items() if s.rollback})
+    pending_model = _pending_models(objects)
+    resolve_model = _resolve_model(objects)
+    rollback_model = _rollback_model(objects)
 
     def require_connector(name: str) -> None:
         # A job nobody will run would stay "pending" for ever: refuse before queueing it.
@@ -144,18 +178,23 @@ def conflict_routes(context: Context) -> list[RouteSpec]:
             raise ProblemError(409, f"connector {name!r} is not running in this deployment", kind="conflict")
 
     async def pending(request: web.Request) -> web.Response:
-        connector = request.query.get("connector") or None
+        connector = request_query(request, PendingQuery).connector or None
         found = await book.pending(connector)
-        return web.json_response(
-            PendingConflicts(conflicts=[_pending_out(c) for c in found]).model_dump(mode="json")
-        )
+        return web.json_response({"conflicts": [_pending_out(c, objects.get(c.connector)) for c in found]})
 
     async def resolve(request: web.Request) -> web.Response:
-        body = request_body(request, ResolveIn).body
-        value = body.value if isinstance(body, _ResolveCustom) else None
+        body: Any = request_body(request, resolve_model).root
+        value = getattr(body, "value", None)
         known = await book.get(body.conflictId)
         if known is None:
             raise ProblemError(404, _NO_CONFLICT, kind="not-found")
+        spec = objects.get(known.connector)
+        resolution = str(body.resolution)
+        own = spec.remote_resolution if spec is not None else REMOTE_RESOLUTION
+        if resolution in (REMOTE_RESOLUTION, own):
+            resolution = own  # the connector's handler receives its own name for the remote side
+        elif resolution != "USE_HUBSPOT_VALUE" and resolution != "USE_CUSTOM_VALUE":
+            raise _refused("resolution", f"is not a resolution of a {known.connector} conflict")
         require_connector(known.connector)
         try:
             conflict = await book.claim(body.conflictId)
@@ -175,7 +214,7 @@ def conflict_routes(context: Context) -> list[RouteSpec]:
                         job_id,
                         conflict.id,
                         conflict.deal_id,
-                        body.resolution,
+                        resolution,
                         value,
                         body.reason,
                     )
@@ -187,21 +226,32 @@ def conflict_routes(context: Context) -> list[RouteSpec]:
         return _accepted(job_id)
 
     async def rollback(request: web.Request) -> web.Response:
-        body = request_body(request, RollbackIn)
-        require_connector(body.connector)
-        target = body.targetTimestamp
+        body = request_body(request, rollback_model)
+        data = body.model_dump()
+        connector = str(data["connector"])
+        spec = objects.get(connector)
+        id_field = spec.id_field if spec is not None else "remoteId"
+        remote_id = data.get(id_field)
+        if not remote_id:
+            raise _refused(id_field, f"is required for connector {connector}")
+        given = {k for k, v in data.items() if v is not None} - {"connector", "targetTimestamp", id_field}
+        if given:
+            raise _refused(sorted(given)[0], f"is not a field of connector {connector}'s rollback")
+        require_connector(connector)
+        if spec is None or not spec.rollback:
+            raise ProblemError(409, f"connector {connector!r} offers no rollback", kind="conflict")
+        target: datetime = data["targetTimestamp"]
         if target.tzinfo is None:
             target = target.replace(tzinfo=UTC)
         if target > datetime.now(UTC):
             raise ProblemError(422, "targetTimestamp is in the future", kind="validation-error")
-        system, object_type = ROLLBACK_OBJECTS[body.connector]
         job_id = await create_job(
             context.store,
-            rollback_event_type(body.connector),
-            {"opportunityId": body.opportunityId, "targetTimestamp": target.isoformat()},
+            rollback_event_type(connector),
+            {id_field: remote_id, "targetTimestamp": target.isoformat()},
         )
         await context.enqueue(
-            [rollback_event(body.connector, job_id, system, object_type, body.opportunityId, target)]
+            [rollback_event(connector, job_id, spec.system, spec.object_type, remote_id, target)]
         )
         return _accepted(job_id)
 
@@ -211,15 +261,16 @@ def conflict_routes(context: Context) -> list[RouteSpec]:
             "/conflicts/pending",
             pending,
             summary="Conflicts waiting for a person (filter: connector)",
-            response_model=PendingConflicts,
+            response_model=pending_model,
             tags=("conflicts",),
+            query_model=PendingQuery,
         ),
-        DocumentedRoute(
+        RouteSpec(
             "POST",
             "/conflicts/resolve",
             resolve,
             summary="Resolve a pending conflict (queued; 404 unknown id, 409 already resolved)",
-            body_model=ResolveIn,
+            body_model=resolve_model,
             response_model=JobAccepted,
             tags=("conflicts",),
             error_statuses=(404, 409),
@@ -228,15 +279,15 @@ def conflict_routes(context: Context) -> list[RouteSpec]:
                 409: "Already resolved, being resolved, or its connector does not run here",
             },
         ),
-        DocumentedRoute(
+        RouteSpec(
             "POST",
             "/rollback",
             rollback,
-            summary="Restore an opportunity's cosync-owned fields to their values at a time (queued)",
-            body_model=RollbackIn,
+            summary="Restore a remote object's cosync-owned fields to their values at a time (queued)",
+            body_model=rollback_model,
             response_model=JobAccepted,
             tags=("conflicts",),
             error_statuses=(409,),
-            error_descriptions={409: "The connector does not run in this deployment"},
+            error_descriptions={409: "The connector does not run in this deployment, or offers no rollback"},
         ),
     ]

@@ -45,6 +45,7 @@ class OperationDoc:
     response_schema: dict[str, Any] | None = None
     error_statuses: tuple[int, ...] = ()
     error_descriptions: dict[int, str] = field(default_factory=dict)
+    # name -> {"schema", "required", "description"} (from a route's query model)
     query_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     header_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     extra_responses: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -75,6 +76,13 @@ _DESCRIPTIONS = {
 }
 
 
+def _query_param(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    param = {"name": name, "in": "query", "required": bool(spec.get("required")), "schema": spec["schema"]}
+    if spec.get("description"):
+        param["description"] = spec["description"]
+    return param
+
+
 def _operation(doc: OperationDoc, schemas: _Schemas, problem_ref: dict[str, Any]) -> dict[str, Any]:
     op: dict[str, Any] = {
         "operationId": f"{doc.method.lower()}_{re.sub(r'[^A-Za-z0-9]+', '_', openapi_path(doc.path)).strip('_')}",
@@ -85,9 +93,7 @@ def _operation(doc: OperationDoc, schemas: _Schemas, problem_ref: dict[str, Any]
         {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
         for name in _PARAM.findall(doc.path)
     ]
-    params += [
-        {"name": n, "in": "query", "required": False, "schema": s} for n, s in doc.query_params.items()
-    ]
+    params += [_query_param(n, s) for n, s in doc.query_params.items()]
     params += [
         {"name": n, "in": "header", "required": False, "schema": s} for n, s in doc.header_params.items()
     ]

@@ -40,15 +40,18 @@ __all__ = [
 log = get_logger("cosync.relay")
 
 WEBHOOK_PATH = "/webhooks/hubspot"
-# The target URLs of the original Lambda deployment (seeds), so existing subscriptions keep working.
+# The target URLs of the original Lambda deployment (seeds), so existing subscriptions keep working: HubSpot's
+# own, then each connector's (``/webhook/hubspot/<connector>``, ``/webhook/<connector>``), whatever connectors
+# a deployment had. The explicit ones come first, so the patterns never shadow them; every alias is verified
+# by the signature over its own URI, like the main path.
 WEBHOOK_ALIASES = (
     "/webhook/hubspot",
-    "/webhook/hubspot/gcp",
-    "/webhook/microsoft",
     "/webhook/deal-update",
     "/webhook/contact-update",
     "/webhook/company-update",
     "/webhook/deal-owner-change",
+    "/webhook/hubspot/{connector:[a-z][a-z0-9_-]*}",
+    "/webhook/{connector:[a-z][a-z0-9_-]*}",
 )
 
 

@@ -1,13 +1,17 @@
 """``GET /conflicts/pending``, ``POST /conflicts/resolve`` and ``POST /rollback`` on a real relay: bearer auth,
-problem+json, OpenAPI, a job per request and one event for the owning connector on the queue."""
+problem+json, OpenAPI, a job per request and one event for the owning connector on the queue. The seed's names
+(``opportunityId``, ``partnerCentralValue``) are what the aws plugin declares (``cosync_conflict_objects``); the
+core's routes know no connector's names of their own."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from cosync_aws import declarations as aws_declarations
 from pydantic import BaseModel
 
 from cosync_worker.conflicts import Conflict, ConflictBook
+from cosync_worker.hooks import ConflictObjectSpec, hookimpl
 from cosync_worker.relay.keys import CONTEXT
 
 from ..relay.conftest import TOKENS, Relay, RelayFactory
@@ -19,11 +23,30 @@ class _Config(BaseModel):
     pass
 
 
-async def _relay(make_relay: RelayFactory, connector: str | None = "aws") -> Relay:
-    relay = await make_relay()
-    if connector:
+class AcmeObjects:
+    """A fourth cloud's declaration: its own names for its tickets, rollback included."""
+
+    @hookimpl
+    async def cosync_conflict_objects(self) -> list[ConflictObjectSpec]:
+        return [
+            ConflictObjectSpec(
+                "acme",
+                "acme",
+                "ticket",
+                id_field="ticketId",
+                remote_label="acme",
+                remote_resolution="USE_ACME_VALUE",
+            )
+        ]
+
+
+async def _relay(
+    make_relay: RelayFactory, connector: str | None = "aws", plugins: list[object] | None = None
+) -> Relay:
+    relay = await make_relay(plugins=[aws_declarations] if plugins is None else plugins)
+    for name in [connector] if connector else []:
         # As if the connector were installed: the routes refuse work for one this process does not run.
-        relay.server.app[CONTEXT].connector_configs[connector] = _Config()
+        relay.server.app[CONTEXT].connector_configs[name] = _Config()
     return relay
 
 
@@ -38,7 +61,7 @@ async def _seed(relay: Relay, connector: str = "aws") -> Conflict:
     return await ConflictBook(relay.store).record(
         Conflict(
             connector=connector,
-            object_key="partnercentral:opportunity:O42",
+            object_key="partnercentral:opportunity:O42" if connector == "aws" else f"{connector}:ticket:O42",
             remote_id="O42",
             deal_id="4242",
             field="dealstage",
@@ -167,3 +190,75 @@ async def test_routes_are_in_openapi(make_relay: RelayFactory) -> None:
     assert "get" in doc["paths"]["/conflicts/pending"]
     assert "post" in doc["paths"]["/conflicts/resolve"] and "post" in doc["paths"]["/rollback"]
     assert {"2XX", "401", "404", "409", "422"} <= set(doc["paths"]["/conflicts/resolve"]["post"]["responses"])
+
+
+async def test_a_fourth_cloud_names_its_fields_and_a_connector_without_names_gets_generic_ones(
+    make_relay: RelayFactory,
+) -> None:
+    relay = await _relay(make_relay, "acme", plugins=[aws_declarations, AcmeObjects()])
+    relay.server.app[CONTEXT].connector_configs["aws"] = _Config()
+    acme, bare = await _seed(relay, "acme"), await _seed(relay, "bare")
+    status, body, _ = await _call(relay, "GET", "/conflicts/pending")
+    by_id = {c["id"]: c for c in body["conflicts"]}
+    assert (by_id[acme.id]["ticketId"], by_id[acme.id]["acmeValue"]) == ("O42", "Technical Validation")
+    assert by_id[acme.id]["acmeTimestamp"] == "2026-02-18T10:00:02Z" and "opportunityId" not in by_id[acme.id]
+    assert (by_id[bare.id]["remoteId"], by_id[bare.id]["remoteValue"]) == ("O42", "Technical Validation")
+    status, doc, _ = await _call(relay, "GET", "/openapi.json", auth=False)
+    listed = doc["components"]["schemas"]["PendingConflict"]["properties"]
+    assert {"ticketId", "acmeValue", "opportunityId", "partnerCentralValue", "remoteId"} <= set(listed)
+    # The generic name of the remote side reaches the connector under its own name; another's is refused.
+    status, _, _ = await _call(
+        relay,
+        "POST",
+        "/conflicts/resolve",
+        {"conflictId": acme.id, "resolution": "USE_PARTNER_CENTRAL_VALUE"},
+    )
+    assert status == 422
+    status, _, _ = await _call(
+        relay, "POST", "/conflicts/resolve", {"conflictId": acme.id, "resolution": "USE_REMOTE_VALUE"}
+    )
+    assert status == 202
+    [event] = await relay.enqueued()
+    assert event["type"] == "acme.resolve_conflict" and event["payload"]["resolution"] == "USE_ACME_VALUE"
+
+
+async def test_rollback_with_two_connectors_offering_it_names_the_connector(make_relay: RelayFactory) -> None:
+    relay = await _relay(make_relay, "acme", plugins=[aws_declarations, AcmeObjects()])
+    at = "2026-02-18T09:00:00Z"
+    status, problem, _ = await _call(
+        relay, "POST", "/rollback", {"opportunityId": "O42", "targetTimestamp": at}
+    )
+    assert status == 422 and problem["errors"][0]["field"] == "connector", problem
+    status, problem, _ = await _call(
+        relay, "POST", "/rollback", {"connector": "acme", "opportunityId": "O42", "targetTimestamp": at}
+    )
+    assert status == 422 and problem["errors"][0]["field"] == "ticketId", problem
+    status, problem, _ = await _call(
+        relay, "POST", "/rollback", {"connector": "acme", "ticketId": "T7", "targetTimestamp": at}
+    )
+    assert status == 202, problem
+    [event] = await relay.enqueued()
+    assert event["type"] == "acme.rollback" and event["ordering_key"] == "acme:ticket:T7"
+
+
+async def test_without_declarations_rollback_is_refused_naming_why(make_relay: RelayFactory) -> None:
+    relay = await _relay(make_relay, "bare", plugins=[])
+    body = {"connector": "bare", "remoteId": "R1", "targetTimestamp": "2026-02-18T09:00:00Z"}
+    status, problem, _ = await _call(relay, "POST", "/rollback", body)
+    assert status == 409 and "offers no rollback" in problem["detail"]
+    status, problem, _ = await _call(relay, "POST", "/rollback", {**body, "connector": "other"})
+    assert status == 409 and "not running" in problem["detail"]
+    assert await relay.enqueued() == []
+
+
+async def test_pending_query_is_validated_and_documented(make_relay: RelayFactory) -> None:
+    relay = await _relay(make_relay)
+    status, problem, ctype = await _call(relay, "GET", "/conflicts/pending?connector=" + "x" * 65)
+    assert status == 400 and ctype == "application/problem+json"
+    assert problem["errors"][0]["field"] == "query.connector" and "x" * 65 not in str(problem)
+    status, doc, _ = await _call(relay, "GET", "/openapi.json", auth=False)
+    operation = doc["paths"]["/conflicts/pending"]["get"]
+    [param] = operation["parameters"]
+    assert param["name"] == "connector" and param["in"] == "query" and param["required"] is False
+    assert param["schema"] == {"type": "string", "maxLength": 64}
+    assert "400" in operation["responses"]

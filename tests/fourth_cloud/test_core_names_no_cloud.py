@@ -14,18 +14,8 @@ CORE = Path(__file__).resolve().parents[2] / "cosync_worker"
 NAMES = re.compile(r"partner[ _-]?central|microsoft|google|gcp", re.IGNORECASE)
 AWS_STRING = re.compile(r"^aws([._]|$)", re.IGNORECASE)
 
-# Modules other parts of issue 16 still move behind hooks (conflict objects and routes, the EventBridge
-# parser, the remote-call metric labels, the legacy webhook paths). Nothing may join this list.
-PENDING = frozenset(
-    {
-        "conflicts/model.py",
-        "conflicts/requests.py",
-        "events/parsers.py",
-        "metrics.py",
-        "relay/conflict_routes.py",
-        "relay/webhooks.py",
-    }
-)
+# Modules still naming a cloud while issue 16 moves them behind hooks: none is left. Nothing may join this list.
+PENDING: frozenset[str] = frozenset()
 # What this part of the issue moved behind cosync_notice_kinds, cosync_emulators and cosync_demo.
 MOVED = ("notify/", "sandbox/stack.py", "sandbox/__init__.py", "demo/", "cli.py", "hooks/")
 

@@ -13,7 +13,13 @@ from cosync_worker.hooks import ConnectorSpec, Context, PropertySpec, RouteSpec,
 from . import assignment, audit, inbound, outbound, resolution, submission, summary
 from .client import PartnerCentralClient
 from .config import AwsConfig
-from .declarations import cosync_demo, cosync_emulators, cosync_notice_kinds  # noqa: F401 (hooks)
+from .declarations import (  # noqa: F401 (hooks)
+    cosync_conflict_objects,
+    cosync_demo,
+    cosync_emulators,
+    cosync_event_sources,
+    cosync_notice_kinds,
+)
 from .deps import Deps
 from .hubspot_side import build_hubspot_client
 from .properties import PROPERTIES
