@@ -1,8 +1,12 @@
-"""Exceptions a connector raises to tell the worker what to do with an event (policy by exception type)."""
+"""Exceptions a connector raises to tell the worker what to do with an event (policy by exception type), and
+the problem a route handler raises to answer with an RFC 9457 problem (``ProblemError``, naming fields with
+``FieldError``)."""
 
 from __future__ import annotations
 
-__all__ = ["PermanentError", "Retry", "UnknownEventType"]
+from .problems import FieldError, ProblemError
+
+__all__ = ["FieldError", "PermanentError", "ProblemError", "Retry", "UnknownEventType"]
 
 
 class Retry(Exception):
