@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlparse
 
+from cosync_worker.connector import has_tag
+
 from .config import GcpConfig
 
 __all__ = [
@@ -59,10 +61,6 @@ class LeadInputError(ValueError):
 def external_id(deal_id: str) -> str:
     """The seed's rule: anything cosync creates from a deal carries ``hubspot-deal-<id>``."""
     return f"hubspot-deal-{deal_id}"
-
-
-def has_tag(dealname: str | None, tag: str) -> bool:
-    return bool(dealname) and tag.lower() in str(dealname).lower()
 
 
 def _blank(value: Any) -> bool:

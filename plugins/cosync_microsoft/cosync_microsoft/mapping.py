@@ -12,6 +12,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from cosync_worker.connector import has_tag
+
 from .config import MicrosoftConfig
 
 __all__ = [
@@ -69,10 +71,6 @@ class ReferralInputError(ValueError):
     def __init__(self, fields: list[str], message: str) -> None:
         super().__init__(message)
         self.fields = fields
-
-
-def has_tag(name: Any, tag: str) -> bool:
-    return isinstance(name, str) and tag.lower() in name.lower()
 
 
 def tagged_name(name: str, tag: str) -> str:
