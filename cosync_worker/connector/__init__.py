@@ -6,6 +6,8 @@ See ``docs/writing-a-connector.md`` and ``plugins/cosync_example`` for a whole c
 from ..errors import PermanentError, Retry
 from ..events import Event
 from ..hooks import Context, PropertySpec, request_body
+from ..relay.jobs import create_job, update_job
+from ..remote_budget import request_budget
 from ..remote_client import Answer, BearerTokens, RemoteClient, RetryPolicy, StaticToken
 from ..store import ConflictError, Lease, LockTimeout
 from .base import Connector
@@ -36,9 +38,12 @@ __all__ = [
     "StaticToken",
     "associated",
     "client",
+    "create_job",
     "every",
     "has_tag",
     "on",
     "request_body",
+    "request_budget",
     "route",
+    "update_job",
 ]

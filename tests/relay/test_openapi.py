@@ -4,12 +4,17 @@ response conforms to the document)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import json
+from typing import Any, Literal
 
 import hypothesis
 import schemathesis
+from aiohttp import web
 from hypothesis import HealthCheck, Phase
+from pydantic import BaseModel, ConfigDict, Field
 from schemathesis import GenerationMode
+
+from cosync_worker.hooks import Context, RouteSpec, hookimpl, request_query
 
 from .conftest import TOKENS, RelayFactory
 from .test_api import EchoPlugin
@@ -88,3 +93,63 @@ async def test_schemathesis_finds_no_server_errors_or_nonconforming_responses(
     relay = await make_relay(plugins=[EchoPlugin()])
     seen = await asyncio.wait_for(asyncio.to_thread(_fuzz, relay.url), timeout=120)
     assert "POST /webhooks/hubspot" in seen and "GET /jobs/{id}" in seen and "POST /submit-thing" in seen
+
+
+class _Query(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(10, ge=1, le=100, description="at most this many")
+    kind: Literal["a", "b"]
+
+
+class QueryPlugin:
+    @hookimpl
+    def cosync_routes(self, context: Context) -> list[RouteSpec]:
+        async def things(request: web.Request) -> web.Response:
+            query = request_query(request, _Query)
+            return web.json_response({"limit": query.limit, "kind": query.kind})
+
+        return [
+            RouteSpec(
+                "GET",
+                "/things",
+                things,
+                query_model=_Query,
+                error_statuses=(404, 503),
+                error_descriptions={503: "The things are resting; retry later"},
+            )
+        ]
+
+
+async def test_route_query_and_error_statuses_are_declared_validated_and_documented(
+    make_relay: RelayFactory,
+) -> None:
+    relay = await make_relay(plugins=[QueryPlugin()])
+    doc = await (await relay.session.get(relay.url + "/openapi.json")).json()
+    operation = doc["paths"]["/things"]["get"]
+    params = {p["name"]: p for p in operation["parameters"]}
+    assert params["limit"] == {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+        "description": "at most this many",
+    }
+    assert params["kind"]["required"] is True and params["kind"]["schema"]["enum"] == ["a", "b"]
+    responses = operation["responses"]
+    assert responses["503"]["description"] == "The things are resting; retry later"
+    assert {"400", "404", "503"} <= set(responses)
+    assert "application/problem+json" in responses["404"]["content"]
+    async with relay.session.get(relay.url + "/things?kind=b&limit=3", headers=AUTH) as resp:
+        assert resp.status == 200 and await resp.json() == {"limit": 3, "kind": "b"}
+    for query, field in (
+        ("limit=3", "query.kind"),
+        ("kind=c", "query.kind"),
+        ("kind=a&limit=0", "query.limit"),
+    ):
+        async with relay.session.get(relay.url + "/things?" + query, headers=AUTH) as resp:
+            assert resp.status == 400 and resp.content_type == "application/problem+json", query
+            assert (await resp.json())["errors"][0]["field"] == field
+    async with relay.session.get(relay.url + "/things?kind=a&<script>=1", headers=AUTH) as resp:
+        problem = await resp.json()
+        assert resp.status == 400 and "<script>" not in json.dumps(problem)

@@ -30,8 +30,7 @@ from botocore.exceptions import ClientError, HTTPClientError
 from prometheus_client import Counter, Gauge
 
 from cosync_worker.logs import get_logger
-from cosync_worker.store import Store
-from cosync_worker.store.budget import acquire
+from cosync_worker.store import Store, acquire
 
 from .config import AwsConfig
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from cosync_worker.conflicts import Conflict, ConflictBook
 from cosync_worker.logs import get_logger
-from cosync_worker.notify.notice import Notice, NoticeError
+from cosync_worker.notify import Notice, NoticeError
 
 from . import audit
 from .conflict_rules import (

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cosync_worker.conflicts import AlreadyResolved, ConflictBook
+from cosync_worker.connector import update_job
 from cosync_worker.errors import Retry
 from cosync_worker.logs import get_logger
-from cosync_worker.relay.jobs import update_job
 
 from . import audit
 from .client import PartnerCentralError, Priority

@@ -16,9 +16,9 @@ from aiohttp import web
 from botocore.exceptions import BotoCoreError
 from pydantic import BaseModel, ConfigDict, Field
 
+from cosync_worker.errors import ProblemError
 from cosync_worker.events import Event, ObjectRef
-from cosync_worker.hooks import Context, RouteSpec, request_body
-from cosync_worker.relay.problems import ProblemError
+from cosync_worker.hooks import Context, RouteSpec, request_body, request_query
 
 from .client import PartnerCentralError
 from .solutions import SolutionCache
@@ -28,8 +28,10 @@ __all__ = [
     "SOLUTIONS_DEADLINE_SECONDS",
     "SUBMIT_EVENT",
     "AssignIn",
+    "SearchQuery",
     "SolutionOut",
     "SolutionsOut",
+    "SolutionsQuery",
     "SubmitIn",
     "SubmitQueued",
     "build_routes",
@@ -41,6 +43,12 @@ ASSIGN_EVENT = "aws.assign_opportunity"
 # answers after this long and the listing goes on in the background, filling the cache for the next caller.
 SOLUTIONS_DEADLINE_SECONDS = 2.0
 _RETRY_AFTER = {"Retry-After": "5"}
+# What a solution route answers while Partner Central cannot fill the cache (both with ``Retry-After``).
+_UPSTREAM = (502, 503)
+_UPSTREAM_WORDS = {
+    502: "Partner Central answered with an error; retry after Retry-After seconds",
+    503: "The connector has not started, or Partner Central is slow, throttling or unreachable; retry later",
+}
 _THROTTLED = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException"})
 
 
@@ -53,6 +61,15 @@ class AssignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     deal_id: str = Field(min_length=1, max_length=32, pattern=r"^[0-9]+$", description="HubSpot deal id")
     owner_id: str = Field(min_length=1, max_length=32, pattern=r"^[0-9]+$", description="HubSpot owner id")
+
+
+class SolutionsQuery(BaseModel):
+    category: str | None = Field(None, max_length=200, description="only this category (any case)")
+    status: str | None = Field(None, max_length=200, description="only this status (any case)")
+
+
+class SearchQuery(BaseModel):
+    q: str = Field(min_length=1, max_length=200, description="words the solution's name contains (any case)")
 
 
 class SubmitQueued(BaseModel):
@@ -146,8 +163,9 @@ def build_routes(context: Context, cache_of: Any) -> list[RouteSpec]:
         return web.json_response(SubmitQueued(deal_id=body.deal_id).model_dump(), status=202)
 
     async def list_solutions(request: web.Request) -> web.Response:
+        query = request_query(request, SolutionsQuery)
         items = await solutions()
-        category, status = request.query.get("category"), request.query.get("status")
+        category, status = query.category, query.status
         if category:
             items = [s for s in items if str(s.get("Category", "")).lower() == category.lower()]
         if status:
@@ -156,7 +174,7 @@ def build_routes(context: Context, cache_of: Any) -> list[RouteSpec]:
         return web.json_response(SolutionsOut(results=out, count=len(out)).model_dump())
 
     async def search_solutions(request: web.Request) -> web.Response:
-        q = request.query.get("q", "").strip().lower()
+        q = request_query(request, SearchQuery).q.strip().lower()
         if not q:
             raise ProblemError(400, "query parameter q is required", kind="invalid-request")
         out = [_out(s) for s in await solutions() if q in str(s.get("Name", "")).lower()]
@@ -196,6 +214,9 @@ def build_routes(context: Context, cache_of: Any) -> list[RouteSpec]:
             summary="Partner solutions (filter: category, status)",
             response_model=SolutionsOut,
             tags=("aws",),
+            query_model=SolutionsQuery,
+            error_statuses=_UPSTREAM,
+            error_descriptions=_UPSTREAM_WORDS,
         ),
         RouteSpec(
             "GET",
@@ -204,6 +225,9 @@ def build_routes(context: Context, cache_of: Any) -> list[RouteSpec]:
             summary="Solutions whose name contains q",
             response_model=SolutionsOut,
             tags=("aws",),
+            query_model=SearchQuery,
+            error_statuses=_UPSTREAM,
+            error_descriptions=_UPSTREAM_WORDS,
         ),
         RouteSpec(
             "GET",
@@ -212,5 +236,7 @@ def build_routes(context: Context, cache_of: Any) -> list[RouteSpec]:
             summary="One solution",
             response_model=SolutionOut,
             tags=("aws",),
+            error_statuses=(404, *_UPSTREAM),
+            error_descriptions={404: "No solution has this id", **_UPSTREAM_WORDS},
         ),
     ]
