@@ -12,9 +12,21 @@ from typing import Any
 from cosync_worker.queue.local import LocalQueue
 
 # Run in a fresh interpreter: opens the file, claims according to argv, prints what it got as JSON.
+# Its wall clock can be moved on (``clock.offset``): it jumps past a visibility timeout instead of waiting
+# it out, and the parent's timeout can be long enough that a slow interpreter start-up cannot outlast it.
 _CHILD = """
-import asyncio, json, sys
+import asyncio, json, sys, time
+import cosync_worker.queue.local as local
 from cosync_worker.queue.local import LocalQueue
+
+class Shifted:
+    offset = 0.0
+    def time(self):
+        return time.time() + self.offset
+    def monotonic(self):
+        return time.monotonic()
+
+clock = local.time = Shifted()
 
 async def main(path, mode):
     queue = LocalQueue(path, visibility_timeout=1, poll_interval=0.01)
@@ -25,6 +37,7 @@ async def main(path, mode):
         visible = await queue.receive(10, wait_seconds=0)
         out["visible"] = [[m.body, m.receive_count] for m in visible]
         await queue.ack(visible)
+        clock.offset = 120.0  # past the parent's visibility timeout
         back = await queue.receive(10, wait_seconds=5)
         out["came_back"] = [[m.body, m.receive_count] for m in back]
         await queue.ack(back)
@@ -62,7 +75,7 @@ async def _child(path: Path, mode: str) -> dict[str, Any]:
 
 async def test_messages_survive_a_restart_and_in_flight_ones_come_back(tmp_path: Path) -> None:
     path = tmp_path / "queue.db"
-    queue = LocalQueue(path, visibility_timeout=1)
+    queue = LocalQueue(path, visibility_timeout=60)
     await queue.open()
     await queue.send([("a", "ga", "a"), ("b", "gb", "b"), ("c", "gc", "c")])
     claimed = await queue.receive(1, wait_seconds=0)
