@@ -360,8 +360,10 @@ async def build_status(
         if loop.overdue:
             problems.append(f"loop {loop.name} is overdue (no success in {_OVERDUE_INTERVALS:g} intervals)")
     connectors = []
+    models = {c.spec.name: c.spec.config_model for c in plugins.connectors()}
     for name in names:
-        configured = name in settings.connectors or name in configs
+        # A connector with settings is configured once its section exists; one without has nothing to set.
+        configured = name in settings.connectors or models.get(name) is None
         failing = per_connector.get(name, 0)
         problem = f"{failing} dead letter(s)" if failing else None
         if not configured:

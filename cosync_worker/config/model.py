@@ -86,6 +86,8 @@ class ConsoleSettings(_Section):
     # How long a console sign-in lasts, and how often the relay records its counters for the overview.
     session_seconds: float = Field(8 * 3600, gt=0)
     sample_seconds: float = Field(30.0, gt=0)
+    # Per connector, the cloud console's page of a remote object, ``{id}`` standing for its id.
+    remote_links: dict[str, str] = Field(default_factory=dict)
 
 
 class RelaySettings(_Section):

@@ -90,4 +90,7 @@ def create_app(
         routes = collect_routes_sync(plugins, context)
     for spec in routes:
         mount_route(app, spec)
+    from ..console import add_console  # the console renders through the relay's keys and routes
+
+    add_console(app, routes)
     return app
