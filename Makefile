@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PLUGINS := $(sort $(dir $(wildcard plugins/*/pyproject.toml)))
 
-.PHONY: demo test lint typecheck pytest bench clean install cdk-cli
+.PHONY: demo test lint typecheck pytest bench clean install cdk-cli image-lock
 
 $(VENV)/.installed: pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,15 @@ $(CDK_CLI): infra/cdk/package.json infra/cdk/package-lock.json
 	touch $@
 
 cdk-cli: $(CDK_CLI)
+
+# requirements/image.txt: what the runtime wheels resolve to in a fresh venv (the Dockerfile's constraints).
+image-lock: install
+	rm -rf build/image-lock && mkdir -p build/image-lock
+	$(PY) -m pip wheel -q --no-deps -w build/image-lock/wheels . plugins/cosync_aws plugins/cosync_gcp plugins/cosync_microsoft
+	$(PYTHON) -m venv build/image-lock/venv
+	build/image-lock/venv/bin/pip install -q build/image-lock/wheels/*.whl
+	{ sed -n '1,3p' requirements/image.txt; build/image-lock/venv/bin/pip freeze | grep -v '^cosync'; } > build/image-lock/image.txt
+	mv build/image-lock/image.txt requirements/image.txt
 
 demo: install
 	$(VENV)/bin/cosync demo

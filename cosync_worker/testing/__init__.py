@@ -1,8 +1,28 @@
-"""pytest plugin for connector authors: sandbox emulators and AWS services (moto) as fixtures."""
+"""pytest plugin for connector authors: sandbox emulators and AWS services (moto) as fixtures.
 
-from .clouds import *  # noqa: F403
-from .conformance import *  # noqa: F403
-from .hubspot import *  # noqa: F403
-from .moto import *  # noqa: F403
-from .partnercentral import *  # noqa: F403
-from .waiting import *  # noqa: F403
+Installed with ``pip install 'cosync-worker[testing]'`` (the ``testing`` extra: pytest-asyncio, moto's server,
+werkzeug). The ``pytest11`` entry point is in the runtime wheel, so pytest loads this module wherever cosync
+is installed; without the extra it registers no fixture and says why in pytest's header instead of stopping
+pytest with an ImportError.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+_EXTRA = ("pytest_asyncio", "moto", "werkzeug")
+MISSING = [name for name in _EXTRA if importlib.util.find_spec(name) is None]
+
+if not MISSING:
+    from .clouds import *  # noqa: F403
+    from .conformance import *  # noqa: F403
+    from .hubspot import *  # noqa: F403
+    from .moto import *  # noqa: F403
+    from .partnercentral import *  # noqa: F403
+    from .waiting import *  # noqa: F403
+
+
+def pytest_report_header() -> str | None:
+    if MISSING:
+        return f"cosync fixtures off: {', '.join(MISSING)} missing (pip install 'cosync-worker[testing]')"
+    return None

@@ -188,3 +188,16 @@ def test_vpc_zones_are_explicit(template: Any) -> None:
         s["Properties"]["AvailabilityZone"] for s in template.find_resources("AWS::EC2::Subnet").values()
     }
     assert zones == {"us-east-1a", "us-east-1b"}
+
+
+def test_exec_recipe_is_in_the_docs_and_in_cosync_help() -> None:
+    from click.testing import CliRunner
+
+    from cosync_worker.cli import main
+
+    help_text = CliRunner().invoke(main, ["--help"]).output
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "deploy.md").read_text()
+    for text in (help_text, docs):
+        assert "aws ecs execute-command --cluster cosync" in text
+        assert '--command "cosync dlq list --config /app/config.yaml"' in text
+    assert "aws ecs run-task" in docs and '"properties","create"' in docs
