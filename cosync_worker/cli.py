@@ -218,34 +218,68 @@ def dlq() -> None:
 @dlq.command("list")
 @config_option
 @click.option("--limit", default=100, show_default=True)
-def dlq_list(config: str | None, limit: int) -> None:
-    """Print dead-lettered messages as JSON lines: the connectors that failed each (a replay runs only
-    them), the reason it was parked and its body."""
+@click.option("--json", "as_json", is_flag=True, help="JSON lines, each with the message's body.")
+def dlq_list(config: str | None, limit: int, as_json: bool) -> None:
+    """Dead-lettered messages: the connectors that failed each (a replay runs only them), the reason it was
+    parked and its age; with --json, JSON lines that also hold its body."""
     from .runtime import open_queue
 
     settings = _settings(config)
 
-    async def go() -> None:
+    async def go() -> list[Any]:
         queue = await open_queue(settings.queue)
         try:
-            for d in await queue.list_dead_letters(limit):
-                line = {"id": d.id, "connectors": d.connectors, "reason": d.reason, "failed_at": d.failed_at}
-                click.echo(json.dumps(line | {"body": d.body}))
+            return list(await queue.list_dead_letters(limit))
         finally:
             await queue.close()
 
-    _run(go)
+    letters = _run(go)
+    if as_json:
+        for d in letters:
+            line = {"id": d.id, "connectors": d.connectors, "reason": d.reason, "failed_at": d.failed_at}
+            click.echo(json.dumps(line | {"body": d.body}))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from .status_view import ago
+
+    table = Table(title=f"{len(letters)} dead letter(s)")
+    for column in ("id", "connectors", "reason", "failed"):
+        table.add_column(column)
+    for d in letters:
+        table.add_row(d.id, ", ".join(d.connectors) or "-", d.reason, ago(d.failed_at))
+    Console(width=200).print(table)
 
 
 @dlq.command("replay")
 @config_option
 @click.argument("ids", nargs=-1)
-def dlq_replay(config: str | None, ids: tuple[str, ...]) -> None:
+@click.option("--yes", "-y", is_flag=True, help="Replay every dead letter without asking.")
+def dlq_replay(config: str | None, ids: tuple[str, ...], yes: bool) -> None:
     """Move dead letters (all, or the given IDS) back onto the queue; each runs only through the
-    connectors that failed it."""
+    connectors that failed it. Replaying all asks first (--yes to skip)."""
     from .runtime import open_queue
 
     settings = _settings(config)
+
+    async def count() -> int:
+        queue = await open_queue(settings.queue)
+        try:
+            return len(await queue.list_dead_letters(1_000_000))
+        finally:
+            await queue.close()
+
+    if not ids and not yes:
+        total = _run(count)
+        if total and not sys.stdin.isatty():
+            click.echo(
+                f"error: replaying all {total} dead letter(s) needs --yes (nobody to ask here)", err=True
+            )
+            sys.exit(2)
+        if total and not click.confirm(f"replay all {total} dead letter(s)?"):
+            click.echo("nothing replayed")
+            sys.exit(1)
 
     async def go() -> int:
         queue = await open_queue(settings.queue)

@@ -105,7 +105,7 @@ def _writes(emulator: Any) -> dict[str, int]:
 
 
 async def _dead_letters(tmp_path: Path) -> list[dict[str, Any]]:
-    code, out, err = await cli(tmp_path, "dlq", "list", "-c", "config.yaml")
+    code, out, err = await cli(tmp_path, "dlq", "list", "--json", "-c", "config.yaml")
     assert code == 0, err
     return [json.loads(line) for line in out.splitlines()]
 
@@ -155,7 +155,7 @@ async def test_aws_dead_letters_alone_and_its_replay_runs_aws_alone(
             # The operator removes the cause and replays the dead letters.
             code, out, err = await cli(tmp_path, "properties", "create", "-c", "config.yaml")
             assert code == 0, err
-            code, out, err = await cli(tmp_path, "dlq", "replay", "-c", "config.yaml")
+            code, out, err = await cli(tmp_path, "dlq", "replay", "--yes", "-c", "config.yaml")
             assert code == 0, err
             assert out.strip() == f"replayed {len(dead)} message(s)"
 

@@ -26,7 +26,7 @@ async def test_dlq_list_shows_a_body_that_is_not_text(tmp_path: Path) -> None:
     finally:
         await queue.close()
 
-    code, out, err = await cli(tmp_path, "dlq", "list", "-c", "config.yaml")
+    code, out, err = await cli(tmp_path, "dlq", "list", "--json", "-c", "config.yaml")
 
     assert code == 0, err
     lines = {line["body"]: line for line in map(json.loads, out.splitlines())}

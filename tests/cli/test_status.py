@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -12,7 +15,7 @@ from cosync_worker.config import load_settings
 from cosync_worker.runtime import open_queue, open_store
 from cosync_worker.status import ActivitySampler
 
-from .helpers import cli, write_config
+from .helpers import ROOT, cli, write_config
 
 
 def _config(tmp_path: Path, **extra: Any) -> Path:
@@ -108,3 +111,47 @@ async def test_version_and_json_listings(tmp_path: Path) -> None:
         "ok": False,
         "problems": ["relay.api_tokens.0: environment variable COSYNC_TEST_NOPE is not set"],
     }
+
+
+async def _park(config: Path, *reasons: str) -> None:
+    queue = await open_queue(load_settings(config, {}).queue)
+    try:
+        await queue.send([(f'{{"n": {i}}}', f"g{i}", f"d{i}") for i in range(len(reasons))])
+        for message, reason in zip(await queue.receive(10, 1), reasons, strict=True):
+            await queue.dead_letter(message, reason)
+    finally:
+        await queue.close()
+
+
+def _replay_all_without_a_terminal(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cosync_worker", "dlq", "replay", "-c", "config.yaml", *extra],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def test_dlq_list_is_a_table_or_json_and_replaying_all_asks(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    await _park(config, "aws: ValidationException: Project.Title", "gcp: 403 PERMISSION_DENIED")
+
+    code, out, err = await cli(tmp_path, "dlq", "list", "-c", "config.yaml")
+    assert code == 0, err
+    assert "2 dead letter(s)" in out and "aws: ValidationException: Project.Title" in out
+    code, out, err = await cli(tmp_path, "dlq", "list", "-c", "config.yaml", "--json")
+    assert code == 0, err
+    assert sorted(json.loads(line)["body"] for line in out.splitlines()) == ['{"n": 0}', '{"n": 1}']
+
+    # Nobody at a terminal to confirm: replaying everything is refused without --yes, and nothing moves.
+    refused = _replay_all_without_a_terminal(tmp_path)
+    assert refused.returncode == 2
+    assert "replaying all 2 dead letter(s) needs --yes" in refused.stderr
+    code, out, _ = await cli(tmp_path, "dlq", "list", "-c", "config.yaml", "--json")
+    assert len(out.splitlines()) == 2
+    done = _replay_all_without_a_terminal(tmp_path, "--yes")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "replayed 2 message(s)"

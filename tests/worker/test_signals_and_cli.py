@@ -186,10 +186,10 @@ async def test_dlq_list_and_replay_cli(tmp_path: Path, settings_for: Callable[..
     msgs = await queue.receive(10, 2)
     await queue.dead_letter(msgs[0], "invalid message: body: is not valid JSON")
     await queue.close()
-    listed = _cli("dlq", "list", "-c", str(config), cwd=tmp_path)
+    listed = _cli("dlq", "list", "--json", "-c", str(config), cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     assert "invalid message: body: is not valid JSON" in listed.stdout
-    replayed = _cli("dlq", "replay", "-c", str(config), cwd=tmp_path)
+    replayed = _cli("dlq", "replay", "--yes", "-c", str(config), cwd=tmp_path)
     assert "replayed 1 message(s)" in replayed.stdout
     queue = await open_queue(settings.queue)
     try:
