@@ -26,10 +26,10 @@ from typing import Any
 import aiohttp
 import yaml
 from cosync_aws.config import DEFAULT_STAGE_MAP
-from cosync_aws.properties import PROPERTIES
 
 from cosync_worker.config import Settings
 from cosync_worker.events import schedule_tick
+from cosync_worker.hooks import PluginManager
 from cosync_worker.runtime import Runtime
 from cosync_worker.sandbox.base import Emulator
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
@@ -41,6 +41,11 @@ TIME_SCALE = 20.0
 STAGES = ("qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin", "contractsent")
 PROPS = ("amount", "closedate", "dealstage")
 TODAY = date.today()
+# Every loop ticks this often during the load: a reconcile or summary run lands amid the rep's edits and
+# cosync's pushes of them, as it will at some point in production.
+SCHEDULE_SECONDS = 5.0
+# The calls the rep makes on HubSpot (create, edit): a storm's throttles of these are not cosync's to handle.
+REP_CALLS = frozenset({"POST /crm/v3/objects/{objectType}", "PATCH /crm/v3/objects/{objectType}/{objectId}"})
 
 
 def config(
@@ -50,8 +55,9 @@ def config(
     queue: dict[str, Any],
     store: dict[str, Any],
 ) -> dict[str, Any]:
-    """One config for the relay (this process) and every worker replica; only the AWS connector runs."""
-    return {
+    """One config for the relay (this process) and every worker replica; only the AWS connector runs, with
+    every loop it declares at ``SCHEDULE_SECONDS`` (run by this process's scheduler, see :func:`start_suite`)."""
+    data: dict[str, Any] = {
         "queue": {"visibility_timeout": 5, **queue},
         "store": store,
         "worker": {
@@ -89,11 +95,17 @@ def config(
                 "read_rate_per_second": 10 * TIME_SCALE * 0.8,
             }
         },
-        "schedules": {
-            name: {"enabled": False}
-            for name in ("aws_reconcile", "aws_invitations", "aws_summary", "aws_submission_rules")
-        },
     }
+    data["schedules"] = {
+        name: {"interval_seconds": SCHEDULE_SECONDS, "jitter_seconds": 0} for name in declared_loops(data)
+    }
+    return data
+
+
+def declared_loops(data: dict[str, Any]) -> list[str]:
+    """Every loop of every connector the config runs, as the connectors declare them (none left out)."""
+    plugins = PluginManager().load(Settings.model_validate(data))
+    return sorted(s.name for c in plugins.connectors() for s in c.spec.schedules)
 
 
 @dataclass
@@ -106,12 +118,14 @@ class Replicas:
     procs: list[asyncio.subprocess.Process] = field(default_factory=list)
     kills: int = 0
     started: int = 0
+    log_of: dict[int, Path] = field(default_factory=dict)
 
     async def _spawn(self) -> asyncio.subprocess.Process:
         self.started += 1
-        log = (self.logs / f"worker{self.started}.log").open("wb")
+        path = self.logs / f"worker{self.started}.log"
+        log = path.open("wb")
         try:
-            return await asyncio.create_subprocess_exec(
+            proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
                 "cosync_worker",
@@ -124,8 +138,13 @@ class Replicas:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+            self.log_of[proc.pid] = path
+            return proc
         finally:
             log.close()
+
+    def tail(self, proc: asyncio.subprocess.Process, lines: int = 15) -> str:
+        return "\n".join(self.log_of[proc.pid].read_text(errors="replace").splitlines()[-lines:])
 
     async def start(self) -> None:
         for _ in range(self.count):
@@ -133,17 +152,19 @@ class Replicas:
 
     async def kill_one(self) -> None:
         victim = self.procs.pop(0)
+        if victim.returncode is not None:  # a replica that died by itself is a finding, not a kill
+            raise AssertionError(f"a worker exited with {victim.returncode} on its own:\n{self.tail(victim)}")
         victim.send_signal(signal.SIGKILL)
         await victim.wait()
         self.kills += 1
         self.procs.append(await self._spawn())
 
-    async def chaos(self, every: float, until: asyncio.Event) -> None:
-        while not until.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(until.wait(), every)
-            if not until.is_set():
-                await self.kill_one()
+    async def chaos(self, every: float, kills: int) -> None:
+        """``kills`` SIGKILLs, ``every`` seconds apart: a count, not a rate over the load, so a slow machine
+        (a longer load) does not kill more often and push a batch's messages past the queue's max receives."""
+        for _ in range(kills):
+            await asyncio.sleep(every)
+            await self.kill_one()
 
     async def stop(self) -> None:
         for proc in self.procs:
@@ -206,6 +227,39 @@ class Suite:
         for em in (self.hs, self.pc):
             await self.operator(em, "DELETE" if body is None else "POST", "/_sandbox/faults", body)
 
+    async def storm(self, throttles: int, bound: float) -> None:
+        """A 429 storm on each emulator, ended once it has refused ``throttles`` of cosync's calls."""
+
+        async def refused(em: Emulator) -> int:
+            injected = (await self.operator(em, "GET", "/_sandbox/faults"))["injected"]
+            return sum(
+                n
+                for k, n in injected.items()
+                if k.startswith("throttle ") and k[len("throttle ") :] not in REP_CALLS
+            )
+
+        async def one(em: Emulator) -> None:
+            target = await refused(em) + throttles
+            await self.operator(
+                em, "POST", "/_sandbox/faults", {"storm": {"seconds": bound, "retry_after": 1}}
+            )
+            try:
+                await wait_until(lambda: _at_least(refused(em), target), bound, every=0.05)
+            finally:
+                await self.operator(em, "POST", "/_sandbox/faults", {"storm": {"seconds": 0}})
+
+        await asyncio.gather(one(self.hs), one(self.pc))
+
+    async def ticks_done(self, since: float, until: float) -> dict[str, int]:
+        """How many ticks of each loop sent between ``since`` and ``until`` (epoch s) a connector finished."""
+        store = self.rt.context.store
+        done: dict[str, int] = {}
+        for s in self.rt.scheduler.schedules:
+            slots = range(int(since // s.interval), int(until // s.interval) + 1)
+            keys = [f"done:{s.connector}:{schedule_tick(s.name, slot).dedupe_key}" for slot in slots]
+            done[s.name] = len(await store.existing_keys(keys))
+        return done
+
     # -- load -----------------------------------------------------------------------------------------------
     async def make_deals(self, n: int, companies: int) -> list[str]:
         company_ids = []
@@ -238,10 +292,11 @@ class Suite:
 
         return await gather_limited([lambda i=i: one(i) for i in range(n)], 10)
 
-    async def change_deals(self, deal_ids: list[str], rounds: int, pause: float) -> int:
-        """``rounds`` times one property change per deal; returns how many changes were made."""
+    async def change_deals(self, deal_ids: list[str], rounds: range, pause: float) -> int:
+        """Each of ``rounds`` (numbered on from earlier calls, so no value repeats an older one) changes one
+        property per deal; returns how many changes were made."""
         made = 0
-        for r in range(1, rounds + 1):
+        for r in rounds:
             jobs = []
             for i, deal_id in enumerate(deal_ids):
                 prop = PROPS[(r + i) % len(PROPS)]
@@ -347,6 +402,24 @@ class Suite:
                 lost.append(f"{deal_id}.{prop}: {have!r} != the rep's {value!r}")
         return lost
 
+    def lost(self) -> list[str]:
+        """The rep's edits Partner Central does not hold: pushed and then undone, or never pushed."""
+        deals = self.hs.objects("deals")
+        opps = self.pc.opportunities("Sandbox")
+        lost = []
+        for (deal_id, prop), value in sorted(self.rep_values.items()):
+            opp = opps.get(deals[deal_id]["properties"].get("aws_opportunity_id") or "") or {}
+            life, project = opp.get("LifeCycle") or {}, opp.get("Project") or {}
+            if prop == "amount":
+                have, want = (project.get("ExpectedCustomerSpend") or [{}])[0].get("Amount"), value
+            elif prop == "closedate":
+                have, want = str(life.get("TargetCloseDate"))[:10], value[:10]
+            else:
+                have, want = life.get("Stage"), DEFAULT_STAGE_MAP[value]
+            if have != want:
+                lost.append(f"{deal_id}.{prop}: Partner Central has {have!r}, the rep set {value!r}")
+        return lost
+
     def duplicates(self) -> dict[str, Any]:
         """Anything created twice: opportunities per deal, deals per opportunity, notes and tasks per deal."""
         deals = self.hs.objects("deals")
@@ -368,6 +441,10 @@ class Suite:
                     dup[deal_id] = extra
             found[kind] = dup
         return {k: v for k, v in found.items() if v}
+
+
+async def _at_least(count: Awaitable[int], target: int) -> bool:
+    return await count >= target
 
 
 async def gather_limited(jobs: list[Callable[[], Awaitable[Any]]], limit: int) -> list[Any]:
@@ -400,11 +477,17 @@ async def start_suite(
 ) -> AsyncIterator[Suite]:
     data = config(tmp_path, hs, pc, queue, store)
     config_path = tmp_path / "cosync.yaml"
-    worker_data = {**data, "relay": {"enabled": False}}
+    # The replicas' schedulers stay off: this process's scheduler sends the same ticks during the load only,
+    # so that afterwards the queue empties and convergence can be seen.
+    off = {name: {"enabled": False} for name in data["schedules"]}
+    worker_data = {**data, "relay": {"enabled": False}, "schedules": off}
     config_path.write_text(yaml.safe_dump(worker_data))
     async with Runtime(Settings.model_validate(data)) as rt, aiohttp.ClientSession() as session:
         await rt.start_relay()
-        await rt.context.service("hubspot").ensure_properties(list(PROPERTIES))
+        # Every declared property, as `cosync properties create` would: a replica refuses to start without one.
+        declared = [spec for batch in rt.plugins.hook.cosync_hubspot_properties() for spec in batch or []]
+        await rt.context.service("hubspot").ensure_properties(declared)
+        assert sorted(s.name for s in rt.scheduler.schedules) == declared_loops(data), "a loop is left out"
         hs.subscribe(f"{rt.relay_url}/webhooks/hubspot", HUBSPOT_SUBSCRIPTIONS)
         pc.set_event_sink(eventbridge_sink(rt.context.queue))
         replicas = Replicas(config_path, tmp_path, workers)
@@ -420,10 +503,16 @@ async def start_suite(
 class Load:
     deals: int
     rounds: int  # each round changes one property of every deal
+    linked_rounds: int = 2  # of them, the last ones: only on deals that have their opportunity by then,
+    linked_deals: int = 60  # at least this many
     invitations: int = 5
     aws_changes: int = 50
     kill_every: float = 4.0
-    storm_seconds: float = 3.0
+    kills: int = 5
+    # The 429 storm lasts until each emulator has refused this many of cosync's calls (never a time window
+    # that a slow machine could miss); storm_bound only fails a run in which cosync stopped calling.
+    storm_throttles: int = 10
+    storm_bound: float = 120.0
     error_rate: float = 0.1
     converge_timeout: float = 150.0
 
@@ -431,36 +520,45 @@ class Load:
 async def run_scenario(suite: Suite, load: Load) -> dict[str, Any]:
     """Load + faults + kills, then wait until converged; returns the figures (and asserts nothing)."""
     started = time.monotonic()
-    chaos_over = asyncio.Event()
+    ticks_from = time.time()
     await suite.faults({"error_rate": load.error_rate, "seed": 11})
-    chaos = asyncio.create_task(suite.replicas.chaos(load.kill_every, chaos_over))
+    chaos = asyncio.create_task(suite.replicas.chaos(load.kill_every, load.kills))
+    scheduler = asyncio.create_task(suite.rt.scheduler.run())
     try:
         deal_ids = await suite.make_deals(load.deals, companies=20)
         invitation_ids = await suite.invitations(load.invitations)
-        half = load.rounds // 2
-        changes = await suite.change_deals(deal_ids, half, pause=0.5)
-        await suite.faults({"storm": {"seconds": load.storm_seconds, "retry_after": 1}})
-        changes += await suite.change_deals(deal_ids, load.rounds - half, pause=0.5)
+        early = load.rounds - load.linked_rounds
+        changes = await suite.change_deals(deal_ids, range(1, early // 2 + 1), pause=0.5)
+        storm = asyncio.create_task(suite.storm(load.storm_throttles, load.storm_bound))
+        changes += await suite.change_deals(deal_ids, range(early // 2 + 1, early + 1), pause=0.5)
+        await storm
 
-        async def some_opportunities() -> bool:
+        def linked() -> list[str]:
             deals = suite.hs.objects("deals")
-            return sum(1 for d in deal_ids if deals[d]["properties"].get("aws_opportunity_id")) >= min(
-                load.aws_changes, load.deals
-            )
+            return [d for d in deal_ids if deals[d]["properties"].get("aws_opportunity_id")]
 
-        await wait_until(some_opportunities, load.converge_timeout)
+        async def enough_linked() -> bool:
+            return len(linked()) >= min(load.linked_deals, load.deals)
+
+        # Most earlier edits land before their deal's opportunity exists and ride on its creation. These land
+        # after, so each is a push (queued behind the other deals' creations for the write budget), while the
+        # loops' reconcile runs read the opportunities being pushed: issue 15's burst.
+        await wait_until(enough_linked, load.converge_timeout)
+        changes += await suite.change_deals(linked(), range(early + 1, load.rounds + 1), pause=0.5)
         deals = suite.hs.objects("deals")
-        opp_ids = [
-            deals[d]["properties"]["aws_opportunity_id"]
-            for d in deal_ids
-            if deals[d]["properties"].get("aws_opportunity_id")
-        ][: load.aws_changes]
+        opp_ids = [deals[d]["properties"]["aws_opportunity_id"] for d in linked()][: load.aws_changes]
         aws_changes = await suite.aws_changes(opp_ids)
         forged, forged_status = await suite.forge()
         load_seconds = time.monotonic() - started
+        suite.rt.scheduler.stop()
+        await chaos  # every kill happens, even after a short load
     finally:
-        chaos_over.set()
-        await chaos
+        chaos.cancel()
+        suite.rt.scheduler.stop()
+        await scheduler
+        with contextlib.suppress(asyncio.CancelledError):
+            await chaos
+    ticks_until = time.time()
     injected = {
         name: dict((await suite.operator(em, "GET", "/_sandbox/faults"))["injected"])
         for name, em in (("hubspot", suite.hs), ("partnercentral", suite.pc))
@@ -496,6 +594,8 @@ async def run_scenario(suite: Suite, load: Load) -> dict[str, Any]:
         "invitation_ids": invitation_ids,
         "forged": forged,
         "forged_webhook_status": forged_status,
+        "storm_throttles": load.storm_throttles,
+        "kills": load.kills,
         "figures": {
             "workers": suite.replicas.count,
             "deals": len(deal_ids),
@@ -510,6 +610,8 @@ async def run_scenario(suite: Suite, load: Load) -> dict[str, Any]:
             "converge_seconds_after_load": round(converge_seconds or load.converge_timeout, 1),
             "deals_out_of_sync": len(suite.mismatches(deal_ids)),
             "rep_edits_overwritten": len(suite.overwritten()),
+            "rep_edits_lost": len(suite.lost()),
+            "schedule_ticks_done": await suite.ticks_done(ticks_from, ticks_until),
             "invitation_deals": len(invitation_deals()),
             "dead_letters": len(await suite.rt.context.queue.list_dead_letters(limit=1000)),
             "total_seconds": round(time.monotonic() - started, 1),
@@ -538,8 +640,10 @@ async def assert_clean(suite: Suite, result: dict[str, Any]) -> None:
         raise AssertionError(
             f"{len(wrong)} deals out of sync, e.g. {wrong[:5]}; the log of {first}:\n{trail}"
         )
-    lost = suite.overwritten()
-    assert lost == [], f"{len(lost)} of the rep's edits overwritten, e.g. {lost[:5]}"
+    overwritten = suite.overwritten()
+    assert overwritten == [], f"{len(overwritten)} of the rep's edits overwritten, e.g. {overwritten[:5]}"
+    lost = suite.lost()
+    assert lost == [], f"{len(lost)} of the rep's edits never reached Partner Central, e.g. {lost[:5]}"
     assert suite.duplicates() == {}
     opps = suite.pc.opportunities("Sandbox")
     deals = suite.hs.objects("deals")
@@ -551,8 +655,11 @@ async def assert_clean(suite: Suite, result: dict[str, Any]) -> None:
     assert await suite.rt.context.queue.depth() == 0
     assert suite.pc.max_write_rate_observed <= 1.0
     figures = result["figures"]
-    assert figures["sigkills"] >= 3
+    assert figures["sigkills"] == result["kills"]
+    # The load outlasts one interval (its pauses alone do), so each loop ticked at start and at least once more.
+    assert all(n >= 2 for n in figures["schedule_ticks_done"].values()), figures["schedule_ticks_done"]
     assert figures["faults_injected"]["hubspot"].get("error", 0) > 0
     assert figures["faults_injected"]["partnercentral"].get("error", 0) > 0
-    assert figures["faults_injected"]["hubspot"].get("throttle", 0) > 0
-    assert figures["faults_injected"]["partnercentral"].get("throttle", 0) > 0
+    # The storm ran until each emulator had refused this many of cosync's calls (Suite.storm).
+    assert figures["faults_injected"]["hubspot"].get("throttle", 0) >= result["storm_throttles"]
+    assert figures["faults_injected"]["partnercentral"].get("throttle", 0) >= result["storm_throttles"]

@@ -1,5 +1,6 @@
 """Issue 11's fault suite on the embedded default: the local SQLite queue and store, one worker process
-SIGKILLed and restarted a few times, 10 % 5xx and a 429 storm from both emulators."""
+SIGKILLed and restarted a few times, 10 % 5xx and a 429 storm from both emulators, every scheduled loop ticking
+every few seconds (issue 15)."""
 
 from __future__ import annotations
 

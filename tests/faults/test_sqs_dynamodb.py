@@ -1,5 +1,6 @@
 """Issue 11's fault suite on the cloud engine: 3 worker processes on one SQS FIFO queue and one DynamoDB table
-(moto's server), one replica SIGKILLed every few seconds, 10 % 5xx and a 429 storm from both emulators."""
+(moto's server), one replica SIGKILLed every few seconds, 10 % 5xx and a 429 storm from both emulators, every
+scheduled loop ticking every few seconds (issue 15)."""
 
 from __future__ import annotations
 
