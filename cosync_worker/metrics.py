@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Iterable
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from . import __version__
+
 __all__ = [
+    "BUILD_INFO",
+    "DLQ_DEPTH",
     "EVENTS_DEAD_LETTERED",
     "EVENTS_FAILED",
     "EVENTS_PROCESSED",
     "EVENTS_RECEIVED",
+    "LOOP_LAST_SUCCESS",
     "PROCESSING_SECONDS",
+    "QUEUE_DEPTH",
     "QUEUE_LAG_SECONDS",
+    "QUEUE_OLDEST_AGE",
+    "RELAY_REQUESTS",
+    "RELAY_REQUEST_SECONDS",
     "REMOTE_CALLS",
+    "REMOTE_WRITES_24H",
     "WEBHOOK_EVENTS_ACCEPTED",
     "WEBHOOK_REJECTED",
     "declare_event_types",
@@ -78,3 +89,31 @@ WEBHOOK_EVENTS_ACCEPTED = Counter(
     "cosync_webhook_events_accepted_total", "Webhook events enqueued", ["route"]
 )
 WEBHOOK_REJECTED = Counter("cosync_webhook_rejected_total", "Webhook requests refused", ["reason"])
+
+# Refreshed from the queue and the store each time /metrics is scraped (the whole deployment's view, not
+# this process's), so every replica reports the same values.
+QUEUE_DEPTH = Gauge("cosync_queue_depth", "Messages waiting in the queue")
+QUEUE_OLDEST_AGE = Gauge("cosync_queue_oldest_message_age_seconds", "Age of the oldest waiting message")
+DLQ_DEPTH = Gauge("cosync_dlq_depth", "Messages in the dead-letter queue")
+LOOP_LAST_SUCCESS = Gauge(
+    "cosync_loop_last_success_timestamp_seconds", "Last successful tick of each scheduled loop", ["loop"]
+)
+REMOTE_WRITES_24H = Gauge(
+    "cosync_remote_writes_24h",
+    "Remote writes of a connector in the rolling 24 h (its daily quota)",
+    ["connector"],
+)
+BUILD_INFO = Gauge("cosync_build_info", "Always 1: the running version", ["version", "python"])
+BUILD_INFO.labels(version=__version__, python=platform.python_version()).set(1)
+# ``route`` is the template a request matched (``/jobs/{id}``), never its path; an unmatched request is
+# ``other``, so scanners cannot grow the series.
+RELAY_REQUESTS = Counter(
+    "cosync_relay_requests_total", "Relay requests by route template, method and status class",
+    ["route", "method", "status"],
+)  # fmt: skip
+RELAY_REQUEST_SECONDS = Histogram(
+    "cosync_relay_request_seconds",
+    "Relay request latency by route template",
+    ["route", "method"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -223,13 +222,10 @@ class ActivitySampler:
 
 
 def dead_letter_connectors(letter: DeadLetter, known: Iterable[str]) -> list[str]:
-    """The connectors a dead letter is addressed to (its event's ``connectors``), else the one its reason
-    names (``<connector>: why``); empty when neither says."""
-    with contextlib.suppress(ValueError, TypeError):
-        body = json.loads(letter.body)
-        named = body.get("connectors") if isinstance(body, dict) else None
-        if isinstance(named, list) and all(isinstance(n, str) for n in named):
-            return list(named)
+    """The connectors a dead letter is addressed to, else the one its reason names (``<connector>: why``);
+    empty when neither says."""
+    if letter.connectors:
+        return list(letter.connectors)
     prefix = letter.reason.partition(":")[0].strip()
     return [prefix] if prefix in set(known) else []
 

@@ -18,6 +18,7 @@ from .middleware import body_guard_middleware, cors_middleware, error_middleware
 from .openapi import OperationDoc, openapi_handler
 from .ops import add_ops_routes
 from .proxies import TrustedProxies
+from .request_metrics import request_metrics_middleware
 from .routes import collect_routes_sync, mount_route
 from .webhooks import add_webhook_routes
 
@@ -62,6 +63,7 @@ def create_app(
     app = web.Application(
         client_max_size=relay.max_body_bytes,
         middlewares=[
+            request_metrics_middleware,
             cors_middleware(relay.cors_origins),
             error_middleware,
             body_guard_middleware(relay.max_body_bytes, relay.body_timeout_seconds),
