@@ -8,6 +8,7 @@ import asyncio
 import shutil
 import sys
 import threading
+import warnings
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,9 +111,9 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if CHROMIUM is None or not Path(CHROMEDRIVER).exists():
-        pytest.skip(
-            "browser tests need Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
-        )
+        reason = "console browser tests skipped: no chromium/chromedriver (apt-get install chromium chromium-driver)"
+        warnings.warn(reason, stacklevel=1)  # in the run's warnings summary, not only with -rs
+        pytest.skip(reason)
     webdriver = pytest.importorskip(
         "selenium.webdriver", reason="browser tests need selenium (the dev extra)"
     )
