@@ -5,7 +5,7 @@ See ``docs/writing-a-connector.md`` and ``plugins/cosync_example`` for a whole c
 
 from ..errors import PermanentError, Retry
 from ..events import Event
-from ..hooks import Context, PropertySpec, request_body
+from ..hooks import Context, PropertySpec, request_body, request_query
 from ..relay.jobs import create_job, update_job
 from ..remote_budget import request_budget
 from ..remote_client import Answer, BearerTokens, RemoteClient, RetryPolicy, StaticToken
@@ -44,6 +44,7 @@ __all__ = [
     "on",
     "request_body",
     "request_budget",
+    "request_query",
     "route",
     "update_job",
 ]

@@ -202,6 +202,9 @@ class Connector:
                 d.response_model,
                 d.auth,
                 d.tags,
+                d.query_model,
+                d.error_statuses,
+                d.error_descriptions,
             )
             for attr, d in self._of(RouteDecl)
         ]

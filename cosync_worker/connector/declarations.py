@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
@@ -43,6 +43,9 @@ class RouteDecl:
     response_model: type[BaseModel] | None = None
     auth: bool = True
     tags: tuple[str, ...] = ()
+    query_model: type[BaseModel] | None = None
+    error_statuses: tuple[int, ...] = ()
+    error_descriptions: Mapping[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -112,9 +115,25 @@ def route(
     response_model: type[BaseModel] | None = None,
     auth: bool = True,
     tags: tuple[str, ...] = (),
+    query_model: type[BaseModel] | None = None,
+    error_statuses: tuple[int, ...] = (),
+    error_descriptions: Mapping[int, str] | None = None,
 ) -> Callable[[F], F]:
-    """``async def handler(self, request) -> web.StreamResponse``, served by the relay (see ``RouteSpec``)."""
-    return _mark(RouteDecl(method, path, summary, body_model, response_model, auth, tags))
+    """``async def handler(self, request) -> web.StreamResponse``, served by the relay (see ``RouteSpec``: a
+    ``query_model`` is read with ``request_query``; ``error_statuses`` are the route's documented 4xx/5xx)."""
+    decl = RouteDecl(
+        method,
+        path,
+        summary,
+        body_model,
+        response_model,
+        auth,
+        tags,
+        query_model,
+        tuple(error_statuses),
+        dict(error_descriptions or {}),
+    )
+    return _mark(decl)
 
 
 def client(fn: F) -> F:

@@ -47,6 +47,7 @@ from ..sandbox.hubspot import HubSpotEmulator
 __all__ = [
     "NO_IDLE",
     "Stack",
+    "StackStarter",
     "World",
     "conformance_suite",
     "connector_of",
@@ -92,6 +93,8 @@ def stack_settings(
     hubspot: HubSpotEmulator,
     plugin_modules: Sequence[str],
     connectors: dict[str, Any],
+    *,
+    create_properties: bool = False,
     **overrides: Any,
 ) -> Settings:
     """Settings of a one-machine stack (SQLite queue and store in ``tmp``) on the HubSpot emulator, loading only
@@ -112,6 +115,7 @@ def stack_settings(
             "client_secret": hubspot.client_secret,
             "requests_per_10s": 1000,
             "search_per_second": 100,
+            "create_properties": create_properties,
         },
         "plugin_modules": list(plugin_modules),
         "connectors": connectors,
@@ -144,10 +148,12 @@ class Stack:
 
 @asynccontextmanager
 async def running_stack(
-    cfg: Settings, hubspot: HubSpotEmulator, *, scheduler: bool = False
+    cfg: Settings, hubspot: HubSpotEmulator, *, scheduler: bool = False, require_properties: bool = False
 ) -> AsyncIterator[Stack]:
-    """Relay, queue and worker running on ``cfg``, HubSpot's deal webhooks pointed at the relay."""
-    async with Runtime(cfg, entry_points=False) as rt:
+    """Relay, queue and worker running on ``cfg``, HubSpot's deal webhooks pointed at the relay. With
+    ``require_properties`` it starts as ``cosync run`` does: not before HubSpot has the configured connectors'
+    properties (created first when ``hubspot.create_properties`` is set)."""
+    async with Runtime(cfg, entry_points=False, require_properties=require_properties) as rt:
         url = await rt.start_relay()
         assert url is not None, "stack_settings enables the relay"
         hubspot.webhooks.subscriptions.clear()  # a restart subscribes its own relay
@@ -167,13 +173,17 @@ StackStarter = Callable[..., AbstractAsyncContextManager[Stack]]
 
 @pytest.fixture
 def cosync_stack(tmp_path: Path, hubspot_emulator: HubSpotEmulator) -> StackStarter:
-    """``async with cosync_stack(["my_pkg.plugin"], {"mine": {...}}) as stack``: a whole running stack."""
+    """``async with cosync_stack(["my_pkg.plugin"], {"mine": {...}}) as stack``: a whole running stack (relay,
+    queue, worker) on the ``hubspot_emulator``, loading only those modules, started as ``cosync run`` with
+    ``hubspot.create_properties: true`` starts: the configured connectors' HubSpot properties are created."""
 
     def start(
         plugin_modules: Sequence[str], connectors: dict[str, Any], **overrides: Any
     ) -> AbstractAsyncContextManager[Stack]:
-        cfg = stack_settings(tmp_path, hubspot_emulator, plugin_modules, connectors, **overrides)
-        return running_stack(cfg, hubspot_emulator)
+        cfg = stack_settings(
+            tmp_path, hubspot_emulator, plugin_modules, connectors, create_properties=True, **overrides
+        )
+        return running_stack(cfg, hubspot_emulator, require_properties=True)
 
     return start
 

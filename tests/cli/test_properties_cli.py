@@ -23,10 +23,10 @@ async def test_properties_create_is_idempotent(tmp_path: Path, hubspot_emulator:
     try:
         code, out, err = await cli(tmp_path, "properties", "create", "-c", "config.yaml")
         assert code == 0, err
-        assert "example_last_change" in out
+        assert "example_ticket_id" in out
         headers = {"Authorization": f"Bearer {hubspot_emulator.access_token}"}
         async with aiohttp.ClientSession() as http:
-            url = f"{hubspot_emulator.base_url}/crm/v3/properties/deals/example_last_change"
+            url = f"{hubspot_emulator.base_url}/crm/v3/properties/deals/example_ticket_id"
             async with http.get(url, headers=headers) as r:
                 assert r.status == 200
                 assert (await r.json())["groupName"] == "cosync"

@@ -1,4 +1,4 @@
-"""``cosync sandbox``: one JSON line on stdout, four live emulators, a config that `cosync run` accepts."""
+"""``cosync sandbox``: one JSON line on stdout, the live emulators, a config that `cosync run` accepts."""
 
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ async def test_sandbox_prints_one_json_line_and_writes_a_working_config(tmp_path
         assert proc.stdout is not None
         line = await asyncio.wait_for(proc.stdout.readline(), 60)
         info = json.loads(line)
-        assert set(info) == {"hubspot", "partnercentral", "microsoft", "google", "relay"}
+        # the clouds' emulators, and the example connector's ticket desk (the example is installed in dev)
+        assert set(info) == {"hubspot", "partnercentral", "microsoft", "google", "example", "relay"}
         assert (
             info["partnercentral"]["region"] == "us-east-1" and info["partnercentral"]["catalog"] == "Sandbox"
         )
@@ -44,6 +45,7 @@ async def test_sandbox_prints_one_json_line_and_writes_a_working_config(tmp_path
                 ("partnercentral", info["partnercentral"]["endpoint_url"]),
                 ("microsoft", info["microsoft"]["base_url"]),
                 ("google", info["google"]["base_url"]),
+                ("example", info["example"]["base_url"]),
             ):
                 async with http.get(url + "/_sandbox/calls") as r:
                     assert r.status == 200, name

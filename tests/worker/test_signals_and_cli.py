@@ -175,7 +175,7 @@ def test_plugins_lists_the_example_connector(tmp_path: Path) -> None:
     out = _cli("plugins", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "connector 'example'" in out.stdout
-    assert "example_heartbeat every 3600s" in out.stdout
+    assert "example_desk_poll every 300s" in out.stdout
 
 
 async def test_dlq_list_and_replay_cli(tmp_path: Path, settings_for: Callable[..., Settings]) -> None:
@@ -204,14 +204,16 @@ def test_sync_once_runs_one_tick_of_a_loop(tmp_path: Path) -> None:
         "queue: {path: q.db}\nstore: {path: s.db}\nrelay: {enabled: false}\nload_entry_points: false\n"
         "plugin_modules: [cosync_example.plugin]\n"
     )
-    ran = _cli("sync", "example_heartbeat", "--once", "-c", "config.yaml", cwd=tmp_path)
+    # Installed but unconfigured (no desk): the tick is acknowledged untouched. The example's own tests run
+    # this command against its desk and check the cursor it keeps.
+    ran = _cli("sync", "example_desk_poll", "--once", "-c", "config.yaml", cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     assert '"outcome": "ack"' in ran.stdout
-    assert _cursor(tmp_path / "s.db", "example:heartbeat") is not None
+    assert _cursor(tmp_path / "s.db", "example:example_desk_poll") is None
     unknown = _cli("sync", "nope", "--once", "-c", "config.yaml", cwd=tmp_path)
     assert unknown.returncode == 2
     assert "no sync loop named 'nope'; known loops:" in unknown.stderr
-    assert "example_heartbeat" in unknown.stderr
+    assert "example_desk_poll" in unknown.stderr
 
 
 def _cursor(path: Path, name: str) -> str | None:

@@ -1,7 +1,15 @@
-"""The example connector: keeps a change log of watched HubSpot deal properties and serves it over the relay.
-It touches no remote system, so it runs anywhere; copy it as a starting point.
+"""The example connector: HubSpot deals tagged ``#Example`` become tickets on the Example ticket desk, and what
+the desk's agents do to them comes back onto the deal. Copy it as a starting point.
 
-It is written only against the connector SDK (``cosync_worker.connector``); see docs/writing-a-connector.md.
+It shows the whole connector SDK (``cosync_worker.connector``) and imports nothing else of the core but its
+public surface (docs/writing-a-connector.md):
+
+* a config model, and ``configured()``: installed but idle until ``connectors.example`` names the desk;
+* ``@client``: the desk's client (a ``RemoteClient``), opened at start-up and closed at shutdown;
+* ``@on``: a deal change pushed to the desk under the deal's lease, diffed against versioned state;
+* ``@every(..., cursor=True)``: the desk's changes read back since the framework-kept cursor;
+* ``properties``: the HubSpot properties it writes; a notice kind; ``@route``: what it knows of a deal;
+* ``cosync_emulators``: the desk's emulator, started by ``cosync sandbox`` and tests.
 """
 
 from __future__ import annotations
@@ -10,98 +18,174 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from cosync_worker.config import SecretRef
 from cosync_worker.connector import (
-    Connector,
+    DealConnector,
     Event,
     ObjectState,
-    PermanentError,
     PropertySpec,
     Run,
+    client,
     every,
+    has_tag,
     on,
     route,
 )
+from cosync_worker.errors import ProblemError
+from cosync_worker.notify import Notice
 
-__all__ = ["ChangeLog", "ExampleConfig", "ExampleConnector", "Heartbeat", "record_change"]
+from . import declarations
+from .client import DeskClient, DeskError, Ticket
+from .mapping import DEAL_PROPERTIES, changed_fields, ticket_fields
+
+__all__ = ["PROPERTIES", "ExampleConfig", "ExampleConnector", "TicketState"]
+
+PROPERTIES = (
+    PropertySpec("deals", "example_ticket_id", "Example: ticket", description="The desk's ticket id"),
+    PropertySpec("deals", "example_ticket_status", "Example: ticket status", description="As the desk says"),
+    PropertySpec("deals", "example_sync_status", "Example: sync status", description="synced or error"),
+    PropertySpec(
+        "deals", "example_sync_error", "Example: sync error", description="Why the last push failed"
+    ),
+)
+OWN = frozenset(p.name for p in PROPERTIES)
 
 
 class ExampleConfig(BaseModel):
     """``connectors.example`` in config.yaml."""
 
-    model_config = {"extra": "forbid"}
+    model_config = ConfigDict(extra="forbid")
 
-    watch_properties: list[str] = Field(default_factory=lambda: ["dealstage", "amount", "closedate"])
-    max_history: int = Field(20, ge=1, le=1000)
+    base_url: str = Field("", description="the desk's API; empty leaves the connector installed but idle")
+    api_token: SecretRef | None = Field(None, description="the desk's bearer token (env:/file:/ssm: ref)")
+    deal_tag: str = Field("#Example", min_length=1, description="deals whose name carries it get a ticket")
+    requests_per_minute: int = Field(600, ge=1, description="the desk's rate limit, shared by every replica")
 
-
-class ChangeLog(BaseModel):
-    """What the example keeps per deal (versioned state), and what its route answers."""
-
-    deal_id: str = ""
-    changes: list[dict[str, Any]] = Field(default_factory=list)
-
-
-class Heartbeat(BaseModel):
-    runs: int = 0
-    last_since: str | None = None
+    @property
+    def configured(self) -> bool:
+        return bool(self.base_url and self.api_token)
 
 
-def record_change(log: ChangeLog, event: Event, max_history: int) -> ChangeLog:
-    """Pure: the change log after ``event`` (newest last, at most ``max_history`` entries)."""
-    entry = {
-        "property": event.payload.get("propertyName"),
-        "value": event.payload.get("propertyValue"),
-        "at": event.received_at.isoformat(),
-    }
-    return ChangeLog(deal_id=event.object.id, changes=[*log.changes, entry][-max_history:])
+class TicketState(BaseModel):
+    """What the example keeps per deal (versioned): its ticket, what it last pushed and the status it saw."""
+
+    ticket_id: str | None = None
+    pushed: dict[str, Any] = Field(default_factory=dict)
+    status: str | None = None
 
 
-class ExampleConnector(Connector):
+class ExampleConnector(DealConnector):
     name = "example"
     config_model = ExampleConfig
-    description = "Keeps a change log of watched deal properties."
-    properties = (
-        PropertySpec(
-            "deals", "example_last_change", "Example: last change", description="Set by the example"
-        ),
-    )
+    description = "HubSpot #Example deals ↔ tickets on the Example ticket desk."
+    properties = PROPERTIES
 
-    deals = ObjectState(ChangeLog, "deal")
-    heartbeats = ObjectState(Heartbeat, "heartbeat")
+    tickets = ObjectState(TicketState, "deal")  # store keys example:deal:<deal id>
 
-    @on("deal.propertyChange")
-    async def property_changed(self, event: Event) -> None:
+    # What the connector brings besides its handlers (the desk's emulator, its notice kind).
+    cosync_emulators = staticmethod(declarations.cosync_emulators)
+    cosync_notice_kinds = staticmethod(declarations.cosync_notice_kinds)
+
+    @client
+    def desk(self) -> DeskClient:
         config: ExampleConfig = self.config
-        prop = event.payload.get("propertyName")
-        if not isinstance(prop, str):
-            raise PermanentError("deal.propertyChange without propertyName")
-        if prop not in config.watch_properties:
-            return
-        # A compare-and-set update: two replicas recording changes of one deal never lose one.
-        await self.deals.update(event.object.id, lambda log: record_change(log, event, config.max_history))
+        assert config.api_token is not None  # configured() holds before a client is built
+        return DeskClient(
+            config.base_url,
+            config.api_token.get(),
+            store=self.store,
+            requests_per_minute=config.requests_per_minute,
+        )
 
-    @every("example_heartbeat", 3600, cursor="example:heartbeat", description="records a heartbeat")
-    async def heartbeat(self, run: Run) -> datetime:
-        since = None if run.since is None else run.since.isoformat()
-        await self.heartbeats.update("loop", lambda h: Heartbeat(runs=h.runs + 1, last_since=since))
-        # Nothing to read here, so everything up to the signpost is covered (the framework caps it there).
-        return run.signpost
+    def sandbox_config(self, sandbox: dict[str, Any]) -> dict[str, Any] | None:
+        desk = sandbox.get("example")
+        return declarations.sandbox_section(desk) if isinstance(desk, dict) else None
 
+    # -- HubSpot -> desk -----------------------------------------------------------------------------
+    @on("deal.creation", "deal.propertyChange")
+    async def deal_changed(self, event: Event) -> None:
+        if event.payload.get("propertyName") in OWN:
+            return  # cosync's own write-back: nothing for the desk
+        deal_id = event.object.id
+        async with self.deal_lock(deal_id):
+            deal = (await self.hubspot.get("deals", deal_id, properties=DEAL_PROPERTIES))["properties"]
+            if not has_tag(deal.get("dealname"), self.config.deal_tag):
+                return
+            try:
+                await self._push(deal_id, ticket_fields(deal))
+            except DeskError as exc:
+                await self.set_error(deal_id, str(exc))  # the rep sees why on the deal
+                raise
+
+    async def _push(self, deal_id: str, wanted: dict[str, Any]) -> None:
+        desk: DeskClient = self.clients["desk"]
+        found = await self.tickets.read(deal_id)
+        state = found.value
+        if state.ticket_id is None:
+            # Keyed by the deal: a retry after a lost answer gets the same ticket, not a second one.
+            ticket = await desk.open_ticket({**wanted, "deal_id": deal_id}, idempotency_key=f"deal-{deal_id}")
+        else:
+            changes = changed_fields(state.pushed, wanted)
+            if not changes:
+                return  # the desk already holds all of it: a redelivery or an edit of something else
+            ticket = await desk.update_ticket(state.ticket_id, changes)
+        # Compare-and-set under the lease: a ConflictError here means the lease was lost, and the retry re-reads.
+        pushed = TicketState(ticket_id=ticket.id, pushed=wanted, status=ticket.status)
+        await self.tickets.write(deal_id, pushed, found.version)
+        await self.hubspot.update(
+            "deals",
+            deal_id,
+            {
+                "example_ticket_id": ticket.id,
+                "example_ticket_status": ticket.status,
+                "example_sync_status": "synced",
+                "example_sync_error": "",
+            },
+        )
+
+    # -- desk -> HubSpot -----------------------------------------------------------------------------
+    @every("example_desk_poll", 300, cursor=True, jitter_seconds=15, description="reads back ticket changes")
+    async def read_back(self, run: Run) -> datetime | None:
+        desk: DeskClient = self.clients["desk"]
+        newest: datetime | None = None
+        async for ticket in desk.changed_since(run.since):
+            newest = ticket.updated_at if newest is None else max(newest, ticket.updated_at)
+            if ticket.deal_id:
+                await self._status_seen(ticket.deal_id, ticket)
+        return newest  # the framework keeps it, capped at run.signpost, once this run succeeded
+
+    async def _status_seen(self, deal_id: str, ticket: Ticket) -> None:
+        async with self.deal_lock(deal_id):
+            found = await self.tickets.read(deal_id)
+            if found.value.ticket_id != ticket.id or found.value.status == ticket.status:
+                return  # not a ticket cosync opened for this deal, or nothing new
+            if ticket.status == "resolved" and self.notifier is not None:
+                # Before the state is saved: a crash in between repeats the notice, which the ledger dedupes.
+                notice = Notice(
+                    "example.ticket_resolved", deal_id, f"{ticket.id}:resolved", {"ticket_id": ticket.id}
+                )
+                await self.notifier.notify(notice)
+            seen = found.value.model_copy(update={"status": ticket.status})
+            await self.tickets.write(deal_id, seen, found.version)
+            await self.hubspot.update("deals", deal_id, {"example_ticket_status": ticket.status})
+
+    # -- the relay -----------------------------------------------------------------------------------
     @route(
         "GET",
         "/example/deals/{deal_id}",
-        summary="Change log the example connector kept for a deal",
-        response_model=ChangeLog,
+        summary="The desk ticket the example connector keeps for a deal",
+        response_model=TicketState,
         tags=("example",),
+        error_statuses=(404,),
+        error_descriptions={404: "no ticket is kept for this deal"},
     )
-    async def change_log(self, request: web.Request) -> web.Response:
-        deal_id = request.match_info["deal_id"]
-        found = await self.deals.read(deal_id)
+    async def show(self, request: web.Request) -> web.Response:
+        found = await self.tickets.read(request.match_info["deal_id"])
         if found.version == 0:
-            raise web.HTTPNotFound(text=f"no changes recorded for deal {deal_id}")
-        return web.json_response(found.value.model_dump())
+            raise ProblemError(404, "the example connector keeps no ticket for this deal")
+        return web.json_response(found.value.model_dump(mode="json"))
 
 
 # The entry point ``cosync.connectors: example = cosync_example.plugin`` names this module.

@@ -1,5 +1,5 @@
-"""The connector conformance suite (cosync_worker.testing.conformance) for the example connector, which
-talks to no remote system: its world has no emulator and takes no writes."""
+"""The connector conformance suite (cosync_worker.testing.conformance) for the example connector: its remote
+system is the ticket desk, and the writes that must not repeat are the desk's ticket openings and changes."""
 
 from __future__ import annotations
 
@@ -7,48 +7,49 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import aiohttp
+from cosync_example.desk import TicketDeskEmulator
 from cosync_example.plugin import ExampleConnector
 
 from cosync_worker.connector import Event
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
-from cosync_worker.testing.conformance import NO_IDLE, Stack, conformance_suite, redelivery
+from cosync_worker.testing.conformance import Stack, conformance_suite, redelivery
 from cosync_worker.testing.waiting import wait_until
 
+from .conftest import Rep
 
-class NoRemote:
-    emulator = None
+DESK_WRITES = ("POST /v1/tickets", "PATCH /v1/tickets/{id}")
 
-    def __init__(self, hubspot: HubSpotEmulator, http: aiohttp.ClientSession) -> None:
-        self.hubspot, self.http = hubspot, http
+
+class DeskWorld:
+    def __init__(self, emulator: TicketDeskEmulator, rep: Rep) -> None:
+        self.emulator, self.rep = emulator, rep
 
     def remote_writes(self) -> int:
-        return 0
+        return sum(self.emulator.calls.get(call, 0) for call in DESK_WRITES)
 
     async def act(self, stack: Stack, *, configured: bool = True) -> list[Event]:
-        rep = {"Authorization": f"Bearer {self.hubspot.user_token}"}
-        deals = f"{self.hubspot.base_url}/crm/v3/objects/deals"
-        async with self.http.post(deals, json={"properties": {"dealname": "Acme"}}, headers=rep) as r:
-            deal_id = str((await r.json())["id"])
-        patch = {"properties": {"dealstage": "closedwon"}}
-        async with self.http.patch(f"{deals}/{deal_id}", json=patch, headers=rep) as r:
-            assert r.status == 200, await r.text()
+        deal_id = await self.rep.create_deal(dealname="Conformance #Example", amount="1200")
+        await self.rep.edit_deal(deal_id, dealstage="closedwon")
 
-        async def logged() -> bool:
-            return (await stack.rt.context.store.read_versioned(f"example:deal:{deal_id}")).version > 0
+        async def pushed() -> bool:
+            return self.rep.deal(deal_id).get("example_sync_status") == "synced" and any(
+                t["stage"] == "closedwon" for t in self.emulator.tickets.values()
+            )
 
         if configured:
-            await wait_until(logged)
+            await wait_until(pushed)
         return [
-            redelivery("deal.propertyChange", deal_id, propertyName="dealstage", propertyValue="closedwon")
+            redelivery("deal.creation", deal_id),
+            redelivery("deal.propertyChange", deal_id, propertyName="dealstage", propertyValue="closedwon"),
         ]
 
 
 @asynccontextmanager
-async def no_remote(hubspot: HubSpotEmulator) -> AsyncIterator[NoRemote]:
-    async with aiohttp.ClientSession() as http:
-        yield NoRemote(hubspot, http)
+async def desk_world(hubspot: HubSpotEmulator) -> AsyncIterator[DeskWorld]:
+    async with TicketDeskEmulator() as emulator, aiohttp.ClientSession() as http:
+        assert isinstance(emulator, TicketDeskEmulator)
+        yield DeskWorld(emulator, Rep(http, hubspot))
 
 
-TestExampleConformance = conformance_suite(
-    ExampleConnector, "cosync_example.plugin", no_remote, unconfigured=NO_IDLE
-)
+# The default idle section (an empty one) applies: without the desk's URL and token the example stays idle.
+TestExampleConformance = conformance_suite(ExampleConnector, "cosync_example.plugin", desk_world)
