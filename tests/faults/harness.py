@@ -43,7 +43,8 @@ PROPS = ("amount", "closedate", "dealstage")
 TODAY = date.today()
 # Every loop ticks this often during the load: a reconcile or summary run lands amid the rep's edits and
 # cosync's pushes of them, as it will at some point in production.
-SCHEDULE_SECONDS = 5.0
+SCHEDULE_SECONDS = 10.0
+MID_BURST_SLOT = 1  # a slot the scheduler never uses (it numbers slots from the epoch)
 # The calls the rep makes on HubSpot (create, edit): a storm's throttles of these are not cosync's to handle.
 REP_CALLS = frozenset({"POST /crm/v3/objects/{objectType}", "PATCH /crm/v3/objects/{objectType}/{objectId}"})
 
@@ -250,14 +251,19 @@ class Suite:
 
         await asyncio.gather(one(self.hs), one(self.pc))
 
-    async def ticks_done(self, since: float, until: float) -> dict[str, int]:
-        """How many ticks of each loop sent between ``since`` and ``until`` (epoch s) a connector finished."""
-        store = self.rt.context.store
+    async def tick_every_loop(self, slot: int) -> None:
+        """One tick of every loop now, through the queue, as ``cosync sync NAME --once`` sends it."""
+        ticks = [schedule_tick(s.name, slot) for s in self.rt.scheduler.schedules]
+        await self.rt.context.queue.send([(t.to_json(), t.ordering_key, t.dedupe_key) for t in ticks])
+
+    async def ticks_done(self, slots: Callable[[float], range]) -> dict[str, int]:
+        """How many ticks of each loop, among ``slots(interval)``, a connector finished."""
         done: dict[str, int] = {}
         for s in self.rt.scheduler.schedules:
-            slots = range(int(since // s.interval), int(until // s.interval) + 1)
-            keys = [f"done:{s.connector}:{schedule_tick(s.name, slot).dedupe_key}" for slot in slots]
-            done[s.name] = len(await store.existing_keys(keys))
+            keys = [
+                f"done:{s.connector}:{schedule_tick(s.name, slot).dedupe_key}" for slot in slots(s.interval)
+            ]
+            done[s.name] = len(await self.rt.context.store.existing_keys(keys))
         return done
 
     # -- load -----------------------------------------------------------------------------------------------
@@ -545,6 +551,9 @@ async def run_scenario(suite: Suite, load: Load) -> dict[str, Any]:
         # loops' reconcile runs read the opportunities being pushed: issue 15's burst.
         await wait_until(enough_linked, load.converge_timeout)
         changes += await suite.change_deals(linked(), range(early + 1, load.rounds + 1), pause=0.5)
+        # Whatever the scheduler's timing, every loop also runs once right after these edits, before their
+        # pushes can all have gone through the budget: the issue's "one aws_reconcile tick mid-burst".
+        await suite.tick_every_loop(MID_BURST_SLOT)
         deals = suite.hs.objects("deals")
         opp_ids = [deals[d]["properties"]["aws_opportunity_id"] for d in linked()][: load.aws_changes]
         aws_changes = await suite.aws_changes(opp_ids)
@@ -611,7 +620,12 @@ async def run_scenario(suite: Suite, load: Load) -> dict[str, Any]:
             "deals_out_of_sync": len(suite.mismatches(deal_ids)),
             "rep_edits_overwritten": len(suite.overwritten()),
             "rep_edits_lost": len(suite.lost()),
-            "schedule_ticks_done": await suite.ticks_done(ticks_from, ticks_until),
+            "schedule_ticks_done": await suite.ticks_done(
+                lambda interval: range(int(ticks_from // interval), int(ticks_until // interval) + 1)
+            ),
+            "mid_burst_ticks_done": await suite.ticks_done(
+                lambda _: range(MID_BURST_SLOT, MID_BURST_SLOT + 1)
+            ),
             "invitation_deals": len(invitation_deals()),
             "dead_letters": len(await suite.rt.context.queue.list_dead_letters(limit=1000)),
             "total_seconds": round(time.monotonic() - started, 1),
@@ -656,8 +670,10 @@ async def assert_clean(suite: Suite, result: dict[str, Any]) -> None:
     assert suite.pc.max_write_rate_observed <= 1.0
     figures = result["figures"]
     assert figures["sigkills"] == result["kills"]
-    # The load outlasts one interval (its pauses alone do), so each loop ticked at start and at least once more.
-    assert all(n >= 2 for n in figures["schedule_ticks_done"].values()), figures["schedule_ticks_done"]
+    # The scheduler's first tick of each loop is sent at once; how many more fit in the load is the machine's
+    # speed, so only reported. The mid-burst tick of each is sent by the load itself.
+    assert all(n >= 1 for n in figures["schedule_ticks_done"].values()), figures["schedule_ticks_done"]
+    assert all(n == 1 for n in figures["mid_burst_ticks_done"].values()), figures["mid_burst_ticks_done"]
     assert figures["faults_injected"]["hubspot"].get("error", 0) > 0
     assert figures["faults_injected"]["partnercentral"].get("error", 0) > 0
     # The storm ran until each emulator had refused this many of cosync's calls (Suite.storm).

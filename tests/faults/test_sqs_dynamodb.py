@@ -20,13 +20,21 @@ from cosync_worker.store.dynamodb import create_table
 from .harness import Load, assert_clean, run_scenario, start_suite
 
 # The full load (200 deals, 2,000 changes) takes about 3 minutes here, CPU-bound: six Python processes
-# on two cores. `make test` runs it at 60 deals / 600 changes to keep the suite within its time budget;
+# on two cores. `make test` runs it at 60 deals / 560 changes to keep the suite within its time budget;
 # COSYNC_FAULTS_FULL=1 runs the full load (figures of both in docs/benchmarks.md).
 FULL = os.environ.get("COSYNC_FAULTS_FULL") == "1"
 LOAD = (
     Load(deals=200, rounds=10, kill_every=8.0, converge_timeout=900.0)
     if FULL
-    else Load(deals=60, rounds=10, invitations=3, aws_changes=20, kill_every=5.0, converge_timeout=300.0)
+    else Load(
+        deals=60,
+        rounds=10,
+        invitations=3,
+        aws_changes=20,
+        linked_deals=20,
+        kill_every=5.0,
+        converge_timeout=300.0,
+    )
 )
 
 
