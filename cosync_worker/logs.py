@@ -36,6 +36,18 @@ def _redaction_processor(_: Any, __: str, event_dict: MutableMapping[str, Any]) 
     return event_dict
 
 
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is when a line is written, not when logging was configured: a caller that
+    swaps it for a while (click's test runner, pytest's capture) would otherwise leave every later line
+    going to a closed stream."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     """Logs go to stderr (stdout is kept for machine-readable output such as ``cosync sandbox``)."""
     use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
@@ -50,7 +62,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
 
