@@ -36,11 +36,10 @@ from google.auth.exceptions import RefreshError, TransportError
 from google.auth.transport.requests import Request
 from google.oauth2 import service_account
 
+from cosync_worker.connector import Answer, RemoteClient, RetryPolicy, request_budget
 from cosync_worker.errors import PermanentError, Retry
 from cosync_worker.logs import get_logger
-from cosync_worker.remote_budget import request_budget
-from cosync_worker.remote_client import Answer, RemoteClient, RetryPolicy
-from cosync_worker.store.base import Store
+from cosync_worker.store import Store
 
 __all__ = [
     "DEFAULT_REQUESTS_PER_MINUTE",

@@ -27,10 +27,9 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from cosync_worker.connector import Answer, RemoteClient, RetryPolicy, request_budget
 from cosync_worker.errors import PermanentError
-from cosync_worker.remote_budget import request_budget
-from cosync_worker.remote_client import Answer, RemoteClient, RetryPolicy
-from cosync_worker.store.base import Store
+from cosync_worker.store import Store
 
 from .auth import TokenProvider
 
