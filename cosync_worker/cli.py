@@ -126,12 +126,26 @@ def relay(config: str | None) -> None:
 @main.command()
 @config_option
 @click.argument("name")
-@click.option("--once", is_flag=True, required=True, help="Run one tick of the loop now and exit.")
-def sync(config: str | None, name: str, once: bool) -> None:
-    """Run one tick of the sync loop NAME immediately (e.g. ``cosync sync invitation_poll --once``)."""
+@click.argument("deal_id", required=False, metavar="[ID]")
+@click.option("--once", is_flag=True, help="Run one tick of the loop now and exit.")
+@click.option("--connector", help="With `sync deal ID`: only this connector.")
+def sync(config: str | None, name: str, deal_id: str | None, once: bool, connector: str | None) -> None:
+    """Run one tick of the sync loop NAME immediately (``cosync sync invitation_poll --once``), or push one
+    deal now (``cosync sync deal ID [--connector NAME]``: created where tagged and missing, changes sent)."""
     from .events import schedule_tick
     from .runtime import Runtime
 
+    if name == "deal" and deal_id is not None:
+        from .cli_linking import sync_deal
+
+        sync_deal(config, deal_id, connector)
+        return
+    if deal_id is not None or connector is not None:
+        click.echo("error: ID and --connector go with `cosync sync deal ID`", err=True)
+        sys.exit(2)
+    if not once:
+        click.echo("error: a loop runs with --once (cosync sync NAME --once)", err=True)
+        sys.exit(2)
     settings = _settings(config)
 
     async def go() -> int:
@@ -418,3 +432,13 @@ def properties_create(config: str | None) -> None:
         f"created {len(created)} propert{'y' if len(created) == 1 else 'ies'}: {', '.join(created) or '-'}"
     )
     click.echo(f"already there: {len(existing)}")
+
+
+def _first_day_commands() -> None:
+    from .cli_linking import backfill, link
+
+    main.add_command(link)
+    main.add_command(backfill)
+
+
+_first_day_commands()

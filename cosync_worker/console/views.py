@@ -16,9 +16,9 @@ from pydantic import BaseModel, ValidationError
 
 from ..conflicts import ConflictBook
 from ..conflicts.book import CONFLICTS_AUDIT_KEY
-from ..events import parse_hubspot_event
 from ..hooks import BODY_KEY, RouteSpec
 from ..relay.auth import identify
+from ..relay.deal_sync import queue_deal_sync
 from ..relay.jobs import get_job
 from ..relay.keys import CONTEXT, INTAKE, PLUGINS, QUEUE, SETTINGS, STORE
 from ..relay.problems import ProblemError
@@ -211,27 +211,14 @@ async def deal(request: web.Request, session: Session) -> web.StreamResponse:
 
 @page
 async def sync_now(request: web.Request, session: Session) -> web.StreamResponse:
-    """Queue the deal's push as a webhook would: a ``deal.propertyChange`` envelope through the intake. The
-    change named is the deal's name (with its current value), which every connector treats as "push this
-    deal", creating it remotely when it is tagged and not synced yet."""
+    """Queue the deal's push as ``POST /deals/{id}/sync`` does (``relay.deal_sync``): created where it is
+    tagged and not synced yet, its changes sent elsewhere."""
     deal_id = _deal_id(request)
     found = None if deal_id is None else await read_deal(request.app[CONTEXT], request.app[PLUGINS], deal_id)
     if deal_id is None or found is None:
         return render(request, "error.html", session, 404, message="no deal has this id")
-    now_ms = int(time.time() * 1000)
-    event = parse_hubspot_event(
-        {
-            "eventId": now_ms,
-            "subscriptionType": "deal.propertyChange",
-            "objectId": int(deal_id),
-            "occurredAt": now_ms,
-            "propertyName": "dealname",
-            "propertyValue": found.name,
-            "changeSource": "COSYNC_CONSOLE",
-        }
-    )
-    await request.app[INTAKE].send([(event.to_json(), event.ordering_key, event.dedupe_key)])
-    await _audit(request, session, event.ordering_key, "sync_now", event_id=event.id)
+    events = await queue_deal_sync(request.app[INTAKE], deal_id, found.name, source="COSYNC_CONSOLE")
+    await _audit(request, session, events[0].ordering_key, "sync_now", event_ids=[e.id for e in events])
     return _see_other(f"/console/deals/{deal_id}?flash=sync+queued")
 
 

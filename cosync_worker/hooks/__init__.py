@@ -1,6 +1,7 @@
 """The plugin contract: pluggy hookspecs, the declarations hooks return, and the manager that finds plugins."""
 
 from .context import Context
+from .linking import LinkerSpec, Party, RemoteRecord, WriteQuota
 from .manager import ENTRY_POINT_GROUP, Connector, PluginManager, maybe_await
 from .specs import hookimpl, hookspec
 from .types import (
@@ -35,12 +36,16 @@ __all__ = [
     "DemoDeal",
     "EmulatorSpec",
     "EventSourceSpec",
+    "LinkerSpec",
     "NoticeKindSpec",
     "NotificationChannelSpec",
+    "Party",
     "PluginManager",
     "PropertySpec",
+    "RemoteRecord",
     "RouteSpec",
     "ScheduleSpec",
+    "WriteQuota",
     "hookimpl",
     "hookspec",
     "maybe_await",

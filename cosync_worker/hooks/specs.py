@@ -12,6 +12,7 @@ import pluggy
 if TYPE_CHECKING:
     from ..events import Event
     from .context import Context
+    from .linking import LinkerSpec
     from .types import (
         ConflictObjectSpec,
         ConnectorSpec,
@@ -96,3 +97,9 @@ def cosync_conflict_objects() -> list[ConflictObjectSpec] | None:  # type: ignor
 def cosync_event_sources() -> list[EventSourceSpec] | None:  # type: ignore[empty-body]
     """Called when the plugin is registered: the EventBridge sources whose events this plugin's connector
     handles, and what their detail-types mean (so the core's parser turns them into events)."""
+
+
+@hookspec
+def cosync_linkers(context: Context) -> list[LinkerSpec] | None:  # type: ignore[empty-body]
+    """Called by ``cosync link`` and ``cosync backfill`` after start-up: how this connector lists, matches,
+    links and creates its remote records (see ``LinkerSpec``); an unconfigured connector returns none."""

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from ..hooks import Context, RouteSpec, hookimpl
 from .conflict_routes import conflict_routes
+from .deal_routes import deal_routes
 from .jobs import Job, get_job
 from .problems import ProblemError
 
@@ -83,4 +84,4 @@ def _routes(context: Context) -> list[RouteSpec]:
 
 @hookimpl
 def cosync_routes(context: Context) -> list[RouteSpec]:
-    return _routes(context) + conflict_routes(context)
+    return _routes(context) + conflict_routes(context) + deal_routes(context)

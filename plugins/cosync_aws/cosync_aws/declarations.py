@@ -9,9 +9,11 @@ from typing import Any
 
 from cosync_worker.hooks import (
     ConflictObjectSpec,
+    Context,
     DemoCloudSpec,
     EmulatorSpec,
     EventSourceSpec,
+    LinkerSpec,
     NoticeKindSpec,
     hookimpl,
 )
@@ -26,6 +28,7 @@ __all__ = [
     "cosync_demo",
     "cosync_emulators",
     "cosync_event_sources",
+    "cosync_linkers",
     "cosync_notice_kinds",
 ]
 
@@ -126,3 +129,11 @@ def cosync_event_sources() -> list[EventSourceSpec]:
 @hookimpl
 def cosync_conflict_objects() -> list[ConflictObjectSpec]:
     return CONFLICT_OBJECTS
+
+
+@hookimpl
+def cosync_linkers(context: Context) -> list[LinkerSpec]:
+    from .linking import aws_linker
+
+    found = aws_linker(context)
+    return [found] if found is not None else []

@@ -18,6 +18,7 @@ from .declarations import (  # noqa: F401 (hooks)
     cosync_demo,
     cosync_emulators,
     cosync_event_sources,
+    cosync_linkers,
     cosync_notice_kinds,
 )
 from .deps import Deps

@@ -14,10 +14,12 @@ from typing import Any
 
 from cosync_worker.config import ConfigError
 from cosync_worker.connector import Event, Run, client, every, on
+from cosync_worker.hooks import Context, LinkerSpec, hookimpl
 
 from . import declarations
 from .client import CloudCrmPartnersClient
 from .config import GcpConfig
+from .linking import gcp_linker
 from .properties import GCP_PROPERTIES
 from .sandbox import sandbox_section
 from .sync import REFRESH, LeadSync
@@ -97,6 +99,11 @@ class GcpConnector(LeadSync):
     )
     async def refresh_tick(self, run: Run) -> None:
         await self.refresh()
+
+    @hookimpl
+    def cosync_linkers(self, context: Context) -> list[LinkerSpec]:
+        # Through the running instance: its opened Google client, leases and state (docs/first-day.md).
+        return [gcp_linker(self)] if self.configured() else []
 
     def sandbox_config(self, sandbox: dict[str, Any]) -> dict[str, Any] | None:
         google = sandbox.get("google")

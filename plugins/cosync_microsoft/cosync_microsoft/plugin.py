@@ -11,12 +11,14 @@ from datetime import datetime
 from typing import Any
 
 from cosync_worker.connector import Event, Run, client, every, on
+from cosync_worker.hooks import Context, LinkerSpec, hookimpl
 from cosync_worker.store import Store
 
 from . import declarations
 from .auth import build_token_provider
 from .client import ReferralsClient
 from .config import MicrosoftConfig
+from .linking import microsoft_linker
 from .properties import MICROSOFT_PROPERTIES
 from .sync import CURSOR, POLL, ReferralSync
 
@@ -89,6 +91,11 @@ class MicrosoftConnector(ReferralSync):
     )
     async def poll_tick(self, run: Run) -> datetime:
         return await self.poll_referrals(run)
+
+    @hookimpl
+    def cosync_linkers(self, context: Context) -> list[LinkerSpec]:
+        # Through the running instance: its opened Referrals client, leases and state (docs/first-day.md).
+        return [microsoft_linker(self)] if self.configured() else []
 
     def sandbox_config(self, sandbox: dict[str, Any]) -> dict[str, Any] | None:
         microsoft = sandbox.get("microsoft")
