@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .book import (
     CONFLICTS_AUDIT_KEY,
+    PENDING_INDEX,
     AlreadyResolved,
     ConflictBook,
     UnknownConflict,
@@ -23,6 +24,7 @@ from .requests import (
 
 __all__ = [
     "CONFLICTS_AUDIT_KEY",
+    "PENDING_INDEX",
     "REMOTE_RESOLUTION",
     "RESOLUTIONS",
     "AlreadyResolved",

@@ -110,6 +110,19 @@ class Store(Protocol):
         the new version. Raises :class:`ConflictError` if another writer got there first."""
         ...
 
+    async def index_add(self, index: str, member: str, value: dict[str, Any]) -> None:
+        """Add ``member`` (or replace its value) to the listing ``index``. Each member is its own row/item,
+        so writers of different members never contend on one document."""
+        ...
+
+    async def index_remove(self, index: str, member: str) -> None:
+        """Take ``member`` out of ``index`` (nothing happens if it is not there)."""
+        ...
+
+    async def index_members(self, index: str, limit: int = 10_000) -> list[tuple[str, dict[str, Any]]]:
+        """Up to ``limit`` members of ``index`` with their values, in member order, read consistently."""
+        ...
+
     async def acquire_lease(self, name: str, owner: str, ttl_seconds: float) -> Lease | None:
         """Take the lock ``name`` for ``owner`` for ``ttl_seconds``; None if someone else holds it unexpired.
         Acquiring a lease the same owner already holds extends it."""

@@ -12,6 +12,7 @@ pk                     sk                               attributes
 ``bucket#<budget>``    ``bucket``                       ``tokens`` (N), ``updated_at`` (N), ``version`` (N)
 ``record#<key>``       ``record``                       ``data`` (S, JSON), ``version`` (N), ``updated_at`` (N)
 ``lease#<name>``       ``lease``                        ``owner`` (S), ``expires_at`` (N, TTL)
+``index#<index>``      ``<member>``                     ``data`` (S, JSON)
 ``auditseq#<obj_key>`` ``counter``                      ``seq`` (N, atomic ``ADD seq :1``)
 ``audit#<object_key>`` ``<seq, 20 digits zero-padded>`` ``system``, ``action``, ``detail`` (S, JSON),
                                                         ``actor`` (S), ``at`` (N), ``seq`` (N)
@@ -30,6 +31,8 @@ How each operation stays atomic across replicas:
 * ``acquire_lease`` is a ``PutItem`` conditioned on the lease being absent, expired or already ours;
   ``renew_lease`` and ``release_lease`` are conditioned on the owner, so only the holder can extend or free it.
   Expiry is in the condition (TTL only tidies up expired leases later).
+* ``index_add``/``index_remove`` put or delete one item per member; ``index_members`` is one ``Query`` of the
+  index's partition (paged), so no member's write ever rewrites another's.
 * ``append_audit`` takes the next number from the object's counter item (``UpdateItem ADD``) and writes the
   entry under it, so a trail is one ``Query`` in sort-key order. A crash between the two calls leaves a gap in
   the numbers, never a duplicate.
@@ -56,7 +59,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ..aws_client import OwnedClient
 from .base import AuditEntry, ConflictError, Lease, StoreUnavailable, Versioned
 from .budget import Clock, check_bucket_args, draw
-from .primitives import check_lease_args, check_version
+from .primitives import check_index_args, check_lease_args, check_version
 
 __all__ = ["DynamoStore", "create_table"]
 
@@ -267,6 +270,38 @@ class DynamoStore:
         except ClientError:
             raise ConflictError(key, expected_version) from None
         return expected_version + 1
+
+    async def index_add(self, index: str, member: str, value: dict[str, Any]) -> None:
+        check_index_args(index, member)
+        await self._call(
+            "put_item",
+            TableName=self.table_name,
+            Item={**_key(f"index#{index}", member), "data": _s(json.dumps(value, default=str))},
+        )
+
+    async def index_remove(self, index: str, member: str) -> None:
+        check_index_args(index, member)
+        await self._call("delete_item", TableName=self.table_name, Key=_key(f"index#{index}", member))
+
+    async def index_members(self, index: str, limit: int = 10_000) -> list[tuple[str, dict[str, Any]]]:
+        found: list[tuple[str, dict[str, Any]]] = []
+        start: dict[str, Any] | None = None
+        while len(found) < limit:
+            page: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
+            resp = await self._call(
+                "query",
+                TableName=self.table_name,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": _s(f"index#{index}")},
+                ConsistentRead=True,
+                Limit=limit - len(found),
+                **page,
+            )
+            found += [(i["sk"]["S"], dict(json.loads(i["data"]["S"]))) for i in resp.get("Items", [])]
+            start = resp.get("LastEvaluatedKey")
+            if not start:
+                break
+        return found
 
     async def _lease_write(self, operation: str, **kwargs: Any) -> bool:
         try:

@@ -21,7 +21,14 @@ if TYPE_CHECKING:
     from .base import Store
     from .budget import Clock, Sleep
 
-__all__ = ["LockTimeout", "check_lease_args", "check_version", "hold_lock", "update_versioned"]
+__all__ = [
+    "LockTimeout",
+    "check_index_args",
+    "check_lease_args",
+    "check_version",
+    "hold_lock",
+    "update_versioned",
+]
 
 State = dict[str, Any]
 
@@ -40,6 +47,13 @@ def check_version(key: str, expected_version: int) -> None:
         raise ValueError("state key must not be empty")
     if isinstance(expected_version, bool) or not isinstance(expected_version, int) or expected_version < 0:
         raise ValueError(f"state {key!r}: expected_version must be an int >= 0, got {expected_version!r}")
+
+
+def check_index_args(index: str, member: str) -> None:
+    if not index:
+        raise ValueError("index name must not be empty")
+    if not member:
+        raise ValueError(f"index {index!r}: member must not be empty")
 
 
 def check_lease_args(name: str, owner: str, ttl_seconds: float) -> None:

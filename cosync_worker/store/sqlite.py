@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from ..sqlite_file import SqliteFile
 from .base import AuditEntry, ConflictError, Lease, StoreUnavailable, Versioned
 from .budget import Clock, check_bucket_args, draw
-from .primitives import check_lease_args, check_version
+from .primitives import check_index_args, check_lease_args, check_version
 
 __all__ = ["SqliteStore"]
 
@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL, 
 CREATE TABLE IF NOT EXISTS state (object_key TEXT PRIMARY KEY, data TEXT NOT NULL, updated_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
     key TEXT PRIMARY KEY, data TEXT NOT NULL, version INTEGER NOT NULL, updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS index_members (
+    name TEXT NOT NULL, member TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (name, member)
 );
 CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, tokens REAL NOT NULL, updated_at REAL NOT NULL);
@@ -206,6 +209,37 @@ class SqliteStore(SqliteFile):
             return expected_version + 1
 
         return await self._call(lambda: self._tx(put))
+
+    async def index_add(self, index: str, member: str, value: dict[str, Any]) -> None:
+        check_index_args(index, member)
+        data = json.dumps(value, default=str)
+
+        def put() -> None:
+            self._db().execute(
+                "INSERT INTO index_members (name, member, data) VALUES (?, ?, ?) "
+                "ON CONFLICT(name, member) DO UPDATE SET data = excluded.data",
+                (index, member, data),
+            )
+
+        await self._call(put)
+
+    async def index_remove(self, index: str, member: str) -> None:
+        check_index_args(index, member)
+
+        def delete() -> None:
+            self._db().execute("DELETE FROM index_members WHERE name = ? AND member = ?", (index, member))
+
+        await self._call(delete)
+
+    async def index_members(self, index: str, limit: int = 10_000) -> list[tuple[str, dict[str, Any]]]:
+        def select() -> list[tuple[str, dict[str, Any]]]:
+            rows = self._db().execute(
+                "SELECT member, data FROM index_members WHERE name = ? ORDER BY member LIMIT ?",
+                (index, max(0, limit)),
+            )
+            return [(str(r[0]), dict(json.loads(r[1]))) for r in rows]
+
+        return await self._call(select)
 
     async def acquire_lease(self, name: str, owner: str, ttl_seconds: float) -> Lease | None:
         check_lease_args(name, owner, ttl_seconds)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any, cast
 
 import pytest
 
 from cosync_worker.conflicts import (
     CONFLICTS_AUDIT_KEY,
+    PENDING_INDEX,
     AlreadyResolved,
     Conflict,
     ConflictBook,
     UnknownConflict,
 )
-from cosync_worker.store import Store
+from cosync_worker.store import AuditEntry, Store
 
 from ..store.conftest import MakeStore
 
@@ -82,3 +84,65 @@ async def test_claim_is_exclusive_across_stores_and_releasable(make_store: MakeS
     await ConflictBook(second).release(conflict.id)
     assert await try_claim(first) is True
     assert [c.id for c in await ConflictBook(second).pending()] == [conflict.id]
+
+
+class _TrailReads:
+    """The store as the book sees it, counting reads of the audit trail."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+        self.trail_reads = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def audit_trail(self, object_key: str, limit: int = 100) -> list[AuditEntry]:
+        self.trail_reads += 1
+        return await self.inner.audit_trail(object_key, limit)
+
+
+async def test_pending_reads_the_index_not_the_audit_trail_and_resolved_leave_it(store: Store) -> None:
+    counting = _TrailReads(store)
+    book = ConflictBook(cast(Store, counting))
+    await book.pending()  # a new store: the one-time import of the audit-log era finds nothing
+    counting.trail_reads = 0
+    a, b, c = [await book.record(_conflict(n)) for n in (1, 2, 3)]
+    await book.resolve(b.id, "USE_HUBSPOT_VALUE", "20000")
+    assert [x.id for x in await book.pending()] == [a.id, c.id]
+    assert counting.trail_reads == 0
+    assert [member for member, _ in await store.index_members(PENDING_INDEX)] == sorted([a.id, c.id])
+    resolved = await book.get(b.id)
+    assert resolved is not None and resolved.status == "RESOLVED"  # kept, and in the audit trail
+    trail = [(e.action, e.detail["id"]) for e in await store.audit_trail(CONFLICTS_AUDIT_KEY)]
+    assert trail[-1] == ("conflict_resolved", b.id)
+
+
+async def test_a_resolution_stopped_before_leaving_the_index_is_not_pending(store: Store) -> None:
+    book = ConflictBook(store)
+    a, b = await book.record(_conflict(1)), await book.record(_conflict(2))
+    await book.resolve(a.id, "USE_HUBSPOT_VALUE", "20000")
+    await store.index_add(PENDING_INDEX, a.id, {"seq": 0, "connector": "aws"})  # as if the removal crashed
+    assert [x.id for x in await book.pending()] == [b.id]
+    assert [member for member, _ in await store.index_members(PENDING_INDEX)] == [b.id]
+
+
+async def test_conflicts_of_the_audit_log_era_are_imported_once(store: Store, make_store: MakeStore) -> None:
+    """A store written by the earlier book: state documents, listed only by the audit log."""
+    old = [_conflict(n) for n in (1, 2, 3)]
+    for conflict in old:
+        await store.put_state(f"conflict:{conflict.id}", conflict.model_dump(mode="json"))
+        detail = {"id": conflict.id, "connector": conflict.connector, "object_key": conflict.object_key}
+        await store.append_audit(AuditEntry(CONFLICTS_AUDIT_KEY, "cosync", "conflict_recorded", detail))
+    done = old[1].model_copy(update={"status": "RESOLVED", "resolution": "USE_HUBSPOT_VALUE"})
+    await store.put_state(f"conflict:{done.id}", done.model_dump(mode="json"))
+    await store.append_audit(AuditEntry(CONFLICTS_AUDIT_KEY, "cosync", "conflict_resolved", {"id": done.id}))
+
+    replicas = [ConflictBook(store), ConflictBook(await make_store())]
+    listed = await asyncio.gather(*(book.pending() for book in replicas))
+    assert [[x.id for x in found] for found in listed] == [[old[0].id, old[2].id]] * 2
+    newer = await replicas[0].record(_conflict(4))
+    with pytest.raises(AlreadyResolved):
+        await replicas[1].claim(done.id)  # the resolved one is still known
+    await replicas[1].claim(old[0].id)
+    await replicas[1].resolve(old[0].id, "USE_HUBSPOT_VALUE", "20000")
+    assert [x.id for x in await replicas[0].pending()] == [old[2].id, newer.id]

@@ -164,6 +164,40 @@ async def test_cursor_is_shared_by_replicas(store: Store, make_store: MakeStore)
     assert await (await make_store()).get_cursor("loop") == "2026-01-01T00:00:00+00:00"
 
 
+# -- indexes: a listing whose members are written independently -----------------------------------------
+
+
+async def test_index_members_are_listed_in_order_and_removed_by_any_replica(
+    store: Store, make_store: MakeStore
+) -> None:
+    assert await store.index_members("pending") == []
+    other = await make_store()  # another replica
+    await asyncio.gather(
+        *(
+            (store if n % 2 else other).index_add("pending", f"c{n:02d}", {"n": n, "at": 1.5})
+            for n in range(30)
+        )
+    )
+    await store.index_add("elsewhere", "c00", {"n": -1})
+    listed = await other.index_members("pending")
+    assert listed == [(f"c{n:02d}", {"n": n, "at": 1.5}) for n in range(30)]  # none lost to a race
+    assert await store.index_members("pending", limit=3) == listed[:3]
+    await store.index_add("pending", "c05", {"n": 500})  # replaces, never duplicates
+    await other.index_remove("pending", "c00")
+    await other.index_remove("pending", "never-added")
+    after = dict(await store.index_members("pending"))
+    assert len(after) == 29 and "c00" not in after and after["c05"] == {"n": 500}
+    assert await store.index_members("elsewhere") == [("c00", {"n": -1})]
+    assert await store.index_members("pending", limit=0) == []
+
+
+async def test_bad_index_arguments_are_refused(store: Store) -> None:
+    with pytest.raises(ValueError, match="index name must not be empty"):
+        await store.index_add("", "m", {})
+    with pytest.raises(ValueError, match="index 'pending': member must not be empty"):
+        await store.index_remove("pending", "")
+
+
 # -- real processes -----------------------------------------------------------------------------------
 
 
