@@ -45,6 +45,12 @@ class WriteQuota:
     per_second: float
     per_day: int
     writes_per_creation: int = 1
+    # The writes one deal's creation costs when the connector can tell (Partner Central: CreateOpportunity
+    # and one AssociateOpportunity per solution it would choose); else ``writes_per_creation``.
+    creation_writes: Callable[[DealProps], int] | None = None
+
+    def cost(self, props: DealProps) -> int:
+        return max(1, self.creation_writes(props) if self.creation_writes else self.writes_per_creation)
 
 
 @dataclass(frozen=True)

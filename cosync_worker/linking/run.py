@@ -149,23 +149,31 @@ def _priority(action: Action) -> tuple[int, str, str]:
     return (0 if action.close_date else 1, action.close_date, action.deal_id or "")
 
 
-async def _budget(spec: LinkerSpec, creations: list[Action], ledger: Ledger) -> Budget | None:
+async def _budget(
+    spec: LinkerSpec, creations: list[Action], deals: Mapping[str, DealView], ledger: Ledger
+) -> Budget | None:
+    """The quota the creations need, and how many of them (in priority order) fit what is left today."""
     quota = spec.quota
     if quota is None or not creations:
         return None
-    per = max(1, quota.writes_per_creation)
-    used = await ledger.writes_today(spec.connector)
-    available = max(0, quota.per_day - used)
-    now = min(len(creations), available // per)
+    costs = [
+        quota.cost(deals[a.deal_id or ""].props) if a.deal_id in deals else quota.cost({}) for a in creations
+    ]
+    available = max(0, quota.per_day - await ledger.writes_today(spec.connector))
+    now, spent = 0, 0
+    for cost in costs:
+        if spent + cost > available:
+            break
+        now, spent = now + 1, spent + cost
     return Budget(
         spec.connector,
         len(creations),
-        len(creations) * per,
+        sum(costs),
         quota.per_second,
         quota.per_day,
         available,
         now,
-        now * per / quota.per_second,
+        spent / quota.per_second,
         None if now == len(creations) else (await ledger.resume_after(spec.connector) or time.time() + DAY),
     )
 
@@ -199,7 +207,7 @@ async def run_linking(
                 if a.kind != "create_remote" or _created_since(by_id.get(a.deal_id or ""), options.since)
             ]
         creations = sorted(plan.of("create_remote"), key=_priority)
-        budget = await _budget(spec, creations, ledger)
+        budget = await _budget(spec, creations, by_id, ledger)
         if budget is not None:
             report.budgets.append(budget)
             report.deferred += creations[budget.now :]
@@ -238,7 +246,10 @@ class _Runner:
 
     async def run(self, spec: LinkerSpec, actions: list[Action], stream: TextIO | None) -> None:
         quota = spec.quota if actions[0].kind == "create_remote" else None
-        per_action = (quota.writes_per_creation / quota.per_second) if quota else None
+        per_action = None
+        if quota is not None:
+            costs = [quota.cost(self.deals[a.deal_id].props) for a in actions if a.deal_id in self.deals]
+            per_action = sum(costs) / max(1, len(costs)) / quota.per_second
         progress = Progress(f"{spec.connector} {actions[0].kind}", len(actions), stream, per_action)
 
         waiting: list[tuple[Action, float]] = []
@@ -317,7 +328,8 @@ class _Runner:
             return {"deal_id": deal_id}
         assert action.kind == "create_remote" and spec.create_remote is not None
         if spec.quota is not None:
-            await self.ledger.spend(spec.connector, spec.quota.writes_per_creation)
+            known = self.deals.get(action.deal_id or "")
+            await self.ledger.spend(spec.connector, spec.quota.cost(known.props if known else {}))
         remote_id = await spec.create_remote(action.deal_id or "")
         return {"remote_id": remote_id}
 

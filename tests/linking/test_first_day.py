@@ -16,8 +16,17 @@ from typing import Any
 
 from tests.cli.helpers import cli, spawn
 
-from .conftest import world_config
-from .world import CARRIED_AWS, EXACT_AWS, HAND_AWS, MS_AND_GCP, ORPHAN_OPPORTUNITIES, ORPHAN_REFERRALS, World
+from .conftest import TIME_SCALE
+from .world import (
+    CARRIED_AWS,
+    EXACT_AWS,
+    HAND_AWS,
+    MS_AND_GCP,
+    ORPHAN_OPPORTUNITIES,
+    ORPHAN_REFERRALS,
+    World,
+    world_config,
+)
 
 _READS = ("List", "Get", "GET ")
 _READ_ENDS = ("/search", "/batch/read")
@@ -62,7 +71,7 @@ def _deal(world: World, i: int) -> dict[str, Any]:
 
 
 async def test_link_then_backfill_a_populated_portal_killed_and_resumed(world: World, tmp_path: Path) -> None:
-    config = world_config(tmp_path, world)
+    config = world_config(tmp_path, world, TIME_SCALE)
     await run(tmp_path, config, "properties", "create")
     clear_counters(world)
     before = world.deals()

@@ -12,9 +12,9 @@ from cosync_worker.config import load_settings
 from cosync_worker.testing.conformance import running_stack
 from tests.cli.helpers import cli
 
-from .conftest import world_config
+from .conftest import TIME_SCALE
 from .test_first_day import all_writes, clear_counters, run
-from .world import NEW_AWS, NEW_MS, World, _close
+from .world import NEW_AWS, NEW_MS, World, _close, world_config
 
 TOKEN = "first-day-token"
 
@@ -33,24 +33,27 @@ def _with(config: Path, **changes: dict[str, object]) -> Path:
 async def test_a_plan_over_the_days_quota_says_so_up_front_and_does_the_soonest_first(
     world: World, tmp_path: Path
 ) -> None:
-    config = _with(world_config(tmp_path, world), **{"connectors.aws": {"daily_write_cap": 20}})
+    config = _with(world_config(tmp_path, world, TIME_SCALE), **{"connectors.aws": {"daily_write_cap": 60}})
     await run(tmp_path, config, "properties", "create")
     clear_counters(world)
     out, _ = await run(tmp_path, config, "backfill", "--dry-run", "--json", "--connector", "aws")
     assert all_writes(world) == {}
     plan = json.loads(out)
     (budget,) = plan["budget"]
-    assert (budget["creations"], budget["writes"], budget["now"], budget["deferred"]) == (40, 80, 10, 30)
+    # Each creation costs CreateOpportunity and one AssociateOpportunity per solution it would get.
+    assert budget["creations"] == len(NEW_AWS) and budget["writes"] > 2 * len(NEW_AWS)
+    assert 0 < budget["now"] < len(NEW_AWS) and budget["deferred"] == len(NEW_AWS) - budget["now"]
     assert budget["seconds"] > 0 and budget["resume_after"]
-    soonest = sorted(NEW_AWS, key=lambda i: (_close(i), world.deal_ids[i]))[:10]
+    soonest = sorted(NEW_AWS, key=lambda i: (_close(i), world.deal_ids[i]))[: budget["now"]]
     planned = [a["deal_id"] for a in plan["actions"] if a["action"] == "create_remote"]
     assert sorted(planned) == sorted(world.deal_ids[i] for i in soonest)
     text, _ = await run(tmp_path, config, "backfill", "--dry-run", "--connector", "aws")
-    assert "does not fit the plan: 10 creation(s) now" in text and "30 after" in text
+    assert f"does not fit the plan: {budget['now']} creation(s) now" in text
+    assert f"{budget['deferred']} after" in text
 
 
 async def test_sync_one_deal_now_from_the_cli_for_one_connector(world: World, tmp_path: Path) -> None:
-    config = world_config(tmp_path, world)
+    config = world_config(tmp_path, world, TIME_SCALE)
     await run(tmp_path, config, "properties", "create")
     clear_counters(world)
     aws_deal, ms_deal = world.deal_ids[NEW_AWS[0]], world.deal_ids[NEW_MS[0]]
@@ -73,7 +76,7 @@ async def test_sync_one_deal_now_from_the_cli_for_one_connector(world: World, tm
 
 async def test_post_deals_id_sync_queues_the_push_through_the_relay(world: World, tmp_path: Path) -> None:
     path = _with(
-        world_config(tmp_path, world),
+        world_config(tmp_path, world, TIME_SCALE),
         relay={"enabled": True, "port": 0, "api_tokens": [TOKEN]},
         hubspot={"create_properties": True},
     )

@@ -22,13 +22,18 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
+import yaml
+
+from cosync_worker.hooks import PluginManager
 from cosync_worker.sandbox.google import GoogleEmulator
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.sandbox.microsoft import MicrosoftEmulator
 from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
 from cosync_worker.sandbox.partnercentral.opportunities import new_opportunity
+from cosync_worker.sandbox.stack import registered_emulators
 
 DEALS = 300
 EXACT_AWS = range(0, 40)
@@ -206,3 +211,41 @@ def seed(
             {"name": f"{company} expansion", "customerProfile": {"name": f"{company} GmbH", "team": []}}
         )
     return world
+
+
+def world_config(tmp_path: Path, world: World, time_scale: float) -> Path:
+    """A config.yaml as ``cosync sandbox --write-config`` writes one, for these emulators, with room."""
+    plugins = PluginManager().load(None)
+    emulators: dict[str, Any] = {"partnercentral": world.pc, "google": world.google, "microsoft": world.ms}
+    info: dict[str, Any] = {
+        "hubspot": {
+            "base_url": world.hs.base_url,
+            "access_token": world.hs.access_token,
+            "client_secret": world.hs.client_secret,
+        }
+    }
+    info.update(
+        {
+            s.name: s.connection(emulators[s.name])
+            for s in registered_emulators(plugins)
+            if s.name in emulators
+        }
+    )
+    connectors: dict[str, Any] = {}
+    for section in plugins.hook.cosync_sandbox_config(sandbox=info):
+        connectors.update(section or {})
+    connectors.pop("example", None)
+    # The client paces Partner Central's writes to the scaled quota, a little under it.
+    connectors["aws"] |= {"write_rate_per_second": 0.9 * time_scale, "read_rate_per_second": 8 * time_scale}
+    connectors["microsoft"]["required_customer_fields"] = ["name", "address.country"]
+    data = {
+        "queue": {"kind": "local", "path": str(tmp_path / "queue.db")},
+        "store": {"kind": "sqlite", "path": str(tmp_path / "state.db")},
+        "hubspot": info["hubspot"] | {"requests_per_10s": 100_000, "search_per_second": 10_000},
+        "plugins": {"example": False},
+        "connectors": connectors,
+        "logging": {"level": "WARNING"},
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path

@@ -17,14 +17,15 @@ from typing import Any
 from cosync_worker.hooks import Context, LinkerSpec, Party, RemoteRecord, WriteQuota
 
 from .mapping import has_tag, hubspot_view
+from .solutions import choose_solutions
 
 __all__ = ["IDENTIFIER_PREFIX", "aws_linker", "remote_record"]
 
 IDENTIFIER_PREFIX = "hubspot-deal-"
 ID_PROPERTY = "aws_opportunity_id"
 CLOSED_STAGES = frozenset({"Closed Lost", "Launched"})
-# What a creation may write besides CreateOpportunity: one AssociateOpportunity per solution, at most this.
-_SOLUTIONS_ESTIMATE = 1
+# What the solution matcher reads of a deal (the company's industry is not read: a slight undercount).
+_SOLUTION_INPUTS = ("aws_use_case", "aws_solution_ids", "description")
 
 
 def remote_record(summary: dict[str, Any]) -> RemoteRecord:
@@ -61,10 +62,17 @@ def aws_linker(context: Context) -> LinkerSpec | None:
         return None  # installed but not configured
     deps = deps_of(context)
     config = deps.config
+    solutions: list[dict[str, Any]] = []
 
     async def list_remote() -> list[RemoteRecord]:
         summaries = await deps.pc.paginate("ListOpportunities", "OpportunitySummaries", MaxResults=100)
+        if deps.solutions is not None:
+            solutions[:] = await deps.solutions.all()  # for the plan's cost of each creation
         return [remote_record(s) for s in summaries]
+
+    def creation_writes(props: Any) -> int:
+        # CreateOpportunity, then one AssociateOpportunity per solution the creation flow would choose.
+        return 1 + len(choose_solutions(solutions, dict(props), None, config))
 
     async def link(deal_id: str, props: Any, record: RemoteRecord | None) -> None:
         if record is not None and props.get(ID_PROPERTY) != record.remote_id:
@@ -95,6 +103,9 @@ def aws_linker(context: Context) -> LinkerSpec | None:
         create_remote=create_remote,
         deal_from_remote=deal_from_remote,
         differences=differences,
-        quota=WriteQuota(config.write_rate_per_second, config.daily_write_cap, 1 + _SOLUTIONS_ESTIMATE),
+        deal_properties=_SOLUTION_INPUTS,
+        quota=WriteQuota(
+            config.write_rate_per_second, config.daily_write_cap, creation_writes=creation_writes
+        ),
         label="AWS Partner Central opportunities",
     )
