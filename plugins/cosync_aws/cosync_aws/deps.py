@@ -1,18 +1,26 @@
-"""What every flow needs, gathered once per process by the plugin's start-up hook."""
+"""What every flow needs, gathered by the running connector (``AwsConnector.deps``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from cosync_worker.hubspot import HubSpotClient
-from cosync_worker.store import Store
+from cosync_worker.store import Lease, Store
 
 from .client import PartnerCentralClient
 from .config import AwsConfig
 from .solutions import SolutionCache
 
-__all__ = ["Deps"]
+__all__ = ["DealLock", "Deps"]
+
+# ``async with deps.deal_lock(deal_id):`` one flow at a time per deal, across message groups and replicas: a
+# deal's HubSpot events are ordered in the deal's queue group, but Partner Central's events about its
+# opportunity arrive in the opportunity's group, so a push and a reverse sync of one deal could otherwise run
+# at the same moment and leave each side holding the other's old values. The SDK's lease expires by itself.
+DealLock = Callable[[str], AbstractAsyncContextManager[Lease]]
 
 
 @dataclass
@@ -21,5 +29,6 @@ class Deps:
     pc: PartnerCentralClient
     hs: HubSpotClient
     store: Store
-    solutions: SolutionCache | None = None
-    notifier: Any | None = None  # cosync_worker.notify.Notifier, when the process runs one
+    solutions: SolutionCache | None
+    notifier: Any | None  # cosync_worker.notify.Notifier, when the process runs one
+    deal_lock: DealLock

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from cosync_worker.errors import PermanentError, Retry
@@ -19,11 +19,10 @@ from . import audit
 from .client import PartnerCentralError, Priority
 from .conflict_flow import settle_reverse
 from .conflict_rules import CONFLICT_FIELDS, PATH_FIELDS
-from .deal_lock import deal_lock
 from .deps import Deps
 from .hubspot_side import add_note
 from .mapping import client_token, hubspot_view, owned_from_hubspot, owned_view
-from .state import RECONCILE_CURSOR, deal_key, invitation_key, opportunity_key, patch_state
+from .state import deal_key, invitation_key, opportunity_key, patch_state
 
 __all__ = ["accept_invitation", "poll_invitations", "reconcile", "reverse_sync"]
 
@@ -80,7 +79,7 @@ async def reverse_sync(deps: Deps, opp_id: str, record: dict[str, Any] | None = 
     deal_id = await _deal_for(deps, opp_id)
     if deal_id is None:
         return {}
-    async with deal_lock(deps, deal_id):
+    async with deps.deal_lock(deal_id):
         changes, push = await _reverse_sync_locked(deps, deal_id, opp_id, record)
     if push:
         from .outbound import push_update  # outbound imports this module's neighbours; late import, no cycle
@@ -179,20 +178,17 @@ async def _reverse_sync_locked(
     return changes, bool(settled.base)
 
 
-async def reconcile(deps: Deps) -> int:
+async def reconcile(deps: Deps, since: datetime | None) -> int:
     """Catch what events missed: ListOpportunities changed since the last successful run (one read per page
-    of 100), each compared with the last synced state; only one that differs is read again, under its deal's
-    lock, before anything is written. Returns how many were looked at."""
-    cursor = await deps.store.get_cursor(RECONCILE_CURSOR)
-    started = datetime.now(UTC)
+    of 100; the framework keeps the cursor, ``since`` is None on the first run), each compared with the last
+    synced state; only one that differs is read again, under its deal's lock, before anything is written.
+    Returns how many were looked at."""
     params: dict[str, Any] = {"MaxResults": 100}
-    if cursor:
-        params["LastModifiedDate"] = {"AfterLastModifiedDate": datetime.fromisoformat(cursor)}
+    if since is not None:
+        params["LastModifiedDate"] = {"AfterLastModifiedDate": since}
     summaries = await deps.pc.paginate("ListOpportunities", "OpportunitySummaries", **params)
     for summary in summaries:
         await reverse_sync(deps, str(summary["Id"]), summary)
-    # Overlap the next window a little: AWS's clock and ours differ, and a re-read record writes nothing.
-    await deps.store.set_cursor(RECONCILE_CURSOR, (started - RECONCILE_OVERLAP).isoformat())
     return len(summaries)
 
 

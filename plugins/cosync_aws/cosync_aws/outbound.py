@@ -19,7 +19,6 @@ from cosync_worker.logs import get_logger
 from . import audit
 from .client import PartnerCentralError, Priority
 from .conflict_flow import Settled, settle_outbound
-from .deal_lock import deal_lock
 from .deps import Deps
 from .hubspot_side import DealBundle, add_note, read_deal
 from .mapping import (
@@ -92,7 +91,7 @@ async def ensure_opportunity(deps: Deps, deal_id: str, bundle: DealBundle | None
     Under the deal's lock: the "Opportunity Created" event's reverse sync must not patch the deal's state
     between its creation and its recording.
     """
-    async with deal_lock(deps, deal_id):
+    async with deps.deal_lock(deal_id):
         return await _ensure_opportunity_locked(deps, deal_id, bundle)
 
 
@@ -260,7 +259,7 @@ async def sync_change(deps: Deps, deal_id: str, prop: str, value: str | None, oc
 async def push_update(deps: Deps, deal_id: str, bundle: DealBundle | None = None) -> str:
     """Read the deal, and if anything cosync owns differs from what was last synced, read-merge-write the
     opportunity. Returns ``"noop"``, ``"updated"``, ``"blocked"`` or ``"error"``."""
-    async with deal_lock(deps, deal_id):
+    async with deps.deal_lock(deal_id):
         return await _push_update_locked(deps, deal_id, bundle)
 
 

@@ -1,109 +1,45 @@
-"""The ``aws`` connector's hook implementations: declaration, start-up/shutdown, event routing, properties,
-REST routes and the sandbox config."""
+"""The ``aws`` connector (entry point ``cosync.connectors: aws``): which event runs which flow.
+
+Built on the connector SDK: handlers are declared with ``@on``/``@every`` (the dispatcher's glob is the only
+routing), the framework opens and closes the Partner Central client, keeps the reconcile's cursor and leaves the
+connector idle while its section names no credentials (``AwsConfig.configured``). A deal is worked on under the
+SDK's cross-replica lease (``deal_lock``). The flows are in the modules this one imports; they receive a
+:class:`~cosync_aws.deps.Deps` (what ``cosync link`` uses too, through :func:`deps_of`).
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from cosync_worker.conflicts import resolve_event_type, rollback_event_type
-from cosync_worker.errors import PermanentError
-from cosync_worker.events import Event
-from cosync_worker.hooks import ConnectorSpec, Context, PropertySpec, RouteSpec, ScheduleSpec, hookimpl
+from cosync_worker.connector import Context, DealConnector, Event, PermanentError, Run, client, every, on
+from cosync_worker.hooks import RouteSpec, hookimpl
 
-from . import assignment, audit, inbound, outbound, resolution, submission, summary
+from . import assignment, audit, declarations, inbound, outbound, resolution, submission, summary
 from .client import PartnerCentralClient
 from .config import AwsConfig
-from .declarations import (  # noqa: F401 (hooks)
-    cosync_conflict_objects,
-    cosync_demo,
-    cosync_emulators,
-    cosync_event_sources,
-    cosync_linkers,
-    cosync_notice_kinds,
-)
 from .deps import Deps
-from .hubspot_side import build_hubspot_client
 from .properties import PROPERTIES
 from .routes import ASSIGN_EVENT, SUBMIT_EVENT, build_routes
 from .solutions import SolutionCache
+from .state import RECONCILE_CURSOR
 
-__all__ = ["NAME", "SERVICE", "SOLUTIONS", "deps_of"]
+__all__ = ["NAME", "SERVICE", "SOLUTIONS", "AwsConnector", "deps_of"]
 
 NAME = "aws"
 SERVICE = "aws.partnercentral"
 SOLUTIONS = "aws.solutions"
-_OWNED_HUBSPOT = "aws._owned_hubspot"
+CONNECTOR = "aws.connector"
 RESOLVE_EVENT = resolve_event_type(NAME)
 ROLLBACK_EVENT = rollback_event_type(NAME)
-
-SCHEDULES = (
-    ScheduleSpec("aws_reconcile", 300, 10, "ListOpportunities changed since the last run -> HubSpot"),
-    ScheduleSpec("aws_invitations", 300, 10, "Pending engagement invitations (safety net under the event)"),
-    ScheduleSpec("aws_summary", 3600, 60, "GetAwsOpportunitySummary -> deals (batched HubSpot writes)"),
-    ScheduleSpec(
-        "aws_submission_rules", 3600, 60, "Submit opportunities pending longer than the configured days"
-    ),
-)
-
-
-@hookimpl
-def cosync_connector() -> ConnectorSpec:
-    return ConnectorSpec(
-        name=NAME,
-        event_types=(
-            "deal.*",
-            "company.*",
-            "contact.*",
-            # All 12 Partner Central event types: the EventBridge rule sends them all, and the ones no flow uses
-            # yet (engagement members, snapshots, invitation outcomes) are acked, not dead-lettered as unknown.
-            "partnercentral.*",
-            SUBMIT_EVENT,
-            ASSIGN_EVENT,
-            RESOLVE_EVENT,
-            ROLLBACK_EVENT,
-        ),
-        config_model=AwsConfig,
-        schedules=SCHEDULES,
-        description="AWS Partner Central opportunities <-> HubSpot deals",
-    )
-
-
-@hookimpl
-async def cosync_startup(context: Context) -> None:
-    config: AwsConfig = context.config(NAME)
-    if not config.configured:
-        return
-    if "hubspot" not in context.services:
-        hs = build_hubspot_client(context)
-        await hs.open()
-        context.services["hubspot"] = hs
-        context.services[_OWNED_HUBSPOT] = hs
-    pc = PartnerCentralClient(config, context.store)
-    await pc.open()
-    context.services[SERVICE] = pc
-    context.services[SOLUTIONS] = SolutionCache(pc, config.solution_cache_seconds)
-
-
-@hookimpl
-async def cosync_shutdown(context: Context) -> None:
-    pc = context.services.pop(SERVICE, None)
-    if pc is not None:
-        await pc.close()
-    hs = context.services.pop(_OWNED_HUBSPOT, None)
-    if hs is not None:
-        context.services.pop("hubspot", None)
-        await hs.close()
+LOCK_SECONDS = 30.0  # longer than a push or a reverse sync takes; how long a killed holder blocks the deal
 
 
 def deps_of(context: Context) -> Deps:
-    return Deps(
-        context.config(NAME),
-        context.service(SERVICE),
-        context.service("hubspot"),
-        context.store,
-        context.services.get(SOLUTIONS),
-        context.services.get("notify"),
-    )
+    """What every flow needs, from the running connector (``SERVICE in context.services`` once it started)."""
+    connector: AwsConnector = context.service(CONNECTOR)
+    return connector.deps()
 
 
 def _own_change(event: Event, context: Context) -> bool:
@@ -117,79 +53,109 @@ def _own_change(event: Event, context: Context) -> bool:
     )
 
 
-@hookimpl
-async def cosync_handle_event(event: Event, context: Context) -> None:
-    if SERVICE not in context.services:
-        return  # installed but not enabled (see AwsConfig.configured): events and ticks are not ours
-    token = audit.TRIGGER.set(event.type)
-    try:
-        await _handle(event, context, deps_of(context))
-    finally:
-        audit.TRIGGER.reset(token)
+def _occurred_ms(event: Event) -> int | None:
+    occurred = event.payload.get("occurredAt")
+    return int(occurred) if isinstance(occurred, int | float) else None
 
 
-async def _handle(event: Event, context: Context, deps: Deps) -> None:
-    if event.type == RESOLVE_EVENT:
-        await resolution.resolve_conflict(deps, event.payload)
-        return
-    if event.type == ROLLBACK_EVENT:
-        await resolution.rollback(deps, event.object.id, event.payload)
-        return
-    if event.type.startswith("partnercentral."):
-        catalog = (event.payload.get("detail") or {}).get("catalog", "AWS")
-        if catalog != deps.config.catalog:
-            return  # the rule sees both catalogs; each deployment syncs one
-        if event.type == "partnercentral.engagement_invitation_created":
-            await inbound.accept_invitation(deps, event.object.id)
-        elif event.type.startswith("partnercentral.opportunity_"):
-            await inbound.reverse_sync(deps, event.object.id)
-        return
-    if event.type == "schedule.aws_reconcile":
-        await inbound.reconcile(deps)
-        return
-    if event.type == "schedule.aws_invitations":
-        await inbound.poll_invitations(deps)
-        return
-    if event.type == "schedule.aws_summary":
-        await summary.sync_summaries(deps)
-        return
-    if event.type == "schedule.aws_submission_rules":
-        await submission.submit_pending(deps)
-        return
-    if event.type == ASSIGN_EVENT:
-        await assignment.assign_owner(deps, event.object.id, event.payload.get("owner_id"))
-        return
-    if event.type == SUBMIT_EVENT:
-        await submission.submit_deal(deps, event.object.id)
-        return
-    if event.type in ("company.propertyChange", "contact.propertyChange"):
-        prop = event.payload.get("propertyName")
-        watched = (
-            outbound.COMPANY_PROPERTIES_SYNCED
-            if event.type.startswith("company")
-            else outbound.CONTACT_PROPERTIES_SYNCED
+class AwsConnector(DealConnector):
+    name = NAME
+    config_model = AwsConfig
+    description = "AWS Partner Central opportunities <-> HubSpot deals"
+    properties = tuple(PROPERTIES)
+
+    # What the connector brings besides its handlers (declarations.py).
+    cosync_conflict_objects = staticmethod(declarations.cosync_conflict_objects)
+    cosync_demo = staticmethod(declarations.cosync_demo)
+    cosync_emulators = staticmethod(declarations.cosync_emulators)
+    cosync_event_sources = staticmethod(declarations.cosync_event_sources)
+    cosync_linkers = staticmethod(declarations.cosync_linkers)
+    cosync_notice_kinds = staticmethod(declarations.cosync_notice_kinds)
+
+    @property
+    def settings(self) -> AwsConfig:
+        config: AwsConfig = self.config
+        return config
+
+    @client
+    def partnercentral(self) -> PartnerCentralClient:
+        return PartnerCentralClient(self.settings, self.store)
+
+    def deps(self) -> Deps:
+        return Deps(
+            self.settings,
+            self.clients["partnercentral"],
+            self.hubspot,
+            self.store,
+            self.context.services.get(SOLUTIONS),
+            self.notifier,
+            lambda deal_id: self.deal_lock(deal_id, ttl_seconds=LOCK_SECONDS),
         )
-        if prop in watched and not _own_change(event, context):
-            kind = "companies" if event.type.startswith("company") else "contacts"
-            await outbound.push_related(deps, kind, event.object.id, _occurred_ms(event))
-        return
-    deal_id = event.object.id
-    if event.type == "deal.creation":
-        await outbound.ensure_opportunity(deps, deal_id)
-        return
-    if event.type == "deal.propertyChange":
+
+    # -- lifecycle: the framework opens the client; the linker and the routes reach it by service name --
+    @hookimpl
+    async def cosync_startup(self, context: Context) -> None:
+        await super().cosync_startup(context)
+        if self.configured():
+            pc = self.clients["partnercentral"]
+            context.services[CONNECTOR] = self
+            context.services[SERVICE] = pc
+            context.services[SOLUTIONS] = SolutionCache(pc, self.settings.solution_cache_seconds)
+
+    @hookimpl
+    async def cosync_shutdown(self, context: Context) -> None:
+        for key in (SOLUTIONS, SERVICE, CONNECTOR):
+            context.services.pop(key, None)
+        await super().cosync_shutdown(context)
+
+    @hookimpl
+    async def cosync_handle_event(self, event: Event, context: Context) -> None:
+        token = audit.TRIGGER.set(event.type)  # every effect below names the event that caused it
+        try:
+            await super().cosync_handle_event(event, context)
+        finally:
+            audit.TRIGGER.reset(token)
+
+    @hookimpl
+    def cosync_routes(self, context: Context) -> list[RouteSpec]:
+        self._context = self._context or context
+        if not self.configured():
+            return []  # a route that queues work nobody will do would lose it
+        return build_routes(context, lambda: context.services.get(SOLUTIONS))
+
+    def sandbox_config(self, sandbox: dict[str, Any]) -> dict[str, Any] | None:
+        pc = sandbox.get("partnercentral") or {}
+        return {
+            "endpoint_url": pc.get("endpoint_url"),
+            "region": pc.get("region", "us-east-1"),
+            "catalog": "Sandbox",
+            "aws_access_key_id": pc.get("aws_access_key_id", "sandbox"),
+            "aws_secret_access_key": pc.get("aws_secret_access_key", "sandbox"),
+        }
+
+    # -- HubSpot ------------------------------------------------------------------------------------
+    @on("deal.*", "company.*", "contact.*", "partnercentral.*")
+    async def acknowledged(self, event: Event) -> None:
+        """Every event of these families is ours: one no flow uses (yet) is acknowledged, not dead-lettered
+        as unknown. The EventBridge rule sends all 12 Partner Central event types."""
+
+    @on("deal.creation")
+    async def deal_created(self, event: Event) -> None:
+        await outbound.ensure_opportunity(self.deps(), event.object.id)
+
+    @on("deal.propertyChange")
+    async def deal_changed(self, event: Event) -> None:
         prop = event.payload.get("propertyName")
         if not isinstance(prop, str):
             raise PermanentError("deal.propertyChange without propertyName")
-        if _own_change(event, context):
+        if _own_change(event, self.context):
             return
+        deps, deal_id, value = self.deps(), event.object.id, event.payload.get("propertyValue")
         if prop == "hubspot_owner_id":
-            value = event.payload.get("propertyValue")
             await assignment.assign_owner(deps, deal_id, str(value) if value else None)
             return
         if prop not in outbound.UPDATE_PROPERTIES:
             return
-        value = event.payload.get("propertyValue")
         await outbound.sync_change(
             deps, deal_id, prop, str(value) if value is not None else None, _occurred_ms(event)
         )
@@ -198,33 +164,90 @@ async def _handle(event: Event, context: Context, deps: Deps) -> None:
             # separate step, and submit_deal costs one read when the opportunity is already under review.
             await submission.submit_deal(deps, deal_id)
 
+    @on("company.propertyChange")
+    async def company_changed(self, event: Event) -> None:
+        await self._related_changed(event, "companies", outbound.COMPANY_PROPERTIES_SYNCED)
 
-def _occurred_ms(event: Event) -> int | None:
-    occurred = event.payload.get("occurredAt")
-    return int(occurred) if isinstance(occurred, int | float) else None
+    @on("contact.propertyChange")
+    async def contact_changed(self, event: Event) -> None:
+        await self._related_changed(event, "contacts", outbound.CONTACT_PROPERTIES_SYNCED)
+
+    async def _related_changed(self, event: Event, kind: str, watched: frozenset[str]) -> None:
+        if event.payload.get("propertyName") in watched and not _own_change(event, self.context):
+            await outbound.push_related(self.deps(), kind, event.object.id, _occurred_ms(event))
+
+    # -- Partner Central ----------------------------------------------------------------------------
+    def _our_catalog(self, event: Event) -> bool:
+        # The rule sees both catalogs; each deployment syncs one.
+        return bool((event.payload.get("detail") or {}).get("catalog", "AWS") == self.settings.catalog)
+
+    @on("partnercentral.engagement_invitation_created")
+    async def invitation_created(self, event: Event) -> None:
+        if self._our_catalog(event):
+            await inbound.accept_invitation(self.deps(), event.object.id)
+
+    @on("partnercentral.opportunity_*")
+    async def opportunity_changed(self, event: Event) -> None:
+        if self._our_catalog(event):
+            await inbound.reverse_sync(self.deps(), event.object.id)
+
+    # -- API jobs (queued by the routes and the conflict API) -----------------------------------------
+    @on(SUBMIT_EVENT)
+    async def submit_requested(self, event: Event) -> None:
+        await submission.submit_deal(self.deps(), event.object.id)
+
+    @on(ASSIGN_EVENT)
+    async def assign_requested(self, event: Event) -> None:
+        await assignment.assign_owner(self.deps(), event.object.id, event.payload.get("owner_id"))
+
+    @on(RESOLVE_EVENT)
+    async def resolve_requested(self, event: Event) -> None:
+        await resolution.resolve_conflict(self.deps(), event.payload)
+
+    @on(ROLLBACK_EVENT)
+    async def rollback_requested(self, event: Event) -> None:
+        await resolution.rollback(self.deps(), event.object.id, event.payload)
+
+    # -- loops --------------------------------------------------------------------------------------
+    @every(
+        "aws_reconcile",
+        300,
+        cursor=RECONCILE_CURSOR,
+        jitter_seconds=10,
+        # AWS's clock and ours differ; a re-read record writes nothing.
+        lookback_seconds=inbound.RECONCILE_OVERLAP.total_seconds(),
+        description="ListOpportunities changed since the last run -> HubSpot",
+    )
+    async def reconcile_tick(self, run: Run) -> datetime:
+        await inbound.reconcile(self.deps(), run.since)
+        return run.signpost
+
+    @every(
+        "aws_invitations",
+        300,
+        jitter_seconds=10,
+        description="Pending engagement invitations (safety net under the event)",
+    )
+    async def invitations_tick(self, run: Run) -> None:
+        await inbound.poll_invitations(self.deps())
+
+    @every(
+        "aws_summary",
+        3600,
+        jitter_seconds=60,
+        description="GetAwsOpportunitySummary -> deals (batched HubSpot writes)",
+    )
+    async def summary_tick(self, run: Run) -> None:
+        await summary.sync_summaries(self.deps())
+
+    @every(
+        "aws_submission_rules",
+        3600,
+        jitter_seconds=60,
+        description="Submit opportunities pending longer than the configured days",
+    )
+    async def submission_tick(self, run: Run) -> None:
+        await submission.submit_pending(self.deps())
 
 
-@hookimpl
-def cosync_hubspot_properties() -> list[PropertySpec]:
-    return list(PROPERTIES)
-
-
-@hookimpl
-def cosync_routes(context: Context) -> list[RouteSpec]:
-    if not context.config(NAME).configured:
-        return []  # a route that queues work nobody will do would lose it
-    return build_routes(context, lambda: context.services.get(SOLUTIONS))
-
-
-@hookimpl
-def cosync_sandbox_config(sandbox: dict[str, Any]) -> dict[str, Any]:
-    pc = sandbox.get("partnercentral") or {}
-    return {
-        NAME: {
-            "endpoint_url": pc.get("endpoint_url"),
-            "region": pc.get("region", "us-east-1"),
-            "catalog": "Sandbox",
-            "aws_access_key_id": pc.get("aws_access_key_id", "sandbox"),
-            "aws_secret_access_key": pc.get("aws_secret_access_key", "sandbox"),
-        }
-    }
+cosync_plugin = AwsConnector

@@ -20,7 +20,6 @@ from cosync_worker.logs import get_logger
 from . import audit
 from .client import PartnerCentralError, Priority
 from .conflict_rules import CONFLICT_FIELDS, PATH_FIELDS, hubspot_value, pc_display, value_at
-from .deal_lock import deal_lock
 from .deps import Deps
 from .hubspot_side import add_note, read_deal
 from .mapping import merge_update, owned_from_hubspot, owned_view, review_rules
@@ -82,7 +81,7 @@ async def resolve_conflict(deps: Deps, payload: dict[str, Any]) -> None:
     await update_job(deps.store, job_id, "running")
     # One flow at a time per deal: a push or a reverse sync of this deal would otherwise read before this
     # write and put the old value back.
-    async with deal_lock(deps, conflict.deal_id):
+    async with deps.deal_lock(conflict.deal_id):
         path = CONFLICT_FIELDS[conflict.field]
         resolution = str(payload["resolution"])
         if resolution == "USE_HUBSPOT_VALUE":
@@ -205,7 +204,7 @@ async def rollback(deps: Deps, opp_id: str, payload: dict[str, Any]) -> None:
         return
     mapped = await deps.store.get_state(opportunity_key(opp_id)) or {}
     deal_id = str(mapped["deal_id"]) if mapped.get("deal_id") else None
-    async with deal_lock(deps, deal_id) if deal_id else contextlib.nullcontext():
+    async with deps.deal_lock(deal_id) if deal_id else contextlib.nullcontext():
         writes: dict[str, Any] = {}
         calls: list[str] = []
         if deal_id:

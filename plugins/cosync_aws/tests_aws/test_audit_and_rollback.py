@@ -198,15 +198,15 @@ async def test_rollback_waits_for_a_push_or_reverse_sync_of_the_same_deal(stack:
     # and writes, or each would put back what the other just wrote.
     deal_id, opp_id, before_change = await _amount_changed_after_creation(stack)
     await stack.settle()
-    lock = f"aws:deal-lock:{deal_id}"
-    assert await stack.rt.context.store.claim_key(lock, 30.0)  # another flow is working on the deal
+    lock = f"aws:deal:{deal_id}"  # the connector's deal lease (DealConnector.deal_lock)
+    assert await stack.rt.context.store.acquire_lease(lock, "another-flow", 30.0)  # working on the deal
     status, accepted = await _rollback(stack, opp_id, before_change)
     assert status == 202, accepted
     await asyncio.sleep(1.5)
     assert pc_amount(stack, opp_id) == "15000"
     status, job = await api(stack, "GET", f"/jobs/{accepted['job_id']}")
     assert job["status"] in ("queued", "running"), job
-    await stack.rt.context.store.release_key(lock)
+    await stack.rt.context.store.release_lease(lock, "another-flow")
     job = await job_done(stack, accepted["job_id"])
     assert job["status"] == "succeeded", job
     assert pc_amount(stack, opp_id) == "12000"

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 from aiohttp import web
-from cosync_aws.plugin import cosync_hubspot_properties
+from cosync_aws.plugin import AwsConnector
 from cosync_aws.state import RECONCILE_CURSOR
 
 from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
@@ -35,7 +35,7 @@ async def test_reconcile_catches_a_change_whose_event_was_lost(stack: Stack) -> 
 
 
 async def test_properties_are_declared_with_groups_and_created_idempotently(stack: Stack) -> None:
-    specs = cosync_hubspot_properties()
+    specs = AwsConnector().cosync_hubspot_properties() or []
     names = {s.name for s in specs}
     assert {"aws_opportunity_id", "aws_engagement_score", "aws_sync_status", "aws_submission_date"} <= names
     assert all(s.object_type == "deals" and s.group_name == "aws_partner_central" for s in specs)
