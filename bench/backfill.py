@@ -61,7 +61,9 @@ async def main(time_scale: float) -> dict[str, Any]:
             for emulator in (hs, pc, ms, google):
                 emulator.calls.clear()
             dry = await spawn(Path(tmp), "backfill", "--dry-run", "--json", "-c", str(config))
-            planned = json.loads((await dry.communicate())[0].decode())
+            dry_out, dry_err = await dry.communicate()
+            assert dry.returncode == 0, dry_err.decode()[-2000:]
+            planned = json.loads(dry_out.decode())
             for emulator in (hs, pc, ms, google):
                 emulator.calls.clear()
             started = time.monotonic()
