@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .. import metrics
 from ..config import WorkerSettings
@@ -14,6 +14,7 @@ from ..events import Event
 from ..logs import get_logger, redact
 from ..queue import Message, Queue
 from ..relay.jobs import update_job
+from .acks import Acker
 from .backoff import backoff_delay
 from .dispatcher import Dispatcher, Outcome, shorten
 
@@ -22,19 +23,12 @@ __all__ = ["Worker"]
 
 @dataclass
 class _Batch:
-    """The bookkeeping of one received batch."""
+    """The bookkeeping of one received batch: its decoded events, the done keys already recorded for them,
+    and its messages nobody has settled yet (the ones a cancelled drain gives back)."""
 
     decoded: dict[str, Event | Outcome]
     done: set[str]
     unsettled: dict[str, Message]
-    acks: list[Message] = field(default_factory=list)
-    ran: list[str] = field(default_factory=list)
-
-    def held(self) -> list[Message]:
-        """Messages still invisible on our behalf: running, waiting to run, or done and waiting for the
-        batch's one ack call. A done message whose visibility lapsed would be delivered again before its key
-        is recorded, and run twice (and out of order with its group's next message)."""
-        return [*self.unsettled.values(), *self.acks]
 
 
 log = get_logger("cosync.worker")
@@ -58,7 +52,12 @@ class Worker:
         self.visibility_timeout = visibility_timeout
         self._stopping = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.concurrency)
-        self._batches: dict[asyncio.Task[None], int] = {}
+        self._batches: set[asyncio.Task[None]] = set()
+        # Every message received and not yet settled (acked, released, dead-lettered), whatever its batch:
+        # the heartbeat keeps these invisible, and they are what bounds how much more is received.
+        self._held: dict[str, Message] = {}
+        self._room = asyncio.Event()
+        self._acker = Acker(queue, dispatcher.context.store, dispatcher.processed_ttl)
         # Messages held at once: enough to keep every slot busy while the next batch is being claimed,
         # few enough that held messages do not wait long for a slot (the heartbeat covers them anyway).
         self._max_held = settings.concurrency + 2 * settings.batch_size
@@ -72,11 +71,22 @@ class Worker:
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
+    @property
+    def in_flight(self) -> int:
+        """Messages received and not yet settled: running, waiting for their turn, or being acked."""
+        return len(self._held)
+
+    def idle(self) -> bool:
+        """Nothing received is left to settle. A receive under way may be claiming messages at this very
+        moment (they count once it returns), so a caller waiting for quiet checks twice, a poll apart."""
+        return not self._held and not self._batches
+
     async def run(self) -> None:
         log.info("worker_started", concurrency=self.settings.concurrency)
+        heartbeat = asyncio.create_task(self._heartbeat())
         try:
             while not self._stopping.is_set():
-                free = self._max_held - sum(self._batches.values())
+                free = self._max_held - len(self._held)
                 if free <= 0:
                     await self._wait_for_room()
                     continue
@@ -101,19 +111,28 @@ class Worker:
                     await self._sleep_unless_stopping(1.0)
                     continue
                 if messages:
+                    self._held.update((m.id, m) for m in messages)
                     task = asyncio.create_task(self._process_batch(messages))
-                    self._batches[task] = len(messages)
-                    task.add_done_callback(self._forget_batch)
+                    self._batches.add(task)
+                    task.add_done_callback(self._batches.discard)
         finally:
-            await self._drain()
+            try:
+                await self._drain()
+            finally:
+                heartbeat.cancel()
         log.info("worker_stopped", processed=self.processed)
 
-    def _forget_batch(self, task: asyncio.Task[None]) -> None:
-        self._batches.pop(task, None)
+    def _let_go(self, message: Message) -> None:
+        self._held.pop(message.id, None)
+        self._room.set()
 
     async def _wait_for_room(self) -> None:
-        if self._batches:
-            await asyncio.wait(self._batches, return_when=asyncio.FIRST_COMPLETED)
+        self._room.clear()
+        room = asyncio.ensure_future(self._room.wait())
+        stop = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({room, stop}, return_when=asyncio.FIRST_COMPLETED)
+        room.cancel()
+        stop.cancel()
 
     async def _sleep_unless_stopping(self, seconds: float) -> None:
         try:
@@ -123,6 +142,8 @@ class Worker:
 
     async def _drain(self) -> None:
         await asyncio.gather(self._release_last_receive(), self._drain_batches())
+        # The finished messages of cancelled batches are still being acked: before the queue closes.
+        await self._acker.wait()
 
     async def _release_last_receive(self) -> None:
         receive, self._last_receive = self._last_receive, None
@@ -162,26 +183,28 @@ class Worker:
     async def _run_batch(self, messages: Sequence[Message]) -> None:
         decoded = {m.id: self._decode(m) for m in messages}
         candidate_keys = [k for ev, keys in decoded.values() for k in keys]
-        # One store round trip for the whole batch; the set also catches a duplicate inside this batch.
-        done = await self.dispatcher.context.store.existing_keys(candidate_keys)
+        batch = _Batch(
+            decoded={mid: ev for mid, (ev, _) in decoded.items()},
+            done=set(),
+            unsettled={m.id: m for m in messages},
+        )
         groups: OrderedDict[str, list[Message]] = OrderedDict()
         for m in messages:
             groups.setdefault(m.group or f"msg:{m.id}", []).append(m)
-        batch = _Batch(
-            decoded={mid: ev for mid, (ev, _) in decoded.items()},
-            done=done,
-            unsettled={m.id: m for m in messages},
-        )
-        heartbeat = asyncio.create_task(self._heartbeat(batch))
         try:
+            try:
+                # One store round trip for the whole batch; the set also catches a duplicate inside it.
+                batch.done = await self.dispatcher.context.store.existing_keys(candidate_keys)
+            except Exception:
+                # Nothing ran: the batch reappears after its visibility timeout.
+                for m in messages:
+                    self._let_go(m)
+                raise
             await asyncio.gather(*(self._process_group(g, batch) for g in groups.values()))
         except asyncio.CancelledError:
-            # Drain time ran out: record what finished and give the rest back right away.
-            await asyncio.shield(self._settle_batch(batch, release_unsettled=True))
+            # Drain time ran out: give what has not finished back right away (what finished is acked).
+            await asyncio.shield(self._release_all(list(batch.unsettled.values())))
             raise
-        finally:
-            heartbeat.cancel()
-        await self._settle_batch(batch)
 
     def _decode(self, message: Message) -> tuple[Event | Outcome, list[str]]:
         """The message's event (or the outcome that settles it alone) and the done keys to look up."""
@@ -193,75 +216,86 @@ class Worker:
         except Exception as exc:
             return self.dispatcher.undecodable(f"undecodable message: {_brief(exc)}"), []
 
-    async def _settle_batch(self, batch: _Batch, *, release_unsettled: bool = False) -> None:
-        try:
-            # Finished work is recorded before its message is acked: a crash in between means a redelivery
-            # that the recorded keys turn into a no-op, never a lost event.
-            await self.dispatcher.context.store.record_keys(batch.ran, self.dispatcher.processed_ttl)
-            if batch.acks:
-                await self.queue.ack(batch.acks)
-            if release_unsettled:
-                for m in batch.unsettled.values():
-                    await self.queue.nack(m, 0)
-        except Exception as exc:
-            log.warning("settle_failed", error=f"{type(exc).__name__}: {exc}")
-            if not release_unsettled:
-                raise
-
-    async def _heartbeat(self, batch: _Batch) -> None:
+    async def _heartbeat(self) -> None:
         interval = min(self.settings.heartbeat_seconds, self.visibility_timeout / 3)
         while True:
             await asyncio.sleep(interval)
-            for m in batch.held():
+            for m in list(self._held.values()):
                 try:
                     await self.queue.extend(m, self.visibility_timeout)
                 except Exception as exc:
                     log.warning("heartbeat_failed", message_id=m.id, error=type(exc).__name__)
 
     async def _process_group(self, group: list[Message], batch: _Batch) -> None:
+        # Each message is settled as soon as it finishes, before the next of its group runs: the queue keeps
+        # the group closed to everyone else while a later message of it is still held here, and a settle
+        # that fails stops the group, so a redelivery never runs after its successor.
         for i, message in enumerate(group):
             async with self._slots:
                 started = time.perf_counter()
                 outcome = await self._outcome(batch.decoded[message.id], batch)
-                try:
-                    settled = await self._settle(message, outcome, batch.acks)
-                except Exception as exc:  # the queue failed: the message reappears after its visibility
-                    log.warning("settle_failed", message_id=message.id, error=_brief(exc))
-                    settled = False
                 if outcome.event is not None:
                     label = metrics.event_type_label(outcome.event.type)
                     metrics.PROCESSING_SECONDS.labels(type=label).observe(time.perf_counter() - started)
             batch.unsettled.pop(message.id, None)
+            try:
+                settled = await self._settle(message, outcome)
+            except Exception as exc:  # the queue failed: the message reappears after its visibility
+                log.warning("settle_failed", message_id=message.id, error=_brief(exc))
+                self._let_go(message)
+                settled = False
             if not settled:
-                for later in group[i + 1 :]:
-                    await self._release(later)
-                    batch.unsettled.pop(later.id, None)
+                later = group[i + 1 :]
+                for m in later:
+                    batch.unsettled.pop(m.id, None)
+                await self._release_all(later)
                 return
+
+    async def _release_all(self, messages: Sequence[Message]) -> None:
+        for m in messages:
+            await self._release(m)
 
     async def _outcome(self, decoded: Event | Outcome, batch: _Batch) -> Outcome:
         if isinstance(decoded, Outcome):
             return decoded
         try:
-            outcome = await self.dispatcher.dispatch(decoded, done=batch.done)
+            return await self.dispatcher.dispatch(decoded, done=batch.done)
         except Exception as exc:
             # Connectors' own faults are outcomes already; this is the core failing on this one event, the
             # same way every time, so it is parked with the reason rather than retried.
             return Outcome("dead_letter", reason=f"dispatch failed: {_brief(exc)}", event=decoded)
-        batch.ran.extend(outcome.ran)
-        return outcome
 
     async def _release(self, message: Message) -> None:
         try:
             await self.queue.nack(message, 0)
         except Exception as exc:  # it reappears after its visibility timeout instead
             log.warning("release_failed", message_id=message.id, error=_brief(exc))
+        finally:
+            self._let_go(message)
 
-    async def _settle(self, message: Message, outcome: Outcome, acks: list[Message]) -> bool:
-        """Apply the outcome; True when the group may go on (acked or dead-lettered)."""
+    async def _settle(self, message: Message, outcome: Outcome) -> bool:
+        """Apply the outcome; True when the group may go on (acked or dead-lettered). The message is let go
+        (no longer held) once the queue has it back, or it is gone."""
         if outcome.action == "ack":
-            acks.append(message)
-            self.processed += 1
-            return True
+            return await self._ack(message, outcome)
+        try:
+            return await self._settle_failure(message, outcome)
+        finally:
+            self._let_go(message)
+
+    async def _ack(self, message: Message, outcome: Outcome) -> bool:
+        settling = self._acker.submit(message, outcome.ran)
+        settling.add_done_callback(lambda _: self._let_go(message))
+        # Shielded: a drain that cancels this group still lets the ack of finished work land.
+        error = await asyncio.shield(settling)
+        if error is not None:
+            log.warning("settle_failed", message_id=message.id, error=_brief(error))
+            return False
+        self.processed += 1
+        log.debug("event_acked", message_id=message.id, event_id=outcome.event and outcome.event.id)
+        return True
+
+    async def _settle_failure(self, message: Message, outcome: Outcome) -> bool:
         reason = str(redact(outcome.reason))
         if outcome.action == "retry" and message.receive_count < self.settings.retry.max_attempts:
             delay = outcome.defer
@@ -283,6 +317,7 @@ class Worker:
             "event_dead_lettered", message_id=message.id, reason=reason, connectors=outcome.failed or None
         )
         # Addressed to the connectors that failed it: the others finished, and a replay must not run them.
+        await self.dispatcher.context.store.record_keys(outcome.ran, self.dispatcher.processed_ttl)
         await self.queue.dead_letter(message, reason, body=outcome.dead_letter_body())
         await self._fail_job(outcome.event, reason)
         return True

@@ -2,8 +2,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from cosync_worker.events import Event, parse_hubspot_event
@@ -12,6 +16,29 @@ from cosync_worker.runtime import Runtime
 from cosync_worker.testing.waiting import wait_until as wait_until  # re-exported for the tests
 
 _ids = itertools.count(1)
+
+ROOT = Path(__file__).resolve().parents[2]
+COSYNC = [sys.executable, "-m", "cosync_worker"]
+
+
+def worker_env(**extra: str) -> dict[str, str]:
+    """The environment of a ``cosync`` subprocess: this checkout importable (the test plugins), JSON logs."""
+    return {**os.environ, "PYTHONPATH": str(ROOT), "COSYNC__LOGGING__FORMAT": "json", **extra}
+
+
+async def start_worker(config: Path, cwd: Path, **env: str) -> asyncio.subprocess.Process:
+    """``cosync run`` without the relay, logging JSON to its stderr pipe."""
+    return await asyncio.create_subprocess_exec(
+        *COSYNC,
+        "run",
+        "--no-relay",
+        "-c",
+        str(config),
+        env=worker_env(**env),
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def deal_change(deal: int | str, value: str, event_id: int | None = None) -> Event:

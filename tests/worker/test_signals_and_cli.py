@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,14 +14,7 @@ import yaml
 from cosync_worker.config import Settings
 from cosync_worker.runtime import open_queue, open_store
 
-from .helpers import deal_change, send, wait_until
-
-ROOT = Path(__file__).resolve().parents[2]
-COSYNC = [sys.executable, "-m", "cosync_worker"]
-
-
-def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT), "COSYNC__LOGGING__FORMAT": "json"}
+from .helpers import COSYNC, ROOT, deal_change, send, start_worker, wait_until, worker_env
 
 
 def _write_config(tmp_path: Path, settings: Settings) -> Path:
@@ -32,21 +23,6 @@ def _write_config(tmp_path: Path, settings: Settings) -> Path:
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
-
-
-async def _start_worker(config: Path, cwd: Path) -> asyncio.subprocess.Process:
-    """``cosync run`` without the relay, logging JSON to its stderr pipe."""
-    return await asyncio.create_subprocess_exec(
-        *COSYNC,
-        "run",
-        "--no-relay",
-        "-c",
-        str(config),
-        env=_env(),
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
 
 
 async def _count(settings: Settings, keys: list[str]) -> int:
@@ -68,7 +44,7 @@ async def test_sigterm_during_a_batch_loses_nothing(
     await queue.close()
 
     for round_ in range(2):
-        proc = await _start_worker(config, tmp_path)
+        proc = await start_worker(config, tmp_path)
         if round_ == 0:
 
             async def some_done() -> bool:
@@ -106,7 +82,7 @@ async def test_sigterm_on_an_idle_local_worker_does_not_wait_out_the_long_poll(t
     from .conftest import make_settings
 
     config = _write_config(tmp_path, make_settings(tmp_path, "local", wait_seconds=20))
-    proc = await _start_worker(config, tmp_path)
+    proc = await start_worker(config, tmp_path)
     assert proc.stderr is not None
     while b"worker_started" not in (line := await asyncio.wait_for(proc.stderr.readline(), 30)):
         assert line, "worker exited before starting"
@@ -120,7 +96,7 @@ async def test_sigterm_on_an_idle_local_worker_does_not_wait_out_the_long_poll(t
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*COSYNC, *args], env=_env(), cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+        [*COSYNC, *args], env=worker_env(), cwd=cwd, capture_output=True, text=True, timeout=60, check=False
     )
 
 
@@ -159,7 +135,7 @@ def test_config_check_accepts_the_shipped_config() -> None:
 
 def test_env_override_and_secret_reference_never_printed(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text("hubspot:\n  access_token: env:HS_TOKEN\n")
-    env = {**_env(), "COSYNC__WORKER__CONCURRENCY": "zero"}
+    env = {**worker_env(), "COSYNC__WORKER__CONCURRENCY": "zero"}
     bad = subprocess.run(
         [*COSYNC, "config", "check", "-c", "config.yaml"],
         env=env,
