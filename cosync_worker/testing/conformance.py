@@ -137,8 +137,8 @@ class Stack:
         deadline = time.monotonic() + timeout
         idle = 0
         while time.monotonic() < deadline:
-            # Twice in a row: a message just received is invisible a moment before its batch starts.
-            busy = await self.rt.context.queue.depth() > 0 or bool(self.rt.worker._batches)
+            # Twice in a row: a receive under way holds what it claims invisible before the worker counts it.
+            busy = await self.rt.context.queue.depth() > 0 or not self.rt.worker.idle()
             idle = 0 if busy else idle + 1
             if idle >= 2:
                 return
