@@ -9,7 +9,7 @@ from cosync_worker.logs import get_logger
 from . import audit
 from .client import PartnerCentralError, Priority
 from .deps import Deps
-from .state import deal_key
+from .state import setting
 
 __all__ = ["assign_owner"]
 
@@ -18,15 +18,15 @@ log = get_logger("cosync.aws")
 
 async def assign_owner(deps: Deps, deal_id: str, owner_id: str | None) -> str:
     """Returns ``"assigned"``, ``"unchanged"``, ``"no-opportunity"``, ``"no-owner"`` or ``"error"``."""
-    state = await deps.store.get_state(deal_key(deal_id)) or {}
-    opp_id = state.get("opportunity_id")
+    state = (await deps.deals.read(deal_id)).value
+    opp_id = state.opportunity_id
     if not opp_id:
         return "no-opportunity"
     owner = await deps.hs.owner(owner_id) if owner_id else None
     if owner is None or not owner.get("email"):
         return "no-owner"
     email = str(owner["email"])
-    if state.get("assignee") == email:
+    if state.assignee == email:
         return "unchanged"
     assignee = {
         "Email": email,
@@ -45,8 +45,7 @@ async def assign_owner(deps: Deps, deal_id: str, owner_id: str | None) -> str:
             )
             return "error"
         raise
-    state["assignee"] = email
-    await deps.store.put_state(deal_key(deal_id), state)
+    await deps.deals.update(deal_id, setting(assignee=email))
     await deps.hs.update("deals", deal_id, {"aws_assigned_partner_user": email})
     await audit.record(
         deps.store,
@@ -56,7 +55,7 @@ async def assign_owner(deps: Deps, deal_id: str, owner_id: str | None) -> str:
         deal_id,
         ["hubspot.owners.get", "AssignOpportunity", "hubspot.deals.update"],
         assignee=email,
-        changes={"aws_assigned_partner_user": {"old": state.get("assignee"), "new": email}},
+        changes={"aws_assigned_partner_user": {"old": state.assignee, "new": email}},
     )
     log.info("aws_assigned", deal_id=deal_id, opportunity_id=opp_id)
     return "assigned"

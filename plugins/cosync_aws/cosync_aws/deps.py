@@ -7,12 +7,14 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from cosync_worker.connector import BoundState
 from cosync_worker.hubspot import HubSpotClient
 from cosync_worker.store import Lease, Store
 
 from .client import PartnerCentralClient
 from .config import AwsConfig
 from .solutions import SolutionCache
+from .state import DealState
 
 __all__ = ["DealLock", "Deps"]
 
@@ -32,3 +34,4 @@ class Deps:
     solutions: SolutionCache | None
     notifier: Any | None  # cosync_worker.notify.Notifier, when the process runs one
     deal_lock: DealLock
+    deals: BoundState[DealState]  # typed per-deal state, written by compare-and-set

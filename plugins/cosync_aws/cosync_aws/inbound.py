@@ -22,7 +22,7 @@ from .conflict_rules import CONFLICT_FIELDS, PATH_FIELDS
 from .deps import Deps
 from .hubspot_side import add_note
 from .mapping import client_token, hubspot_view, owned_from_hubspot, owned_view
-from .state import deal_key, invitation_key, opportunity_key, patch_state
+from .state import DealState, invitation_key, opportunity_key, replace
 
 __all__ = ["accept_invitation", "poll_invitations", "reconcile", "reverse_sync"]
 
@@ -47,9 +47,9 @@ def _same(prop: str, a: Any, b: Any) -> bool:
     return left == right
 
 
-def _differs(deps: Deps, state: dict[str, Any], record: dict[str, Any]) -> bool:
+def _differs(deps: Deps, state: DealState, record: dict[str, Any]) -> bool:
     """Whether the record shows the deal anything the last sync did not (the reverse sync's own diff)."""
-    last = state.get("hubspot") or {}
+    last = state.hubspot
     return any(not _same(k, last.get(k), v) for k, v in hubspot_view(record, deps.config).items())
 
 
@@ -93,7 +93,7 @@ async def _reverse_sync_locked(
 ) -> tuple[dict[str, str], bool]:
     """The read-compare-write of :func:`reverse_sync` under the deal's lock; says whether HubSpot won a
     conflict and must be pushed (done by the caller, after the lock is released)."""
-    state = await deps.store.get_state(deal_key(deal_id)) or {"opportunity_id": opp_id}
+    state = (await deps.deals.read(deal_id)).value
     if record is not None and _differs(deps, state, record):
         # A list page is read before this deal's lock is taken, so it can predate a write made meanwhile
         # (cosync's own push of a rep's edit, or AWS's): written back, its older values would undo that
@@ -102,13 +102,13 @@ async def _reverse_sync_locked(
         record = None
     current = record or await deps.pc.call("GetOpportunity", Priority.UPDATE, Identifier=opp_id)
     view = hubspot_view(current, deps.config)
-    if time.time() - float(state.get("submitting") or 0) < deps.config.task_timeout_seconds + 60:
+    if time.time() - (state.submitting or 0) < deps.config.task_timeout_seconds + 60:
         # cosync's own submission is under way: the review status moves because of it, and the submission
         # flow writes it (with its one note); a record read just before or after must not touch it.
         view.pop("aws_review_status", None)
-    last = state.get("hubspot") or {}
+    last = state.hubspot
     diff = {k: v for k, v in view.items() if not _same(k, last.get(k), v)}
-    sending = state.get("sending") or {}
+    sending = state.sending
     if sending:
         # What a push cut short (killed, or its answer lost) sent: cosync's own value, not AWS's change.
         in_pc = owned_view(current, list(sending))
@@ -127,8 +127,8 @@ async def _reverse_sync_locked(
         changes,
         actual,
         last,
-        state.get("owned") or {},
-        state.get("conflicts") or {},
+        state.owned,
+        state.conflicts,
         _same,
     )
     changes = {k: v for k, v in changes.items() if k not in settled.skip}
@@ -136,22 +136,20 @@ async def _reverse_sync_locked(
         await deps.hs.update("deals", deal_id, changes)
     held = {CONFLICT_FIELDS[k] for k in settled.skip if k in CONFLICT_FIELDS} - set(settled.base)
 
-    def synced(st: dict[str, Any]) -> None:
-        st.setdefault("opportunity_id", opp_id)
-        st["hubspot"] = {**(st.get("hubspot") or {}), **view}
+    def synced(st: DealState) -> DealState:
+        st.opportunity_id = st.opportunity_id or opp_id
+        st.hubspot = {**st.hubspot, **view}
         # The stage and close date now agree on both sides: the webhook our write causes is then a no-op.
         # A field HubSpot won keeps AWS's value as its base, so the push below sends HubSpot's.
-        owned = dict(st.get("owned") or {})
         agreed = owned_view(current, ["LifeCycle.Stage", "LifeCycle.TargetCloseDate"])
-        owned.update({p: v for p, v in agreed.items() if p not in held})
-        st["owned"] = owned
-        if settled.pending or st.get("conflicts"):
-            st["conflicts"] = {**(st.get("conflicts") or {}), **settled.pending}
+        st.owned = {**st.owned, **{p: v for p, v in agreed.items() if p not in held}}
+        st.conflicts = {**st.conflicts, **settled.pending}
         if changes:
             # A push holding a deal read from before this write must read the deal again.
-            st["reverse_written_ms"] = int(time.time() * 1000)
+            st.reverse_written_ms = int(time.time() * 1000)
+        return st
 
-    await patch_state(deps.store, deal_key(deal_id), synced)
+    await deps.deals.update(deal_id, synced)
     if changes:
         await audit.record(
             deps.store,
@@ -162,7 +160,7 @@ async def _reverse_sync_locked(
             ([] if record else ["GetOpportunity"]) + ["hubspot.deals.get", "hubspot.deals.update"],
             changes={k: {"old": actual.get(k), "new": v} for k, v in sorted(changes.items())},
             remote_changes={
-                p: {"old": (state.get("owned") or {}).get(p), "new": v}
+                p: {"old": state.owned.get(p), "new": v}
                 for p, v in owned_view(current, list(PATH_FIELDS)).items()
                 if PATH_FIELDS[p] in changes
             },
@@ -317,9 +315,7 @@ async def _create_deal(deps: Deps, invitation_id: str, opp_id: str) -> str:
     deal_id = str(deal["id"])
     owned = owned_from_hubspot({k: str(v) for k, v in deal_props.items()}, company_props, [], deps.config)
     await deps.store.put_state(opportunity_key(opp_id), {"deal_id": deal_id})
-    await deps.store.put_state(
-        deal_key(deal_id), {"opportunity_id": opp_id, "owned": owned, "hubspot": view, "read_at_ms": 0}
-    )
+    await deps.deals.update(deal_id, replace(DealState(opportunity_id=opp_id, owned=owned, hubspot=view)))
     await audit.record(
         deps.store,
         opp_id,

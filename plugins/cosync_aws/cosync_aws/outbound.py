@@ -34,7 +34,7 @@ from .mapping import (
     review_rules,
 )
 from .solutions import associate, choose_solutions
-from .state import deal_key, note_key, opportunity_key, patch_state, related_key
+from .state import Creating, DealState, note_key, opportunity_key, related_key, replace, setting
 
 __all__ = [
     "COMPANY_PROPERTIES_SYNCED",
@@ -96,10 +96,10 @@ async def ensure_opportunity(deps: Deps, deal_id: str, bundle: DealBundle | None
 
 
 async def _ensure_opportunity_locked(deps: Deps, deal_id: str, bundle: DealBundle | None) -> str | None:
-    state = await deps.store.get_state(deal_key(deal_id)) or {}
-    if state.get("opportunity_id"):
-        opp_id = str(state["opportunity_id"])
-        if state.get("linked") is False:
+    state = (await deps.deals.read(deal_id)).value
+    if state.opportunity_id:
+        opp_id = state.opportunity_id
+        if state.linked is False:
             # Created, but the write-back to the deal never finished (a crash or a HubSpot failure in
             # between): finish it now, or the deal would never show its opportunity.
             await _link(deps, deal_id, opp_id, bundle or await read_deal(deps.hs, deal_id), state)
@@ -111,34 +111,33 @@ async def _ensure_opportunity_locked(deps: Deps, deal_id: str, bundle: DealBundl
         await _remember(deps, deal_id, str(existing), owned, bundle.read_at_ms, None, linked=True)
         return str(existing)
     if not has_tag(bundle.deal.get("dealname"), deps.config.deal_tag):
-        await deps.store.put_state(deal_key(deal_id), {"tagged": False})
+        await deps.deals.update(deal_id, replace(DealState(tagged=False)))
         return None
-    creating = state.get("creating")
-    if creating:
+    creating = state.creating
+    if creating is not None:
         # An earlier attempt may have created the opportunity and died before recording it: send exactly
         # its request again, so the ClientToken returns that opportunity (a token reused with other values
         # may be refused), and record what it holds. Changes read since then are newer than its read and
         # are pushed by their own events.
-        request, owned, read_at_ms = creating["request"], creating["owned"], int(creating["read_at_ms"])
+        request, owned, read_at_ms = creating.request, creating.owned, creating.read_at_ms
     else:
         missing = missing_fields(bundle.deal, bundle.company, deps.config)
         if missing:
             message = "Partner Central needs: " + "; ".join(missing)
-            await deps.store.put_state(deal_key(deal_id), {"tagged": True, "error": message})
+            await deps.deals.update(deal_id, replace(DealState(tagged=True, error=message)))
             await _mark_error(deps, bundle, message)
             return None
         owned = owned_from_hubspot(bundle.deal, bundle.company, bundle.contacts, deps.config)
         request = create_request(owned, deal_id, deps.config)
         read_at_ms = bundle.read_at_ms
-        await deps.store.put_state(
-            deal_key(deal_id), {"creating": {"request": request, "owned": owned, "read_at_ms": read_at_ms}}
-        )
+        pending = Creating(request=request, owned=owned, read_at_ms=read_at_ms)
+        await deps.deals.update(deal_id, replace(DealState(creating=pending)))
     try:
         created = await deps.pc.call("CreateOpportunity", Priority.CREATE, **request)
     except PartnerCentralError as exc:
         if exc.code in ("ValidationException", "AccessDeniedException", "ResourceNotFoundException"):
             message = f"Partner Central rejected the opportunity: {exc.message}"
-            await deps.store.put_state(deal_key(deal_id), {"tagged": True, "error": message})
+            await deps.deals.update(deal_id, replace(DealState(tagged=True, error=message)))
             await _mark_error(deps, bundle, message)
             return None
         raise Retry(f"CreateOpportunity failed: {exc.code}") from None
@@ -154,16 +153,16 @@ async def _ensure_opportunity_locked(deps: Deps, deal_id: str, bundle: DealBundl
     )
     request.setdefault("LifeCycle", {})["ReviewStatus"] = "Pending Submission"
     await _remember(deps, deal_id, opp_id, owned, read_at_ms, request, linked=False)
-    await _link(deps, deal_id, opp_id, bundle, await deps.store.get_state(deal_key(deal_id)) or {})
+    await _link(deps, deal_id, opp_id, bundle, (await deps.deals.read(deal_id)).value)
     log.info("aws_opportunity_created", deal_id=deal_id, opportunity_id=opp_id)
     return opp_id
 
 
-async def _link(deps: Deps, deal_id: str, opp_id: str, bundle: DealBundle, state: dict[str, Any]) -> None:
+async def _link(deps: Deps, deal_id: str, opp_id: str, bundle: DealBundle, state: DealState) -> None:
     """The steps after CreateOpportunity, each safe to run again: solutions, the deal's write-back, the note.
     ``linked`` is set only when all are done, so a redelivery after a crash finishes what was left."""
     solutions_text = ""
-    if "solutions" not in state:
+    if state.solutions is None:
         solutions_text = await _associate_solutions(deps, deal_id, opp_id, bundle)
     await deps.hs.update(
         "deals",
@@ -183,11 +182,7 @@ async def _link(deps: Deps, deal_id: str, opp_id: str, bundle: DealBundle, state
         f"AWS Partner Central opportunity {opp_id} created ({deps.config.catalog} catalog) by cosync."
         + solutions_text,
     )
-
-    def linked(st: dict[str, Any]) -> None:
-        st["linked"] = True
-
-    await patch_state(deps.store, deal_key(deal_id), linked)
+    await deps.deals.update(deal_id, setting(linked=True))
 
 
 async def _associate_solutions(deps: Deps, deal_id: str, opp_id: str, bundle: DealBundle) -> str:
@@ -202,9 +197,10 @@ async def _associate_solutions(deps: Deps, deal_id: str, opp_id: str, bundle: De
     except PartnerCentralError as exc:
         log.warning("aws_solutions_failed", deal_id=deal_id, code=exc.code)
         return f" Solutions could not be associated: {exc.message}"
-    state = await deps.store.get_state(deal_key(deal_id)) or {}
-    state["solutions"] = done
-    await deps.store.put_state(deal_key(deal_id), state)
+    except Retry as exc:  # throttling, 5xx or no answer outlasted the client's attempts
+        log.warning("aws_solutions_failed", deal_id=deal_id, code="retry")
+        return f" Solutions could not be associated: {exc}"
+    await deps.deals.update(deal_id, setting(solutions=done))
     return f" Solutions: {', '.join(done)}."
 
 
@@ -219,15 +215,15 @@ async def _remember(
     linked: bool,
 ) -> None:
     """The deal's sync state: ``owned`` is what the opportunity holds, as read from HubSpot at ``read_at_ms``."""
-    state = {
-        "opportunity_id": opp_id,
-        "linked": linked,
-        "owned": owned,
-        "hubspot": hubspot_view(record, deps.config) if record is not None else {},
-        "read_at_ms": read_at_ms,
-    }
+    state = DealState(
+        opportunity_id=opp_id,
+        linked=linked,
+        owned=owned,
+        hubspot=hubspot_view(record, deps.config) if record is not None else {},
+        read_at_ms=read_at_ms,
+    )
     await deps.store.put_state(opportunity_key(opp_id), {"deal_id": deal_id})
-    await deps.store.put_state(deal_key(deal_id), state)
+    await deps.deals.update(deal_id, replace(state))
 
 
 async def sync_change(deps: Deps, deal_id: str, prop: str, value: str | None, occurred_ms: int | None) -> str:
@@ -237,19 +233,19 @@ async def sync_change(deps: Deps, deal_id: str, prop: str, value: str | None, oc
     ``coalesce_seconds``, reads the deal once and pushes everything; the rest changed before that read
     (``occurredAt`` < ``read_at_ms``) and are covered without another call.
     """
-    state = await deps.store.get_state(deal_key(deal_id)) or {}
-    if state.get("linked") is False:
+    state = (await deps.deals.read(deal_id)).value
+    if state.linked is False:
         await ensure_opportunity(deps, deal_id)  # finishes a creation cut short before the deal knew of it
-    if not state.get("opportunity_id"):
+    if not state.opportunity_id:
         # An untagged deal costs nothing until its name changes; a deal that failed validation is retried.
-        if state.get("tagged") is False and prop != "dealname":
+        if state.tagged is False and prop != "dealname":
             return "skipped"
         if prop == "dealname" and not has_tag(value, deps.config.deal_tag):
-            await deps.store.put_state(deal_key(deal_id), {"tagged": False})
+            await deps.deals.update(deal_id, replace(DealState(tagged=False)))
             return "skipped"
         created = await ensure_opportunity(deps, deal_id)
         return "created" if created else "skipped"
-    if occurred_ms is not None and occurred_ms < int(state.get("read_at_ms") or 0):
+    if occurred_ms is not None and occurred_ms < state.read_at_ms:
         return "covered"
     if deps.config.coalesce_seconds > 0:
         await asyncio.sleep(deps.config.coalesce_seconds)
@@ -264,24 +260,24 @@ async def push_update(deps: Deps, deal_id: str, bundle: DealBundle | None = None
 
 
 async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | None) -> str:
-    state = await deps.store.get_state(deal_key(deal_id)) or {}
-    opp_id = state.get("opportunity_id")
+    state = (await deps.deals.read(deal_id)).value
+    opp_id = state.opportunity_id
     if not opp_id:
         return "noop"
-    if bundle is not None and int(state.get("reverse_written_ms") or 0) >= bundle.read_at_ms:
+    if bundle is not None and state.reverse_written_ms >= bundle.read_at_ms:
         bundle = None  # a reverse sync wrote to the deal after this read: pushing it would undo that write
     bundle = bundle or await read_deal(deps.hs, deal_id)
     owned = owned_from_hubspot(bundle.deal, bundle.company, bundle.contacts, deps.config)
-    if owned == state.get("owned"):
-        state["read_at_ms"] = bundle.read_at_ms
-        await deps.store.put_state(deal_key(deal_id), state)
+    if owned == state.owned:
+        await deps.deals.update(deal_id, setting(read_at_ms=bundle.read_at_ms))
         return "noop"
     outcome = "noop"
     blocked: list[str] = []
     reason: str | None = None
     status = None
-    base = dict(state.get("owned") or {})
+    base = dict(state.owned)
     settled: Settled | None = None
+    written_view: dict[str, Any] | None = None
     calls: list[str] = []
     applied: dict[str, dict[str, Any]] = {}
     for _ in range(MAX_CONFLICT_RETRIES):
@@ -290,14 +286,14 @@ async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | Non
         status = (current.get("LifeCycle") or {}).get("ReviewStatus")
         have = owned_view(current, list(owned))
         if settled is None:
-            for path, value in (state.get("sending") or {}).items():
+            for path, value in state.sending.items():
                 if have.get(path) == value:
                     # Our own earlier write whose push was cut short before it recorded it (a SIGKILL, a lost
                     # answer): the value is ours, not a change made in Partner Central to hold a conflict over.
                     base[path] = value
             # Once per push: a re-read after ConflictException must not record the same conflict twice.
             settled = await settle_outbound(
-                deps, deal_id, opp_id, bundle.deal, current, owned, have, base, state.get("conflicts") or {}
+                deps, deal_id, opp_id, bundle.deal, current, owned, have, base, state.conflicts
             )
         changed = [p for p, v in owned.items() if have.get(p) != v and p not in settled.skip]
         blocked, reason = review_rules(status, changed)
@@ -309,8 +305,7 @@ async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | Non
         # push and any reverse sync recognise these values in Partner Central as ours (no false conflict, no
         # echo back over a newer edit of the rep's). The "Opportunity Updated" event the write causes waits
         # for the deal's lock, so it sees the state saved after the write.
-        state["sending"] = allowed
-        await deps.store.put_state(deal_key(deal_id), state)
+        await deps.deals.update(deal_id, setting(sending=allowed))
         try:
             calls.append("UpdateOpportunity")
             await deps.pc.call("UpdateOpportunity", Priority.UPDATE, **request)
@@ -319,34 +314,32 @@ async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | Non
                 log.info("aws_update_conflict", deal_id=deal_id, opportunity_id=opp_id)
                 continue
             if exc.code == "ValidationException":
-                state.pop("sending", None)
-                await deps.store.put_state(deal_key(deal_id), state)
+                await deps.deals.update(deal_id, setting(sending={}))
                 await _mark_error(deps, bundle, f"Partner Central rejected the update: {exc.message}")
                 return "error"
-            await deps.store.put_state(deal_key(deal_id), state)
-            raise Retry(f"UpdateOpportunity failed: {exc.code}") from None
+            raise Retry(f"UpdateOpportunity failed: {exc.code}") from None  # ``sending`` stays recorded
         outcome = "updated"
         applied = {p: {"old": have.get(p), "new": v} for p, v in allowed.items()}
-        state["hubspot"] = hubspot_view(
+        written_view = hubspot_view(
             {**request, "LifeCycle": {**request["LifeCycle"], "ReviewStatus": status}}, deps.config
         )
         break
     else:
         raise Retry("UpdateOpportunity kept conflicting with changes made in Partner Central", defer=5)
     # What was not applied stays "unsynced" so a later change or the review's end retries it.
-    previous = state.get("owned") or {}
+    previous = state.owned
     held = set(blocked) | (set(settled.pending) if settled else set())
     synced = {p: v for p, v in owned.items() if p not in held}
     synced.update({p: previous[p] for p in held if p in previous})
-    if settled is not None:
-        synced.update(settled.base)
-        state["conflicts"] = settled.pending
-    state["owned"] = synced
     # Only now: events older than this read are "covered" (sync_change skips them), so a push that failed or
     # was killed before this point must leave the mark where it was, or its own redelivery would be skipped.
-    state["read_at_ms"] = bundle.read_at_ms
-    state.pop("sending", None)
-    await deps.store.put_state(deal_key(deal_id), state)
+    done: dict[str, Any] = {"owned": synced, "read_at_ms": bundle.read_at_ms, "sending": {}}
+    if settled is not None:
+        synced.update(settled.base)
+        done["conflicts"] = settled.pending
+    if written_view is not None:
+        done["hubspot"] = written_view
+    await deps.deals.update(deal_id, setting(**done))
     if applied:
         await audit.record(
             deps.store, opp_id, "update_opportunity", audit.SYSTEM_PC, deal_id, calls, changes=applied
@@ -384,8 +377,7 @@ async def push_related(
     linked = await deps.hs.associations(object_type, object_id, "deals")
     deals = []
     for deal_id in linked:
-        state = await deps.store.get_state(deal_key(deal_id)) or {}
-        if state.get("opportunity_id"):
+        if (await deps.deals.read(deal_id)).value.opportunity_id:
             deals.append(deal_id)
     if not deals:
         return {}

@@ -23,7 +23,7 @@ from .deps import Deps
 from .properties import PROPERTIES
 from .routes import ASSIGN_EVENT, SUBMIT_EVENT, build_routes
 from .solutions import SolutionCache
-from .state import RECONCILE_CURSOR
+from .state import RECONCILE_CURSOR, deal_state
 
 __all__ = ["NAME", "SERVICE", "SOLUTIONS", "AwsConnector", "deps_of"]
 
@@ -63,6 +63,7 @@ class AwsConnector(DealConnector):
     config_model = AwsConfig
     description = "AWS Partner Central opportunities <-> HubSpot deals"
     properties = tuple(PROPERTIES)
+    deals = deal_state
 
     # What the connector brings besides its handlers (declarations.py).
     cosync_conflict_objects = staticmethod(declarations.cosync_conflict_objects)
@@ -90,6 +91,7 @@ class AwsConnector(DealConnector):
             self.context.services.get(SOLUTIONS),
             self.notifier,
             lambda deal_id: self.deal_lock(deal_id, ttl_seconds=LOCK_SECONDS),
+            self.deals,
         )
 
     # -- lifecycle: the framework opens the client; the linker and the routes reach it by service name --

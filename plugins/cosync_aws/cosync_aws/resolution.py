@@ -24,7 +24,7 @@ from .deps import Deps
 from .hubspot_side import add_note, read_deal
 from .mapping import merge_update, owned_from_hubspot, owned_view, review_rules
 from .outbound import MAX_CONFLICT_RETRIES
-from .state import deal_key, opportunity_key, patch_state
+from .state import DealState, opportunity_key, setting
 
 __all__ = ["REPLAY_LIMIT", "resolve_conflict", "rollback"]
 
@@ -61,8 +61,8 @@ async def _merge_write(deps: Deps, opp_id: str, wanted: dict[str, Any]) -> tuple
 
 
 async def _still_pending(deps: Deps, deal_id: str, done_id: str) -> bool:
-    state = await deps.store.get_state(deal_key(deal_id)) or {}
-    return any(cid != done_id for cid in (state.get("conflicts") or {}).values())
+    state = (await deps.deals.read(deal_id)).value
+    return any(cid != done_id for cid in state.conflicts.values())
 
 
 async def resolve_conflict(deps: Deps, payload: dict[str, Any]) -> None:
@@ -118,13 +118,14 @@ async def resolve_conflict(deps: Deps, payload: dict[str, Any]) -> None:
             await deps.hs.update("deals", conflict.deal_id, writes)
             calls.append("hubspot.deals.update")
 
-        def settled(st: dict[str, Any]) -> None:
-            st.setdefault("owned", {})[path] = target
+        def settled(st: DealState) -> DealState:
+            st.owned = {**st.owned, path: target}
             if conflict.field in ("dealstage", "closedate"):
-                st.setdefault("hubspot", {})[conflict.field] = chosen
-            (st.get("conflicts") or {}).pop(path, None)
+                st.hubspot = {**st.hubspot, conflict.field: chosen}
+            st.conflicts = {p: cid for p, cid in st.conflicts.items() if p != path}
+            return st
 
-        await patch_state(deps.store, deal_key(conflict.deal_id), settled)
+        await deps.deals.update(conflict.deal_id, settled)
         try:
             await book.resolve(conflict.id, resolution, chosen, payload.get("reason"), actor="api")
         except AlreadyResolved:
@@ -173,7 +174,7 @@ async def _revert_deal(
     undo = {k: deal.get(k) or "" for k in writes}
     if undo:
         await deps.hs.update("deals", deal_id, undo)
-    await patch_state(deps.store, deal_key(deal_id), lambda st: st.update(before))
+    await deps.deals.update(deal_id, setting(**before))
     await audit.record(
         deps.store,
         opp_id,
@@ -218,14 +219,15 @@ async def rollback(deps: Deps, opp_id: str, payload: dict[str, Any]) -> None:
                 if prop and value is not None and str(bundle.deal.get(prop) or "")[:10] != value[:10]:
                     writes[prop] = value
 
-            def restored(st: dict[str, Any]) -> None:
-                before.update(owned=dict(st.get("owned") or {}), hubspot=dict(st.get("hubspot") or {}))
-                st.setdefault("owned", {}).update(wanted)
+            def restored(st: DealState) -> DealState:
+                before.update(owned=dict(st.owned), hubspot=dict(st.hubspot))
+                st.owned = {**st.owned, **wanted}
                 view = {k: v for k, v in writes.items() if k in ("dealstage", "closedate")}
-                st["hubspot"] = {**(st.get("hubspot") or {}), **view}
+                st.hubspot = {**st.hubspot, **view}
+                return st
 
             before: dict[str, Any] = {}
-            await patch_state(deps.store, deal_key(deal_id), restored)
+            await deps.deals.update(deal_id, restored)
             if writes:
                 await deps.hs.update("deals", deal_id, writes)
                 calls.append("hubspot.deals.update")

@@ -24,7 +24,7 @@ from .client import PartnerCentralError, Priority
 from .deps import Deps
 from .hubspot_side import add_note
 from .mapping import client_token
-from .state import deal_key, patch_state
+from .state import DealState, setting
 
 __all__ = ["SUBMISSION_REQUIRED", "submission_missing", "submit_deal", "submit_pending"]
 
@@ -68,45 +68,45 @@ async def _wait_task(deps: Deps, task_id: str) -> dict[str, Any]:
         await asyncio.sleep(deps.config.task_poll_seconds)
 
 
-def _mark_submitting(state: dict[str, Any]) -> None:
-    state["submitting"] = time.time()  # a time, so a submission abandoned by a crash stops counting
-    state.setdefault("hubspot", {})["aws_review_status"] = "Submitted"
+def _mark_submitting(state: DealState) -> DealState:
+    state.submitting = time.time()  # a time, so a submission abandoned by a crash stops counting
+    state.hubspot = {**state.hubspot, "aws_review_status": "Submitted"}
+    return state
 
 
-def _end_submitting(state: dict[str, Any]) -> None:
-    state.pop("submitting", None)
-    state.pop("submit_task_id", None)
+def _end_submitting(state: DealState) -> DealState:
+    state.submitting = state.submit_task_id = None
+    return state
 
 
 async def submit_deal(deps: Deps, deal_id: str) -> str:
     """Returns ``"submitted"``, ``"already"``, ``"missing"``, ``"failed"`` or ``"no-opportunity"``."""
-    state = await deps.store.get_state(deal_key(deal_id)) or {}
-    opp_id = state.get("opportunity_id")
+    state = (await deps.deals.read(deal_id)).value
+    opp_id = state.opportunity_id
     if not opp_id:
         return "no-opportunity"
     current = await deps.pc.call("GetOpportunity", Priority.CREATE, Identifier=opp_id)
     status = (current.get("LifeCycle") or {}).get("ReviewStatus")
-    if status not in ("Pending Submission", "Action Required") and not state.get("submit_task_id"):
+    if status not in ("Pending Submission", "Action Required") and not state.submit_task_id:
         return "already"
     missing = submission_missing(current)
-    key = deal_key(deal_id)
     if missing:
         message = "Cannot submit to AWS; missing: " + "; ".join(missing)
         # Acked, not raised: retrying cannot fill the fields in. The pending-days rule meets the same deal
         # every run, so the deal and its timeline hear about one gap once, not every hour.
-        if state.get("submit_error") != message:
+        if state.submit_error != message:
             await deps.hs.update("deals", deal_id, {"aws_sync_status": "error", "aws_sync_error": message})
             await add_note(deps.hs, deal_id, message)
-            await patch_state(deps.store, key, lambda st: st.update(submit_error=message))
+            await deps.deals.update(deal_id, setting(submit_error=message))
         log.info("aws_submission_incomplete", deal_id=deal_id, missing=missing)
         return "missing"
     rules = deps.config.submission
-    task_id = state.get("submit_task_id")
+    task_id = state.submit_task_id
     if not task_id:
         # Saved first: the "Opportunity Updated" events of the submission are then recognised as ours (the
         # reverse sync leaves the review status to this flow while ``submitting``), so the deal gets one note
         # (below), not a second "AWS changed the review status" one.
-        await patch_state(deps.store, key, _mark_submitting)
+        await deps.deals.update(deal_id, _mark_submitting)
         try:
             task = await deps.pc.call(
                 "StartEngagementFromOpportunityTask",
@@ -116,19 +116,22 @@ async def submit_deal(deps: Deps, deal_id: str) -> str:
                 AwsSubmission={"InvolvementType": rules.involvement_type, "Visibility": rules.visibility},
             )
         except PartnerCentralError as exc:
-            await patch_state(deps.store, key, _end_submitting)
+            await deps.deals.update(deal_id, _end_submitting)
             if exc.code == "ValidationException":
                 await deps.hs.update(
                     "deals", deal_id, {"aws_sync_status": "error", "aws_sync_error": exc.message[:1000]}
                 )
                 return "failed"
             raise
-        task_id = task["TaskId"]
-        await patch_state(deps.store, key, lambda st: st.update(submit_task_id=task_id))
+        except Retry:
+            await deps.deals.update(deal_id, _end_submitting)  # throttled or unreachable: not under way
+            raise
+        task_id = str(task["TaskId"])
+        await deps.deals.update(deal_id, setting(submit_task_id=task_id))
     done = await _wait_task(deps, str(task_id))
     if done.get("TaskStatus") == "FAILED":
         message = f"AWS submission failed: {done.get('ReasonCode')}: {done.get('Message')}"
-        await patch_state(deps.store, key, _end_submitting)
+        await deps.deals.update(deal_id, _end_submitting)
         await deps.hs.update("deals", deal_id, {"aws_sync_status": "error", "aws_sync_error": message[:1000]})
         await add_note(deps.hs, deal_id, message)
         return "failed"
@@ -142,13 +145,13 @@ async def submit_deal(deps: Deps, deal_id: str) -> str:
     }
     await deps.hs.update("deals", deal_id, props)
 
-    def finished(st: dict[str, Any]) -> None:
-        _end_submitting(st)
-        st.pop("submit_error", None)
-        st["submitted"] = True
-        st.setdefault("hubspot", {})["aws_review_status"] = "Submitted"
+    def finished(st: DealState) -> DealState:
+        st = _end_submitting(st)
+        st.submit_error, st.submitted = None, True
+        st.hubspot = {**st.hubspot, "aws_review_status": "Submitted"}
+        return st
 
-    await patch_state(deps.store, key, finished)
+    await deps.deals.update(deal_id, finished)
     await audit.record(
         deps.store,
         str(opp_id),

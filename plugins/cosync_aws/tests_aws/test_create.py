@@ -63,7 +63,8 @@ async def test_duplicate_delivery_and_restart_create_nothing_more(stack: Stack) 
     )
     await stack.rt.context.queue.send([(replay.to_json(), replay.ordering_key, replay.dedupe_key)])
     # A restart that lost the state store's record: the deal's aws_opportunity_id still prevents a copy.
-    await stack.rt.context.store.put_state(f"aws:deal:{deal_id}", {})
+    store, key = stack.rt.context.store, f"aws:deal:{deal_id}"
+    await store.write_versioned(key, {}, (await store.read_versioned(key)).version)
     replay2 = parse_hubspot_event(
         {"eventId": 999_002, "subscriptionType": "deal.creation", "objectId": int(deal_id), "occurredAt": 2}
     )
