@@ -4,6 +4,7 @@ auth) both become ``AssignOpportunity`` with the owner's email, and ``aws_assign
 from __future__ import annotations
 
 from .conftest import Stack, wait_until
+from .test_conflicts import trail
 from .test_submission_summary_routes import _api
 from .test_update_and_reverse import _created
 
@@ -35,6 +36,20 @@ async def test_owner_change_assigns_the_opportunity_once(stack: Stack) -> None:
     await stack.rep_update(deal_id, {"hubspot_owner_id": ADA[0], "amount": "5001"})
     await stack.settle(1.0)
     assert (await stack.calls(stack.pc)).get("AssignOpportunity", 0) - before == 1
+
+    # Another owner: the audit trail names who the opportunity was assigned to before
+    await stack.rep_update(deal_id, {"hubspot_owner_id": BOB[0]})
+
+    async def reassigned() -> bool:
+        return stack.deal(deal_id).get("aws_assigned_partner_user") == BOB[1]
+
+    await wait_until(reassigned)
+    changes = [
+        e["detail"]["changes"]["aws_assigned_partner_user"]
+        for e in await trail(stack, opp_id)
+        if e["action"] == "assign_opportunity"
+    ]
+    assert changes == [{"old": None, "new": ADA[1]}, {"old": ADA[1], "new": BOB[1]}]
 
 
 async def test_assign_route_and_unknown_owner(stack: Stack) -> None:
