@@ -109,8 +109,12 @@ async def test_link_then_backfill_a_populated_portal_killed_and_resumed(world: W
         assert _deal(world, i)["aws_opportunity_id"] == named[f"hubspot-deal-{world.deal_ids[i]}"]
     for i in HAND_AWS:
         assert not _deal(world, i).get("aws_opportunity_id")  # a candidate waits for a person
-    for i in MS_AND_GCP:
-        assert _deal(world, i)["microsoft_referral_id"]
+    deals = world.deals()
+    by_aws = {d for d, p in deals.items() if p.get("aws_opportunity_id")}
+    assert by_aws == {world.deal_ids[i] for i in (*EXACT_AWS, *CARRIED_AWS)}
+    by_referral = {d for d, p in deals.items() if p.get("microsoft_referral_id")}
+    assert by_referral == {world.deal_ids[i] for i in MS_AND_GCP}
+    assert len(deals) == len(before)  # no deal created by a link
 
     # -- a person confirms ten candidates in the CSV ----------------------------------------------------
     rows = list(csv.DictReader(csv_path.read_text().splitlines()))

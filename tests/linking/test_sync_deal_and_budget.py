@@ -14,7 +14,7 @@ from tests.cli.helpers import cli
 
 from .conftest import TIME_SCALE
 from .test_first_day import all_writes, clear_counters, run
-from .world import NEW_AWS, NEW_MS, World, _close, world_config
+from .world import NEW_AWS, NEW_MS, ORPHAN_OPPORTUNITIES, World, _close, world_config
 
 TOKEN = "first-day-token"
 
@@ -50,6 +50,13 @@ async def test_a_plan_over_the_days_quota_says_so_up_front_and_does_the_soonest_
     text, _ = await run(tmp_path, config, "backfill", "--dry-run", "--connector", "aws")
     assert f"does not fit the plan: {budget['now']} creation(s) now" in text
     assert f"{budget['deferred']} after" in text
+    # --since narrows the creations to recent deals; matching and deals for remote records are unchanged.
+    out, _ = await run(
+        tmp_path, config, "backfill", "--dry-run", "--json", "--connector", "aws", "--since", "2099-01-01"
+    )
+    counts = json.loads(out)["counts"]["aws"]
+    assert counts["create_remote"] == 0 and counts["create_deal"] == ORPHAN_OPPORTUNITIES
+    assert all_writes(world) == {}
 
 
 async def test_sync_one_deal_now_from_the_cli_for_one_connector(world: World, tmp_path: Path) -> None:
