@@ -117,6 +117,11 @@ class ServiceAccountTokens:
                 try:
                     await asyncio.to_thread(self.credentials.refresh, Request())
                 except RefreshError as exc:
+                    if exc.retryable:
+                        # google-auth marks 429, 5xx and "temporarily_unavailable" answers of the token
+                        # endpoint retryable (after its own few attempts): a throttled refresh is a wait, not
+                        # a refused key, so the event comes back rather than being dead-lettered.
+                        raise Retry(f"Google token endpoint busy: {_refresh_reason(exc)}") from None
                     raise PermanentError(f"Google token refresh refused: {_refresh_reason(exc)}") from None
                 except TransportError as exc:
                     raise Retry(f"Google token endpoint unreachable: {type(exc).__name__}") from None

@@ -196,3 +196,32 @@ async def test_each_call_draws_the_budget_shared_through_the_store(
         assert await store.take_tokens(budget.key, budget.shape.rate_per_second, 1.0) > 0
     finally:
         await store.close()
+
+
+async def test_a_throttled_token_endpoint_is_a_retry_not_a_refused_key(key_info: dict[str, Any]) -> None:
+    """A 429 storm on Google's token endpoint must not dead-letter the deal's creation (the fault suite lost
+    leads this way): google-auth gives up with a retryable RefreshError, which becomes Retry."""
+    calls = 0
+
+    async def throttled(_: web.Request) -> web.Response:
+        nonlocal calls
+        calls += 1
+        return web.json_response({"error": "rate_limit_exceeded"}, status=429, headers={"Retry-After": "0"})
+
+    app = web.Application()
+    app.router.add_post("/token", throttled)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with GoogleEmulator() as em:
+            async with CloudCrmPartnersClient(
+                em.base_url, em.partner_id, key_info, token_url=f"http://127.0.0.1:{port}/token"
+            ) as client:
+                with pytest.raises(Retry, match="token endpoint busy"):
+                    await client.get_lead("1")
+    finally:
+        await runner.cleanup()
+    assert calls >= 1
