@@ -230,27 +230,6 @@ def dead_letter_connectors(letter: DeadLetter, known: Iterable[str]) -> list[str
     return [prefix] if prefix in set(known) else []
 
 
-async def _oldest_age(queue: Queue, now: float) -> float | None:
-    """Age of the oldest waiting message, where the backend can tell (the local queue's oldest envelope)."""
-    from .events import decode_message
-    from .queue.local import LocalQueue
-
-    if not isinstance(queue, LocalQueue):
-        return None
-
-    def oldest() -> bytes | None:
-        row = queue._db().execute("SELECT CAST(body AS BLOB) FROM messages ORDER BY seq LIMIT 1").fetchone()
-        return None if row is None else bytes(row[0])
-
-    body = await queue._call(oldest)
-    if body is None:
-        return None
-    try:
-        return max(0.0, now - decode_message(body).received_at.timestamp())
-    except Exception:
-        return None
-
-
 async def _buckets(store: Store, now: float) -> dict[int, dict[str, int]]:
     current = int(now // HOUR * HOUR)
     hours = [current - i * int(HOUR) for i in range(24)]
@@ -337,7 +316,7 @@ async def build_status(
     try:
         queue_status.depth = await queue.depth()
         letters = await queue.list_dead_letters(_DLQ_SCAN)
-        queue_status.oldest_age_seconds = await _oldest_age(queue, now)
+        queue_status.oldest_age_seconds = await queue.oldest_age()
     except Exception as exc:
         problems.append(f"the queue cannot be read ({type(exc).__name__})")
     queue_status.dead_letters = len(letters)

@@ -98,6 +98,11 @@ class Queue(Protocol):
         """Approximate number of visible messages (for metrics and readiness)."""
         ...
 
+    async def oldest_age(self) -> float | None:
+        """Seconds since the oldest message still in the queue (waiting or in flight) was sent, ``None``
+        when the queue is empty or the backend cannot tell."""
+        ...
+
     async def ping(self) -> None:
         """Raise :class:`QueueUnavailable` if the backend cannot be reached."""
         ...

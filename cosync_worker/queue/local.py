@@ -18,7 +18,7 @@ import contextlib
 import sqlite3
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS messages (
     grp TEXT,
     visible_at REAL NOT NULL,
     receive_count INTEGER NOT NULL DEFAULT 0,
-    receipt TEXT
+    receipt TEXT,
+    sent_at REAL
 );
 CREATE INDEX IF NOT EXISTS messages_visible ON messages (visible_at, seq);
 CREATE INDEX IF NOT EXISTS messages_group ON messages (grp, seq);
@@ -80,12 +81,18 @@ class LocalQueue(SqliteFile):
         max_receives: int = 10,
         dedupe_window_seconds: float = 300.0,
         poll_interval: float = 0.05,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(path)
         self.visibility_timeout = visibility_timeout
         self.max_receives = max_receives
         self.dedupe_window = dedupe_window_seconds
         self.poll_interval = poll_interval
+        self.clock = clock  # wall-clock seconds; tests drive it
+
+    async def open(self) -> None:
+        await super().open()
+        await self._call(lambda: self._tx(_add_sent_at))
 
     # -- the protocol -----------------------------------------------------------------------------
     async def send(self, bodies: Sequence[tuple[str, str | None, str | None]]) -> None:
@@ -93,7 +100,7 @@ class LocalQueue(SqliteFile):
             return
 
         def insert(db: sqlite3.Connection) -> None:
-            now = time.time()
+            now = self.clock()
             db.execute("DELETE FROM dedupe WHERE expires_at <= ?", (now,))
             for body, group, dedupe_id in bodies:
                 if dedupe_id is not None:
@@ -104,8 +111,8 @@ class LocalQueue(SqliteFile):
                     if cur.rowcount == 0:
                         continue
                 db.execute(
-                    "INSERT INTO messages (id, body, grp, visible_at) VALUES (?, ?, ?, ?)",
-                    (uuid.uuid4().hex, body, group, now),
+                    "INSERT INTO messages (id, body, grp, visible_at, sent_at) VALUES (?, ?, ?, ?, ?)",
+                    (uuid.uuid4().hex, body, group, now, now),
                 )
 
         # A send is what the relay acknowledges to HubSpot, so it is synced to disk (survives a power cut).
@@ -129,7 +136,7 @@ class LocalQueue(SqliteFile):
                     await asyncio.wait_for(stop.wait(), pause)
 
     def _claim(self, db: sqlite3.Connection, limit: int) -> list[Message]:
-        now = time.time()
+        now = self.clock()
         rows = db.execute(_CLAIMABLE, {"now": now, "limit": limit}).fetchall()
         claimed: list[Message] = []
         for _seq, mid, raw, grp, count in rows:
@@ -185,14 +192,14 @@ class LocalQueue(SqliteFile):
         def update(db: sqlite3.Connection) -> None:
             db.execute(
                 "UPDATE messages SET visible_at = ? WHERE id = ? AND receipt = ?",
-                (time.time() + seconds, message.id, message.receipt),
+                (self.clock() + seconds, message.id, message.receipt),
             )
 
         await self._call(lambda: self._tx(update))
 
     async def dead_letter(self, message: Message, reason: str, *, body: str | None = None) -> None:
         await self._call(
-            lambda: self._tx(lambda db: self._move_to_dlq(db, message.id, reason, time.time(), body))
+            lambda: self._tx(lambda db: self._move_to_dlq(db, message.id, reason, self.clock(), body))
         )
 
     async def list_dead_letters(self, limit: int = 100) -> list[DeadLetter]:
@@ -217,11 +224,11 @@ class LocalQueue(SqliteFile):
                 ("", ()) if ids is None else (f" WHERE id IN ({','.join('?' * len(ids))})", tuple(ids))
             )
             rows = db.execute(f"SELECT id, body, grp FROM dead_letters{where} ORDER BY seq", args).fetchall()
-            now = time.time()
+            now = self.clock()
             for mid, body, grp in rows:
                 db.execute(
-                    "INSERT INTO messages (id, body, grp, visible_at) VALUES (?, ?, ?, ?)",
-                    (uuid.uuid4().hex, body, grp, now),
+                    "INSERT INTO messages (id, body, grp, visible_at, sent_at) VALUES (?, ?, ?, ?, ?)",
+                    (uuid.uuid4().hex, body, grp, now, now),
                 )
                 db.execute("DELETE FROM dead_letters WHERE id = ?", (mid,))
             return len(rows)
@@ -232,7 +239,24 @@ class LocalQueue(SqliteFile):
 
     async def depth(self) -> int:
         def count() -> int:
-            row = self._db().execute("SELECT COUNT(*) FROM messages WHERE visible_at <= ?", (time.time(),))
+            row = self._db().execute("SELECT COUNT(*) FROM messages WHERE visible_at <= ?", (self.clock(),))
             return int(row.fetchone()[0])
 
         return await self._call(count)
+
+    async def oldest_age(self) -> float | None:
+        def oldest() -> float | None:
+            # In flight or waiting, as SQS's ApproximateAgeOfOldestMessage counts: a message held for
+            # hours by a stuck worker is the one an operator needs to see.
+            row = self._db().execute("SELECT sent_at FROM messages ORDER BY seq LIMIT 1").fetchone()
+            return None if row is None or row[0] is None else max(0.0, self.clock() - float(row[0]))
+
+        return await self._call(oldest)
+
+
+def _add_sent_at(db: sqlite3.Connection) -> None:
+    """A queue file from before ``sent_at``: the column is added (in a write transaction, so two processes
+    opening it at once do not both add it); its earlier messages have no known age."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(messages)")}
+    if "sent_at" not in columns:
+        db.execute("ALTER TABLE messages ADD COLUMN sent_at REAL")

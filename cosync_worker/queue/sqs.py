@@ -229,6 +229,12 @@ class SqsQueue:
         )
         return int(resp["Attributes"]["ApproximateNumberOfMessages"])
 
+    async def oldest_age(self) -> float | None:
+        # ApproximateAgeOfOldestMessage is a CloudWatch metric, not a queue attribute, and peeking would
+        # take the message from its consumers for a visibility timeout: not known here (the deployment's
+        # alarm reads the metric).
+        return None
+
     async def ping(self) -> None:
         await self.depth()
 

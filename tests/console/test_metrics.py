@@ -5,6 +5,7 @@ by path, so a scanner cannot grow the series)."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
 from cosync_worker import __version__, metrics
@@ -34,7 +35,9 @@ async def test_metrics_for_the_console_and_an_sre(make_relay: RelayFactory) -> N
     old = schedule_tick("metrics_loop", 1, now=datetime.now(UTC) - timedelta(minutes=5))
     await relay.queue.send([('{"broken": true}', "g", "b1")])
     [broken] = await relay.queue.receive(1, 1)
+    relay.queue.clock = lambda: time.time() - 300  # queued five minutes ago
     await relay.queue.send([(old.to_json(), old.ordering_key, old.dedupe_key)])
+    relay.queue.clock = time.time
     await relay.queue.dead_letter(broken, "invalid message: body: not an event")
     metrics.declare_event_types(["schedule.metrics_loop"])
     metrics.EVENTS_PROCESSED.labels(type="schedule.metrics_loop", connector="looper").inc()

@@ -6,6 +6,7 @@ import asyncio
 import time
 
 from cosync_worker.queue import DeadLetter, Queue
+from cosync_worker.queue.local import LocalQueue
 
 from .conftest import MakeQueue, receive_all
 
@@ -174,3 +175,29 @@ async def test_ping_on_a_healthy_queue(make_queue: MakeQueue) -> None:
     queue = await make_queue()
     await queue.ping()
     assert isinstance(queue, Queue)
+
+
+async def test_oldest_age_counts_from_the_send_of_the_oldest_message_still_there(
+    make_queue: MakeQueue, backend: str
+) -> None:
+    queue = await make_queue(visibility_timeout=30)
+    assert await queue.oldest_age() is None
+    if backend == "sqs":
+        # SQS has it only as a CloudWatch metric (ApproximateAgeOfOldestMessage), not a queue attribute.
+        await queue.send([("first", "g", "1")])
+        assert await queue.oldest_age() is None
+        return
+    assert isinstance(queue, LocalQueue)
+    now = [1_000_000.0]
+    queue.clock = lambda: now[0]
+    await queue.send([("first", "g", "1")])
+    now[0] += 60
+    await queue.send([("second", "h", "2")])
+    now[0] += 30
+    assert await queue.oldest_age() == 90
+    got = await queue.receive(10, wait_seconds=0)
+    assert await queue.oldest_age() == 90  # in flight still counts: a stuck worker is what it shows
+    await queue.ack([m for m in got if m.body == "first"])
+    assert await queue.oldest_age() == 30
+    await queue.ack([m for m in got if m.body == "second"])
+    assert await queue.oldest_age() is None

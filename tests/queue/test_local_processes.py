@@ -16,20 +16,17 @@ from cosync_worker.queue.local import LocalQueue
 # it out, and the parent's timeout can be long enough that a slow interpreter start-up cannot outlast it.
 _CHILD = """
 import asyncio, json, sys, time
-import cosync_worker.queue.local as local
 from cosync_worker.queue.local import LocalQueue
 
 class Shifted:
     offset = 0.0
     def time(self):
         return time.time() + self.offset
-    def monotonic(self):
-        return time.monotonic()
 
-clock = local.time = Shifted()
+clock = Shifted()
 
 async def main(path, mode):
-    queue = LocalQueue(path, visibility_timeout=1, poll_interval=0.01)
+    queue = LocalQueue(path, visibility_timeout=1, poll_interval=0.01, clock=clock.time)
     await queue.open()
     out = {}
     if mode == "restart":
