@@ -176,6 +176,10 @@ class RemoteClient:
     def check_throttled(self, operation: str, answer: Answer) -> None:
         """Raise for a 429 that waiting cannot fix (HubSpot's daily limit); the default waits every one out."""
 
+    def _opened(self) -> bool:
+        """Whether :meth:`open` has run; a subclass whose :meth:`_send` is not aiohttp's answers for itself."""
+        return self._session is not None
+
     async def _admit(self, operation: str) -> None:
         """Wait for the budget's turn to send one attempt."""
         if self.budget is not None:
@@ -194,7 +198,7 @@ class RemoteClient:
         headers: Mapping[str, str] | None = None,
     ) -> Answer:
         """One call with its waits and retries; returns a 2xx answer or raises ``Retry``/:meth:`error`."""
-        if self._session is None:
+        if not self._opened():
             raise RuntimeError(f"{type(self).__name__} is not open: use 'async with' or await open()")
         metric = metric_operation or operation
         failures = throttled = 0

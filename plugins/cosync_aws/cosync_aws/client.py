@@ -1,11 +1,18 @@
 """``PartnerCentralClient``: the one object per process that talks to Partner Central.
 
-It owns the aiobotocore ``partnercentral-selling`` clients (reads: botocore's *standard* retry mode for
-transient faults; writes: one attempt per budget token, retried here, so a retry is paced like any write), the
-write budget shared by every worker process through the state store's atomic token bucket
-(Partner Central allows 1 write/s and 10,000 writes per rolling 24 h per partner account:
-https://docs.aws.amazon.com/partner-central/latest/developer-guide/quotas.html), a read budget, write
-priorities, the daily write counter metric, and assume-role credentials that refresh themselves.
+A :class:`~cosync_worker.connector.RemoteClient`: the core's one retry loop (backoff with jitter, the
+``REMOTE_CALLS`` metric under service ``partnercentral``, ``Retry`` once the attempts are spent). The network
+step is a botocore call instead of an HTTP request: a ``ClientError`` becomes an answer the loop understands
+(throttling as 429, a 5xx as itself, the rest as a 4xx it turns into :class:`PartnerCentralError`), and a
+connection that gave no answer is retried like an unreachable host. Both aiobotocore ``partnercentral-selling``
+clients make one attempt per call (botocore's own retries would go out without drawing a token); writes have
+their own pool, so a write holding its budget token never queues behind reads.
+
+Before every attempt the loop draws from the budgets shared by every worker process through the state store's
+atomic token buckets: a write from the daily and per-second write budgets, in priority order within this
+process (Partner Central allows 1 write/s and 10,000 writes per rolling 24 h per partner account:
+https://docs.aws.amazon.com/partner-central/latest/developer-guide/quotas.html), a read from the read budget.
+Credentials come from the config or from ``sts:AssumeRole``, refreshing themselves.
 """
 
 from __future__ import annotations
@@ -14,21 +21,24 @@ import asyncio
 import heapq
 import itertools
 import math
-import random
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
 
+import aiohttp
 from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioRefreshableCredentials
 from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import ClientError, HTTPClientError
-from prometheus_client import Counter, Gauge
+from prometheus_client import Gauge
 
+from cosync_worker.connector import Answer, RemoteClient, RetryPolicy
 from cosync_worker.logs import get_logger
 from cosync_worker.store import Store, acquire
 
@@ -68,14 +78,19 @@ RATE_MARGIN = 0.9
 # instead of going back to the queue, where retries would count towards the dead letter. It looks again this
 # often, so a cap raised in another replica's config (a quota increase) is used without waiting the full wait.
 DAILY_RECHECK_SECONDS = 2.0
-# Attempts of one write (botocore's standard mode makes 5 as well), each after drawing its own token.
-WRITE_ATTEMPTS = 5
-_THROTTLING = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException"})
-
-WRITES = Counter(
-    "cosync_aws_writes_total", "Partner Central write calls by operation", ["operation", "outcome"]
+# Attempts of one call (as botocore's standard mode), each after drawing its own token; full jitter doubling
+# from 0.5 s as botocore's standard mode.
+POLICY = RetryPolicy(
+    max_retries=4,
+    backoff_base=0.5,
+    backoff_cap=8.0,
+    retryable=frozenset(range(500, 600)),
+    throttle_wait=None,
 )
-READS = Counter("cosync_aws_reads_total", "Partner Central read calls by operation", ["operation", "outcome"])
+_THROTTLING = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException"})
+# The priority of the call being admitted: ``_admit`` is the loop's hook and takes only the operation.
+_PRIORITY: ContextVar[int] = ContextVar("cosync_aws_priority", default=1)
+
 DAILY_WRITES = Gauge(
     "cosync_aws_daily_writes", "Partner Central writes of this process in the last 24 h (quota: 10,000/24 h)"
 )
@@ -107,14 +122,48 @@ def error_code(exc: BaseException) -> str:
     return ""
 
 
-class PartnerCentralClient:
+@dataclass(frozen=True, slots=True)
+class BotoAnswer(Answer):
+    """A botocore call's outcome as the loop's answer: the parsed result, or the error's code and message."""
+
+    result: dict[str, Any] = field(default_factory=dict)
+    code: str = ""
+    message: str = ""
+
+
+def _status_of(exc: ClientError) -> int:
+    """The status the loop acts on: a throttle is a 429 whatever AWS sent (it sends 400), a 5xx stays one."""
+    if error_code(exc) in _THROTTLING:
+        return 429
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    return status if 400 <= status < 600 else 400
+
+
+class PartnerCentralClient(RemoteClient):
     """``async with PartnerCentralClient(config, store) as pc: await pc.call("GetOpportunity", ...)``.
 
     ``Catalog`` is added to every call from the config. Write calls first draw from the shared budget, in
     priority order within this process.
     """
 
-    def __init__(self, config: AwsConfig, store: Store, *, budget_name: str | None = None) -> None:
+    service = "partnercentral"
+    label = "Partner Central"
+
+    def __init__(
+        self,
+        config: AwsConfig,
+        store: Store,
+        *,
+        budget_name: str | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
+        # The URL names the endpoint in messages only: botocore resolves the real one from region and config.
+        super().__init__(
+            config.endpoint_url or f"https://partnercentral-selling.{config.region}.api.aws",
+            tokens=None,
+            policy=POLICY,
+            sleep=sleep,
+        )
         self.config = config
         self.store = store
         self.budget_name = budget_name or f"aws:pc:{config.catalog}:{config.endpoint_url or 'aws'}"
@@ -130,13 +179,6 @@ class PartnerCentralClient:
         self._warned_day = ""
         self.calls: dict[str, int] = {}
 
-    async def __aenter__(self) -> PartnerCentralClient:
-        await self.open()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
     async def open(self) -> None:
         session = get_session()
         if self.config.role_arn:
@@ -147,25 +189,16 @@ class PartnerCentralClient:
         if self.config.aws_access_key_id and self.config.aws_secret_access_key:
             kwargs["aws_access_key_id"] = self.config.aws_access_key_id.get()
             kwargs["aws_secret_access_key"] = self.config.aws_secret_access_key.get()
-        timeouts: dict[str, Any] = {"connect_timeout": 10, "read_timeout": 60}
-        self._client = await self._stack.enter_async_context(
-            session.create_client(
-                "partnercentral-selling",
-                config=AioConfig(
-                    retries={"mode": "standard", "total_max_attempts": 5}, max_pool_connections=32, **timeouts
-                ),
-                **kwargs,
-            )
+        # One attempt per call: the loop retries, drawing a token each time. botocore's own retry of a write
+        # after a 5xx would go out without one and could exceed the shared 1/s quota.
+        config = AioConfig(
+            retries={"total_max_attempts": 1}, max_pool_connections=32, connect_timeout=10, read_timeout=60
         )
-        # Its own pool: a write holding its budget token never queues behind reads. One attempt per call:
-        # botocore's own retry of a write after a 5xx would go out without a token and could exceed the
-        # shared 1/s quota; call() retries instead, drawing again.
+        self._client = await self._stack.enter_async_context(
+            session.create_client("partnercentral-selling", config=config, **kwargs)
+        )
         self._writer = await self._stack.enter_async_context(
-            session.create_client(
-                "partnercentral-selling",
-                config=AioConfig(retries={"total_max_attempts": 1}, max_pool_connections=32, **timeouts),
-                **kwargs,
-            )
+            session.create_client("partnercentral-selling", config=config, **kwargs)
         )
 
     async def _assume_role_session(self, base: AioSession) -> AioSession:
@@ -199,16 +232,25 @@ class PartnerCentralClient:
         await self._stack.aclose()
         self._client = self._writer = None
 
-    # -- budgets ------------------------------------------------------------------------------------
+    def _opened(self) -> bool:
+        return self._client is not None and self._writer is not None
+
+    # -- budgets: drawn before every attempt ---------------------------------------------------------
+    async def _admit(self, operation: str) -> None:
+        if operation in WRITE_OPERATIONS:
+            await self._acquire_write(_PRIORITY.get())
+        else:
+            await self._draw(f"{self.budget_name}:reads", self.config.read_rate_per_second)
+
     async def _draw(self, budget: str, rate: float) -> None:
         await acquire(self.store, budget, rate * RATE_MARGIN, 1.0)
 
-    async def _acquire_write(self, priority: Priority) -> None:
+    async def _acquire_write(self, priority: int) -> None:
         """Wait for this process's turn, best priority first (then arrival), then for a token of the daily and
         the per-second budgets every process shares. Only the writer holding the turn polls the store, so a
         creation that arrives behind a hundred queued background writes is the next one to draw."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiters, (int(priority), next(self._arrivals), fut))
+        heapq.heappush(self._waiters, (priority, next(self._arrivals), fut))
         self._pass_turn()
         try:
             await fut
@@ -270,51 +312,59 @@ class PartnerCentralClient:
     def writes_last_24h(self) -> int:
         return len(self._recent_writes)
 
+    # -- the loop's network step and its errors --------------------------------------------------------
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        token: str | None,
+        *,
+        json: Any,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+    ) -> Answer:
+        """One botocore call: ``method`` is the operation, ``json`` its parameters."""
+        client = self._writer if method in WRITE_OPERATIONS else self._client
+        call: Callable[..., Any] = getattr(client, _snake(method))
+        self.calls[method] = self.calls.get(method, 0) + 1
+        try:
+            result: dict[str, Any] = await call(Catalog=self.config.catalog, **json)
+        except ClientError as exc:
+            err = exc.response.get("Error", {})
+            return BotoAnswer(
+                _status_of(exc), {}, b"", code=str(err.get("Code", "")), message=str(err.get("Message", ""))
+            )
+        except HTTPClientError as exc:
+            # No answer (connection reset, read timeout): retried as an unreachable host; a write that did
+            # land is caught by its ClientToken or its LastModifiedDate.
+            raise aiohttp.ClientConnectionError(type(exc).__name__) from exc
+        result.pop("ResponseMetadata", None)
+        return BotoAnswer(200, {}, b"", result=result)
+
+    def error(self, operation: str, answer: Answer) -> Exception:
+        assert isinstance(answer, BotoAnswer)
+        return PartnerCentralError(operation, answer.code, answer.message)
+
+    def describe(self, answer: Answer) -> str:
+        return answer.code if isinstance(answer, BotoAnswer) else ""
+
     # -- calls --------------------------------------------------------------------------------------
     async def call(
         self, operation: str, priority: Priority = Priority.UPDATE, **params: Any
     ) -> dict[str, Any]:
-        """Call ``operation`` (e.g. ``"GetOpportunity"``) with ``Catalog`` added; raises PartnerCentralError."""
-        if self._client is None or self._writer is None:
-            raise RuntimeError("PartnerCentralClient is not open")
-        is_write = operation in WRITE_OPERATIONS
-        metric = WRITES if is_write else READS
-        attempts = WRITE_ATTEMPTS if is_write else 1
-        for attempt in range(1, attempts + 1):
-            if is_write:
-                await self._acquire_write(priority)
-            else:
-                await self._draw(f"{self.budget_name}:reads", self.config.read_rate_per_second)
-            client = self._writer if is_write else self._client
-            method: Callable[..., Any] = getattr(client, _snake(operation))
-            self.calls[operation] = self.calls.get(operation, 0) + 1
-            try:
-                result: dict[str, Any] = await method(Catalog=self.config.catalog, **params)
-            except ClientError as exc:
-                metric.labels(operation=operation, outcome="error").inc()
-                if attempt < attempts and _transient(exc):
-                    await asyncio.sleep(_backoff(attempt))
-                    continue
-                err = exc.response.get("Error", {})
-                raise PartnerCentralError(
-                    operation, str(err.get("Code", "")), str(err.get("Message", ""))
-                ) from None
-            except HTTPClientError:
-                # No answer (connection reset, read timeout): as botocore's standard mode, try again; a
-                # write that did land is caught by its ClientToken or its LastModifiedDate.
-                metric.labels(operation=operation, outcome="error").inc()
-                if attempt < attempts:
-                    await asyncio.sleep(_backoff(attempt))
-                    continue
-                raise
-            metric.labels(operation=operation, outcome="ok").inc()
-            if is_write:
-                self._count_write()
-                # One line per write: the deployment's daily-write alarm counts these (infra/cdk alarms.py).
-                log.info("partnercentral.write", operation=operation, catalog=self.config.catalog)
-            result.pop("ResponseMetadata", None)
-            return result
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        """Call ``operation`` (e.g. ``"GetOpportunity"``) with ``Catalog`` added. Raises PartnerCentralError
+        for an error answer, ``Retry`` once throttling, 5xx or no answer outlast the attempts."""
+        token = _PRIORITY.set(int(priority))
+        try:
+            answer = await self._call(operation, self.base_url, operation=operation, json=params)
+        finally:
+            _PRIORITY.reset(token)
+        assert isinstance(answer, BotoAnswer)
+        if operation in WRITE_OPERATIONS:
+            self._count_write()
+            # One line per write: the deployment's daily-write alarm counts these (infra/cdk alarms.py).
+            log.info("partnercentral.write", operation=operation, catalog=self.config.catalog)
+        return answer.result
 
     async def paginate(self, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:
         """Every item under ``key`` across ``NextToken`` pages."""
@@ -331,14 +381,3 @@ class PartnerCentralClient:
 
 def _snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(name))
-
-
-def _transient(exc: ClientError) -> bool:
-    """Worth another attempt: a throttle or a server error (what botocore's standard mode retries)."""
-    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-    return status >= 500 or str(exc.response.get("Error", {}).get("Code", "")) in _THROTTLING
-
-
-def _backoff(attempt: int) -> float:
-    """Full jitter, as botocore's standard mode: up to 0.5 s, 1 s, 2 s, 4 s."""
-    return random.uniform(0, min(8.0, 0.25 * 2**attempt))

@@ -13,10 +13,9 @@ import uuid
 from typing import Any
 
 from aiohttp import web
-from botocore.exceptions import BotoCoreError
 from pydantic import BaseModel, ConfigDict, Field
 
-from cosync_worker.errors import ProblemError
+from cosync_worker.errors import ProblemError, Retry
 from cosync_worker.events import Event, ObjectRef
 from cosync_worker.hooks import Context, RouteSpec, request_body, request_query
 
@@ -49,7 +48,6 @@ _UPSTREAM_WORDS = {
     502: "Partner Central answered with an error; retry after Retry-After seconds",
     503: "The connector has not started, or Partner Central is slow, throttling or unreachable; retry later",
 }
-_THROTTLED = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException"})
 
 
 class SubmitIn(BaseModel):
@@ -136,20 +134,19 @@ def build_routes(context: Context, cache_of: Any) -> list[RouteSpec]:
             raise ProblemError(
                 503, "Partner Central did not answer in time; retry later", headers=_RETRY_AFTER
             ) from None
-        except PartnerCentralError as exc:
-            if exc.code in _THROTTLED:
-                raise ProblemError(
-                    503, "Partner Central is throttling; retry later", headers=_RETRY_AFTER
-                ) from None
+        except PartnerCentralError:
             raise ProblemError(
                 502,
                 "Partner Central answered ListSolutions with an error; retry later",
                 kind="bad-gateway",
                 headers=_RETRY_AFTER,
             ) from None
-        except BotoCoreError:
+        except Retry:
+            # The client's attempts ran out: throttled, failing with 5xx, or unreachable.
             raise ProblemError(
-                503, "Partner Central cannot be reached; retry later", headers=_RETRY_AFTER
+                503,
+                "Partner Central is throttling, failing or unreachable; retry later",
+                headers=_RETRY_AFTER,
             ) from None
 
     async def submit(request: web.Request) -> web.Response:
