@@ -36,6 +36,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioRefreshableCredentials
 from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 from prometheus_client import Gauge
 
 from cosync_worker.connector import Answer, RemoteClient, RetryPolicy
@@ -334,9 +335,9 @@ class PartnerCentralClient(RemoteClient):
             return BotoAnswer(
                 _status_of(exc), {}, b"", code=str(err.get("Code", "")), message=str(err.get("Message", ""))
             )
-        except HTTPClientError as exc:
-            # No answer (connection reset, read timeout): retried as an unreachable host; a write that did
-            # land is caught by its ClientToken or its LastModifiedDate.
+        except (HTTPClientError, BotoConnectionError) as exc:
+            # No answer (connection refused or reset, timeouts): retried as an unreachable host; a write that
+            # did land is caught by its ClientToken or its LastModifiedDate.
             raise aiohttp.ClientConnectionError(type(exc).__name__) from exc
         result.pop("ResponseMetadata", None)
         return BotoAnswer(200, {}, b"", result=result)

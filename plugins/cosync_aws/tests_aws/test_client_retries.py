@@ -130,3 +130,27 @@ async def test_an_error_answer_is_a_partner_central_error_with_its_code_after_on
     assert raised.value.code == "ResourceNotFoundException"
     assert pc.calls["GetOpportunity"] == 1 and waits == []
     assert _calls("GetOpportunity", "client_error") - before == 1
+
+
+async def test_a_partner_central_that_cannot_be_reached_is_retried_then_handed_to_the_worker(
+    tmp_path: Path,
+) -> None:
+    pc = PartnerCentralEmulator()
+    await pc.start()
+    config = _config(pc)
+    await pc.stop()  # nothing listens there now: botocore's EndpointConnectionError
+    store = SqliteStore(tmp_path / "state.db")
+    await store.open()
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    before = _calls("GetOpportunity", "unreachable")
+    try:
+        async with PartnerCentralClient(config, store, sleep=sleep) as client:
+            with pytest.raises(Retry, match="unreachable"):
+                await client.call("GetOpportunity", Identifier="O0000000001")
+    finally:
+        await store.close()
+    assert _calls("GetOpportunity", "unreachable") - before == 5 and len(waits) == 4
