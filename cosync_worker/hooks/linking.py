@@ -47,10 +47,13 @@ class WriteQuota:
     writes_per_creation: int = 1
     # The writes one deal's creation costs when the connector can tell (Partner Central: CreateOpportunity
     # and one AssociateOpportunity per solution it would choose); else ``writes_per_creation``.
-    creation_writes: Callable[[DealProps], int] | None = None
+    # ``creation_writes(deal props, company props)``.
+    creation_writes: Callable[[DealProps, DealProps], int] | None = None
 
-    def cost(self, props: DealProps) -> int:
-        return max(1, self.creation_writes(props) if self.creation_writes else self.writes_per_creation)
+    def cost(self, props: DealProps, company: DealProps) -> int:
+        if self.creation_writes is None:
+            return max(1, self.writes_per_creation)
+        return max(1, self.creation_writes(props, company))
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class LinkerSpec:
       flow (the remote's idempotency token where it has one); returns the remote id or None;
     * ``deal_from_remote(record)``: the properties of a new deal for a record no deal matches (must hold
       ``id_property``), or None when this cloud's records never become deals this way;
+    * ``deal_properties``/``company_properties``: what else the callables read of a deal and its company;
     * ``differences(props, record)``: ``{field: (deal value, remote value)}`` of a linked pair.
     """
 
@@ -79,6 +83,7 @@ class LinkerSpec:
     deal_from_remote: Callable[[RemoteRecord], dict[str, str]] | None = None
     differences: Callable[[DealProps, RemoteRecord], dict[str, tuple[Any, Any]]] | None = None
     deal_properties: tuple[str, ...] = ()
+    company_properties: tuple[str, ...] = ()
     also_ids: tuple[str, ...] = ()
     quota: WriteQuota | None = None
     label: str = ""

@@ -50,15 +50,19 @@ class Ledger:
             return 0
         return int(state.get("writes") or 0)
 
-    async def spend(self, connector: str, writes: int) -> None:
+    async def try_spend(self, connector: str, writes: int, per_day: int) -> bool:
+        """Count ``writes`` against today's share, or False (nothing counted) when they no longer fit."""
         key = f"{_PREFIX}{connector}:writes"
         async with self._spending:  # concurrent actions of this run add to one count
             state = await self.store.get_state(key) or {}
             now = self.clock()
             if now - float(state.get("since") or 0) >= DAY:
                 state = {"since": now, "writes": 0}
+            if int(state.get("writes") or 0) + writes > per_day:
+                return False
             state["writes"] = int(state.get("writes") or 0) + writes
             await self.store.put_state(key, state)
+            return True
 
     async def resume_after(self, connector: str) -> float | None:
         """When the day's quota used by backfills is whole again (None when it is not spent)."""

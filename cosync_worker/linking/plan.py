@@ -33,6 +33,7 @@ class DealView:
     id: str
     props: Mapping[str, Any]
     party: Party
+    company: Mapping[str, Any] = field(default_factory=dict)  # the first associated company's properties
 
 
 @dataclass(frozen=True, slots=True)

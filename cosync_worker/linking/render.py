@@ -23,7 +23,7 @@ ACTION_WORDS = {
 def budget_lines(budget: Budget) -> list[str]:
     lines = [
         f"{budget.connector}: {budget.creations} creation(s) = {budget.writes} write(s) of a quota of "
-        f"{budget.per_second:g}/s and {budget.per_day:,}/24 h ({budget.available:,} left today): "
+        f"{budget.per_second:g}/s and {budget.per_day:,}/24 h ({budget.available:,} of it for this backfill today): "
         f"at least {budget.seconds:.0f}s"
     ]
     if budget.deferred:

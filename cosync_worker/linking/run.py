@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from ..errors import Retry
 from ..hooks import Context, PluginManager, maybe_await
-from ..hooks.linking import LinkerSpec, Party, RemoteRecord
+from ..hooks.linking import LinkerSpec, Party, RemoteRecord, WriteQuota
 from ..logs import get_logger
 from .ledger import DAY, Ledger
 from .plan import Action, DealView, Plan, plan_connector
@@ -28,6 +28,8 @@ __all__ = ["Budget", "Options", "Report", "collect_linkers", "read_deals", "run_
 
 log = get_logger("cosync.linking")
 
+RESERVE_SHARE = 0.05
+RESERVE_MIN = 5
 RETRY_ROUNDS = 3
 MAX_RETRY_WAIT = 60.0
 DEAL_FIELDS = ("dealname", "closedate", "amount", "createdate")
@@ -116,13 +118,14 @@ async def read_deals(hubspot: Any, specs: Sequence[LinkerSpec]) -> list[DealView
         sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
         limit=100,
     )
+    company_fields = list(dict.fromkeys([*COMPANY_FIELDS, *(p for s in specs for p in s.company_properties)]))
     ids = [str(r["id"]) for r in records]
     links = await hubspot.batch_associations("deals", "companies", ids) if ids else {}
     company_ids = sorted({c[0] for c in links.values() if c})
     companies = (
         {
             str(c["id"]): c.get("properties") or {}
-            for c in await hubspot.batch_read("companies", company_ids, properties=COMPANY_FIELDS)
+            for c in await hubspot.batch_read("companies", company_ids, properties=company_fields)
         }
         if company_ids
         else {}
@@ -131,9 +134,8 @@ async def read_deals(hubspot: Any, specs: Sequence[LinkerSpec]) -> list[DealView
     for record in records:
         props = record.get("properties") or {}
         first = (links.get(str(record["id"])) or [None])[0]
-        views.append(
-            DealView(str(record["id"]), props, _party(props, companies.get(str(first)) if first else None))
-        )
+        company = companies.get(str(first)) if first else None
+        views.append(DealView(str(record["id"]), props, _party(props, company), company or {}))
     return views
 
 
@@ -142,6 +144,16 @@ def _created_since(deal: DealView | None, since: date | None) -> bool:
         return True
     created = str(deal.props.get("createdate") or "")
     return created[:10] >= since.isoformat()
+
+
+def _share(quota: WriteQuota) -> int:
+    """The day's writes a backfill plans for: the quota less a reserve for the client's retries (a throttled
+    attempt draws from the daily budget too) and for what a running ``cosync run`` writes meanwhile."""
+    return quota.per_day - max(RESERVE_MIN, int(quota.per_day * RESERVE_SHARE))
+
+
+def _cost(quota: WriteQuota, deal: DealView | None) -> int:
+    return quota.cost(deal.props, deal.company) if deal is not None else quota.cost({}, {})
 
 
 def _priority(action: Action) -> tuple[int, str, str]:
@@ -156,10 +168,8 @@ async def _budget(
     quota = spec.quota
     if quota is None or not creations:
         return None
-    costs = [
-        quota.cost(deals[a.deal_id or ""].props) if a.deal_id in deals else quota.cost({}) for a in creations
-    ]
-    available = max(0, quota.per_day - await ledger.writes_today(spec.connector))
+    costs = [_cost(quota, deals.get(a.deal_id or "")) for a in creations]
+    available = max(0, _share(quota) - await ledger.writes_today(spec.connector))
     now, spent = 0, 0
     for cost in costs:
         if spent + cost > available:
@@ -227,6 +237,10 @@ async def run_linking(
     return report
 
 
+class _Deferred(Exception):
+    """The action no longer fits today's quota: left (not done) for the next run."""
+
+
 class _Runner:
     def __init__(
         self,
@@ -248,7 +262,7 @@ class _Runner:
         quota = spec.quota if actions[0].kind == "create_remote" else None
         per_action = None
         if quota is not None:
-            costs = [quota.cost(self.deals[a.deal_id].props) for a in actions if a.deal_id in self.deals]
+            costs = [_cost(quota, self.deals.get(a.deal_id or "")) for a in actions]
             per_action = sum(costs) / max(1, len(costs)) / quota.per_second
         progress = Progress(f"{spec.connector} {actions[0].kind}", len(actions), stream, per_action)
 
@@ -290,6 +304,9 @@ class _Runner:
         await self.ledger.started(action)
         try:
             result = await self._perform(spec, action, entry)
+        except _Deferred:
+            self.report.deferred.append(action)
+            return None
         except Retry as exc:
             if not last_try:
                 return exc.defer if exc.defer is not None else 1.0
@@ -328,8 +345,11 @@ class _Runner:
             return {"deal_id": deal_id}
         assert action.kind == "create_remote" and spec.create_remote is not None
         if spec.quota is not None:
-            known = self.deals.get(action.deal_id or "")
-            await self.ledger.spend(spec.connector, spec.quota.cost(known.props if known else {}))
+            cost = _cost(spec.quota, self.deals.get(action.deal_id or ""))
+            # The plan fitted today's quota; a creation that would no longer fit (an estimate was short,
+            # another backfill spent some) waits for the next run instead of blocking on the daily bucket.
+            if not await self.ledger.try_spend(spec.connector, cost, _share(spec.quota)):
+                raise _Deferred
         remote_id = await spec.create_remote(action.deal_id or "")
         return {"remote_id": remote_id}
 

@@ -33,7 +33,7 @@ def _with(config: Path, **changes: dict[str, object]) -> Path:
 async def test_a_plan_over_the_days_quota_says_so_up_front_and_does_the_soonest_first(
     world: World, tmp_path: Path
 ) -> None:
-    config = _with(world_config(tmp_path, world, TIME_SCALE), **{"connectors.aws": {"daily_write_cap": 60}})
+    config = _with(world_config(tmp_path, world, TIME_SCALE), **{"connectors.aws": {"daily_write_cap": 120}})
     await run(tmp_path, config, "properties", "create")
     clear_counters(world)
     out, _ = await run(tmp_path, config, "backfill", "--dry-run", "--json", "--connector", "aws")
@@ -57,6 +57,17 @@ async def test_a_plan_over_the_days_quota_says_so_up_front_and_does_the_soonest_
     counts = json.loads(out)["counts"]["aws"]
     assert counts["create_remote"] == 0 and counts["create_deal"] == ORPHAN_OPPORTUNITIES
     assert all_writes(world) == {}
+
+    # The real run does what fits today; a rerun the same day creates nothing more and says when to resume.
+    out, _ = await run(tmp_path, config, "backfill", "--json", "--connector", "aws")
+    done = json.loads(out)
+    assert done["done"]["create_remote"] == budget["now"]
+    assert world.pc.calls["CreateOpportunity"] >= budget["now"]
+    made = {o.get("PartnerOpportunityIdentifier") for o in world.opportunities().values()}
+    assert {f"hubspot-deal-{d}" for d in planned} <= made
+    again = json.loads((await run(tmp_path, config, "backfill", "--json", "--connector", "aws"))[0])
+    assert again["done"].get("create_remote", 0) == 0 and again["budget"][0]["now"] == 0
+    assert again["budget"][0]["resume_after"] and len(again["deferred"]) == budget["deferred"]
 
 
 async def test_sync_one_deal_now_from_the_cli_for_one_connector(world: World, tmp_path: Path) -> None:

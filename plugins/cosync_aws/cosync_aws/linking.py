@@ -24,8 +24,9 @@ __all__ = ["IDENTIFIER_PREFIX", "aws_linker", "remote_record"]
 IDENTIFIER_PREFIX = "hubspot-deal-"
 ID_PROPERTY = "aws_opportunity_id"
 CLOSED_STAGES = frozenset({"Closed Lost", "Launched"})
-# What the solution matcher reads of a deal (the company's industry is not read: a slight undercount).
+# What the solution matcher reads of a deal and of its company.
 _SOLUTION_INPUTS = ("aws_use_case", "aws_solution_ids", "description")
+_COMPANY_INPUTS = ("industry",)
 
 
 def remote_record(summary: dict[str, Any]) -> RemoteRecord:
@@ -70,9 +71,9 @@ def aws_linker(context: Context) -> LinkerSpec | None:
             solutions[:] = await deps.solutions.all()  # for the plan's cost of each creation
         return [remote_record(s) for s in summaries]
 
-    def creation_writes(props: Any) -> int:
+    def creation_writes(props: Any, company: Any) -> int:
         # CreateOpportunity, then one AssociateOpportunity per solution the creation flow would choose.
-        return 1 + len(choose_solutions(solutions, dict(props), None, config))
+        return 1 + len(choose_solutions(solutions, dict(props), dict(company), config))
 
     async def link(deal_id: str, props: Any, record: RemoteRecord | None) -> None:
         if record is not None and props.get(ID_PROPERTY) != record.remote_id:
@@ -104,6 +105,7 @@ def aws_linker(context: Context) -> LinkerSpec | None:
         deal_from_remote=deal_from_remote,
         differences=differences,
         deal_properties=_SOLUTION_INPUTS,
+        company_properties=_COMPANY_INPUTS,
         quota=WriteQuota(
             config.write_rate_per_second, config.daily_write_cap, creation_writes=creation_writes
         ),
