@@ -28,6 +28,7 @@ __all__ = ["Budget", "Options", "Report", "collect_linkers", "read_deals", "run_
 
 log = get_logger("cosync.linking")
 
+SEARCH_WINDOW = 10_000  # HubSpot's search returns no result past this many
 RESERVE_SHARE = 0.05
 RESERVE_MIN = 5
 RETRY_ROUNDS = 3
@@ -106,18 +107,35 @@ def _party(props: Mapping[str, Any], company: Mapping[str, Any] | None) -> Party
     )
 
 
+async def _all_deals(hubspot: Any, properties: list[str]) -> list[dict[str, Any]]:
+    """Every deal, by id: HubSpot's search stops at 10,000 results, so it goes on after the last id seen."""
+    found: list[dict[str, Any]] = []
+    after: str | None = None
+    while True:
+        filters = [{"propertyName": "hs_object_id", "operator": "GT", "value": after}] if after else []
+        page = []
+        async for record in hubspot.search(
+            "deals",
+            filter_groups=[{"filters": filters}] if filters else [],
+            properties=properties,
+            sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+            limit=100,
+        ):
+            page.append(record)
+            if len(page) >= SEARCH_WINDOW:
+                break
+        found += page
+        if len(page) < SEARCH_WINDOW:
+            return found
+        after = str(page[-1]["id"])
+
+
 async def read_deals(hubspot: Any, specs: Sequence[LinkerSpec]) -> list[DealView]:
     """Every deal with what the linkers read, and its first company: one search and two batch reads per 100."""
     wanted = dict.fromkeys(
         [*DEAL_FIELDS, *(p for s in specs for p in (s.id_property, *s.also_ids, *s.deal_properties))]
     )
-    records = await hubspot.search_all(
-        "deals",
-        filter_groups=[],
-        properties=list(wanted),
-        sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
-        limit=100,
-    )
+    records = await _all_deals(hubspot, list(wanted))
     company_fields = list(dict.fromkeys([*COMPANY_FIELDS, *(p for s in specs for p in s.company_properties)]))
     ids = [str(r["id"]) for r in records]
     links = await hubspot.batch_associations("deals", "companies", ids) if ids else {}
