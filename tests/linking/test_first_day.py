@@ -22,6 +22,9 @@ from .world import (
     EXACT_AWS,
     HAND_AWS,
     MS_AND_GCP,
+    NEW_AWS,
+    NEW_GCP,
+    NEW_MS,
     ORPHAN_OPPORTUNITIES,
     ORPHAN_REFERRALS,
     World,
@@ -75,6 +78,11 @@ async def test_link_then_backfill_a_populated_portal_killed_and_resumed(world: W
     await run(tmp_path, config, "properties", "create")
     clear_counters(world)
     before = world.deals()
+    seeded = {
+        "opportunities": len(world.opportunities()),
+        "referrals": len(world.ms.referrals()),
+        "leads": len(world.google.leads()),
+    }
 
     # -- link --dry-run: reads only, everywhere --------------------------------------------------------
     out, _ = await run(tmp_path, config, "link", "--dry-run", "--json")
@@ -142,7 +150,11 @@ async def test_link_then_backfill_a_populated_portal_killed_and_resumed(world: W
 
     assert world.duplicates() == {}
     deals = world.deals()
+    # Exactly one of each: one deal per unmatched record, one record per tagged deal that had none.
     assert len(deals) == 300 + ORPHAN_OPPORTUNITIES + ORPHAN_REFERRALS
+    assert len(world.opportunities()) == seeded["opportunities"] + len(NEW_AWS)
+    assert len(world.ms.referrals()) == seeded["referrals"] + len(NEW_MS)
+    assert len(world.google.leads()) == seeded["leads"] + len(NEW_GCP)
     for tag, prop in (
         ("#AWS", "aws_opportunity_id"),
         ("#GCP", "gcp_lead_name"),
