@@ -37,7 +37,7 @@ from aiobotocore.credentials import AioRefreshableCredentials
 from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge
 
 from cosync_worker.connector import Answer, RemoteClient, RetryPolicy
 from cosync_worker.logs import get_logger
@@ -47,6 +47,7 @@ from .config import AwsConfig
 
 __all__ = [
     "DAILY_WRITES",
+    "WRITES",
     "WRITE_OPERATIONS",
     "PartnerCentralClient",
     "PartnerCentralError",
@@ -92,6 +93,9 @@ _THROTTLING = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsEx
 # The priority of the call being admitted: ``_admit`` is the loop's hook and takes only the operation.
 _PRIORITY: ContextVar[int] = ContextVar("cosync_aws_priority", default=1)
 
+# Every write attempt (each drew a token of the daily quota): ``cosync status`` and the console read
+# ``cosync_<connector>_writes_total`` as the connector's writes in 24 h. Calls by outcome are REMOTE_CALLS.
+WRITES = Counter("cosync_aws_writes_total", "Partner Central write attempts by operation", ["operation"])
 DAILY_WRITES = Gauge(
     "cosync_aws_daily_writes", "Partner Central writes of this process in the last 24 h (quota: 10,000/24 h)"
 )
@@ -328,6 +332,8 @@ class PartnerCentralClient(RemoteClient):
         client = self._writer if method in WRITE_OPERATIONS else self._client
         call: Callable[..., Any] = getattr(client, _snake(method))
         self.calls[method] = self.calls.get(method, 0) + 1
+        if method in WRITE_OPERATIONS:
+            WRITES.labels(operation=method).inc()
         try:
             result: dict[str, Any] = await call(Catalog=self.config.catalog, **json)
         except ClientError as exc:

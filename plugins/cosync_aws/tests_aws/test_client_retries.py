@@ -108,6 +108,7 @@ async def test_a_write_that_keeps_failing_is_retried_five_times_then_handed_to_t
     waits.clear()
     pc.faults["AssignOpportunity"] = [Fault("error")] * 5
     writes = draws.seen["writes"]
+    attempts = REGISTRY.get_sample_value("cosync_aws_writes_total", {"operation": "AssignOpportunity"}) or 0.0
     with capture_logs() as logs, pytest.raises(Retry, match="AssignOpportunity"):
         await client.call("AssignOpportunity", **_assign(opp["Id"], 1))
     assert pc.calls["AssignOpportunity"] == 5
@@ -118,6 +119,9 @@ async def test_a_write_that_keeps_failing_is_retried_five_times_then_handed_to_t
     with capture_logs() as logs:
         await client.call("AssignOpportunity", **_assign(opp["Id"], 2))
     assert [e["operation"] for e in logs if e["event"] == "partnercentral.write"] == ["AssignOpportunity"]
+    # What cosync status counts against the daily quota: every attempt, as each drew a token of it
+    counted = REGISTRY.get_sample_value("cosync_aws_writes_total", {"operation": "AssignOpportunity"})
+    assert counted is not None and counted - attempts == 6
 
 
 async def test_an_error_answer_is_a_partner_central_error_with_its_code_after_one_attempt(
