@@ -71,7 +71,9 @@ class LinkerSpec:
     * ``deal_from_remote(record)``: the properties of a new deal for a record no deal matches (must hold
       ``id_property``), or None when this cloud's records never become deals this way;
     * ``deal_properties``/``company_properties``: what else the callables read of a deal and its company;
-    * ``differences(props, record)``: ``{field: (deal value, remote value)}`` of a linked pair.
+    * ``differences(props, record)``: ``{field: (deal value, remote value)}`` of a linked pair;
+    * ``reconcile(deal_id, props, record)``: apply a linked pair's differences once, in the direction the
+      connector syncs them (``cosync backfill``); None when the connector leaves them to its own sync.
     """
 
     connector: str
@@ -82,6 +84,7 @@ class LinkerSpec:
     create_remote: Callable[[str], Awaitable[str | None]] | None = None
     deal_from_remote: Callable[[RemoteRecord], dict[str, str]] | None = None
     differences: Callable[[DealProps, RemoteRecord], dict[str, tuple[Any, Any]]] | None = None
+    reconcile: Callable[[str, DealProps, RemoteRecord | None], Awaitable[None]] | None = None
     deal_properties: tuple[str, ...] = ()
     company_properties: tuple[str, ...] = ()
     also_ids: tuple[str, ...] = ()

@@ -8,7 +8,8 @@ Order of precedence, per connector:
 3. the rest are paired by score, best first, one to one; a pair is linked only when the person confirmed it
    (``--accept-above SCORE`` or a row of ``--apply FILE``), otherwise it is a *candidate* and blocks creating
    either side (it may be the same deal entered twice);
-4. a tagged deal left alone gets its remote record *created*; a record left alone gets a deal *created*.
+4. a tagged deal left alone gets its remote record *created*; a record left alone gets a deal *created*;
+5. (backfill) a linked pair whose fields differ is *reconciled* once, where the connector can.
 """
 
 from __future__ import annotations
@@ -20,10 +21,18 @@ from typing import Any, Literal
 from ..hooks.linking import LinkerSpec, Party, RemoteRecord
 from .score import score
 
-__all__ = ["CANDIDATE_MIN", "Action", "DealView", "Kind", "Plan", "plan_connector"]
+__all__ = ["CANDIDATE_MIN", "Action", "DealView", "Kind", "Plan", "plan_connector", "reconciliations"]
 
-Kind = Literal["adopt", "link", "accept", "candidate", "create_deal", "create_remote"]
-KINDS: tuple[Kind, ...] = ("adopt", "link", "accept", "candidate", "create_deal", "create_remote")
+Kind = Literal["adopt", "link", "accept", "candidate", "create_deal", "create_remote", "reconcile"]
+KINDS: tuple[Kind, ...] = (
+    "adopt",
+    "link",
+    "accept",
+    "candidate",
+    "create_deal",
+    "create_remote",
+    "reconcile",
+)
 # Below this a pair is not worth a person's look.
 CANDIDATE_MIN = 0.5
 
@@ -50,7 +59,7 @@ class Action:
     @property
     def key(self) -> str:
         """The action's ledger key: stable across runs, so a rerun finds what it did."""
-        ident = self.deal_id if self.kind in ("adopt", "create_remote") else self.remote_id
+        ident = self.deal_id if self.kind in ("adopt", "create_remote", "reconcile") else self.remote_id
         if self.kind in ("link", "accept"):
             ident = f"{self.deal_id}:{self.remote_id}"
         return f"{self.connector}:{self.kind}:{ident}"
@@ -182,3 +191,14 @@ def plan_connector(
                     )
                 )
     return plan
+
+
+def reconciliations(spec: LinkerSpec, plan: Plan) -> list[Action]:
+    """One ``reconcile`` per linked pair that differs, when the connector can apply differences."""
+    if spec.reconcile is None:
+        return []
+    return [
+        Action(a.connector, "reconcile", a.deal_id, a.remote_id, label=a.label, differs=a.differs)
+        for a in plan.of("adopt", "link", "accept")
+        if a.differs
+    ]

@@ -17,6 +17,7 @@ ACTION_WORDS = {
     "candidate": "candidate (needs a person)",
     "create_deal": "create HubSpot deal",
     "create_remote": "create remote record",
+    "reconcile": "reconcile once (differs)",
 }
 
 

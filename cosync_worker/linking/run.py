@@ -21,7 +21,7 @@ from ..hooks import Context, PluginManager, maybe_await
 from ..hooks.linking import LinkerSpec, Party, RemoteRecord, WriteQuota
 from ..logs import get_logger
 from .ledger import DAY, Ledger
-from .plan import Action, DealView, Plan, plan_connector
+from .plan import Action, DealView, Plan, plan_connector, reconciliations
 from .progress import Progress
 
 __all__ = ["Budget", "Options", "Report", "collect_linkers", "read_deals", "run_linking"]
@@ -234,6 +234,7 @@ async def run_linking(
                 for a in plan.actions
                 if a.kind != "create_remote" or _created_since(by_id.get(a.deal_id or ""), options.since)
             ]
+            plan.actions += reconciliations(spec, plan)
         creations = sorted(plan.of("create_remote"), key=_priority)
         budget = await _budget(spec, creations, by_id, ledger)
         if budget is not None:
@@ -248,7 +249,7 @@ async def run_linking(
     runner = _Runner(context, ledger, report, by_id, records, options.concurrency)
     for spec in specs:
         plan = report.plans[spec.connector]
-        for kinds in (("adopt", "link", "accept"), ("create_deal",), ("create_remote",)):
+        for kinds in (("adopt", "link", "accept"), ("reconcile",), ("create_deal",), ("create_remote",)):
             batch = [a for a in plan.actions if a.kind in kinds]
             if batch:
                 await runner.run(spec, batch, progress_to)
@@ -349,6 +350,11 @@ class _Runner:
             assert record is not None
             deal = self.deals[action.deal_id or ""]
             await spec.link(deal.id, deal.props, record)
+            return {}
+        if action.kind == "reconcile":
+            assert spec.reconcile is not None
+            deal = self.deals[action.deal_id or ""]
+            await spec.reconcile(deal.id, deal.props, record)
             return {}
         if action.kind == "create_deal":
             assert record is not None and spec.deal_from_remote is not None

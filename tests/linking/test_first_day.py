@@ -97,6 +97,7 @@ async def test_link_then_backfill_a_populated_portal_killed_and_resumed(world: W
         "candidate": len(HAND_AWS),
         "create_remote": 0,
         "create_deal": 0,
+        "reconcile": 0,
     }
     assert counts["microsoft"]["link"] == len(MS_AND_GCP)
     assert counts["gcp"]["adopt"] == len(MS_AND_GCP)
@@ -155,6 +156,12 @@ async def test_link_then_backfill_a_populated_portal_killed_and_resumed(world: W
     assert len(world.opportunities()) == seeded["opportunities"] + len(NEW_AWS)
     assert len(world.ms.referrals()) == seeded["referrals"] + len(NEW_MS)
     assert len(world.google.leads()) == seeded["leads"] + len(NEW_GCP)
+    # Linked pairs that differed were reconciled once where the connector can (Microsoft gets the deal's).
+    for i in MS_AND_GCP:
+        deal = deals[world.deal_ids[i]]
+        referral = world.ms.referrals()[deal["microsoft_referral_id"]]
+        assert float(referral["details"]["dealValue"]) == float(deal["amount"])
+        assert str(referral["details"]["closingDateTime"])[:10] == deal["closedate"][:10]
     for tag, prop in (
         ("#AWS", "aws_opportunity_id"),
         ("#GCP", "gcp_lead_name"),

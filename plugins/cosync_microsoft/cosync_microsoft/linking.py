@@ -91,6 +91,19 @@ def microsoft_linker(connector: ReferralSync) -> LinkerSpec:
             linked = _linked(referral, dict(props))
             await connector.deals.update(deal_id, lambda s: s if s.referral_id else linked)
 
+    async def reconcile(deal_id: str, props: Any, record: RemoteRecord | None) -> None:
+        # Microsoft receives the deal's values (the direction this connector syncs an outgoing referral): the
+        # state is told the referral's current values were last synced, so the push sends what differs.
+        if record is None:
+            return
+        seen = deal_snapshot(referral_to_deal(dict(record.raw), settings))
+        async with connector.deal_lock(deal_id):
+            state = (await connector.deals.read(deal_id)).value
+            if state.referral_id != record.remote_id:
+                return
+            await connector.deals.update(deal_id, lambda s: s.model_copy(update={"synced": seen}))
+        await connector.deal_changed(deal_id, None)
+
     async def create_remote(deal_id: str) -> str | None:
         await connector.deal_created(deal_id)
         return (await connector.deals.read(deal_id)).value.referral_id
@@ -108,6 +121,7 @@ def microsoft_linker(connector: ReferralSync) -> LinkerSpec:
         create_remote=create_remote,
         deal_from_remote=deal_from_remote,
         differences=differences,
+        reconcile=reconcile,
         deal_properties=DEAL_PROPERTIES,
         label="Microsoft Partner Center referrals",
     )
