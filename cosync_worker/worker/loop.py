@@ -200,7 +200,15 @@ class Worker:
                 for m in messages:
                     self._let_go(m)
                 raise
-            await asyncio.gather(*(self._process_group(g, batch) for g in groups.values()))
+            ran = await asyncio.gather(
+                *(self._process_group(g, batch) for g in groups.values()), return_exceptions=True
+            )
+            faults = [r for r in ran if isinstance(r, BaseException)]
+            if faults:
+                # A group that broke left its messages held: given back, or the heartbeat would hide them
+                # for good. (Every other group finished on its own first.)
+                await self._release_all(list(batch.unsettled.values()))
+                raise faults[0]
         except asyncio.CancelledError:
             # Drain time ran out: give what has not finished back right away (what finished is acked).
             await asyncio.shield(self._release_all(list(batch.unsettled.values())))
