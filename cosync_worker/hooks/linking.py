@@ -64,6 +64,8 @@ class LinkerSpec:
     * ``also_ids``: other deal properties whose value also means "linked already" (adopted, never created);
     * ``tagged(props)``: whether the deal belongs in this cloud (then backfill creates its record);
     * ``list_remote()``: every remote record, reads only; None when the remote cannot be listed;
+    * ``read_linked(deals)``: for a remote that cannot be listed, the records of ``(deal id, props)`` pairs
+      that already carry an id, read one by one (reads only), so a backfill can compare linked pairs;
     * ``link(deal_id, props, record)``: write the link to the deal and record the connector's state, sending
       nothing remote; ``record`` is None when the deal already carries ``id_property`` (adopt it); idempotent;
     * ``create_remote(deal_id)``: create the deal's remote record through the connector's own idempotent
@@ -81,6 +83,7 @@ class LinkerSpec:
     tagged: Callable[[DealProps], bool]
     link: Callable[[str, DealProps, RemoteRecord | None], Awaitable[None]]
     list_remote: Callable[[], Awaitable[Sequence[RemoteRecord]]] | None = None
+    read_linked: Callable[[Sequence[tuple[str, DealProps]]], Awaitable[Sequence[RemoteRecord]]] | None = None
     create_remote: Callable[[str], Awaitable[str | None]] | None = None
     deal_from_remote: Callable[[RemoteRecord], dict[str, str]] | None = None
     differences: Callable[[DealProps, RemoteRecord], dict[str, tuple[Any, Any]]] | None = None

@@ -157,6 +157,10 @@ async def read_deals(hubspot: Any, specs: Sequence[LinkerSpec]) -> list[DealView
     return views
 
 
+def _carries(spec: LinkerSpec, deal: DealView) -> bool:
+    return any(deal.props.get(p) for p in (spec.id_property, *spec.also_ids))
+
+
 def _created_since(deal: DealView | None, since: date | None) -> bool:
     if since is None or deal is None:
         return True
@@ -217,7 +221,10 @@ async def run_linking(
     by_id = {d.id: d for d in deals}
     records: dict[str, dict[str, RemoteRecord]] = {}
     for spec in specs:
-        listed = await spec.list_remote() if spec.list_remote is not None else []
+        listed = list(await spec.list_remote()) if spec.list_remote is not None else []
+        if options.backfill and spec.read_linked is not None:
+            # Only a backfill reconciles linked pairs: ``link`` spends no reads on comparing them.
+            listed += await spec.read_linked([(d.id, d.props) for d in deals if _carries(spec, d)])
         records[spec.connector] = {r.remote_id: r for r in listed}
         plan = plan_connector(
             spec,
@@ -354,6 +361,11 @@ class _Runner:
         if action.kind == "reconcile":
             assert spec.reconcile is not None
             deal = self.deals[action.deal_id or ""]
+            # A reconcile may write once to the remote (its update): counted against the day's share too.
+            if spec.quota is not None and not await self.ledger.try_spend(
+                spec.connector, 1, _share(spec.quota)
+            ):
+                raise _Deferred
             await spec.reconcile(deal.id, deal.props, record)
             return {}
         if action.kind == "create_deal":

@@ -8,6 +8,11 @@ https://docs.aws.amazon.com/partner-central/latest/APIReference/API_ListOpportun
 ``aws_opportunity_id`` to the deal and lets the connector's creation flow adopt it (state recorded, no call
 to Partner Central); a creation is that same flow, idempotent by its ``ClientToken``. Every call goes through
 the plugin's ``PartnerCentralClient``, so creations draw from the shared write budget (1/s, 10,000/24 h).
+
+A linked pair whose summary differs from the deal (stage, close date, amount: what a summary carries) is
+reconciled as the connector settles a conflict: the last synced base of those fields is forgotten, so the
+next push sees both sides changed and ``connectors.aws.conflicts`` picks the winner per field (HubSpot's
+value sent, Partner Central's written to the deal, or a conflict left for a person).
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from typing import Any
 
 from cosync_worker.hooks import Context, LinkerSpec, Party, RemoteRecord, WriteQuota
 
-from .mapping import has_tag, hubspot_view
+from .config import AwsConfig
+from .conflict_rules import CONFLICT_FIELDS, PATH_FIELDS, pc_display
+from .mapping import has_tag, hubspot_view, owned_from_hubspot, owned_view
 from .solutions import choose_solutions
 
 __all__ = ["IDENTIFIER_PREFIX", "aws_linker", "remote_record"]
@@ -27,6 +34,10 @@ CLOSED_STAGES = frozenset({"Closed Lost", "Launched"})
 # What the solution matcher reads of a deal and of its company.
 _SOLUTION_INPUTS = ("aws_use_case", "aws_solution_ids", "description")
 _COMPANY_INPUTS = ("industry",)
+# What the compared fields are built from (``owned_from_hubspot``).
+_COMPARED_INPUTS = ("dealstage", "deal_currency_code")
+# The conflict fields an OpportunitySummary carries (its Project has no title nor business problem).
+_SUMMARY_PATHS = ("LifeCycle.Stage", "LifeCycle.TargetCloseDate", "Project.ExpectedCustomerSpend")
 
 
 def remote_record(summary: dict[str, Any]) -> RemoteRecord:
@@ -49,10 +60,25 @@ def remote_record(summary: dict[str, Any]) -> RemoteRecord:
     )
 
 
-def differences(props: Any, record: RemoteRecord) -> dict[str, tuple[Any, Any]]:
-    remote = record.party.close_date
-    deal = str(props.get("closedate") or "")[:10]
-    return {"closedate": (deal, remote)} if remote and deal != remote else {}
+def _same(path: str, ours: Any, theirs: Any) -> bool:
+    left, right = pc_display(path, ours), pc_display(path, theirs)
+    if path == "Project.ExpectedCustomerSpend":
+        try:
+            return float(left or 0) == float(right or 0)
+        except ValueError:
+            pass
+    return bool(left == right)
+
+
+def differences(props: Any, record: RemoteRecord, config: AwsConfig) -> dict[str, tuple[Any, Any]]:
+    """The conflict fields the deal and the opportunity's summary both hold and disagree on."""
+    ours = owned_from_hubspot(dict(props), None, [], config)
+    theirs = owned_view(dict(record.raw), list(_SUMMARY_PATHS))
+    return {
+        PATH_FIELDS[path]: (props.get(PATH_FIELDS[path]), pc_display(path, theirs[path]))
+        for path in _SUMMARY_PATHS
+        if path in ours and path in theirs and not _same(path, ours[path], theirs[path])
+    }
 
 
 def aws_linker(context: Context) -> LinkerSpec | None:
@@ -86,6 +112,23 @@ def aws_linker(context: Context) -> LinkerSpec | None:
     async def create_remote(deal_id: str) -> str | None:
         return await outbound.ensure_opportunity(deps, deal_id)
 
+    async def reconcile(deal_id: str, props: Any, record: RemoteRecord | None) -> None:
+        if record is None:
+            return
+        paths = {CONFLICT_FIELDS[prop] for prop in differences(props, record, config)}
+        if not paths:
+            return
+        async with deps.deal_lock(deal_id):
+            if (await deps.deals.read(deal_id)).value.opportunity_id != record.remote_id:
+                return  # not linked to this opportunity (yet): nothing of the pair to settle
+            await deps.deals.update(
+                deal_id,
+                lambda s: s.model_copy(
+                    update={"owned": {p: v for p, v in s.owned.items() if p not in paths}}
+                ),
+            )
+        await outbound.push_update(deps, deal_id)
+
     def deal_from_remote(record: RemoteRecord) -> dict[str, str]:
         name = record.party.company or f"Partner Central {record.remote_id}"
         return {
@@ -103,8 +146,9 @@ def aws_linker(context: Context) -> LinkerSpec | None:
         list_remote=list_remote,
         create_remote=create_remote,
         deal_from_remote=deal_from_remote,
-        differences=differences,
-        deal_properties=_SOLUTION_INPUTS,
+        differences=lambda props, record: differences(props, record, config),
+        reconcile=reconcile,
+        deal_properties=(*_SOLUTION_INPUTS, *_COMPARED_INPUTS),
         company_properties=_COMPANY_INPUTS,
         quota=WriteQuota(
             config.write_rate_per_second, config.daily_write_cap, creation_writes=creation_writes
