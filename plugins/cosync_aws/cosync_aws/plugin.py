@@ -16,10 +16,11 @@ from cosync_worker.conflicts import resolve_event_type, rollback_event_type
 from cosync_worker.connector import Context, DealConnector, Event, PermanentError, Run, client, every, on
 from cosync_worker.hooks import RouteSpec, hookimpl
 
-from . import assignment, audit, declarations, inbound, outbound, resolution, submission, summary
+from . import assignment, audit, declarations, engagements, inbound, outbound, resolution, submission, summary
 from .client import PartnerCentralClient
 from .config import AwsConfig
 from .deps import Deps
+from .lifecycle_routes import build_lifecycle_routes
 from .properties import PROPERTIES
 from .routes import ASSIGN_EVENT, SUBMIT_EVENT, build_routes
 from .solutions import SolutionCache
@@ -123,7 +124,9 @@ class AwsConnector(DealConnector):
         self._context = self._context or context
         if not self.configured():
             return []  # a route that queues work nobody will do would lose it
-        return build_routes(context, lambda: context.services.get(SOLUTIONS))
+        return build_routes(context, lambda: context.services.get(SOLUTIONS)) + build_lifecycle_routes(
+            context
+        )
 
     def sandbox_config(self, sandbox: dict[str, Any]) -> dict[str, Any] | None:
         pc = sandbox.get("partnercentral") or {}
@@ -193,6 +196,17 @@ class AwsConnector(DealConnector):
         if self._our_catalog(event):
             await inbound.reverse_sync(self.deps(), event.object.id)
 
+    @on("partnercentral.opportunity_*")
+    async def engagement_status(self, event: Event) -> None:
+        """After the reverse sync above (declared later, runs later): the stage decides the engagement's status."""
+        if self._our_catalog(event):
+            await engagements.refresh_status(self.deps(), event.object.id)
+
+    @on("partnercentral.engagement_member_*")
+    async def engagement_changed(self, event: Event) -> None:
+        if self._our_catalog(event):
+            await engagements.sync_engagement(self.deps(), event.object.id)
+
     # -- API jobs (queued by the routes and the conflict API) -----------------------------------------
     @on(SUBMIT_EVENT)
     async def submit_requested(self, event: Event) -> None:
@@ -250,6 +264,18 @@ class AwsConnector(DealConnector):
     )
     async def submission_tick(self, run: Run) -> None:
         await submission.submit_pending(self.deps())
+
+    @every(
+        engagements.ENGAGEMENTS_LOOP,
+        1800,
+        cursor=True,
+        jitter_seconds=30,
+        lookback_seconds=120,  # AWS's ModifiedAt and our clock differ; a re-read engagement writes nothing
+        description="ListEngagements modified since the last run -> deals (seed 002 §2)",
+    )
+    async def engagements_tick(self, run: Run) -> datetime:
+        await engagements.sync_changed(self.deps(), run.since)
+        return run.signpost
 
 
 cosync_plugin = AwsConnector

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from cosync_worker.hooks import PropertySpec
 
-__all__ = ["CONFLICT_STATUSES", "GROUP", "PROPERTIES"]
+__all__ = ["CONFLICT_STATUSES", "ENGAGEMENT_STATUSES", "GROUP", "PROPERTIES"]
 
 GROUP = "aws_partner_central"
 CONFLICT_STATUSES = ("None", "Pending", "Resolved")
+ENGAGEMENT_STATUSES = ("Active", "Completed", "Cancelled")
 
 
 def _deal(
@@ -45,4 +46,21 @@ PROPERTIES: tuple[PropertySpec, ...] = (
         tuple({"label": v, "value": v, "displayOrder": i} for i, v in enumerate(CONFLICT_STATUSES)),
     ),
     _deal("aws_last_conflict_date", "AWS last conflict date", "datetime", "date"),
+    # Seed 002 §2: the engagement lifecycle (engagements.py).
+    _deal("aws_engagement_id", "AWS engagement ID"),
+    PropertySpec(
+        "deals",
+        "aws_engagement_status",
+        "AWS engagement status",
+        "enumeration",
+        "select",
+        GROUP,
+        "Derived from the opportunity's stage: Partner Central engagements carry no status",
+        tuple({"label": v, "value": v, "displayOrder": i} for i, v in enumerate(ENGAGEMENT_STATUSES)),
+    ),
+    _deal("aws_engagement_team", "AWS engagement team", field="textarea", description="Member accounts"),
+    _deal("aws_engagement_kickoff_date", "AWS engagement kickoff date", "date", "date"),
+    _deal("aws_engagement_close_date", "AWS engagement close date", "date", "date"),
+    _deal("aws_engagement_context", "AWS engagement context", field="textarea"),
+    _deal("aws_last_engagement_sync", "AWS last engagement sync", "datetime", "date"),
 )

@@ -1,0 +1,100 @@
+"""Seed 002 §2 end to end: the engagement reaches the deal from its events, from the loop (only what changed)
+and through ``GET /engagements/{opportunityId}``; nothing twice after redeliveries and a restart."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from tests_aws.conftest import Stack, start_stack, wait_until
+
+from cosync_worker.sandbox.hubspot import HubSpotEmulator
+from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
+from cosync_worker.sandbox.partnercentral.protocol import now_ms
+
+from .helpers import api, redeliver, shared_deal, writes
+
+ENGAGEMENT_NOTES = ("AWS Engagement", "joined the engagement team", "Engagement milestone")
+
+
+def engagement_notes(stack: Stack, deal_id: str) -> list[str]:
+    return [n for n in stack.notes_of(deal_id) if any(m in n for m in ENGAGEMENT_NOTES)]
+
+
+async def test_engagement_event_fills_the_deal_and_redelivery_and_restart_add_nothing(
+    tmp_path: Path, hubspot_emulator: HubSpotEmulator, partnercentral_emulator: PartnerCentralEmulator
+) -> None:
+    hs, pc = hubspot_emulator, partnercentral_emulator
+    async for stack in start_stack(tmp_path, hs, pc):
+        deal_id, opp_id, eng_id = await shared_deal(stack)
+        engagement = pc.catalog("Sandbox").engagements[eng_id]
+        await wait_until(lambda: len(engagement_notes(stack, deal_id)) == 3)  # noqa: B023 - awaited here
+        deal = stack.deal(deal_id)
+        assert deal["aws_engagement_status"] == "Active"
+        assert "Amazon Web Services (aws)" in deal["aws_engagement_team"]
+        assert deal["aws_engagement_kickoff_date"] and deal["aws_engagement_close_date"]
+        assert deal["aws_engagement_context"].startswith("Customer project:")
+        assert deal["aws_last_engagement_sync"]
+        assert len(engagement["Members"]) == 2  # AWS's side: the partner and AWS
+        status, body = await api(stack, "GET", f"/engagements/{opp_id}")
+        assert status == 200 and body["dealId"] == deal_id
+        assert body["engagement"]["engagement_id"] == eng_id
+        assert {m["account_id"] for m in body["engagement"]["members"]} == {
+            m["AccountId"] for m in engagement["Members"]
+        }
+        before = await writes(stack)
+        await redeliver(stack, "Engagement Member Added")
+        await stack.settle(1.0)
+        assert await writes(stack) == before
+        notes = engagement_notes(stack, deal_id)
+    async for stack in start_stack(tmp_path, hs, pc):
+        before = await writes(stack)
+        await redeliver(stack, "Engagement Member Added")
+        await stack.tick("aws_engagements")
+        await stack.settle(1.0)
+        assert await writes(stack) == before
+        assert engagement_notes(stack, deal_id) == notes
+
+
+async def test_loop_reads_only_changed_engagements_and_brings_the_change(stack: Stack) -> None:
+    deal_id, _, eng_id = await shared_deal(stack)
+    await wait_until(lambda: len(engagement_notes(stack, deal_id)) == 3)
+    await stack.tick("aws_engagements")  # first run: every engagement; nothing new to write
+    await stack.settle()
+    # AWS moves the project's target date (as another member's UpdateEngagementContext would)
+    engagement = stack.pc.catalog("Sandbox").engagements[eng_id]
+    engagement["Contexts"][0]["Payload"]["CustomerProject"]["Project"]["TargetCompletionDate"] = "2027-01-15"
+    engagement["ModifiedAt"] = now_ms() + timedelta(seconds=1)
+    await stack.tick("aws_engagements")
+    await wait_until(lambda: stack.deal(deal_id)["aws_engagement_close_date"] == "2027-01-15")
+    assert sum("target completion 2027-01-15" in n for n in stack.notes_of(deal_id)) == 1
+
+    # An hour later nothing changed: the run lists engagements and reads none of them
+    connector = stack.rt.context.service("aws.connector")
+    later = connector.now() + timedelta(hours=1)
+    connector.now = lambda: later
+    await stack.tick("aws_engagements")  # the cursor moves past the change (its lookback re-read it once)
+    await stack.settle()
+    before = await stack.calls(stack.pc)
+    await stack.tick("aws_engagements")
+    await stack.settle()
+    after = await stack.calls(stack.pc)
+    assert after.get("ListEngagements", 0) == before.get("ListEngagements", 0) + 1
+    assert after.get("GetEngagement") == before.get("GetEngagement")
+    assert after.get("ListEngagementMembers") == before.get("ListEngagementMembers")
+
+
+async def test_opportunity_launched_completes_the_engagement(stack: Stack) -> None:
+    deal_id, opp_id, _ = await shared_deal(stack)
+    await wait_until(lambda: len(engagement_notes(stack, deal_id)) == 3)
+    await stack.aws(f"/_sandbox/opportunities/{opp_id}", {"Stage": "Launched"})
+    await wait_until(lambda: stack.deal(deal_id).get("aws_engagement_status") == "Completed")
+    await stack.settle()
+    assert sum("AWS Engagement Completed" in n for n in stack.notes_of(deal_id)) == 1
+
+
+async def test_engagement_route_refuses_bad_and_unknown_ids(stack: Stack) -> None:
+    status, body = await api(stack, "GET", "/engagements/not-an-id")
+    assert status == 400 and "opportunityId" in body["detail"]
+    status, body = await api(stack, "GET", "/engagements/O999")
+    assert status == 404 and "no engagement" in body["detail"]
