@@ -116,6 +116,9 @@ async def test_referral_accepted_by_task_becomes_an_opportunity(
         "Engagement Invitation Accepted",
         "Engagement Member Joined",
         "Opportunity Created",
+        # the task's resource snapshot job takes its first snapshot of the new opportunity
+        "Resource Snapshot Created",
+        "Engagement Resource Snapshot Created",
     ]
     for event in em.events:
         assert set(event) == ENVELOPE_KEYS
@@ -123,7 +126,11 @@ async def test_referral_accepted_by_task_becomes_an_opportunity(
         assert event["account"] == em.account_id and event["detail"]["catalog"] == "Sandbox"
         assert event["detail"]["schemaVersion"] == "1" and event["time"].endswith("Z")
     assert em.events[0]["detail"]["engagementInvitation"]["id"] == inv_id
-    assert em.events[-1]["detail"]["opportunity"] == {"identifier": opp["Id"]}
+    assert em.events[3]["detail"]["opportunity"] == {"identifier": opp["Id"]}
+    job = await client.get_resource_snapshot_job(
+        Catalog="Sandbox", ResourceSnapshotJobIdentifier=done["ResourceSnapshotJobId"]
+    )
+    assert (job["Status"], job["ResourceId"]) == ("Running", opp["Id"])
     async with http.get(em.base_url + "/_sandbox/events") as resp:
         assert [e["id"] for e in await resp.json()] == [e["id"] for e in em.events]
 
@@ -213,7 +220,8 @@ async def test_submission_lifecycle_and_frozen_fields(
     await client.update_opportunity(**allowed)
 
     snaps = await client.list_resource_snapshots(Catalog="Sandbox", EngagementIdentifier=done["EngagementId"])
-    assert [s["Revision"] for s in snaps["ResourceSnapshotSummaries"]] == [1]
+    # the task's running snapshot job took revision 1, then one after AWS's approval and one after the update
+    assert [s["Revision"] for s in snaps["ResourceSnapshotSummaries"]] == [1, 2, 3]
     made = await client.create_resource_snapshot(
         Catalog="Sandbox",
         EngagementIdentifier=done["EngagementId"],
@@ -222,7 +230,7 @@ async def test_submission_lifecycle_and_frozen_fields(
         ResourceSnapshotTemplateIdentifier="OpportunitySummaryView",
         ClientToken="s-2",
     )
-    assert made["Revision"] == 2
+    assert made["Revision"] == 4
     snap = await client.get_resource_snapshot(
         Catalog="Sandbox",
         EngagementIdentifier=done["EngagementId"],
@@ -231,7 +239,7 @@ async def test_submission_lifecycle_and_frozen_fields(
         ResourceSnapshotTemplateIdentifier="OpportunitySummaryView",
     )
     assert (
-        snap["Revision"] == 2 and snap["Payload"]["OpportunitySummary"]["Lifecycle"]["Stage"] == "Committed"
+        snap["Revision"] == 4 and snap["Payload"]["OpportunitySummary"]["Lifecycle"]["Stage"] == "Committed"
     )
     engagement = await client.get_engagement(Catalog="Sandbox", Identifier=done["EngagementId"])
     assert engagement["MemberCount"] == 2

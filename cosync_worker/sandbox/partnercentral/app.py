@@ -12,13 +12,32 @@ Operator API (not part of AWS):
 * ``POST /_sandbox/opportunities/{id}`` - AWS changes what it owns (``ReviewStatus``, ``Stage``,
   ``EngagementScore``, ``NextSteps``, ``AwsSeller``, ``InvolvementType``, ...); emits matching events.
 * ``GET /_sandbox/events`` - every EventBridge event emitted so far.
+* ``GET /_sandbox/engagements``, ``POST /_sandbox/engagements/{id}/members``,
+  ``POST /_sandbox/engagements/{id}/snapshots``, ``POST /_sandbox/engagements/{id}/context`` - act as AWS
+  or another partner on an engagement; documented in :mod:`.operator`.
+
+EventBridge detail-types published (source ``aws.partnercentral-selling``,
+https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-partnercentral-selling.html), with ``detail``:
+
+* ``Opportunity Created/Updated/Accepted/Rejected`` - ``opportunity.identifier``.
+* ``Engagement Invitation Created/Accepted/Rejected/Expired`` - ``engagementInvitation.{id, arn,
+  engagementId}``.
+* ``Engagement Member Added`` (a member was added: AWS when an engagement starts from an opportunity, or
+  the operator) and ``Engagement Member Joined`` (a partner accepted an invitation) -
+  ``engagement.{id, arn, memberAccountId}``.
+* ``Resource Snapshot Created`` - ``resourceSnapshot.{arn, revision, resourceType, resourceId,
+  templateName}``, ``opportunity.identifier``, ``engagement.id``; with each one ``Engagement Resource
+  Snapshot Created`` - ``engagement.{id, arn}``, ``resourceSnapshot``. Published by CreateResourceSnapshot,
+  by every run of a Running snapshot job that finds the resource changed, and by the operator.
+
+Engagement contexts (CreateEngagementContext, UpdateEngagementContext, the operator) publish no event, as in
+AWS: read ``ModifiedAt`` with GetEngagement.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -28,7 +47,7 @@ from aiohttp import web
 
 from ..base import Emulator
 from ..faults import Fault
-from . import engagements, opportunities
+from . import engagement_writes, engagements, operator, opportunities, snapshots
 from .events import EventBus, EventSink
 from .protocol import (
     TARGET_PREFIX,
@@ -47,10 +66,16 @@ __all__ = ["READ_OPERATIONS", "WRITE_OPERATIONS", "PartnerCentralEmulator"]
 log = logging.getLogger(__name__)
 
 Handler = Callable[["PartnerCentralEmulator", dict[str, Any]], Awaitable[dict[str, Any]]]
-HANDLERS: dict[str, Handler] = {**opportunities.HANDLERS, **engagements.HANDLERS}
+HANDLERS: dict[str, Handler] = {
+    **opportunities.HANDLERS,
+    **engagements.HANDLERS,
+    **engagement_writes.HANDLERS,
+    **snapshots.HANDLERS,
+}
 
 # https://docs.aws.amazon.com/partner-central/latest/developer-guide/quotas.html lists the write actions;
-# SubmitOpportunity, AcceptEngagementInvitation and CreateResourceSnapshot change state the same way.
+# the engagement, context, invitation, snapshot and snapshot-job writes and the tasks change state the same
+# way, so they draw from the same 1 write/s.
 WRITE_OPERATIONS = frozenset(
     {
         "CreateOpportunity",
@@ -64,6 +89,15 @@ WRITE_OPERATIONS = frozenset(
         "StartEngagementByAcceptingInvitationTask",
         "SubmitOpportunity",
         "CreateResourceSnapshot",
+        "CreateEngagement",
+        "CreateEngagementContext",
+        "UpdateEngagementContext",
+        "CreateEngagementInvitation",
+        "CreateResourceSnapshotJob",
+        "StartResourceSnapshotJob",
+        "StopResourceSnapshotJob",
+        "DeleteResourceSnapshotJob",
+        "StartOpportunityFromEngagementTask",
     }
 )
 READ_OPERATIONS = frozenset(HANDLERS) - WRITE_OPERATIONS
@@ -165,6 +199,8 @@ class PartnerCentralEmulator(Emulator):
         await self.bus.emit(
             detail_type, record["Catalog"], [record["Arn"]], opportunity={"identifier": record["Id"]}
         )
+        if detail_type == "Opportunity Updated":  # every change, by the partner or by AWS
+            await snapshots.on_opportunity_changed(self, record)
 
     async def invitation_event(self, detail_type: str, invitation: dict[str, Any]) -> None:
         await self.bus.emit(
@@ -194,6 +230,7 @@ class PartnerCentralEmulator(Emulator):
         router.add_post("/_sandbox/invitations/{id}/expire", self._op_expire)
         router.add_post("/_sandbox/opportunities/{id}", self._op_opportunity)
         router.add_get("/_sandbox/events", self._op_events)
+        operator.setup_routes(router, self)
 
     def reset(self) -> None:
         for job in list(self._background):
@@ -266,38 +303,20 @@ class PartnerCentralEmulator(Emulator):
             return error_response(ApiError("InternalServerException", "Internal error", status=500))
 
     # -- operator API -------------------------------------------------------------------------------
-    @staticmethod
-    async def _json_body(request: web.Request) -> dict[str, Any]:
-        try:
-            body = json.loads(await request.read() or b"{}")
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise web.HTTPBadRequest(
-                text=json.dumps({"error": f"body is not valid JSON: {exc}"}), content_type="application/json"
-            ) from None
-        if not isinstance(body, dict):
-            raise web.HTTPBadRequest(
-                text=json.dumps({"error": "body must be a JSON object"}), content_type="application/json"
-            )
-        return body
-
-    @staticmethod
-    def _bad(message: str, status: int = 400) -> web.Response:
-        return web.json_response({"error": message}, status=status)
-
     async def _op_invitation(self, request: web.Request) -> web.Response:
-        body = await self._json_body(request)
+        body = await operator.json_body(request)
         catalog = body.get("catalog", "Sandbox")
         customer, project = body.get("customer") or {}, body.get("project") or {}
         if catalog not in CATALOGS:
-            return self._bad(f"catalog: must be one of {CATALOGS}")
+            return operator.bad(f"catalog: must be one of {CATALOGS}")
         if not isinstance(customer, dict) or not isinstance(project, dict):
-            return self._bad("customer and project must be objects")
+            return operator.bad("customer and project must be objects")
         for key in ("CompanyName", "CountryCode"):
             if not isinstance(customer.get(key), str) or not customer.get(key):
-                return self._bad(f"customer.{key}: is required")
+                return operator.bad(f"customer.{key}: is required")
         for key, shape in (("Industry", "Industry"), ("CountryCode", "CountryCode")):
             if key in customer and customer[key] not in service_model().shape_for(shape).enum:
-                return self._bad(f"customer.{key}: {customer[key]!r} is not a valid {shape}")
+                return operator.bad(f"customer.{key}: {customer[key]!r} is not a valid {shape}")
         customer.setdefault("Industry", "Other")
         customer.setdefault("WebsiteUrl", "https://example.com")
         spend = project.get("ExpectedCustomerSpend")
@@ -306,35 +325,35 @@ class PartnerCentralEmulator(Emulator):
                 {"Amount": str(spend), "CurrencyCode": "USD", "Frequency": "Monthly", "TargetCompany": "AWS"}
             ]
         elif spend is not None and not isinstance(spend, list):
-            return self._bad("project.ExpectedCustomerSpend: must be an amount or a list")
+            return operator.bad("project.ExpectedCustomerSpend: must be an amount or a list")
         invitation = await engagements.create_invitation(self, catalog, customer, project)
         return web.json_response(
             {"invitation_id": invitation["Id"], "engagement_id": invitation["EngagementId"]}
         )
 
     async def _op_expire(self, request: web.Request) -> web.Response:
-        body = await self._json_body(request)
+        body = await operator.json_body(request)
         try:
             invitation = await engagements.expire_invitation(
                 self, body.get("catalog", "Sandbox"), request.match_info["id"]
             )
         except ApiError as err:
-            return self._bad(err.message, 404 if err.code == "ResourceNotFoundException" else 409)
+            return operator.bad(err.message, 404 if err.code == "ResourceNotFoundException" else 409)
         return web.json_response({"invitation_id": invitation["Id"], "status": invitation["Status"]})
 
     async def _op_opportunity(self, request: web.Request) -> web.Response:
-        body = await self._json_body(request)
+        body = await operator.json_body(request)
         unknown = sorted(set(body) - OPERATOR_FIELDS)
         if unknown:
-            return self._bad(
+            return operator.bad(
                 f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(OPERATOR_FIELDS))}"
             )
         catalog = body.get("catalog", "Sandbox")
         if catalog not in CATALOGS:
-            return self._bad(f"catalog: must be one of {CATALOGS}")
+            return operator.bad(f"catalog: must be one of {CATALOGS}")
         record = self.catalog(catalog).opportunities.get(request.match_info["id"])
         if record is None:
-            return self._bad(f"opportunity {request.match_info['id']!r} not found in {catalog}", 404)
+            return operator.bad(f"opportunity {request.match_info['id']!r} not found in {catalog}", 404)
         enums = {
             "ReviewStatus": REVIEW_STATUSES,
             "Stage": AWS_STAGES,
@@ -344,10 +363,10 @@ class PartnerCentralEmulator(Emulator):
         }
         for key, allowed in enums.items():
             if key in body and body[key] not in allowed:
-                return self._bad(f"{key}: {body[key]!r} is not one of {list(allowed)}")
+                return operator.bad(f"{key}: {body[key]!r} is not one of {list(allowed)}")
         seller = body.get("AwsSeller")
         if seller is not None and (not isinstance(seller, dict) or not seller.get("Email")):
-            return self._bad("AwsSeller: must be an object with Email, FirstName, LastName")
+            return operator.bad("AwsSeller: must be an object with Email, FirstName, LastName")
         store = self.catalog(catalog)
         summary = store.aws_summaries.setdefault(
             record["Id"],

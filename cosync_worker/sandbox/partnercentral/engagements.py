@@ -1,11 +1,9 @@
-"""Engagements, engagement invitations (AWS referrals), the asynchronous engagement tasks and resource
-snapshots.
+"""Engagement invitations (AWS referrals), the asynchronous engagement tasks and the engagement reads.
 
 Tasks answer ``IN_PROGRESS`` at once and finish ``task_seconds`` later with the ids they produced, as
 StartEngagementByAcceptingInvitationTask and StartEngagementFromOpportunityTask do
 (https://docs.aws.amazon.com/partner-central/latest/APIReference/API_StartEngagementByAcceptingInvitationTask.html,
 https://docs.aws.amazon.com/partner-central/latest/APIReference/API_StartEngagementFromOpportunityTask.html).
-Snapshots: https://docs.aws.amazon.com/partner-central/latest/APIReference/API_CreateResourceSnapshot.html
 """
 
 from __future__ import annotations
@@ -15,20 +13,29 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from .opportunities import apply_submission, check_submittable, find_opportunity, new_opportunity
-from .protocol import ApiError, FieldError, conflict, not_found, now_ms, validation_error
-from .state import CatalogState, new_suffix, page, sort_records
+from .protocol import ApiError, conflict, not_found, now_ms
+from .records import (
+    AWS_ACCOUNT,
+    AWS_MEMBER,
+    PARTNER_COMPANY,
+    add_member,
+    associate,
+    find_engagement,
+    invitation_arn,
+    new_engagement,
+)
+from .snapshots import new_job, start_job
+from .state import new_suffix, page, sort_records
 
 if TYPE_CHECKING:
     from .app import PartnerCentralEmulator
 
-__all__ = ["HANDLERS", "SNAPSHOT_TEMPLATES", "create_invitation", "expire_invitation"]
+__all__ = ["HANDLERS", "INVITATION_TTL", "create_invitation", "expire_invitation", "find_invitation"]
 
-AWS_SENDER = "aws"
 INVITATION_TTL = timedelta(days=15)
-SNAPSHOT_TEMPLATES = ("OpportunitySummaryView", "AwsOpportunitySummaryFullView")
 
 
-def _invitation(em: PartnerCentralEmulator, p: dict[str, Any]) -> dict[str, Any]:
+def find_invitation(em: PartnerCentralEmulator, p: dict[str, Any]) -> dict[str, Any]:
     store = em.catalog(p["Catalog"])
     ident = p["Identifier"].rsplit("/", 1)[-1]  # the ARN or the bare id
     record = store.invitations.get(ident)
@@ -37,55 +44,23 @@ def _invitation(em: PartnerCentralEmulator, p: dict[str, Any]) -> dict[str, Any]
     return record
 
 
-def _engagement(em: PartnerCentralEmulator, catalog: str, ident: str) -> dict[str, Any]:
-    store = em.catalog(catalog)
-    record = store.engagements.get(ident.rsplit("/", 1)[-1])
-    if record is None:
-        raise not_found("Engagement", ident, store.name)
-    return record
-
-
-def _new_engagement(
-    em: PartnerCentralEmulator,
-    store: CatalogState,
-    title: str,
-    description: str,
-    created_by: str,
-    customer: dict[str, Any],
-    project: dict[str, Any],
+def _customer_project(
+    customer: dict[str, Any], title: str, problem: str, target: str | None
 ) -> dict[str, Any]:
-    eng_id = f"eng-{new_suffix(14)}"
-    now = now_ms()
-    record: dict[str, Any] = {
-        "Id": eng_id,
-        "Arn": em.arn(store.name, "engagement", eng_id),
-        "Title": title[:40],
-        "Description": description,
-        "CreatedAt": now,
-        "CreatedBy": created_by,
-        "ModifiedAt": now,
-        "ModifiedBy": created_by,
-        "ContextTypes": ["CustomerProject"],
-        "Contexts": [
-            {
-                "Id": "c-1",
-                "Type": "CustomerProject",
-                "Payload": {"CustomerProject": {"Customer": customer, "Project": project}},
-            }
-        ],
-        "Members": [],
-        "MemberCount": 0,
-        "Opportunities": [],
+    project = {"Title": title, "BusinessProblem": problem, "TargetCompletionDate": target}
+    return {
+        "Type": "CustomerProject",
+        "Payload": {"CustomerProject": {"Customer": customer, "Project": project}},
     }
-    store.engagements[eng_id] = record
-    return record
 
 
-def _add_member(record: dict[str, Any], account: str, company: str, website: str) -> None:
-    record["Members"].append({"AccountId": account, "CompanyName": company, "WebsiteUrl": website})
-    record["MemberCount"] = len(record["Members"])
-    record["ModifiedAt"] = now_ms()
-    record["ModifiedBy"] = account
+async def _snapshot_job(
+    em: PartnerCentralEmulator, engagement: dict[str, Any], record: dict[str, Any]
+) -> dict[str, Any]:
+    """The running job a task leaves behind: it takes the first snapshot at once."""
+    job = new_job(em, em.catalog(record["Catalog"]), engagement, record, "OpportunitySummaryView")
+    await start_job(em, job)
+    return job
 
 
 async def create_invitation(
@@ -98,26 +73,21 @@ async def create_invitation(
         k: customer[k] for k in ("Industry", "CompanyName", "WebsiteUrl", "CountryCode") if k in customer
     }
     target = (now_ms() + timedelta(days=90)).date().isoformat()
-    engagement = _new_engagement(
+    engagement = new_engagement(
         em,
         store,
         title,
         project.get("CustomerBusinessProblem", ""),
-        AWS_SENDER,
-        eng_customer,
-        {
-            "Title": title,
-            "BusinessProblem": project.get("CustomerBusinessProblem", ""),
-            "TargetCompletionDate": target,
-        },
+        AWS_ACCOUNT,
+        [_customer_project(eng_customer, title, project.get("CustomerBusinessProblem", ""), target)],
     )
-    _add_member(engagement, AWS_SENDER, "Amazon Web Services", "https://aws.amazon.com")
+    add_member(store, engagement, *AWS_MEMBER)
     inv_id = f"engi-{new_suffix(13)}"
     now = now_ms()
     invitation = {
         "Catalog": store.name,
         "Id": inv_id,
-        "Arn": em.arn(store.name, "engagement-invitation", inv_id),
+        "Arn": invitation_arn(em, store.name, inv_id),
         "PayloadType": "OpportunityInvitation",
         "EngagementId": engagement["Id"],
         "EngagementTitle": engagement["Title"],
@@ -125,7 +95,7 @@ async def create_invitation(
         "Status": "PENDING",
         "InvitationDate": now,
         "ExpirationDate": now + INVITATION_TTL,
-        "SenderAwsAccountId": AWS_SENDER,
+        "SenderAwsAccountId": AWS_ACCOUNT,
         "SenderCompanyName": "Amazon Web Services",
         "Receiver": {"Account": {"AwsAccountId": em.account_id}},
         "ParticipantType": "RECEIVER",
@@ -153,7 +123,7 @@ async def create_invitation(
 
 
 async def expire_invitation(em: PartnerCentralEmulator, catalog: str, ident: str) -> dict[str, Any]:
-    invitation = _invitation(em, {"Catalog": catalog, "Identifier": ident})
+    invitation = find_invitation(em, {"Catalog": catalog, "Identifier": ident})
     _require_pending(invitation)
     invitation["Status"] = "EXPIRED"
     await em.invitation_event("Engagement Invitation Expired", invitation)
@@ -168,7 +138,7 @@ def _require_pending(invitation: dict[str, Any]) -> None:
 async def _accept(em: PartnerCentralEmulator, invitation: dict[str, Any]) -> dict[str, Any]:
     invitation["Status"] = "ACCEPTED"
     engagement = em.catalog(invitation["Catalog"]).engagements[invitation["EngagementId"]]
-    _add_member(engagement, em.account_id, "Sandbox Partner", "https://partner.example.com")
+    add_member(em.catalog(invitation["Catalog"]), engagement, em.account_id, *PARTNER_COMPANY)
     await em.invitation_event("Engagement Invitation Accepted", invitation)
     await em.engagement_event("Engagement Member Joined", engagement, memberAccountId=em.account_id)
     return engagement
@@ -197,18 +167,18 @@ async def list_engagement_invitations(em: PartnerCentralEmulator, p: dict[str, A
 
 
 async def get_engagement_invitation(em: PartnerCentralEmulator, p: dict[str, Any]) -> dict[str, Any]:
-    return _invitation(em, p)
+    return find_invitation(em, p)
 
 
 async def accept_engagement_invitation(em: PartnerCentralEmulator, p: dict[str, Any]) -> dict[str, Any]:
-    invitation = _invitation(em, p)
+    invitation = find_invitation(em, p)
     _require_pending(invitation)
     await _accept(em, invitation)
     return {}
 
 
 async def reject_engagement_invitation(em: PartnerCentralEmulator, p: dict[str, Any]) -> dict[str, Any]:
-    invitation = _invitation(em, p)
+    invitation = find_invitation(em, p)
     _require_pending(invitation)
     invitation["Status"] = "REJECTED"
     invitation["RejectionReason"] = p.get("RejectionReason")
@@ -234,7 +204,7 @@ async def start_engagement_by_accepting_invitation_task(
     token_key = ("StartEngagementByAcceptingInvitationTask", p["ClientToken"])
     if token_key in store.client_tokens:
         return store.by_invitation_tasks[store.client_tokens[token_key]]
-    invitation = _invitation(em, p)
+    invitation = find_invitation(em, p)
     _require_pending(invitation)
     task = _task(em, store.name, EngagementInvitationId=invitation["Id"])
     store.by_invitation_tasks[task["TaskId"]] = task
@@ -281,13 +251,10 @@ async def start_engagement_by_accepting_invitation_task(
             "Visibility": "Full",
             "LifeCycle": {"Stage": "Prospect"},
         }
-        engagement["Opportunities"].append(opportunity["Id"])
+        associate(store, engagement, opportunity["Id"], em.account_id)
         await em.opportunity_event("Opportunity Created", opportunity)
-        task.update(
-            TaskStatus="COMPLETE",
-            OpportunityId=opportunity["Id"],
-            ResourceSnapshotJobId=f"job-{new_suffix(13)}",
-        )
+        job = await _snapshot_job(em, engagement, opportunity)
+        task.update(TaskStatus="COMPLETE", OpportunityId=opportunity["Id"], ResourceSnapshotJobId=job["Id"])
 
     em.run_later(finish, task)
     return task
@@ -316,50 +283,51 @@ async def start_engagement_from_opportunity_task(
             return
         await apply_submission(em, record, submission["InvolvementType"], submission.get("Visibility"))
         account = record["Customer"]["Account"]
-        engagement = _new_engagement(
+        engagement = new_engagement(
             em,
             store,
             record["Project"]["Title"],
             record["Project"]["CustomerBusinessProblem"],
             em.account_id,
-            {
-                "Industry": account.get("Industry"),
-                "CompanyName": account["CompanyName"],
-                "WebsiteUrl": account.get("WebsiteUrl"),
-                "CountryCode": account["Address"]["CountryCode"],
-            },
-            {
-                "Title": record["Project"]["Title"],
-                "BusinessProblem": record["Project"]["CustomerBusinessProblem"],
-                "TargetCompletionDate": record["LifeCycle"]["TargetCloseDate"],
-            },
+            [
+                _customer_project(
+                    {
+                        "Industry": account.get("Industry"),
+                        "CompanyName": account["CompanyName"],
+                        "WebsiteUrl": account.get("WebsiteUrl"),
+                        "CountryCode": account["Address"]["CountryCode"],
+                    },
+                    record["Project"]["Title"],
+                    record["Project"]["CustomerBusinessProblem"],
+                    record["LifeCycle"]["TargetCloseDate"],
+                )
+            ],
         )
-        engagement["Opportunities"].append(record["Id"])
-        _add_member(engagement, em.account_id, "Sandbox Partner", "https://partner.example.com")
-        _add_member(engagement, AWS_SENDER, "Amazon Web Services", "https://aws.amazon.com")
-        await em.engagement_event("Engagement Member Added", engagement, memberAccountId=AWS_SENDER)
+        associate(store, engagement, record["Id"], em.account_id)
+        add_member(store, engagement, em.account_id, *PARTNER_COMPANY)
+        add_member(store, engagement, *AWS_MEMBER)
+        await em.engagement_event("Engagement Member Added", engagement, memberAccountId=AWS_ACCOUNT)
         inv_id = f"engi-{new_suffix(13)}"
         store.invitations[inv_id] = {
             "Catalog": store.name,
             "Id": inv_id,
-            "Arn": em.arn(store.name, "engagement-invitation", inv_id),
+            "Arn": invitation_arn(em, store.name, inv_id),
             "PayloadType": "OpportunityInvitation",
             "EngagementId": engagement["Id"],
             "EngagementTitle": engagement["Title"],
             "Status": "ACCEPTED",
             "InvitationDate": now_ms(),
             "SenderAwsAccountId": em.account_id,
-            "Receiver": {"Account": {"AwsAccountId": AWS_SENDER}},
+            "Receiver": {"Account": {"AwsAccountId": AWS_ACCOUNT}},
             "ParticipantType": "SENDER",
         }
-        snapshot = await _snapshot(em, store, engagement, record, "OpportunitySummaryView")
+        job = await _snapshot_job(em, engagement, record)
         task.update(
             TaskStatus="COMPLETE",
             EngagementId=engagement["Id"],
             EngagementInvitationId=inv_id,
-            ResourceSnapshotJobId=f"job-{new_suffix(13)}",
+            ResourceSnapshotJobId=job["Id"],
         )
-        task["_snapshot"] = snapshot["Arn"]
 
     em.run_later(finish, task)
     return task
@@ -410,148 +378,29 @@ async def list_engagement_from_opportunity_tasks(
 async def list_engagements(em: PartnerCentralEmulator, p: dict[str, Any]) -> dict[str, Any]:
     items = list(em.catalog(p["Catalog"]).engagements.values())
     if p.get("EngagementIdentifier"):
-        items = [e for e in items if e["Id"] in p["EngagementIdentifier"]]
+        wanted = {i.rsplit("/", 1)[-1] for i in p["EngagementIdentifier"]}
+        items = [e for e in items if e["Id"] in wanted]
     if p.get("CreatedBy"):
         items = [e for e in items if e["CreatedBy"] in p["CreatedBy"]]
     if p.get("ExcludeCreatedBy"):
         items = [e for e in items if e["CreatedBy"] not in p["ExcludeCreatedBy"]]
+    if p.get("ContextTypes"):
+        items = [e for e in items if set(e["ContextTypes"]) & set(p["ContextTypes"])]
+    if p.get("ExcludeContextTypes"):
+        items = [e for e in items if not set(e["ContextTypes"]) & set(p["ExcludeContextTypes"])]
     items = sort_records(items, p.get("Sort"), {"CreatedDate": lambda e: e["CreatedAt"]}, "CreatedDate")
     chunk, token = page(items, p)
     return {"EngagementSummaryList": chunk, "NextToken": token}
 
 
 async def get_engagement(em: PartnerCentralEmulator, p: dict[str, Any]) -> dict[str, Any]:
-    return _engagement(em, p["Catalog"], p["Identifier"])
+    return find_engagement(em, p["Catalog"], p["Identifier"])
 
 
 async def list_engagement_members(em: PartnerCentralEmulator, p: dict[str, Any]) -> dict[str, Any]:
-    engagement = _engagement(em, p["Catalog"], p["Identifier"])
+    engagement = find_engagement(em, p["Catalog"], p["Identifier"])
     chunk, token = page(engagement["Members"], p)
     return {"EngagementMemberList": chunk, "NextToken": token}
-
-
-def _snapshot_payload(em: PartnerCentralEmulator, record: dict[str, Any], template: str) -> dict[str, Any]:
-    if template == "AwsOpportunitySummaryFullView":
-        summary = em.catalog(record["Catalog"]).aws_summaries.get(record["Id"], {})
-        return {"AwsOpportunitySummaryFullView": copy.deepcopy(summary)}
-    view = copy.deepcopy(record)
-    view["Lifecycle"] = view.pop("LifeCycle", None)  # the view's member is spelled "Lifecycle"
-    return {"OpportunitySummary": view}
-
-
-async def _snapshot(
-    em: PartnerCentralEmulator,
-    store: CatalogState,
-    engagement: dict[str, Any],
-    record: dict[str, Any],
-    template: str,
-) -> dict[str, Any]:
-    revision = 1 + sum(
-        1
-        for s in store.snapshots
-        if (s["EngagementId"], s["ResourceId"], s["ResourceSnapshotTemplateName"])
-        == (engagement["Id"], record["Id"], template)
-    )
-    arn = em.arn(
-        store.name,
-        "engagement",
-        f"{engagement['Id']}/resource/Opportunity/{record['Id']}/template/{template}/revision/{revision}",
-    )
-    snapshot = {
-        "Catalog": store.name,
-        "Arn": arn,
-        "CreatedBy": em.account_id,
-        "CreatedAt": now_ms(),
-        "EngagementId": engagement["Id"],
-        "ResourceType": "Opportunity",
-        "ResourceId": record["Id"],
-        "ResourceSnapshotTemplateName": template,
-        "Revision": revision,
-        "Payload": _snapshot_payload(em, record, template),
-    }
-    store.snapshots.append(snapshot)
-    obj = {
-        "arn": arn,
-        "revision": revision,
-        "resourceType": "Opportunity",
-        "resourceId": record["Id"],
-        "templateName": template,
-    }
-    await em.bus.emit(
-        "Resource Snapshot Created",
-        store.name,
-        [arn],
-        resourceSnapshot=obj,
-        opportunity={"identifier": record["Id"]},
-        engagement={"id": engagement["Id"]},
-    )
-    await em.bus.emit(
-        "Engagement Resource Snapshot Created",
-        store.name,
-        [arn, engagement["Arn"]],
-        engagement={"id": engagement["Id"], "arn": engagement["Arn"]},
-        resourceSnapshot=obj,
-    )
-    return snapshot
-
-
-async def create_resource_snapshot(em: PartnerCentralEmulator, p: dict[str, Any]) -> dict[str, Any]:
-    store = em.catalog(p["Catalog"])
-    token_key = ("CreateResourceSnapshot", p["ClientToken"])
-    if token_key in store.client_tokens:
-        arn = store.client_tokens[token_key]
-        return next(s for s in store.snapshots if s["Arn"] == arn)
-    engagement = _engagement(em, store.name, p["EngagementIdentifier"])
-    record = find_opportunity(em, p, "ResourceIdentifier")
-    template = p["ResourceSnapshotTemplateIdentifier"]
-    if template not in SNAPSHOT_TEMPLATES:
-        raise validation_error(
-            f"Unknown snapshot template {template!r}; expected one of {', '.join(SNAPSHOT_TEMPLATES)}",
-            [FieldError("ResourceSnapshotTemplateIdentifier", "unknown template", "INVALID_VALUE")],
-        )
-    if record["Id"] not in engagement["Opportunities"]:
-        raise validation_error(
-            f"Opportunity {record['Id']} is not associated with engagement {engagement['Id']}",
-            [FieldError("ResourceIdentifier", "is not part of the engagement", "INVALID_RESOURCE_STATE")],
-        )
-    snapshot = await _snapshot(em, store, engagement, record, template)
-    store.client_tokens[token_key] = snapshot["Arn"]
-    return snapshot
-
-
-async def get_resource_snapshot(em: PartnerCentralEmulator, p: dict[str, Any]) -> dict[str, Any]:
-    store = em.catalog(p["Catalog"])
-    matches = [
-        s
-        for s in store.snapshots
-        if s["EngagementId"] == p["EngagementIdentifier"]
-        and s["ResourceId"] == p["ResourceIdentifier"]
-        and s["ResourceSnapshotTemplateName"] == p["ResourceSnapshotTemplateIdentifier"]
-        and (p.get("Revision") is None or s["Revision"] == p["Revision"])
-    ]
-    if not matches:
-        raise ApiError(
-            "ResourceNotFoundException",
-            "No resource snapshot matches the engagement, resource, "
-            f"template and revision in catalog {store.name!r}",
-        )
-    return max(matches, key=lambda s: s["Revision"])
-
-
-async def list_resource_snapshots(em: PartnerCentralEmulator, p: dict[str, Any]) -> dict[str, Any]:
-    store = em.catalog(p["Catalog"])
-    _engagement(em, store.name, p["EngagementIdentifier"])
-    items = [s for s in store.snapshots if s["EngagementId"] == p["EngagementIdentifier"]]
-    for key, field in (
-        ("ResourceType", "ResourceType"),
-        ("ResourceIdentifier", "ResourceId"),
-        ("ResourceSnapshotTemplateIdentifier", "ResourceSnapshotTemplateName"),
-        ("CreatedBy", "CreatedBy"),
-    ):
-        if p.get(key):
-            items = [s for s in items if s[field] == p[key]]
-    chunk, token = page(items, p)
-    return {"ResourceSnapshotSummaries": chunk, "NextToken": token}
 
 
 HANDLERS = {
@@ -566,7 +415,4 @@ HANDLERS = {
     "ListEngagements": list_engagements,
     "GetEngagement": get_engagement,
     "ListEngagementMembers": list_engagement_members,
-    "CreateResourceSnapshot": create_resource_snapshot,
-    "GetResourceSnapshot": get_resource_snapshot,
-    "ListResourceSnapshots": list_resource_snapshots,
 }

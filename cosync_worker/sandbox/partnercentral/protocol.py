@@ -39,6 +39,7 @@ __all__ = [
     "serialize",
     "service_model",
     "success_response",
+    "validate_value",
     "validation_error",
 ]
 
@@ -132,18 +133,23 @@ def parse_params(op: OperationModel, raw: bytes) -> dict[str, Any]:
         raise ApiError("SerializationException", "Request body must be a JSON object")
     shape = op.input_shape
     assert shape is not None
+    return validate_value(data, shape, op.name)
+
+
+def validate_value(data: Any, shape: Shape, name: str) -> Any:
+    """Validate ``data`` against a model shape the way a request is; ``name`` labels a top-level error."""
     report = ValidationErrors()
     ParamValidator()._validate(data, shape, report, "")  # the public validate() raises on the first report
     errors: list[FieldError] = []
     if report.has_errors():
-        for reason, name, kwargs in report._errors:
+        for reason, path_name, kwargs in report._errors:
             # botocore names the parent for a missing or unknown member; name the member itself
             child = kwargs.get("required_name") or kwargs.get("unknown_param")
-            path = f"{name}.{child}" if child else name
+            path = f"{path_name}.{child}" if child else path_name
             errors.append(
                 FieldError(
-                    path.lstrip(".") or op.name,
-                    report._format_error((reason, name, kwargs)),
+                    path.lstrip(".") or name,
+                    report._format_error((reason, path_name, kwargs)),
                     _REASON_CODES.get(reason, "INVALID_VALUE"),
                 )
             )

@@ -35,7 +35,10 @@ class CatalogState:
     engagements: dict[str, dict[str, Any]] = field(default_factory=dict)
     from_opportunity_tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     by_invitation_tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    from_engagement_tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     snapshots: list[dict[str, Any]] = field(default_factory=list)
+    snapshot_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    associations: list[dict[str, Any]] = field(default_factory=list)  # engagement ↔ resource
     solutions: dict[str, dict[str, Any]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
