@@ -9,7 +9,7 @@ from ..hooks import Context, PropertySpec, request_body, request_query
 from ..relay.jobs import create_job, update_job
 from ..remote_budget import request_budget
 from ..remote_client import Answer, BearerTokens, RemoteClient, RetryPolicy, StaticToken
-from ..store import ConflictError, Lease, LockTimeout
+from ..store import ConflictError, HeldLease, Lease, LeaseLost, LockTimeout
 from .base import Connector
 from .cursor import Run
 from .deals import DealConnector, associated, has_tag
@@ -25,7 +25,9 @@ __all__ = [
     "Context",
     "DealConnector",
     "Event",
+    "HeldLease",
     "Lease",
+    "LeaseLost",
     "LockTimeout",
     "ObjectState",
     "PermanentError",

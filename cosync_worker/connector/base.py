@@ -20,7 +20,7 @@ from ..errors import Retry
 from ..events import Event
 from ..events.parsers import schedule_tick
 from ..hooks import ConnectorSpec, Context, PropertySpec, RouteSpec, ScheduleSpec, hookimpl
-from ..store import Lease, LockTimeout, Store, hold_lock
+from ..store import FencedStore, HeldLease, LockTimeout, Store, hold_lock
 from .clients import OpenClients
 from .cursor import Run, run_loop
 from .declarations import ClientDecl, Declaration, EveryDecl, OnDecl, RouteDecl, declaration_of
@@ -59,6 +59,7 @@ class Connector:
             raise TypeError(f"{type(self).__name__} must set the class attribute `name`")
         self._context: Context | None = None
         self._clients = OpenClients(self.name)
+        self._fenced: FencedStore | None = None
 
     # -- what handlers use -----------------------------------------------------------------------
     @property
@@ -74,7 +75,12 @@ class Connector:
 
     @property
     def store(self) -> Store:
-        return self.context.store
+        """The shared store; its writes are fenced, so a handler that lost a lease it holds stops before
+        writing (``LeaseLost``, a retry) instead of overwriting what the lease's new holder wrote."""
+        store = self.context.store
+        if self._fenced is None or self._fenced.unfenced is not store:
+            self._fenced = FencedStore(store)
+        return self._fenced  # type: ignore[return-value]
 
     @property
     def clients(self) -> dict[str, Any]:
@@ -114,12 +120,15 @@ class Connector:
     @asynccontextmanager
     async def lock(
         self, key: str, *, ttl_seconds: float = 30.0, wait_seconds: float = 15.0
-    ) -> AsyncIterator[Lease]:
-        """Hold ``<name>:<key>`` across every replica. If another worker holds it past ``wait_seconds`` the
-        event is retried once the holder's lease could have expired (a killed holder frees it by itself)."""
+    ) -> AsyncIterator[HeldLease]:
+        """Hold ``<name>:<key>`` across every replica, renewed while held (a slow body keeps it; a killed
+        holder frees it after ``ttl_seconds``). The body's store writes are fenced: if the lease is lost anyway
+        (the store unreachable for a whole TTL) the body stops with ``LeaseLost`` before its next write. If
+        another worker holds it past ``wait_seconds`` the event is retried once a killed holder's lease could
+        have expired."""
         try:
             async with hold_lock(
-                self.store, f"{self.name}:{key}", ttl_seconds, wait_seconds=wait_seconds
+                self.context.store, f"{self.name}:{key}", ttl_seconds, wait_seconds=wait_seconds
             ) as lease:
                 yield lease
         except LockTimeout as exc:

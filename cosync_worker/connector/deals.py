@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any, ClassVar
 
 from ..config import ConfigError
-from ..store import Lease
+from ..store import HeldLease
 from .base import Connector
 
 __all__ = ["DealConnector", "associated", "has_tag"]
@@ -53,9 +53,10 @@ class DealConnector(Connector):
             raise ConfigError([f"hubspot.access_token: required by the {self.name} connector"])
 
     @asynccontextmanager
-    async def deal_lock(self, deal_id: str, *, ttl_seconds: float = 60.0) -> AsyncIterator[Lease]:
+    async def deal_lock(self, deal_id: str, *, ttl_seconds: float = 20.0) -> AsyncIterator[HeldLease]:
         """The deal's lease: a webhook, a scheduled loop and an API job never interleave on one deal, on any
-        replica. A killed holder's lease expires after ``ttl_seconds``."""
+        replica. It is renewed while held, so ``ttl_seconds`` bounds only how long a killed holder blocks the
+        deal, not how long a flow may take."""
         async with self.lock(
             f"deal:{deal_id}", ttl_seconds=ttl_seconds, wait_seconds=ttl_seconds / 2
         ) as lease:

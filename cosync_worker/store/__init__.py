@@ -3,18 +3,23 @@
 from .base import AuditEntry, ConflictError, Lease, Store, StoreUnavailable, Versioned
 from .budget import acquire
 from .factory import create_store
-from .primitives import LockTimeout, hold_lock, update_versioned
+from .lease import FencedStore, HeldLease, LeaseLost, fence, hold_lock
+from .primitives import LockTimeout, update_versioned
 
 __all__ = [
     "AuditEntry",
     "ConflictError",
+    "FencedStore",
+    "HeldLease",
     "Lease",
+    "LeaseLost",
     "LockTimeout",
     "Store",
     "StoreUnavailable",
     "Versioned",
     "acquire",
     "create_store",
+    "fence",
     "hold_lock",
     "update_versioned",
 ]

@@ -1,32 +1,27 @@
 """What connectors build on instead of their own plumbing: a retried compare-and-set update of per-object
-state, and a lock that holds across replicas (a lease in the shared store), waited for with a bound.
+state and the argument checks both stores share. The lock that holds across replicas is in ``lease.py``.
 
 Both stores implement the raw operations (``read_versioned``/``write_versioned``, ``acquire_lease``/
-``renew_lease``/``release_lease``); this module holds the loops around them, written once for both.
+``renew_lease``/``release_lease``); this module and ``lease.py`` hold the loops around them, written once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-import time
-import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .base import ConflictError, Lease, Versioned
+from .base import ConflictError, Versioned
 
 if TYPE_CHECKING:
     from .base import Store
-    from .budget import Clock, Sleep
 
 __all__ = [
     "LockTimeout",
     "check_index_args",
     "check_lease_args",
     "check_version",
-    "hold_lock",
     "update_versioned",
 ]
 
@@ -86,36 +81,3 @@ async def update_versioned(
             continue
         return Versioned(new, version)
     raise AssertionError("unreachable")
-
-
-@asynccontextmanager
-async def hold_lock(
-    store: Store,
-    name: str,
-    ttl_seconds: float,
-    *,
-    wait_seconds: float,
-    owner: str | None = None,
-    clock: Clock = time.monotonic,
-    sleep: Sleep = asyncio.sleep,
-) -> AsyncIterator[Lease]:
-    """Hold the lock ``name`` for the body of an ``async with``: every replica on the same store is excluded.
-
-    Waits at most ``wait_seconds`` for a holder to release it (or for its lease to expire: a killed holder
-    frees the lock after ``ttl_seconds``), then raises :class:`LockTimeout`. The lease is released on exit
-    only if it is still ours. A body that may run longer than ``ttl_seconds`` must ``renew_lease``.
-    ``clock``/``sleep`` let tests drive time.
-    """
-    me = owner or uuid.uuid4().hex
-    start = clock()
-    pause = 0.01
-    while (lease := await store.acquire_lease(name, me, ttl_seconds)) is None:
-        waited = clock() - start
-        if waited >= wait_seconds:
-            raise LockTimeout(name, wait_seconds)
-        await sleep(min(pause * random.uniform(0.5, 1.0), wait_seconds - waited))
-        pause = min(pause * 2, 0.5)
-    try:
-        yield lease
-    finally:
-        await store.release_lease(name, me)

@@ -7,6 +7,7 @@ driven by the test's :class:`FakeClock`, never by sleeping."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import sys
 from pathlib import Path
@@ -16,9 +17,12 @@ import pytest
 
 from cosync_worker.store import (
     ConflictError,
+    FencedStore,
+    LeaseLost,
     LockTimeout,
     Store,
     Versioned,
+    fence,
     hold_lock,
     update_versioned,
 )
@@ -153,6 +157,65 @@ async def test_hold_lock_releases_when_the_body_fails(store: Store, make_store: 
         async with hold_lock(store, "job", 30, wait_seconds=0):
             raise RuntimeError("boom")
     assert await (await make_store()).acquire_lease("job", "next", 30) is not None
+
+
+async def _never(_: float) -> None:
+    """A heartbeat that never beats: the holder's renewals stop, as under a store it cannot reach."""
+    await asyncio.Event().wait()
+
+
+async def test_a_held_lease_is_renewed_past_its_ttl(
+    store: Store, make_store: MakeStore, clock: FakeClock
+) -> None:
+    # Each heartbeat moves the clock a third of the TTL on: the body outlives three TTLs, and nobody gets in.
+    other = await make_store()
+    async with hold_lock(
+        store, "deal:3", 10, wait_seconds=0, clock=clock, heartbeat_sleep=clock.sleep
+    ) as held:
+        start = clock()
+        async with asyncio.timeout(60):  # a generous bound: the heartbeat, not the machine, moves time
+            while clock() < start + 30:
+                await asyncio.sleep(0.01)
+        assert await other.acquire_lease("deal:3", "b", 10) is None
+        await fence()  # still ours: no LeaseLost
+        assert not held.lost
+    assert await other.acquire_lease("deal:3", "b", 10) is not None  # released on exit
+
+
+async def test_a_holder_that_lost_its_lease_stops_before_writing(
+    store: Store, make_store: MakeStore, clock: FakeClock
+) -> None:
+    other = await make_store()
+    fenced = FencedStore(store)
+    async with hold_lock(store, "deal:4", 10, wait_seconds=0, clock=clock, heartbeat_sleep=_never) as held:
+        await fenced.write_versioned("deal-state:4", {"by": "a"}, 0)  # ours: written
+        clock.advance(11)  # a's renewals never landed: its lease expires under it
+
+        async def second_holder() -> None:
+            async with hold_lock(other, "deal:4", 10, wait_seconds=0, clock=clock, heartbeat_sleep=_never):
+                await FencedStore(other).write_versioned("deal-state:4", {"by": "b"}, 1)
+
+        # Another replica: its own context, holding none of this task's leases
+        await asyncio.create_task(second_holder(), context=contextvars.Context())
+        with pytest.raises(LeaseLost, match=r"lock 'deal:4' was lost while held"):
+            await fenced.put_state("deal-other:4", {"by": "a"})
+        assert held.lost
+    assert (await store.read_versioned("deal-state:4")).value == {"by": "b"}
+    assert await store.get_state("deal-other:4") is None
+
+
+async def test_a_lease_taken_over_is_seen_lost_at_the_next_write(
+    store: Store, make_store: MakeStore, clock: FakeClock
+) -> None:
+    other = await make_store()
+    async with hold_lock(store, "deal:6", 10, wait_seconds=0, clock=clock, heartbeat_sleep=_never) as held:
+        clock.advance(11)
+        assert await other.acquire_lease("deal:6", "b", 10) is not None
+        clock.advance(-5)  # even where a's own clock still trusts it, the store says it is b's
+        with pytest.raises(LeaseLost):
+            await fence()
+        assert held.lost
+    assert await store.acquire_lease("deal:6", "a", 10) is None  # a's exit did not free b's lease
 
 
 # -- cursors: the existing bookmark, shared by replicas -------------------------------------------------
