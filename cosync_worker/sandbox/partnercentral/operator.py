@@ -18,7 +18,7 @@ input), 404 (unknown engagement/opportunity/context) or 409 (the engagement's st
 * ``POST /_sandbox/engagements/{id}/snapshots`` ``{"opportunity_id", "template"?, "created_by"?}`` - a
   member shares a snapshot of an opportunity into the engagement (``template`` defaults to
   ``AwsOpportunitySummaryFullView``, ``created_by`` to ``"aws"``, which must be a member); the opportunity is
-  associated with the engagement if it was not. Publishes ``Resource Snapshot Created`` and ``Engagement
+  associated with the engagement if it was not (400 if it belongs to another one). Publishes ``Resource Snapshot Created`` and ``Engagement
   Resource Snapshot Created``. → ``{"arn", "revision", "events"}``.
 * ``POST /_sandbox/engagements/{id}/context`` ``{"payload": {"CustomerProject": {...}} | {"Lead": {...}},
   "context_id"?, "modified_by"?}`` - AWS (default ``"aws"``) or a member changes a context; ``payload`` is
@@ -39,8 +39,8 @@ from aiohttp import web
 
 from .engagement_writes import update_context
 from .protocol import ApiError, iso, service_model, validate_value
-from .records import AWS_ACCOUNT, add_context, add_member, associate
-from .snapshots import SNAPSHOT_TEMPLATES, take_snapshot
+from .records import AWS_ACCOUNT, add_context, add_member
+from .snapshots import SNAPSHOT_TEMPLATES, claim, take_snapshot
 
 if TYPE_CHECKING:
     from .app import PartnerCentralEmulator
@@ -217,7 +217,7 @@ class _Operator:
         record = store.opportunities.get(opp_id)
         if record is None:
             raise _Refused(f"opportunity {opp_id!r} not found in {store.name}", 404)
-        associate(store, engagement, record["Id"], by)
+        claim(store, engagement, record, by)
         snapshot = await take_snapshot(self.em, store, engagement, record, template, created_by=by)
         return {
             "arn": snapshot["Arn"],

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .opportunities import find_opportunity
 from .protocol import ApiError, FieldError, conflict, now_ms, serialize, service_model, validation_error
-from .records import find_engagement, find_job
+from .records import associate, find_engagement, find_job
 from .state import CatalogState, new_suffix, page, sort_records
 
 if TYPE_CHECKING:
@@ -46,12 +46,21 @@ def check_template(template: str) -> None:
         )
 
 
-def check_associated(engagement: dict[str, Any], record: dict[str, Any]) -> None:
-    if record["Id"] not in engagement["Opportunities"]:
+def claim(store: CatalogState, engagement: dict[str, Any], record: dict[str, Any], by: str) -> None:
+    """A snapshot puts its resource in the engagement: associations are "between resources and engagements
+    where the caller ... has at least one snapshot in the engagement"
+    (https://docs.aws.amazon.com/partner-central/latest/APIReference/API_ListEngagementResourceAssociations.html).
+    An opportunity belongs to one engagement, as StartEngagementFromOpportunityTask enforces."""
+    other = next(
+        (e for e in store.engagements.values() if record["Id"] in e["Opportunities"] and e is not engagement),
+        None,
+    )
+    if other is not None:
         raise validation_error(
-            f"Opportunity {record['Id']} is not associated with engagement {engagement['Id']}",
-            [FieldError("ResourceIdentifier", "is not part of the engagement", "INVALID_RESOURCE_STATE")],
+            f"Opportunity {record['Id']} belongs to engagement {other['Id']}, not {engagement['Id']}",
+            [FieldError("ResourceIdentifier", "is part of another engagement", "INVALID_RESOURCE_STATE")],
         )
+    associate(store, engagement, record["Id"], by)
 
 
 def _payload(em: PartnerCentralEmulator, record: dict[str, Any], template: str) -> dict[str, Any]:
@@ -208,7 +217,7 @@ async def create_resource_snapshot(em: PartnerCentralEmulator, p: dict[str, Any]
     engagement = find_engagement(em, store.name, p["EngagementIdentifier"])
     record = find_opportunity(em, p, "ResourceIdentifier")
     check_template(p["ResourceSnapshotTemplateIdentifier"])
-    check_associated(engagement, record)
+    claim(store, engagement, record, em.account_id)
     snapshot = await take_snapshot(em, store, engagement, record, p["ResourceSnapshotTemplateIdentifier"])
     store.client_tokens[token_key] = snapshot["Arn"]
     return snapshot
@@ -256,7 +265,7 @@ async def create_resource_snapshot_job(em: PartnerCentralEmulator, p: dict[str, 
     engagement = find_engagement(em, store.name, p["EngagementIdentifier"])
     record = find_opportunity(em, p, "ResourceIdentifier")
     check_template(p["ResourceSnapshotTemplateIdentifier"])
-    check_associated(engagement, record)
+    claim(store, engagement, record, em.account_id)
     job = new_job(em, store, engagement, record, p["ResourceSnapshotTemplateIdentifier"], p.get("Tags"))
     store.client_tokens[token_key] = job["Id"]
     return job
