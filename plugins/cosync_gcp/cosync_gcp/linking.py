@@ -28,10 +28,14 @@ from .sync import DealState
 if TYPE_CHECKING:
     from .sync import LeadSync
 
-__all__ = ["differences", "gcp_linker"]
+__all__ = ["InterruptedCreation", "differences", "gcp_linker"]
 
 ID_PROPERTY = "gcp_lead_name"
 OPPORTUNITY_PROPERTY = "gcp_opportunity_id"
+
+
+class InterruptedCreation(Exception):
+    """A lead creation was cut short before its answer was recorded: a person must name the lead."""
 
 
 def _adopted(connector: LeadSync, props: Any) -> DealState | None:
@@ -74,17 +78,32 @@ def differences(props: Any, record: RemoteRecord, settings: GcpConfig) -> dict[s
 def gcp_linker(connector: LeadSync) -> LinkerSpec:
     settings = connector.settings
 
+    async def settled(deal_id: str) -> DealState:
+        state = (await connector.deals.read(deal_id)).value
+        if state.status == "creating":
+            # Reported as failed, not done: each rerun tries to adopt the lead again and never creates one.
+            raise InterruptedCreation(
+                f"the lead of deal {deal_id} is in doubt; see the deal's gcp_sync_error"
+            )
+        return state
+
     async def link(deal_id: str, props: Any, record: RemoteRecord | None) -> None:
         adopted = _adopted(connector, props)
         if adopted is None:
             return
         async with connector.deal_lock(deal_id):
             known = (await connector.deals.read(deal_id)).value
-            if known.lead_name or known.opportunity_name or known.status == "creating":
-                return  # the connector got here first (or a creation is in doubt: never overwritten)
-            await connector.deals.update(
-                deal_id, lambda s: s if (s.lead_name or s.opportunity_name) else adopted
-            )
+            if known.lead_name or known.opportunity_name:
+                return  # the connector got here first
+            if known.status != "creating":
+                await connector.deals.update(
+                    deal_id, lambda s: s if (s.lead_name or s.opportunity_name) else adopted
+                )
+                return
+        # A creation in doubt: the connector's own flow adopts the named lead only once Google shows it is
+        # this deal's (recovery.interrupted_lead), never by overwriting the state here.
+        await connector.deal_created(deal_id)
+        await settled(deal_id)
 
     async def opportunity_of(deal_id: str, props: Any) -> str | None:
         known = (await connector.deals.read(deal_id)).value.opportunity_name
@@ -138,7 +157,7 @@ def gcp_linker(connector: LeadSync) -> LinkerSpec:
 
     async def create_remote(deal_id: str) -> str | None:
         await connector.deal_created(deal_id)
-        return (await connector.deals.read(deal_id)).value.lead_name
+        return (await settled(deal_id)).lead_name
 
     return LinkerSpec(
         connector=connector.name,

@@ -28,12 +28,12 @@ from .mapping import (
     PATCHABLE_DEAL_PROPERTIES,
     LeadInputError,
     changed_deal_fields,
-    external_id,
     google_changes,
     lead_body,
     opportunity_patch,
     opportunity_to_hubspot,
 )
+from .recovery import interrupted_lead
 
 __all__ = ["REFRESH", "DealState", "LeadSync", "change_key"]
 
@@ -102,17 +102,17 @@ class LeadSync(DealConnector):
             if not state.get("opportunity_name"):
                 await self._link(deal_id, state)
             return
-        if state and state.get("status") == "creating":
-            # A previous attempt died between leads.create and recording its answer. Google has no lookup
-            # by externalSystemId, so creating again could duplicate the lead: stop and say so.
-            await self.set_error(
-                deal_id,
-                "lead creation was interrupted; check the Partners portal for a lead with externalSystemId "
-                f"{external_id(deal_id)} and set gcp_lead_name, or clear the cosync state to retry",
-            )
-            return
         deal = await self.hubspot.get("deals", deal_id, properties=DEAL_PROPERTIES)
         props: dict[str, Any] = deal.get("properties") or {}
+        if state and state.get("status") == "creating":
+            # A previous attempt died between leads.create and recording its answer: never create again
+            # (a second lead); adopt the lead named on the deal once Google shows it is this deal's.
+            lead_name, why_not = await interrupted_lead(self.google, deal_id, props)
+            if lead_name is None:
+                await self.set_error(deal_id, why_not)
+                return
+            await self._created(deal_id, props, lead_name)
+            return
         if not has_tag(props.get("dealname"), self.settings.deal_tag):
             return
         if props.get("gcp_lead_name"):
@@ -148,14 +148,17 @@ class LeadSync(DealConnector):
             # Refused with 429/5xx or unreachable (Retry): no lead was recorded, so trying again is safe.
             await self._save(deal_id, {"status": "retry"})
             raise
+        await self._created(deal_id, props, lead["name"])
+
+    async def _created(self, deal_id: str, props: dict[str, Any], lead_name: str) -> None:
         snapshot = {p: props.get(p) for p in ("amount", "closedate")}
-        state = {"status": "lead_created", "lead_name": lead["name"], "hubspot": snapshot}
+        state = {"status": "lead_created", "lead_name": lead_name, "hubspot": snapshot}
         # Recorded before HubSpot hears of it or the event is acknowledged: a redelivery finds it here.
         await self._save(deal_id, state)
         await self.hubspot.update(
             "deals",
             deal_id,
-            {"gcp_lead_name": lead["name"], "gcp_sync_status": "lead_created", "gcp_sync_error": ""},
+            {"gcp_lead_name": lead_name, "gcp_sync_status": "lead_created", "gcp_sync_error": ""},
         )
         await self._link(deal_id, state)
 
