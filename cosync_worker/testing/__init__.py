@@ -19,6 +19,7 @@ if not MISSING:
     from .hubspot import *  # noqa: F403
     from .moto import *  # noqa: F403
     from .partnercentral import *  # noqa: F403
+    from .ports import *  # noqa: F403
     from .waiting import *  # noqa: F403
 
 

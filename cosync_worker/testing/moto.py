@@ -25,15 +25,14 @@ def moto_endpoint() -> Iterator[str]:
     """URL of a ``ThreadedMotoServer`` on 127.0.0.1 (dummy AWS credentials set for the session)."""
     from moto.server import ThreadedMotoServer
 
-    from ..sandbox.stack import free_port
-
     saved = {k: os.environ.get(k) for k in _DUMMY_ENV}
     os.environ.update(_DUMMY_ENV)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    # Port 0: the server binds a port the kernel picks. A port found free and then released could be taken by
+    # a parallel test (pytest-xdist) before moto binds it.
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{server.get_host_and_port()[1]}"
     finally:
         server.stop()
         for key, value in saved.items():
@@ -80,15 +79,12 @@ def serialized_moto_endpoint(moto_endpoint: str) -> Iterator[str]:
     )
     from werkzeug.serving import make_server
 
-    from ..sandbox.stack import free_port
-
-    port = free_port()
     app = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
-    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         thread.join(10)

@@ -1,4 +1,4 @@
-"""moto's server in a process of its own: ``python -m cosync_worker.testing.moto_process --port P [--serialized]``.
+"""moto's server in a process of its own: ``python -m cosync_worker.testing.moto_process [--port P] [--serialized]``.
 
 The in-process ``ThreadedMotoServer`` shares the test process's interpreter lock with the emulators and the
 relay. For most tests that is fine; under the fault suite's load (three replicas polling SQS and drawing on
@@ -9,6 +9,7 @@ Two of moto's SQS costs are trimmed here, both invisible to a client (see :func:
 
 ``--serialized`` answers one request at a time (see :class:`cosync_worker.testing.moto._OneRequestAtATime`):
 for DynamoDB shared by several processes, never for SQS (a long poll would hold up every other request).
+Without ``--port`` (or with 0) it binds a port the kernel picks and prints it in its first line.
 """
 
 from __future__ import annotations
@@ -31,11 +32,12 @@ import aiohttp
 __all__ = ["moto_process"]
 
 _READY_TIMEOUT = 60.0
+_LISTENING = "moto listening on 127.0.0.1:"
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--serialized", action="store_true")
     args = parser.parse_args(argv)
     from moto.moto_server.werkzeug_app import (
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _leave)
     parent = os.getppid()
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
-    print(f"moto listening on 127.0.0.1:{args.port}", flush=True)
+    print(f"{_LISTENING}{server.server_port}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
 
@@ -120,18 +122,16 @@ def _kept_for(seconds: float, name: str, compute: Callable[[Any], int]) -> Calla
 
 @contextlib.asynccontextmanager
 async def moto_process(*, serialized: bool = False) -> AsyncIterator[str]:
-    """Start moto's server in a child process on a free loopback port; yields its URL once it answers."""
-    from ..sandbox.stack import free_port
-
-    port = free_port()
-    cmd = [sys.executable, "-m", "cosync_worker.testing.moto_process", "--port", str(port)]
+    """Start moto's server in a child process on a loopback port it binds itself (a port found free here and
+    released could be taken by a parallel test before the child binds it); yields its URL once it answers."""
+    cmd = [sys.executable, "-m", "cosync_worker.testing.moto_process"]
     if serialized:
         cmd.append("--serialized")
     proc = await asyncio.create_subprocess_exec(
-        *cmd, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        *cmd, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
     )
-    url = f"http://127.0.0.1:{port}"
     try:
+        url = await _listening_url(proc)
         await _wait_ready(url, proc)
         yield url
     finally:
@@ -142,6 +142,18 @@ async def moto_process(*, serialized: bool = False) -> AsyncIterator[str]:
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
+
+
+async def _listening_url(proc: asyncio.subprocess.Process) -> str:
+    """The URL in the child's first line (the only one it prints)."""
+    assert proc.stdout is not None
+    try:
+        line = (await asyncio.wait_for(proc.stdout.readline(), _READY_TIMEOUT)).decode()
+    except TimeoutError:
+        raise RuntimeError(f"moto server printed no port within {_READY_TIMEOUT:.0f}s") from None
+    if not line.startswith(_LISTENING):
+        raise RuntimeError(f"moto server exited with {await proc.wait()} before listening")
+    return f"http://127.0.0.1:{int(line[len(_LISTENING) :])}"
 
 
 async def _wait_ready(url: str, proc: asyncio.subprocess.Process) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 
 import pytest
@@ -13,6 +12,7 @@ from cosync_worker.errors import PermanentError, Retry
 from cosync_worker.hubspot import HubSpotClient, HubSpotError
 from cosync_worker.metrics import REMOTE_CALLS
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
+from cosync_worker.testing.ports import refused_port
 
 from .conftest import TOKEN, observe
 from .faults import FaultServer
@@ -70,12 +70,10 @@ async def test_persistent_server_error_becomes_retry() -> None:
 
 
 async def test_connection_refused_becomes_retry() -> None:
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    async with HubSpotClient(f"http://127.0.0.1:{port}", TOKEN, max_retries=1, backoff_base=0.01) as hs:
-        with pytest.raises(Retry, match="ClientConnectorError|ClientOSError"):
-            await hs.get("deals", "1")
+    with refused_port() as port:
+        async with HubSpotClient(f"http://127.0.0.1:{port}", TOKEN, max_retries=1, backoff_base=0.01) as hs:
+            with pytest.raises(Retry, match="ClientConnectorError|ClientOSError"):
+                await hs.get("deals", "1")
     assert hs.calls[GET_ONE] == 2
 
 

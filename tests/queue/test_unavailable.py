@@ -11,7 +11,7 @@ import pytest
 from cosync_worker.queue import Message, Queue, QueueUnavailable
 from cosync_worker.queue.local import LocalQueue
 from cosync_worker.queue.sqs import SqsQueue
-from cosync_worker.sandbox.stack import free_port
+from cosync_worker.testing.ports import refused_port
 
 _STRAY = Message(id="m", body="x", receipt="r", receive_count=1, group="g")
 
@@ -23,11 +23,12 @@ async def gone(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
         yield LocalQueue(tmp_path / "missing-dir" / "queue.db")
         return
     request.getfixturevalue("moto_endpoint")  # only for the dummy credentials it sets
-    endpoint = f"http://127.0.0.1:{free_port()}"  # bound then released: nothing listens there
-    queue = SqsQueue(f"{endpoint}/123456789012/nowhere.fifo", endpoint_url=endpoint, max_attempts=1)
-    await queue.open()
-    yield queue
-    await queue.close()
+    with refused_port() as port:
+        endpoint = f"http://127.0.0.1:{port}"
+        queue = SqsQueue(f"{endpoint}/123456789012/nowhere.fifo", endpoint_url=endpoint, max_attempts=1)
+        await queue.open()
+        yield queue
+        await queue.close()
 
 
 async def test_backend_gone_raises_queue_unavailable(gone: Queue) -> None:
