@@ -18,6 +18,8 @@ from test_partnercentral_emulator import FUTURE, TIMEOUT, boto3_client, call, op
 from test_partnercentral_emulator_engagements import operator
 
 from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
+from cosync_worker.sandbox.partnercentral import throttle as pc_throttle
+from cosync_worker.testing.clock import drive_time
 
 MODEL = get_session().get_service_model("partnercentral-selling")
 
@@ -512,3 +514,50 @@ async def test_pagination_with_boto3_paginators(partnercentral_emulator: Partner
     assert [len(p) for p in members] == [4, 4, 2]
     bad = await error(client.list_engagements, Catalog="Sandbox", NextToken="not-a-token")
     assert bad["Error"]["Code"] == "ValidationException"
+
+
+async def test_engagement_writes_share_the_one_write_per_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = drive_time(monkeypatch, pc_throttle)  # the quota's clock, so no step depends on machine speed
+    async with PartnerCentralEmulator(write_rate=1.0, read_rate=10.0) as em:
+        assert isinstance(em, PartnerCentralEmulator)
+        client = boto3_client(em)
+        created = await new_engagement(client)
+        ident = {"Catalog": "Sandbox", "EngagementIdentifier": created["Id"]}
+        for fn, kwargs in (
+            (
+                client.create_engagement_context,
+                {**ident, "ClientToken": "c", "Type": "Lead", "Payload": LEAD},
+            ),
+            (
+                client.create_resource_snapshot_job,
+                {
+                    **ident,
+                    "ClientToken": "j",
+                    "ResourceType": "Opportunity",
+                    "ResourceIdentifier": "O1",
+                    "ResourceSnapshotTemplateIdentifier": "OpportunitySummaryView",
+                },
+            ),
+            (
+                client.start_opportunity_from_engagement_task,
+                {
+                    "Catalog": "Sandbox",
+                    "Identifier": created["Id"],
+                    "ClientToken": "t",
+                    "ContextIdentifier": "1",
+                },
+            ),
+            (
+                client.create_engagement,
+                {"Catalog": "Sandbox", "ClientToken": "e-2", "Title": "t", "Description": "d"},
+            ),
+        ):
+            throttled = await error(fn, **kwargs)
+            assert throttled["Error"]["Code"] == "ThrottlingException", fn
+        # reads have their own bucket
+        assert (await call(client.get_engagement, Catalog="Sandbox", Identifier=created["Id"]))[
+            "Id"
+        ] == created["Id"]
+        clock.advance(1.0)
+        await call(client.create_engagement_context, **ident, ClientToken="c", Type="Lead", Payload=LEAD)
+        assert em.max_write_rate_observed == 1.0
