@@ -79,6 +79,7 @@ class AwsConfig(BaseModel):
     notify_score_changes: Literal["any", "up", "down", "none"] = "any"
     fallback_solution_id: str | None = None
     solution_cache_seconds: float = Field(3600, ge=0)
+    push_notes: bool = True  # seed 001 §1: a note on the deal per push naming what was sent
     task_poll_seconds: float = Field(1.0, gt=0)
     task_timeout_seconds: float = Field(120, gt=0)
     conflicts: ConflictRules = Field(default_factory=ConflictRules)

@@ -100,7 +100,9 @@ def _connect_queue(emulator: Any, queue: Any) -> None:
 
 @hookimpl
 def cosync_notice_kinds() -> list[NoticeKindSpec]:
-    return [NoticeKindSpec("aws", "AWS")]
+    from .notices import NOTICE_KINDS  # the seed 004 entries plus AWS's own (engagement levels, sync errors)
+
+    return [NOTICE_KINDS]
 
 
 @hookimpl

@@ -15,16 +15,16 @@ from typing import Any
 from cosync_worker.errors import PermanentError, Retry
 from cosync_worker.logs import get_logger
 
-from . import audit
+from . import audit, notices
 from .client import PartnerCentralError, Priority
 from .conflict_flow import settle_reverse
 from .conflict_rules import CONFLICT_FIELDS, PATH_FIELDS
 from .deps import Deps
 from .hubspot_side import add_note
-from .mapping import client_token, hubspot_view, owned_from_hubspot, owned_view
+from .mapping import client_token, hubspot_view, owned_from_hubspot, owned_view, sync_stamp
 from .state import DealState, invitation_key, opportunity_key, replace
 
-__all__ = ["accept_invitation", "poll_invitations", "reconcile", "reverse_sync"]
+__all__ = ["accept_invitation", "adopt_opportunity", "poll_invitations", "reconcile", "reverse_sync"]
 
 log = get_logger("cosync.aws")
 
@@ -33,6 +33,7 @@ _LABELS = {
     "closedate": "close date",
     "aws_review_status": "review status",
     "aws_next_steps": "next steps",
+    "aws_review_comments": "AWS feedback",
 }
 RECONCILE_OVERLAP = timedelta(seconds=60)
 # Deal -> company, HUBSPOT_DEFINED "Primary" (5):
@@ -72,12 +73,21 @@ async def _deal_for(deps: Deps, opp_id: str) -> str | None:
     return deal_id
 
 
-async def reverse_sync(deps: Deps, opp_id: str, record: dict[str, Any] | None = None) -> dict[str, str]:
+async def reverse_sync(
+    deps: Deps,
+    opp_id: str,
+    record: dict[str, Any] | None = None,
+    *,
+    created: bool = False,
+) -> dict[str, str]:
     """Write what AWS changed on the opportunity to its deal, with a note naming the changes; returns the
     properties written. A change cosync itself made is recognised (last synced view and the deal's current
-    values) and never echoed back, so HubSpot <-> AWS cannot ping-pong."""
+    values) and never echoed back, so HubSpot <-> AWS cannot ping-pong. ``created``: the event was
+    ``Opportunity Created``, so an opportunity no deal knows becomes one (:func:`adopt_opportunity`)."""
     deal_id = await _deal_for(deps, opp_id)
     if deal_id is None:
+        if created:
+            await adopt_opportunity(deps, opp_id)
         return {}
     async with deps.deal_lock(deal_id):
         changes, push = await _reverse_sync_locked(deps, deal_id, opp_id, record)
@@ -101,6 +111,8 @@ async def _reverse_sync_locked(
         # the lock decides. An unchanged opportunity still costs no read.
         record = None
     current = record or await deps.pc.call("GetOpportunity", Priority.UPDATE, Identifier=opp_id)
+    # Before the diff, which a push of the rep's may have emptied (it records AWS's status as synced too).
+    await _tell_review(deps, deal_id, opp_id, current)
     view = hubspot_view(current, deps.config)
     if time.time() - (state.submitting or 0) < deps.config.task_timeout_seconds + 60:
         # cosync's own submission is under way: the review status moves because of it, and the submission
@@ -133,7 +145,7 @@ async def _reverse_sync_locked(
     )
     changes = {k: v for k, v in changes.items() if k not in settled.skip}
     if changes:
-        await deps.hs.update("deals", deal_id, changes)
+        await deps.hs.update("deals", deal_id, {**changes, **sync_stamp("AWS")})
     held = {CONFLICT_FIELDS[k] for k in settled.skip if k in CONFLICT_FIELDS} - set(settled.base)
 
     def synced(st: DealState) -> DealState:
@@ -174,6 +186,19 @@ async def _reverse_sync_locked(
         )
         log.info("aws_reverse_sync", deal_id=deal_id, opportunity_id=opp_id, changed=sorted(changes))
     return changes, bool(settled.base)
+
+
+async def _tell_review(deps: Deps, deal_id: str, opp_id: str, record: dict[str, Any]) -> None:
+    """The review status's notices (seed 004: Approved / Action Required HIGH, Rejected MEDIUM, with AWS's
+    comments; submission confirmed), each once: see :mod:`.notices`."""
+    told = notices.Told(deps.store, opp_id)
+    before = await told.read()
+    found, after = notices.review_notices(
+        deal_id, opp_id, record, before, deps.config.submission.involvement_type
+    )
+    if after != before:
+        await notices.send(deps.notifier, found, deps.hs)
+        await told.write(after)
 
 
 async def reconcile(deps: Deps, since: datetime | None) -> int:
@@ -266,21 +291,54 @@ async def _accept_and_create(deps: Deps, invitation_id: str, st: dict[str, Any])
         done = await _wait_task(deps, str(st["task_id"]))
         st["opportunity_id"] = done["OpportunityId"]
         await deps.store.put_state(key, st)
-    return await _create_deal(deps, invitation_id, str(st["opportunity_id"]))
+    return await _create_deal(deps, str(st["opportunity_id"]), invitation_id=invitation_id)
 
 
-async def _create_deal(deps: Deps, invitation_id: str, opp_id: str) -> str:
-    found = await deps.hs.search_all(
-        "deals",
-        filter_groups=[
+async def _create_deal(
+    deps: Deps, opp_id: str, *, invitation_id: str | None = None, opp: dict[str, Any] | None = None
+) -> str:
+    """The deal (tagged, with the customer as its company) for an opportunity that came from AWS: an accepted
+    invitation, or an opportunity someone else created (``invitation_id`` None). One per opportunity, under a
+    store lock: ``GetOpportunity`` does not say where an opportunity came from, so the ``Opportunity Created``
+    event of an invitation's opportunity may reach :func:`adopt_opportunity` before the acceptance recorded
+    it; both paths then make and tell of the same one deal. The store's mapping, then a search by the ids the
+    deal carries, come first, so a retry after a crash creates no second deal."""
+    lock = f"aws:deal-lock:{opp_id}"
+    if not await deps.store.claim_key(lock, 60):
+        raise Retry("another worker is making this opportunity's deal", defer=10)
+    try:
+        return await _create_deal_locked(deps, opp_id, invitation_id, opp)
+    finally:
+        await deps.store.release_key(lock)
+
+
+async def _existing_deal(deps: Deps, opp_id: str, invitation_id: str | None) -> str | None:
+    mapped = await deps.store.get_state(opportunity_key(opp_id))
+    if mapped and mapped.get("deal_id"):
+        return str(mapped["deal_id"])
+    groups = [{"filters": [{"propertyName": "aws_opportunity_id", "operator": "EQ", "value": opp_id}]}]
+    if invitation_id:
+        groups.append(
             {"filters": [{"propertyName": "aws_invitation_id", "operator": "EQ", "value": invitation_id}]}
-        ],
-        properties=["aws_invitation_id"],
-        limit=1,
+        )
+    found = await deps.hs.search_all(
+        "deals", filter_groups=groups, properties=["aws_opportunity_id"], limit=1
     )
-    opp = await deps.pc.call("GetOpportunity", Priority.CREATE, Identifier=opp_id)
-    if found:
-        return str(found[0]["id"])
+    return str(found[0]["id"]) if found else None
+
+
+async def _create_deal_locked(
+    deps: Deps, opp_id: str, invitation_id: str | None, opp: dict[str, Any] | None
+) -> str:
+    tell = notices.new_opportunity_notice
+    existing = await _existing_deal(deps, opp_id, invitation_id)
+    if existing is not None:
+        if invitation_id:  # adopted from its event before the acceptance finished: say where it came from
+            await deps.hs.update("deals", existing, {"aws_invitation_id": invitation_id})
+        await deps.store.put_state(opportunity_key(opp_id), {"deal_id": existing})
+        await notices.send(deps.notifier, [tell(existing, opp_id, opp_id, invitation_id)], deps.hs)
+        return existing
+    opp = opp or await deps.pc.call("GetOpportunity", Priority.CREATE, Identifier=opp_id)
     account = (opp.get("Customer") or {}).get("Account") or {}
     project = opp.get("Project") or {}
     company_props = {
@@ -291,13 +349,17 @@ async def _create_deal(deps: Deps, invitation_id: str, opp_id: str) -> str:
     company = await deps.hs.create("companies", {k: v for k, v in company_props.items() if v})
     view = hubspot_view(opp, deps.config)
     spend = (project.get("ExpectedCustomerSpend") or [{}])[0]
+    title = project.get("Title") or account.get("CompanyName") or opp_id
     deal_props: dict[str, Any] = {
-        "dealname": f"{project.get('Title') or account.get('CompanyName') or opp_id} {deps.config.deal_tag}",
-        "aws_invitation_id": invitation_id,
+        "dealname": f"{title} {deps.config.deal_tag}",
         "aws_opportunity_id": opp_id,
+        "aws_opportunity_title": str(title),
         "aws_sync_status": "synced",
         **view,
+        **sync_stamp("AWS"),
     }
+    if invitation_id:
+        deal_props["aws_invitation_id"] = invitation_id
     if project.get("CustomerBusinessProblem"):
         deal_props["description"] = project["CustomerBusinessProblem"]
     if spend.get("Amount"):
@@ -316,30 +378,62 @@ async def _create_deal(deps: Deps, invitation_id: str, opp_id: str) -> str:
     owned = owned_from_hubspot({k: str(v) for k, v in deal_props.items()}, company_props, [], deps.config)
     await deps.store.put_state(opportunity_key(opp_id), {"deal_id": deal_id})
     await deps.deals.update(deal_id, replace(DealState(opportunity_id=opp_id, owned=owned, hubspot=view)))
+    calls = ["GetOpportunity", "hubspot.companies.create", "hubspot.deals.create"]
     await audit.record(
         deps.store,
         opp_id,
-        "invitation_accepted",
+        "invitation_accepted" if invitation_id else "opportunity_adopted",
         audit.SYSTEM_HUBSPOT,
         deal_id,
-        [
-            "StartEngagementByAcceptingInvitationTask",
-            "GetOpportunity",
-            "hubspot.companies.create",
-            "hubspot.deals.create",
-        ],
-        invitation_id=invitation_id,
+        ["StartEngagementByAcceptingInvitationTask", *calls] if invitation_id else calls,
+        invitation_id=invitation_id,  # None is left out of the entry
         changes={k: {"old": None, "new": v} for k, v in sorted(deal_props.items())},
         remote_changes={p: {"old": None, "new": v} for p, v in owned_view(opp).items()},
     )
-    await add_note(
-        deps.hs,
-        deal_id,
-        f"AWS referral accepted by cosync: invitation {invitation_id}, opportunity {opp_id} "
-        f"({deps.config.catalog} catalog).",
-    )
-    log.info("aws_invitation_accepted", invitation_id=invitation_id, opportunity_id=opp_id, deal_id=deal_id)
+    # The notice's note is the deal's note (seed 004): one, whichever path made the deal.
+    await notices.send(deps.notifier, [tell(deal_id, opp_id, opp_id, invitation_id, str(title))], deps.hs)
+    log.info("aws_deal_from_aws", invitation_id=invitation_id, opportunity_id=opp_id, deal_id=deal_id)
     return deal_id
+
+
+def created_elsewhere(record: dict[str, Any]) -> bool:
+    """Pure: whether cosync's push flow did not make the opportunity (a colleague in Partner Central, another
+    partner of a multi-partner engagement, an AWS referral). cosync's own carry ``hubspot-deal-<id>``: their
+    creation may still be recording it under the deal's lock, and must not get a second deal."""
+    ident = str(record.get("PartnerOpportunityIdentifier") or "")
+    return not ident.startswith("hubspot-deal-")
+
+
+async def _aws_referral(deps: Deps, opp_id: str) -> bool:
+    """Whether AWS referred the opportunity (``GetAwsOpportunitySummary``'s ``Origin``; ``GetOpportunity``
+    does not say): those arrive as invitations, whose flow (7) makes their deal and tells the rep."""
+    try:
+        summary = await deps.pc.call(
+            "GetAwsOpportunitySummary", Priority.CREATE, RelatedOpportunityIdentifier=opp_id
+        )
+    except PartnerCentralError as exc:
+        if exc.code == "ResourceNotFoundException":
+            return False  # AWS has no view of it: a partner's own opportunity
+        raise
+    return bool(summary.get("Origin") == "AWS Referral")
+
+
+async def adopt_opportunity(deps: Deps, opp_id: str) -> str | None:
+    """Seed 000 §3: an ``Opportunity Created`` event for an opportunity no deal knows becomes a HubSpot deal
+    (one, under a store lock like the invitation's), and the rep is told."""
+    lock = f"aws:adopt-lock:{opp_id}"
+    if not await deps.store.claim_key(lock, 60):
+        raise Retry("another worker is adopting this opportunity", defer=10)
+    try:
+        mapped = await deps.store.get_state(opportunity_key(opp_id))
+        if mapped and mapped.get("deal_id"):
+            return str(mapped["deal_id"])
+        opp = await deps.pc.call("GetOpportunity", Priority.CREATE, Identifier=opp_id)
+        if not created_elsewhere(opp) or await _aws_referral(deps, opp_id):
+            return None
+    finally:
+        await deps.store.release_key(lock)
+    return await _create_deal(deps, opp_id, opp=opp)
 
 
 async def poll_invitations(deps: Deps) -> list[str]:

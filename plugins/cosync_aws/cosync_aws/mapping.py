@@ -14,7 +14,8 @@ omitted, the API assumes that the field is set to null").
 from __future__ import annotations
 
 import copy
-from datetime import date
+import re
+from datetime import UTC, date, datetime
 from typing import Any
 
 from .config import AwsConfig
@@ -22,12 +23,14 @@ from .config import AwsConfig
 __all__ = [
     "ACTION_REQUIRED_OPEN",
     "AWS_LIFECYCLE_FIELDS",
+    "CLEARABLE_PATHS",
     "DEAL_PROPERTIES",
     "FROZEN_AFTER_APPROVAL",
     "LOCKED_REVIEW_STATUSES",
     "PARTNER_FIELDS",
     "client_token",
     "create_request",
+    "e164",
     "has_tag",
     "hubspot_view",
     "industry_label",
@@ -37,6 +40,8 @@ __all__ = [
     "owned_view",
     "review_rules",
     "strip_tag",
+    "sync_stamp",
+    "with_cleared",
 ]
 
 DEAL_PROPERTIES = (
@@ -88,6 +93,29 @@ FROZEN_AFTER_APPROVAL = (
     "Customer.Account.Address.StateOrRegion",
     "Customer.Account.Duns",
 )
+# Optional fields a rep may empty in HubSpot (seed 002 §1, the GDPR case): the owned view holds None for
+# them, and an update leaves them out of the request, which is how UpdateOpportunity clears a field (a full
+# replace: "If any field is omitted, the API assumes that the field is set to null"). The required ones
+# (title, problem, stage, close date, spend, company name, country, industry, website) are never cleared.
+CLEARABLE_PATHS = (
+    "Customer.Account.Address.City",
+    "Customer.Account.Address.StateOrRegion",
+    "Customer.Account.Address.PostalCode",
+    "Customer.Account.Address.StreetAddress",
+    "Customer.Contacts",
+)
+# Contact.Phone in botocore's model: pattern ``\+[1-9]\d{1,14}`` (E.164).
+_E164 = re.compile(r"\+[1-9]\d{1,14}")
+_CALLING_CODES = {
+    "US": "1",
+    "CA": "1",
+    "GB": "44",
+    "DE": "49",
+    "FR": "33",
+    "AU": "61",
+    "IN": "91",
+    "JP": "81",
+}
 # CustomerBusinessProblem: "Minimum length of 20" in the API reference.
 MIN_PROBLEM_LENGTH = 20
 
@@ -171,13 +199,45 @@ def _amount(deal: dict[str, Any]) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".") if value >= 0 else ""
 
 
+def e164(phone: str, country_code: str = "US") -> str | None:
+    """Pure: a HubSpot phone as Partner Central accepts it (E.164), or None when it cannot be made one.
+    ``+1 (555) 010-0199`` and ``555-010-0199`` (US) both give ``+15550100199``; ``00 49 30 1234`` gives
+    ``+49301234``; a national number of a country without a known calling code is left out, not guessed."""
+    raw = phone.strip()
+    digits = re.sub(r"\D", "", raw)
+    if raw.startswith("+"):
+        candidate = f"+{digits}"
+    elif digits.startswith("00"):
+        candidate = f"+{digits[2:]}"
+    else:
+        code = _CALLING_CODES.get(country_code.upper())
+        if code is None or not digits:
+            return None
+        national = (
+            digits[len(code) :] if code == "1" and len(digits) == 11 and digits.startswith("1") else digits
+        )
+        candidate = f"+{code}{national.lstrip('0')}"
+    return candidate if _E164.fullmatch(candidate) else None
+
+
+def sync_stamp(by: str, at: datetime | None = None) -> dict[str, str]:
+    """Pure: ``aws_last_sync_date`` / ``aws_last_sync_by`` (seed 002): when, and who or what caused the last
+    sync (``"AWS"``, ``"rep"``, ``"cosync rule"``, an API caller's identity)."""
+    when = (at or datetime.now(UTC)).astimezone(UTC)
+    return {
+        "aws_last_sync_date": when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z",
+        "aws_last_sync_by": by[:200],
+    }
+
+
 def owned_from_hubspot(
     deal: dict[str, Any],
     company: dict[str, Any] | None,
     contacts: list[dict[str, Any]],
     config: AwsConfig,
 ) -> dict[str, Any]:
-    """What the opportunity's cosync-owned fields should be, from HubSpot properties (empty values omitted)."""
+    """What the opportunity's cosync-owned fields should be, from HubSpot properties (empty values omitted;
+    :func:`with_cleared` says which of those the push must clear)."""
     owned: dict[str, Any] = {}
     title = strip_tag(_text(deal, "dealname"), config.deal_tag)
     if title:
@@ -221,10 +281,21 @@ def owned_from_hubspot(
                 person[key] = _text(c, prop)
         if _text(c, "jobtitle"):
             person["BusinessTitle"] = _text(c, "jobtitle")
+        phone = e164(_text(c, "phone"), _country(company, config)) if _text(c, "phone") else None
+        if phone:
+            person["Phone"] = phone
         people.append(person)
     if people:
         owned["Customer.Contacts"] = sorted(people, key=lambda p: p["Email"])
     return owned
+
+
+def with_cleared(owned: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
+    """Pure: ``owned`` plus None for each :data:`CLEARABLE_PATHS` entry the last synced state has and HubSpot
+    no longer does: the push then leaves it out of UpdateOpportunity, which clears it in Partner Central. The
+    None is kept in the synced state, so the next push compares equal instead of reading again."""
+    gone = {p: None for p in CLEARABLE_PATHS if p in previous and p not in owned}
+    return {**owned, **gone} if gone else owned
 
 
 def missing_fields(
@@ -264,7 +335,15 @@ def missing_fields(
 
 
 def _set_path(target: dict[str, Any], path: str, value: Any) -> None:
+    """Sets the value at ``path``; None removes it (in an update request: clears the field)."""
     parts = path.split(".")
+    if value is None:
+        node: Any = target
+        for part in parts[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(parts[-1], None)
+        return
     node = target
     for part in parts[:-1]:
         nxt = node.get(part)
@@ -375,4 +454,7 @@ def hubspot_view(record: dict[str, Any], config: AwsConfig) -> dict[str, str]:
         view["aws_review_status"] = str(life["ReviewStatus"])
     if life.get("NextSteps"):
         view["aws_next_steps"] = str(life["NextSteps"])
+    feedback = life.get("ReviewComments") or life.get("ReviewStatusReason")
+    if feedback:
+        view["aws_review_comments"] = str(feedback)  # seed 000 §4: AWS's feedback on the deal
     return view

@@ -16,7 +16,7 @@ from typing import Any
 from cosync_worker.errors import Retry
 from cosync_worker.logs import get_logger
 
-from . import audit
+from . import audit, pushes
 from .client import PartnerCentralError, Priority
 from .conflict_flow import Settled, settle_outbound
 from .deps import Deps
@@ -33,6 +33,7 @@ from .mapping import (
     owned_view,
     review_rules,
 )
+    with_cleared,
 from .solutions import associate, choose_solutions
 from .state import Creating, DealState, note_key, opportunity_key, related_key, replace, setting
 
@@ -86,6 +87,7 @@ async def _mark_error(deps: Deps, bundle: DealBundle, message: str) -> None:
 async def ensure_opportunity(deps: Deps, deal_id: str, bundle: DealBundle | None = None) -> str | None:
     """Flow 1: the opportunity id of the deal, creating it if the deal carries the tag and has none.
 
+    await pushes.tell_error(deps, bundle.deal_id, message)  # issue 17: the rep gets a task (pushes.py)
     Idempotent three times over: the state store, the deal's ``aws_opportunity_id`` and a ``ClientToken``
     derived from the deal id (a retry after a crash between create and write-back gets the same opportunity).
     Under the deal's lock: the "Opportunity Created" event's reverse sync must not patch the deal's state
@@ -178,6 +180,7 @@ async def _link(deps: Deps, deal_id: str, opp_id: str, bundle: DealBundle, state
         deps,
         "created",
         deal_id,
+            **pushes.created_properties(state, bundle, deps.config.deal_tag),  # issue 17 (pushes.py)
         deal_id,
         f"AWS Partner Central opportunity {opp_id} created ({deps.config.catalog} catalog) by cosync."
         + solutions_text,
@@ -290,6 +293,7 @@ async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | Non
                 if have.get(path) == value:
                     # Our own earlier write whose push was cut short before it recorded it (a SIGKILL, a lost
                     # answer): the value is ours, not a change made in Partner Central to hold a conflict over.
+    owned = with_cleared(owned, state.owned)  # issue 17: a value emptied in HubSpot is cleared in AWS
                     base[path] = value
             # Once per push: a re-read after ConflictException must not record the same conflict twice.
             settled = await settle_outbound(
@@ -379,9 +383,13 @@ async def push_related(
     for deal_id in linked:
         if (await deps.deals.read(deal_id)).value.opportunity_id:
             deals.append(deal_id)
+        # issue 17: and a task (pushes.py)
+        await pushes.tell_held(deps, deal_id, opp_id, blocked, reason, sorted(str(owned[p]) for p in blocked))
     if not deals:
         return {}
     if deps.config.coalesce_seconds > 0:
+    if outcome == "updated":
+        await pushes.after_push(deps, deal_id, opp_id, applied)  # issue 17: stamp + note (pushes.py)
         await asyncio.sleep(deps.config.coalesce_seconds)
     # Each push reads its deal after this instant; the mark is kept only once every push is done, so a
     # redelivery after a failed push is not taken for an event the burst already covered.

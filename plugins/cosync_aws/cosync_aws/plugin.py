@@ -23,7 +23,7 @@ from .deps import Deps
 from .lifecycle_routes import build_lifecycle_routes
 from .properties import PROPERTIES
 from .routes import ASSIGN_EVENT, SUBMIT_EVENT, build_routes
-from .solutions import SolutionCache
+from .solutions import REMATCH_PROPERTIES, SolutionCache, rematch
 from .state import RECONCILE_CURSOR, deal_state
 
 __all__ = ["NAME", "SERVICE", "SOLUTIONS", "AwsConnector", "deps_of"]
@@ -160,6 +160,9 @@ class AwsConnector(DealConnector):
             await assignment.assign_owner(deps, deal_id, str(value) if value else None)
             return
         if prop not in outbound.UPDATE_PROPERTIES:
+        if prop in REMATCH_PROPERTIES:
+            await rematch(deps, deal_id)  # seed 000 §5 after creation: associate new, drop removed
+            return
             return
         await outbound.sync_change(
             deps, deal_id, prop, str(value) if value is not None else None, _occurred_ms(event)

@@ -63,4 +63,14 @@ PROPERTIES: tuple[PropertySpec, ...] = (
     _deal("aws_engagement_close_date", "AWS engagement close date", "date", "date"),
     _deal("aws_engagement_context", "AWS engagement context", field="textarea"),
     _deal("aws_last_engagement_sync", "AWS last engagement sync", "datetime", "date"),
+    # Seed 002's property table and seed 003's title; AWS's review feedback (seed 000 §4).
+    _deal("aws_opportunity_title", "AWS opportunity title", description="Project.Title in Partner Central"),
+    _deal("aws_last_sync_date", "AWS last sync date", "datetime", "date"),
+    _deal(
+        "aws_last_sync_by",
+        "AWS last sync by",
+        description="Who or what caused the last sync: rep, AWS, cosync rule or an API caller",
+    ),
+    _deal("aws_contact_company_last_sync", "AWS contact/company last sync", "datetime", "date"),
+    _deal("aws_review_comments", "AWS review comments", field="textarea", description="AWS's feedback"),
 )

@@ -10,13 +10,32 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from cosync_worker.logs import get_logger
+
+from . import audit
 from .client import PartnerCentralClient, Priority
 from .config import AwsConfig
 from .mapping import industry_label
 
-__all__ = ["MAX_SOLUTIONS", "SolutionCache", "choose_solutions", "rank_solutions", "score_solution"]
+if TYPE_CHECKING:
+    from .deps import Deps
+
+__all__ = [
+    "MAX_SOLUTIONS",
+    "REMATCH_PROPERTIES",
+    "SolutionCache",
+    "choose_solutions",
+    "rank_solutions",
+    "rematch",
+    "rematch_plan",
+    "score_solution",
+]
+
+log = get_logger("cosync.aws")
+# A change of these after the creation re-runs the choice (seed 000 §5: the override, or the matcher's input).
+REMATCH_PROPERTIES = frozenset({"aws_solution_ids", "aws_use_case"})
 
 MAX_SOLUTIONS = 10
 _WORD = re.compile(r"[a-z0-9]+")
@@ -109,3 +128,64 @@ async def associate(pc: PartnerCentralClient, opp_id: str, solution_ids: list[st
         )
         done.append(ident)
     return done
+
+
+def rematch_plan(associated: list[str], chosen: list[str]) -> tuple[list[str], list[str]]:
+    """Pure: ``(associate, disassociate)`` turning ``associated`` into ``chosen``. Removals go first, so the
+    opportunity never holds more than :data:`MAX_SOLUTIONS` in between."""
+    wanted = list(dict.fromkeys(chosen))[:MAX_SOLUTIONS]
+    remove = [s for s in associated if s not in wanted]
+    add = [s for s in wanted if s not in associated]
+    room = MAX_SOLUTIONS - (len(associated) - len(remove))
+    return add[: max(room, 0)], remove
+
+
+async def rematch(deps: Deps, deal_id: str) -> tuple[list[str], list[str]]:
+    """The deal's use case or ``aws_solution_ids`` changed: choose again and make the opportunity's solutions
+    the new choice (the opportunity's ``RelatedEntityIdentifiers`` is the truth, so a redelivery finds
+    nothing left to do). Returns ``(associated, disassociated)``; nothing before the opportunity is linked
+    (its creation associates the first choice)."""
+    from .hubspot_side import add_note, read_deal  # hubspot_side -> mapping; no cycle, but keep it lazy
+
+    state = (await deps.deals.read(deal_id)).value
+    if not state.opportunity_id or state.linked is False or deps.solutions is None:
+        return [], []
+    opp_id = state.opportunity_id
+    async with deps.deal_lock(deal_id):
+        bundle = await read_deal(deps.hs, deal_id)
+        chosen = choose_solutions(await deps.solutions.all(), bundle.deal, bundle.company, deps.config)
+        record = await deps.pc.call("GetOpportunity", Priority.UPDATE, Identifier=opp_id)
+        have = [str(s) for s in (record.get("RelatedEntityIdentifiers") or {}).get("Solutions") or []]
+        add, remove = rematch_plan(have, chosen)
+        for ident in remove:
+            await deps.pc.call(
+                "DisassociateOpportunity",
+                Priority.UPDATE,
+                OpportunityIdentifier=opp_id,
+                RelatedEntityType="Solutions",
+                RelatedEntityIdentifier=ident,
+            )
+        added = await associate(deps.pc, opp_id, add)
+        if not add and not remove:
+            return [], []
+        now = [s for s in have if s not in remove] + added
+        await deps.deals.update(deal_id, lambda st: st.model_copy(update={"solutions": now}))
+    await audit.record(
+        deps.store,
+        opp_id,
+        "solutions_rematched",
+        audit.SYSTEM_PC,
+        deal_id,
+        ["GetOpportunity"]
+        + ["DisassociateOpportunity"] * len(remove)
+        + ["AssociateOpportunity"] * len(added),
+        changes={"Solutions": {"old": have, "new": now}},
+    )
+    parts = [f"added {', '.join(added)}" if added else "", f"removed {', '.join(remove)}" if remove else ""]
+    await add_note(
+        deps.hs,
+        deal_id,
+        f"AWS solutions of opportunity {opp_id} re-matched: {'; '.join(p for p in parts if p)}.",
+    )
+    log.info("aws_solutions_rematched", deal_id=deal_id, opportunity_id=opp_id, added=added, removed=remove)
+    return added, remove

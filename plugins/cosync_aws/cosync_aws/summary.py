@@ -1,23 +1,25 @@
 """Flow 9: AWS's side of each opportunity (``GetAwsOpportunitySummary``) onto its deal, on a schedule.
 
 The HubSpot side is batched: one search for every deal with an opportunity, one batch update per 100 deals,
-one batch note create per 100 notes. ``EngagementScore`` is ``High``/``Medium``/``Low``
+the notices in batches of 100 too (the notification service batches its HubSpot calls).
+``EngagementScore`` is ``High``/``Medium``/``Low``
 (https://docs.aws.amazon.com/partner-central/latest/APIReference/API_GetAwsOpportunitySummary.html), so the
-seeds' "score changed by ±10" is a change of level here.
+seeds' "score changed by ±10" is a change of level here (``aws.engagement_level``, see :mod:`.notices`); a new
+AWS seller in ``OpportunityTeam`` is ``aws.seller_assigned``.
 """
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 from cosync_worker.logs import get_logger
+from cosync_worker.notify import Notice
 
+from . import notices
 from .client import PartnerCentralError, Priority
 from .config import AwsConfig
 from .deps import Deps
-from .hubspot_side import NOTE_TO_DEAL
 
 __all__ = ["SUMMARY_PROPERTIES", "score_note", "summary_properties", "sync_summaries"]
 
@@ -77,7 +79,8 @@ async def sync_summaries(deps: Deps) -> dict[str, int]:
     )
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     updates: list[dict[str, Any]] = []
-    notes: list[dict[str, Any]] = []
+    told_now: list[tuple[notices.Told, dict[str, Any]]] = []
+    found: list[Notice] = []
     for deal in deals:
         props = deal.get("properties") or {}
         opp_id = props.get("aws_opportunity_id")
@@ -94,25 +97,27 @@ async def sync_summaries(deps: Deps) -> dict[str, int]:
         fresh = summary_properties(summary)
         changed = {k: v for k, v in fresh.items() if (props.get(k) or "") != v}
         updates.append({"id": str(deal["id"]), "properties": {**changed, "aws_last_summary_sync": now}})
-        text = score_note(props.get("aws_engagement_score"), fresh.get("aws_engagement_score"), deps.config)
-        if text:
-            notes.append(
-                {
-                    "properties": {"hs_note_body": text, "hs_timestamp": str(int(time.time() * 1000))},
-                    "associations": [
-                        {
-                            "to": {"id": str(deal["id"])},
-                            "types": [
-                                {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": NOTE_TO_DEAL}
-                            ],
-                        }
-                    ],
-                }
-            )
+        deal_id = str(deal["id"])
+        told = notices.Told(deps.store, str(opp_id))
+        before = await told.read()
+        level, after = notices.level_notice(
+            deal_id,
+            str(opp_id),
+            props.get("aws_engagement_score"),
+            fresh.get("aws_engagement_score"),
+            before,
+            deps.config.notify_score_changes,
+        )
+        seller, after = notices.seller_notice(deal_id, str(opp_id), summary, after)
+        found.extend(n for n in (level, seller) if n is not None)
+        if after != before:
+            told_now.append((told, after))
     if updates:
         await deps.hs.batch_update("deals", updates)
-    if notes:
-        await deps.hs.batch_create("notes", notes)
-    counts = {"deals": len(deals), "updated": len(updates), "notes": len(notes)}
+    for i in range(0, len(found), 100):
+        await notices.send(deps.notifier, found[i : i + 100], deps.hs)
+    for told, after in told_now:  # only once the notifier answered: a crash before re-sends the same keys
+        await told.write(after)
+    counts = {"deals": len(deals), "updated": len(updates), "notes": len(found)}
     log.info("aws_summary_sync", **counts)
     return counts

@@ -1,0 +1,146 @@
+"""What the rep sees of cosync's own writes to Partner Central (seed 001 §1, seed 002): the deal's
+``aws_last_sync_date`` / ``aws_last_sync_by`` / ``aws_opportunity_title`` / ``aws_contact_company_last_sync``,
+a note per push naming what was sent (``connectors.aws.push_notes``), and tasks for a push that failed or was
+held back. Called from the push flow (``outbound.py``) at three points; the decisions are pure functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from cosync_worker.audit import current_scope
+from cosync_worker.logs import get_logger
+from cosync_worker.notify import Notice
+
+from . import notices
+from .deps import Deps
+from .hubspot_side import add_note
+from .mapping import strip_tag, sync_stamp
+from .state import note_key
+
+__all__ = [
+    "after_push",
+    "created_properties",
+    "push_note",
+    "push_properties",
+    "sync_by",
+    "tell_error",
+    "tell_held",
+]
+
+log = get_logger("cosync.aws")
+NOTE_TTL = 90 * 86_400.0
+_LABELS = {
+    "Project.Title": "title",
+    "Project.CustomerBusinessProblem": "description",
+    "Project.ExpectedCustomerSpend": "expected spend",
+    "LifeCycle.Stage": "stage",
+    "LifeCycle.TargetCloseDate": "close date",
+    "Customer.Contacts": "contacts",
+}
+
+
+def sync_by(trigger: str, actor: str) -> str:
+    """Pure: who or what caused a sync, for ``aws_last_sync_by``: an API caller's identity when the token
+    named one, else the rep (a HubSpot webhook), AWS (a Partner Central event), cosync's rule (a schedule),
+    or the API."""
+    if actor and actor != "cosync":
+        return actor
+    family = trigger.split(".", 1)[0]
+    if family in ("deal", "company", "contact", "webhook"):
+        return "rep"
+    if family == "partnercentral":
+        return "AWS"
+    if family in ("schedule", "tick") or trigger.startswith("aws_"):
+        return "cosync rule"
+    return "API caller" if family == "aws" else "cosync"
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "(cleared)"
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        if "Amount" in value[0]:
+            return ", ".join(f"{v.get('Amount')} {v.get('CurrencyCode', '')}".strip() for v in value)
+        return ", ".join(str(v.get("Email") or v) for v in value)
+    return str(value)
+
+
+def push_note(opp_id: str, applied: dict[str, dict[str, Any]], by: str) -> str:
+    """Pure: the note of one push: each field sent, with its new value (a cleared one says so)."""
+    lines = [f"{_LABELS.get(p, p)}: {_shown(c.get('new'))}" for p, c in sorted(applied.items())]
+    return f"Sent to AWS Partner Central (opportunity {opp_id}, by {by}):\n" + "\n".join(lines)
+
+
+def push_properties(applied: dict[str, dict[str, Any]], by: str) -> dict[str, str]:
+    """Pure: the deal properties a push sets: the stamp, the title sent, and the contact/company stamp when
+    the customer's fields were among those sent."""
+    props = sync_stamp(by)
+    title = (applied.get("Project.Title") or {}).get("new")
+    if title:
+        props["aws_opportunity_title"] = str(title)
+    if any(p.startswith("Customer.") for p in applied):
+        props["aws_contact_company_last_sync"] = props["aws_last_sync_date"]
+    return props
+
+
+def created_properties(state: Any, bundle: Any, deal_tag: str) -> dict[str, str]:
+    """The stamp and title written back with a new opportunity's id (``state.creating`` holds what was sent)."""
+    scope = current_scope()
+    props = sync_stamp(sync_by(scope.trigger, scope.actor))
+    creating = getattr(state, "creating", None)
+    title = (creating.owned.get("Project.Title") if creating is not None else None) or strip_tag(
+        str(bundle.deal.get("dealname") or ""), deal_tag
+    )
+    if title:
+        props["aws_opportunity_title"] = str(title)
+    return props
+
+
+def _ident(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+async def after_push(deps: Deps, deal_id: str, opp_id: str, applied: dict[str, dict[str, Any]]) -> None:
+    """After an UpdateOpportunity landed: the deal's properties, then the note (once per distinct push)."""
+    if not applied:
+        return
+    scope = current_scope()
+    by = sync_by(scope.trigger, scope.actor)
+    await deps.hs.update("deals", deal_id, push_properties(applied, by))
+    if not getattr(deps.config, "push_notes", True):
+        return
+    key = note_key("push", _ident(deal_id, applied))
+    if not await deps.store.claim_key(key, NOTE_TTL):
+        return
+    try:
+        await add_note(deps.hs, deal_id, push_note(opp_id, applied, by))
+    except Exception:
+        await deps.store.release_key(key)
+        raise
+
+
+async def tell_error(deps: Deps, deal_id: str, message: str, opp_id: str | None = None) -> None:
+    """A sync that failed on what the rep must fix (``aws_sync_error``) is a task too; one per distinct
+    message (the caller writes the error only when it changes)."""
+    facts: dict[str, Any] = {"error": message[:500]}
+    if opp_id:
+        facts["opportunity_id"] = opp_id
+    await _send(deps, Notice("aws.sync_error", deal_id, f"error:{_ident(message)}", facts))
+
+
+async def tell_held(
+    deps: Deps, deal_id: str, opp_id: str, fields: list[str], reason: str | None, values: list[str]
+) -> None:
+    """Changes held back (immutable during review, a pending conflict) are a task; one per distinct hold."""
+    facts = {"opportunity_id": opp_id, "fields": sorted(fields), "reason": reason or ""}
+    await _send(
+        deps, Notice("aws.held_back", deal_id, f"held:{_ident(sorted(fields), values, reason)}", facts)
+    )
+
+
+async def _send(deps: Deps, notice: Notice) -> None:
+    # The note the flow already writes is the fallback, so without a notifier nothing more is written.
+    await notices.send(deps.notifier, [notice], None)
