@@ -84,10 +84,13 @@ async def test_loop_reads_only_changed_engagements_and_brings_the_change(stack: 
     assert after.get("ListEngagementMembers") == before.get("ListEngagementMembers")
 
 
-async def test_opportunity_launched_completes_the_engagement(stack: Stack) -> None:
+async def test_deal_won_completes_the_engagement(stack: Stack) -> None:
     deal_id, opp_id, _ = await shared_deal(stack)
     await wait_until(lambda: len(engagement_notes(stack, deal_id)) == 3)
-    await stack.aws(f"/_sandbox/opportunities/{opp_id}", {"Stage": "Launched"})
+    await stack.aws(f"/_sandbox/opportunities/{opp_id}", {"ReviewStatus": "Approved"})  # open to updates
+    await wait_until(lambda: stack.deal(deal_id).get("aws_review_status") == "Approved")
+    await stack.rep_update(deal_id, {"dealstage": "closedwon"})  # pushed to AWS as Launched
+    await wait_until(lambda: stack.opportunities()[opp_id]["LifeCycle"]["Stage"] == "Launched")
     await wait_until(lambda: stack.deal(deal_id).get("aws_engagement_status") == "Completed")
     await stack.settle()
     assert sum("AWS Engagement Completed" in n for n in stack.notes_of(deal_id)) == 1

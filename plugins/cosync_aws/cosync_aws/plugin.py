@@ -210,6 +210,25 @@ class AwsConnector(DealConnector):
         if self._our_catalog(event):
             await engagements.sync_engagement(self.deps(), event.object.id)
 
+    @on("partnercentral.opportunity_*")
+    async def engagement_status(self, event: Event) -> None:
+        """After the reverse sync above (declared later, runs later): the stage decides the engagement's status."""
+        if self._our_catalog(event):
+            await engagements.refresh_status(self.deps(), event.object.id)
+
+    @on("partnercentral.engagement_member_*")
+    async def engagement_changed(self, event: Event) -> None:
+        if self._our_catalog(event):
+            await engagements.sync_engagement(self.deps(), event.object.id)
+
+    @on("deal.propertyChange")
+    async def engagement_stage(self, event: Event) -> None:
+        """After the push above: a deal won or lost in HubSpot completes or cancels its engagement."""
+        if event.payload.get("propertyName") == "dealstage":
+            opp_id = (await self.deals.read(event.object.id)).value.opportunity_id
+            if opp_id:
+                await engagements.refresh_status(self.deps(), opp_id)
+
     # -- API jobs (queued by the routes and the conflict API) -----------------------------------------
     @on(SUBMIT_EVENT)
     async def submit_requested(self, event: Event) -> None:
