@@ -32,7 +32,8 @@ class Event(BaseModel):
     ``ordering_key`` serialises work on one object (SQS FIFO message group); ``dedupe_key`` makes a
     redelivered or re-sent event run once (SQS deduplication id and the processed-key store).
     ``connectors`` addresses the event to those connectors only: a dead letter carries the connectors that
-    failed it, so its replay runs them alone (``None``: every connector that declared the type).
+    failed it, so its replay runs them alone (``None``: every connector that declared the type); so does a
+    retry re-sent for the connectors that asked for it (``not_before``, ``attempt``).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -47,10 +48,14 @@ class Event(BaseModel):
     received_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     attempt: int = Field(default=0, ge=0)
     connectors: list[str] | None = Field(default=None, min_length=1)
+    # A retry re-sent outside its object's group (so one connector's retry holds no one else): not run
+    # before this epoch time; ``attempt`` carries the attempts it already had.
+    not_before: float | None = None
 
     def to_json(self) -> str:
         # Left out when unset: the bodies of every ordinary event stay as they were.
-        return self.model_dump_json(exclude={"connectors"} if self.connectors is None else None)
+        unset = {k for k in ("connectors", "not_before") if getattr(self, k) is None}
+        return self.model_dump_json(exclude=unset or None)
 
     def addressed_to(self, connectors: list[str]) -> Event:
         """A copy of this event for ``connectors`` alone (what a dead letter holds)."""

@@ -39,6 +39,7 @@ class Outcome:
     event: Event | None = None
     ran: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    waiting: bool = False  # a re-sent retry received before its time: put back, not run, not an attempt
 
     def dead_letter_body(self) -> str | None:
         """The body to park: the event addressed to the connectors that failed it (``None``: the message's
@@ -92,6 +93,10 @@ class Dispatcher:
         if event.connectors is None:
             return handlers
         return [c for c in handlers if c.spec.name in event.connectors]
+
+    def others(self, event: Event, failed: list[str]) -> list[str]:
+        """The connectors of ``event`` that are not in ``failed``: those a retry of ``failed`` must not hold."""
+        return [c.spec.name for c in self.handlers_of(event) if c.spec.name not in failed]
 
     def done_keys(self, event: Event) -> list[str]:
         return [self.done_key(c, event) for c in self.handlers_of(event)]

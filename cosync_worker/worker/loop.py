@@ -266,6 +266,11 @@ class Worker:
     async def _outcome(self, decoded: Event | Outcome, batch: _Batch) -> Outcome:
         if isinstance(decoded, Outcome):
             return decoded
+        due = decoded.not_before
+        if due is not None and due > time.time():
+            return Outcome(
+                "retry", reason="not due yet", defer=due - time.time(), event=decoded, waiting=True
+            )
         try:
             return await self.dispatcher.dispatch(decoded, done=batch.done)
         except Exception as exc:
@@ -303,16 +308,52 @@ class Worker:
         log.debug("event_acked", message_id=message.id, event_id=outcome.event and outcome.event.id)
         return True
 
+    @staticmethod
+    def _attempts(message: Message, event: Event | None) -> int:
+        """Attempts so far, across the re-sends of a retry (the receive that found it not due is not one)."""
+        if event is None:
+            return message.receive_count
+        return event.attempt + message.receive_count - (1 if event.not_before is not None else 0)
+
+    async def _resend_retry(self, message: Message, event: Event, outcome: Outcome, delay: float) -> None:
+        """Re-send the event for the connectors that asked for a retry, in a group of their own, and settle
+        this message: its group goes on for every other connector (a ``Retry(defer=...)`` on a lock held by a
+        killed replica would otherwise hold the object's later events for all of them)."""
+        attempts = self._attempts(message, event)
+        failed = sorted(outcome.failed)
+        again = event.addressed_to(failed).model_copy(
+            update={"attempt": attempts, "not_before": time.time() + delay}
+        )
+        lane = f"{message.group or event.ordering_key}|retry:{'+'.join(failed)}"
+        dedupe = f"{event.dedupe_key}|retry:{attempts}:{'+'.join(failed)}"
+        await self.dispatcher.context.store.record_keys(outcome.ran, self.dispatcher.processed_ttl)
+        await self.queue.send([(again.to_json(), lane, dedupe)])
+        # Sent before the ack: a crash in between runs the event twice for the failed ones, never zero times.
+        await self.queue.ack([message])
+
     async def _settle_failure(self, message: Message, outcome: Outcome) -> bool:
         reason = str(redact(outcome.reason))
-        if outcome.action == "retry" and message.receive_count < self.settings.retry.max_attempts:
+        event = outcome.event
+        if outcome.waiting and outcome.defer is not None:
+            await self.queue.nack(message, outcome.defer)  # holds only its own retry group
+            return False
+        attempts = self._attempts(message, event)
+        if outcome.action == "retry" and attempts < self.settings.retry.max_attempts:
             delay = outcome.defer
             if delay is None:
                 retry = self.settings.retry
-                delay = backoff_delay(message.receive_count, retry.base_delay, retry.max_delay)
-            log.info(
-                "event_retry", message_id=message.id, attempt=message.receive_count, delay=round(delay, 3)
-            )
+                delay = backoff_delay(attempts, retry.base_delay, retry.max_delay)
+            if event is not None and self.dispatcher.others(event, outcome.failed):
+                log.info(
+                    "event_retry_resent",
+                    message_id=message.id,
+                    attempt=attempts,
+                    delay=round(delay, 3),
+                    connectors=outcome.failed,
+                )
+                await self._resend_retry(message, event, outcome, delay)
+                return True
+            log.info("event_retry", message_id=message.id, attempt=attempts, delay=round(delay, 3))
             # The connectors that finished are recorded before the message can come back, so its next
             # attempt runs only the one that asked for the retry (not when the batch settles, which may be
             # after a short delay has already handed it out again).
@@ -320,7 +361,7 @@ class Worker:
             await self.queue.nack(message, delay)
             return False
         if outcome.action == "retry":
-            reason = f"gave up after {message.receive_count} attempts: {reason}"
+            reason = f"gave up after {attempts} attempts: {reason}"
         log.warning(
             "event_dead_lettered", message_id=message.id, reason=reason, connectors=outcome.failed or None
         )

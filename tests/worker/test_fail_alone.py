@@ -147,3 +147,31 @@ async def test_a_connector_waiting_on_a_lock_does_not_hold_up_another(
         finally:
             rt.stop()
             await asyncio.wait_for(task, 30)
+
+
+class Deferring(Witness):
+    """Asks for a retry far in the future while a lock it needs is held (a lease of a killed replica)."""
+
+    name = "deferring"
+
+    @on("deal.*")
+    async def deal(self, event: Event) -> None:
+        async with self.lock("held", ttl_seconds=1200, wait_seconds=0):  # Retry(defer=600) while held
+            await self.note(event, "done")
+
+
+async def test_a_retry_of_one_connector_does_not_hold_the_objects_later_events_for_another(
+    settings_for: Callable[..., Settings],
+) -> None:
+    # Before: the retry put the message back for 600 s, and the deal's next event waited behind it for all.
+    async with Runtime(settings_for(), plugins=_with(Witness, Deferring), entry_points=False) as rt:
+        store = rt.context.store
+        assert await store.acquire_lease("deferring:held", "a killed replica", 1200) is not None
+        await send(rt.context.queue, [deal_change("lane", "a", 1), deal_change("lane", "b", 2)])
+
+        async def witnessed_both() -> bool:
+            return await _actions(rt, "lane", "witness") == ["done", "done"]
+
+        await run_until(rt, witnessed_both, timeout=60)  # a bound far under the 600 s deferral
+        assert await _actions(rt, "lane", "deferring") == []
+        assert await rt.context.queue.list_dead_letters() == []  # its retries wait in a group of their own
