@@ -92,8 +92,9 @@ async def create_engagement(em: PartnerCentralEmulator, p: dict[str, Any]) -> di
     token_key = ("CreateEngagement", p["ClientToken"])
     if token_key in store.client_tokens:
         return store.engagements[store.client_tokens[token_key]]
-    # The model leaves Title and Description optional; the API reference requires both.
-    missing = [k for k in ("Title", "Description") if not p.get(k)]
+    # The model leaves Title and Description optional; the API reference requires both (Description may be
+    # empty: its minimum length is 0, Title's is 1).
+    missing = [k for k in ("Title", "Description") if p.get(k) is None or (k == "Title" and not p[k])]
     if missing:
         raise validation_error(
             f"Missing required field(s): {', '.join(missing)}",
