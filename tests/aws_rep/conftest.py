@@ -12,8 +12,11 @@ import pytest
 
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "cosync_aws"))  # as tests/console does
-from tests_aws.conftest import Stack, start_stack  # noqa: E402
+
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[2] / "plugins" / "cosync_aws")
+)  # as tests/console does
+from tests_aws.conftest import Stack, start_stack
 
 OWNER = "70000001"
 

@@ -112,7 +112,7 @@ async def _reverse_sync_locked(
         record = None
     current = record or await deps.pc.call("GetOpportunity", Priority.UPDATE, Identifier=opp_id)
     # Before the diff, which a push of the rep's may have emptied (it records AWS's status as synced too).
-    await _tell_review(deps, deal_id, opp_id, current)
+    await _tell_review(deps, deal_id, opp_id, current, state.hubspot.get("aws_review_status"))
     view = hubspot_view(current, deps.config)
     if time.time() - (state.submitting or 0) < deps.config.task_timeout_seconds + 60:
         # cosync's own submission is under way: the review status moves because of it, and the submission
@@ -188,13 +188,15 @@ async def _reverse_sync_locked(
     return changes, bool(settled.base)
 
 
-async def _tell_review(deps: Deps, deal_id: str, opp_id: str, record: dict[str, Any]) -> None:
+async def _tell_review(
+    deps: Deps, deal_id: str, opp_id: str, record: dict[str, Any], baseline: str | None
+) -> None:
     """The review status's notices (seed 004: Approved / Action Required HIGH, Rejected MEDIUM, with AWS's
     comments; submission confirmed), each once: see :mod:`.notices`."""
     told = notices.Told(deps.store, opp_id)
     before = await told.read()
     found, after = notices.review_notices(
-        deal_id, opp_id, record, before, deps.config.submission.involvement_type
+        deal_id, opp_id, record, before, deps.config.submission.involvement_type, baseline
     )
     if after != before:
         await notices.send(deps.notifier, found, deps.hs)

@@ -134,7 +134,11 @@ def _new_rule(name: str, notice: Any, settings: Any) -> Verdict:
         "HIGH",
         "🆕",
         f"New {name} Co-Sell Opportunity",
-        (f"{name} shared a new co-sell opportunity with you{f': {title}' if title else ''}.", origin, *_opp(notice)),
+        (
+            f"{name} shared a new co-sell opportunity with you{f': {title}' if title else ''}.",
+            origin,
+            *_opp(notice),
+        ),
         (
             f"Review the opportunity details from {name}",
             "Assign the deal to its owner",
@@ -167,15 +171,17 @@ def review_notices(
     record: dict[str, Any],
     told: dict[str, Any],
     involvement_type: str,
+    baseline: str | None = None,
 ) -> tuple[list[Notice], dict[str, Any]]:
     """Pure: the notices a record's review status owes the rep given what they were told, and the record of
-    what they will have been told once those are sent. ``told`` absent a topic: the first status seen is
-    the baseline (an opportunity cosync just created or linked has nothing new to tell)."""
+    what they will have been told once those are sent. ``told`` absent a topic, ``baseline`` (the status the
+    deal was last synced with) stands for it; without either the first status seen is the baseline (an
+    opportunity cosync just linked has nothing new to tell)."""
     life = record.get("LifeCycle") or {}
     status = str(life.get("ReviewStatus") or "")
     comments = str(life.get("ReviewComments") or life.get("ReviewStatusReason") or "")
     value = f"{status}|{_digest(comments)}" if comments else status
-    held = told.get("review")
+    held = told.get("review") or ({"value": baseline, "seq": 0} if baseline else None)
     if not status or (held is not None and held.get("value") == value):
         return [], told
     if held is None:
