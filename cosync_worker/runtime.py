@@ -59,14 +59,19 @@ async def open_store(settings: StoreSettings) -> Store:
         from .store.sqlite import SqliteStore
 
         Path(settings.path).parent.mkdir(parents=True, exist_ok=True)
-        sqlite = SqliteStore(settings.path)
+        sqlite = SqliteStore(settings.path, audit_retention_seconds=settings.audit_retention_days * 86_400)
         await sqlite.open()
         return sqlite
     from .store.dynamodb import DynamoStore
 
     if not settings.table:
         raise ConfigError(["store.table: required when store.kind is dynamodb"])
-    dynamo = DynamoStore(settings.table, region=settings.region, endpoint_url=settings.endpoint_url)
+    dynamo = DynamoStore(
+        settings.table,
+        region=settings.region,
+        endpoint_url=settings.endpoint_url,
+        audit_retention_seconds=settings.audit_retention_days * 86_400,
+    )
     await dynamo.open()
     return dynamo
 

@@ -48,6 +48,9 @@ class StoreSettings(_Section):
     table: str | None = None
     region: str = "us-east-1"
     endpoint_url: str | None = None
+    # Seed 002: audit entries are kept 7 years (2,555 days) for compliance, then dropped (DynamoDB's TTL,
+    # SQLite's pruning); reads never return an entry older than this even before it is gone.
+    audit_retention_days: float = Field(2555, gt=0, le=36_500)
 
 
 class RetrySettings(_Section):
@@ -73,12 +76,13 @@ class ScheduleSettings(_Section):
 
 
 class ApiToken(_Section):
-    """A bearer token with the person it belongs to: ``viewer`` tokens read, ``admin`` tokens also act. A
-    plain string in ``relay.api_tokens`` is an admin token of the user ``api``."""
+    """A bearer token with the person it belongs to: ``viewer`` tokens read; ``user`` tokens also act, but
+    resolve a conflict or roll back only on deals whose HubSpot owner has ``user`` as email; ``admin``
+    tokens act on everything. A plain string in ``relay.api_tokens`` is an admin token of the user ``api``."""
 
     token: SecretRef
-    user: str = Field("api", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@+-]+$")
-    role: Literal["viewer", "admin"] = "admin"
+    user: str = Field("api", min_length=1, max_length=254, pattern=r"^[A-Za-z0-9_.@+-]+$")
+    role: Literal["viewer", "user", "admin"] = "admin"
 
 
 class ConsoleSettings(_Section):

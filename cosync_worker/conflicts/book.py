@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ..audit import current_scope
 from ..store import AuditEntry, ConflictError, Store, update_versioned
 from .model import Conflict
 
@@ -161,7 +162,13 @@ class ConflictBook:
         reason: str | None = None,
         actor: str = "cosync",
     ) -> Conflict:
-        """Mark a claimed (or automatically decided) conflict resolved with ``value`` applied."""
+        """Mark a claimed (or automatically decided) conflict resolved with ``value`` applied.
+
+        Resolved inside the handling of an API request (``cosync_worker.audit.audit_scope``), the person who
+        asked is who resolved it, whatever ``actor`` the connector passes; the record and its audit entry
+        say so (``resolved_by``)."""
+        asked_by = current_scope().actor
+        actor = asked_by if asked_by != "cosync" else actor
         conflict = await self.get(conflict_id)
         if conflict is None:
             raise UnknownConflict(conflict_id)
@@ -181,6 +188,7 @@ class ConflictBook:
                 "resolved_value": value,
                 "reason": reason,
                 "resolved_at": resolved_at,
+                "resolved_by": actor,
             }
             return base.model_copy(update=update).model_dump(mode="json")
 
@@ -190,6 +198,7 @@ class ConflictBook:
             "id": conflict_id,
             "connector": conflict.connector,
             "resolution": resolution,
+            "resolved_by": actor,
         }
         await self.store.append_audit(
             AuditEntry(

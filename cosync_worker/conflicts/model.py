@@ -39,3 +39,4 @@ class Conflict(BaseModel):
     resolved_value: Any = None
     reason: str | None = None
     resolved_at: float | None = None
+    resolved_by: str | None = Field(None, description="who resolved it: a token's user, or cosync's rule")

@@ -8,6 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
+from ..audit import ACTOR_KEY
 from ..events import Event, ObjectRef
 
 __all__ = [
@@ -47,6 +48,8 @@ def resolve_event(
     resolution: str,
     value: Any,
     reason: str | None,
+    *,
+    actor: str | None = None,
 ) -> Event:
     # Ordered with the deal's own webhooks, so a rep's edit and the resolution never interleave.
     ref = ObjectRef(system="hubspot", type="deal", id=deal_id)
@@ -63,12 +66,21 @@ def resolve_event(
             "resolution": resolution,
             "value": value,
             "reason": reason,
+            # Who asked (a token's user): the connector's audit entries name them (``cosync_worker.audit``).
+            ACTOR_KEY: actor,
         },
     )
 
 
 def rollback_event(
-    connector: str, job_id: str, system: str, object_type: str, remote_id: str, target: datetime
+    connector: str,
+    job_id: str,
+    system: str,
+    object_type: str,
+    remote_id: str,
+    target: datetime,
+    *,
+    actor: str | None = None,
 ) -> Event:
     ref = ObjectRef(system=system, type=object_type, id=remote_id)
     return Event(
@@ -78,5 +90,5 @@ def rollback_event(
         object=ref,
         ordering_key=ref.key,
         dedupe_key=f"{ROLLBACK_SUFFIX}:{job_id}",
-        payload={"job_id": job_id, "target_timestamp": target.timestamp()},
+        payload={"job_id": job_id, "target_timestamp": target.timestamp(), ACTOR_KEY: actor},
     )

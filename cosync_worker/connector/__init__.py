@@ -3,9 +3,11 @@
 See ``docs/writing-a-connector.md`` and ``plugins/cosync_example`` for a whole connector.
 """
 
+from ..audit import ACTOR_KEY, audit_scope, record_audit
 from ..errors import PermanentError, Retry
 from ..events import Event
 from ..hooks import Context, PropertySpec, request_body, request_query
+from ..relay.auth import Identity, request_identity
 from ..relay.jobs import create_job, update_job
 from ..remote_budget import request_budget
 from ..remote_client import Answer, BearerTokens, RemoteClient, RetryPolicy, StaticToken
@@ -17,6 +19,7 @@ from .declarations import client, every, on, route
 from .state import BoundState, ObjectState, Snapshot
 
 __all__ = [
+    "ACTOR_KEY",
     "Answer",
     "BearerTokens",
     "BoundState",
@@ -26,6 +29,7 @@ __all__ = [
     "DealConnector",
     "Event",
     "HeldLease",
+    "Identity",
     "Lease",
     "LeaseLost",
     "LockTimeout",
@@ -39,13 +43,16 @@ __all__ = [
     "Snapshot",
     "StaticToken",
     "associated",
+    "audit_scope",
     "client",
     "create_job",
     "every",
     "has_tag",
     "on",
+    "record_audit",
     "request_body",
     "request_budget",
+    "request_identity",
     "request_query",
     "route",
     "update_job",

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from ..audit import audit_scope
 from ..errors import Retry
 from ..events import Event
 from ..events.parsers import schedule_tick
@@ -175,6 +176,10 @@ class Connector:
         self._context = context
         if not self.configured():
             return
+        with audit_scope(event):  # what a handler records in the audit trail names this event and its caller
+            await self._dispatch(event)
+
+    async def _dispatch(self, event: Event) -> None:
         for attr, loop in self._of(EveryDecl):
             if event.type == f"schedule.{loop.name}":
                 handler: Callable[[Run], Awaitable[datetime | None]] = getattr(self, attr)

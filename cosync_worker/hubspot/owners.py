@@ -15,6 +15,7 @@ __all__ = ["OWNER_CACHE_SECONDS", "OwnersMixin"]
 
 OWNER_CACHE_SECONDS = 600.0
 _ONE = "/crm/v3/owners/{ownerId}"
+_LIST = "/crm/v3/owners/"
 
 
 class OwnersMixin(HubSpotTransport):
@@ -34,4 +35,17 @@ class OwnersMixin(HubSpotTransport):
         except NotFound:
             found = None
         self.remember("owner", key, found, OWNER_CACHE_SECONDS)
+        return dict(found) if found is not None else None
+
+    async def owner_by_email(self, email: str) -> dict[str, Any] | None:
+        """The owner whose email is ``email`` (``GET /crm/v3/owners/?email=``), or None; cached like ``owner``."""
+        key = email.strip().lower()
+        hit, value = self.cached("owner-email", key)
+        if hit:
+            return dict(value) if value is not None else None
+        page: dict[str, Any] = await self.request(
+            "GET", _LIST, params={"email": email.strip(), "limit": 1}, template=_LIST
+        )
+        found = next(iter(page.get("results") or []), None)
+        self.remember("owner-email", key, found, OWNER_CACHE_SECONDS)
         return dict(found) if found is not None else None

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
 
+from ..audit import ACTOR_KEY
 from ..conflicts import AlreadyResolved, Conflict, ConflictBook, UnknownConflict, labels_of
 from ..conflicts.requests import (
     REMOTE_RESOLUTION,
@@ -26,6 +27,7 @@ from ..conflicts.requests import (
     rollback_event_type,
 )
 from ..hooks import ConflictObjectSpec, Context, RouteSpec, request_body, request_query
+from .auth import request_identity, require_deal_owner
 from .jobs import JobAccepted, create_job
 from .problems import FieldError, ProblemError
 
@@ -172,6 +174,15 @@ def conflict_routes(context: Context) -> list[RouteSpec]:
     resolve_model = _resolve_model(objects)
     rollback_model = _rollback_model(objects)
 
+    async def _deal_of(key: str) -> str | None:
+        """The deal an object's trail names last (every entry names its deal): whose owner may roll it back."""
+        deal: str | None = None
+        after = 0
+        while page := await context.store.audit_trail(key, limit=500, after_seq=after):
+            deal = next((str(e.detail["deal_id"]) for e in reversed(page) if e.detail.get("deal_id")), deal)
+            after = page[-1].seq
+        return deal
+
     def require_connector(name: str) -> None:
         # A job nobody will run would stay "pending" for ever: refuse before queueing it.
         if name not in context.connector_configs:
@@ -196,6 +207,8 @@ def conflict_routes(context: Context) -> list[RouteSpec]:
         elif resolution != "USE_HUBSPOT_VALUE" and resolution != "USE_CUSTOM_VALUE":
             raise _refused("resolution", f"is not a resolution of a {known.connector} conflict")
         require_connector(known.connector)
+        identity = request_identity(request)
+        await require_deal_owner(identity, known.deal_id, context.service("hubspot"))
         try:
             conflict = await book.claim(body.conflictId)
         except UnknownConflict:
@@ -217,6 +230,7 @@ def conflict_routes(context: Context) -> list[RouteSpec]:
                         resolution,
                         value,
                         body.reason,
+                        actor=identity.user,
                     )
                 ]
             )
@@ -245,13 +259,27 @@ def conflict_routes(context: Context) -> list[RouteSpec]:
             target = target.replace(tzinfo=UTC)
         if target > datetime.now(UTC):
             raise ProblemError(422, "targetTimestamp is in the future", kind="validation-error")
+        identity = request_identity(request)
+        if not identity.can_act:
+            deal_id = await _deal_of(spec.audit_key(remote_id))
+            if deal_id is None:
+                raise ProblemError(
+                    403,
+                    "only an admin may roll back an object cosync has no deal for",
+                    kind="forbidden",
+                )
+            await require_deal_owner(identity, deal_id, context.service("hubspot"))
         job_id = await create_job(
             context.store,
             rollback_event_type(connector),
-            {id_field: remote_id, "targetTimestamp": target.isoformat()},
+            {id_field: remote_id, "targetTimestamp": target.isoformat(), ACTOR_KEY: identity.user},
         )
         await context.enqueue(
-            [rollback_event(connector, job_id, spec.system, spec.object_type, remote_id, target)]
+            [
+                rollback_event(
+                    connector, job_id, spec.system, spec.object_type, remote_id, target, actor=identity.user
+                )
+            ]
         )
         return _accepted(job_id)
 
@@ -273,8 +301,9 @@ def conflict_routes(context: Context) -> list[RouteSpec]:
             body_model=resolve_model,
             response_model=JobAccepted,
             tags=("conflicts",),
-            error_statuses=(404, 409),
+            error_statuses=(403, 404, 409),
             error_descriptions={
+                403: "The token's user is neither an admin nor the deal's HubSpot owner",
                 404: "No conflict has this id",
                 409: "Already resolved, being resolved, or its connector does not run here",
             },
@@ -287,7 +316,10 @@ def conflict_routes(context: Context) -> list[RouteSpec]:
             body_model=rollback_model,
             response_model=JobAccepted,
             tags=("conflicts",),
-            error_statuses=(409,),
-            error_descriptions={409: "The connector does not run in this deployment, or offers no rollback"},
+            error_statuses=(403, 409),
+            error_descriptions={
+                403: "The token's user is neither an admin nor the owner of the object's deal",
+                409: "The connector does not run in this deployment, or offers no rollback",
+            },
         ),
     ]

@@ -149,8 +149,16 @@ class Store(Protocol):
         """Append to the audit log; returns the entry's sequence number."""
         ...
 
-    async def audit_trail(self, object_key: str, limit: int = 100) -> list[AuditEntry]:
-        """Audit entries of one object, oldest first."""
+    async def audit_trail(
+        self, object_key: str, limit: int = 100, *, after_seq: int = 0, since: float | None = None
+    ) -> list[AuditEntry]:
+        """Audit entries of one object, oldest first: those numbered above ``after_seq`` (a page's last
+        ``seq``, so a trail of any length is read page by page) and written at or after ``since``. Entries
+        older than the store's audit retention are never returned, even before they are deleted."""
+        ...
+
+    async def audit_count(self, object_key: str, since: float | None = None) -> int:
+        """How many entries ``audit_trail`` would return for ``object_key`` and ``since`` without a limit."""
         ...
 
     async def ping(self) -> None:

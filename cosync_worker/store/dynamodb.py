@@ -15,7 +15,8 @@ pk                     sk                               attributes
 ``index#<index>``      ``<member>``                     ``data`` (S, JSON)
 ``auditseq#<obj_key>`` ``counter``                      ``seq`` (N, atomic ``ADD seq :1``)
 ``audit#<object_key>`` ``<seq, 20 digits zero-padded>`` ``system``, ``action``, ``detail`` (S, JSON),
-                                                        ``actor`` (S), ``at`` (N), ``seq`` (N)
+                                                        ``actor`` (S), ``at`` (N), ``seq`` (N),
+                                                        ``expires_at`` (N, TTL: ``at`` + audit retention)
 =====================  ===============================  ==================================================
 
 How each operation stays atomic across replicas:
@@ -34,8 +35,10 @@ How each operation stays atomic across replicas:
 * ``index_add``/``index_remove`` put or delete one item per member; ``index_members`` is one ``Query`` of the
   index's partition (paged), so no member's write ever rewrites another's.
 * ``append_audit`` takes the next number from the object's counter item (``UpdateItem ADD``) and writes the
-  entry under it, so a trail is one ``Query`` in sort-key order. A crash between the two calls leaves a gap in
-  the numbers, never a duplicate.
+  entry under it, so a trail is one ``Query`` in sort-key order (a page starts after the caller's last ``seq``
+  with ``sk > :after``). A crash between the two calls leaves a gap in the numbers, never a duplicate. Each
+  entry carries ``expires_at`` = ``at`` + the audit retention, so TTL deletes it then; until TTL gets to it a
+  read filters it out on ``at``.
 
 Sequence numbers are per object (the counter is per ``object_key``), so no single item is hot.
 
@@ -60,6 +63,7 @@ from ..aws_client import OwnedClient
 from .base import AuditEntry, ConflictError, Lease, StoreUnavailable, Versioned
 from .budget import Clock, check_bucket_args, draw
 from .primitives import check_index_args, check_lease_args, check_version
+from .retention import AUDIT_RETENTION_SECONDS, check_retention
 
 __all__ = ["DynamoStore", "create_table"]
 
@@ -101,11 +105,14 @@ class DynamoStore:
         session: AioSession | None = None,
         max_attempts: int = 3,
         clock: Clock = time.time,
+        audit_retention_seconds: float = AUDIT_RETENTION_SECONDS,
     ) -> None:
         """``clock`` is the wall clock of expiries, timestamps and buckets (compared across replicas, hence
         not monotonic); tests pass one they move instead of sleeping."""
         if not table_name:
             raise ValueError("DynamoDB table name must not be empty")
+        check_retention(audit_retention_seconds)
+        self.audit_retention_seconds = audit_retention_seconds
         self.table_name = table_name
         self.region = region
         self.endpoint_url = endpoint_url
@@ -397,6 +404,7 @@ class DynamoStore:
             ReturnValues="UPDATED_NEW",
         )
         seq = int(resp["Attributes"]["seq"]["N"])
+        at = float(entry.at or self._clock())
         await self._call(
             "put_item",
             TableName=self.table_name,
@@ -406,29 +414,42 @@ class DynamoStore:
                 "action": _s(entry.action),
                 "detail": _s(json.dumps(entry.detail, default=str)),
                 "actor": _s(entry.actor),
-                "at": _n(float(entry.at or self._clock())),
+                "at": _n(at),
                 "seq": _n(seq),
+                # TTL takes whole epoch seconds.
+                "expires_at": _n(int(at + self.audit_retention_seconds)),
             },
         )
         return seq
 
-    async def audit_trail(self, object_key: str, limit: int = 100) -> list[AuditEntry]:
+    def _audit_query(self, object_key: str, after_seq: int, since: float | None) -> dict[str, Any]:
+        floor = max(since or 0.0, self._clock() - self.audit_retention_seconds)
+        return {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk AND sk > :after",
+            "FilterExpression": "#at >= :floor",
+            "ExpressionAttributeNames": {"#at": "at"},
+            "ExpressionAttributeValues": {
+                ":pk": _s(f"audit#{object_key}"),
+                ":after": _s(str(max(after_seq, 0)).zfill(_SEQ_WIDTH)),
+                ":floor": _n(float(floor)),
+            },
+            "ScanIndexForward": True,
+            "ConsistentRead": True,
+        }
+
+    async def audit_trail(
+        self, object_key: str, limit: int = 100, *, after_seq: int = 0, since: float | None = None
+    ) -> list[AuditEntry]:
         if limit < 1:
             return []
         entries: list[AuditEntry] = []
         start: dict[str, Any] | None = None
+        query = self._audit_query(object_key, after_seq, since)
         while len(entries) < limit:
             page: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
-            resp = await self._call(
-                "query",
-                TableName=self.table_name,
-                KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": _s(f"audit#{object_key}")},
-                ScanIndexForward=True,
-                ConsistentRead=True,
-                Limit=limit - len(entries),
-                **page,
-            )
+            # The filter runs after Limit is applied, so a page may hold fewer than asked: read on.
+            resp = await self._call("query", Limit=limit - len(entries), **query, **page)
             entries += [
                 AuditEntry(
                     object_key=object_key,
@@ -445,6 +466,17 @@ class DynamoStore:
             if not start:
                 break
         return entries
+
+    async def audit_count(self, object_key: str, since: float | None = None) -> int:
+        total, start = 0, None
+        query = self._audit_query(object_key, 0, since)
+        while True:
+            page: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
+            resp = await self._call("query", Select="COUNT", **query, **page)
+            total += int(resp.get("Count", 0))
+            start = resp.get("LastEvaluatedKey")
+            if not start:
+                return total
 
     async def ping(self) -> None:
         resp = await self._call("describe_table", TableName=self.table_name)

@@ -6,7 +6,9 @@ process on the file. Blocking sqlite3 calls run in a worker thread (``asyncio.to
 store, so the event loop never waits on the disk.
 
 Idempotency keys expire by timestamp: an expired key counts as absent at once, and expired rows are purged
-lazily (a bounded batch, at most once a minute, inside a claim's transaction).
+lazily (a bounded batch, at most once a minute, inside a claim's transaction). Audit entries older than the
+retention are pruned the same way by appends (batches of :data:`_PURGE_BATCH`, at most once a minute) and by
+:meth:`SqliteStore.prune_audit`, which deletes batch after batch until none is left; reads leave them out at once.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ..sqlite_file import SqliteFile
 from .base import AuditEntry, ConflictError, Lease, StoreUnavailable, Versioned
 from .budget import Clock, check_bucket_args, draw
 from .primitives import check_index_args, check_lease_args, check_version
+from .retention import AUDIT_RETENTION_SECONDS, check_retention
 
 __all__ = ["SqliteStore"]
 
@@ -53,6 +56,7 @@ CREATE TABLE IF NOT EXISTS audit (
     at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_object ON audit (object_key, seq);
+CREATE INDEX IF NOT EXISTS audit_age ON audit (at);
 """
 
 
@@ -63,12 +67,21 @@ class SqliteStore(SqliteFile):
     _what = "state store"
     _unavailable = StoreUnavailable
 
-    def __init__(self, path: str | Path, *, clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        clock: Clock = time.time,
+        audit_retention_seconds: float = AUDIT_RETENTION_SECONDS,
+    ) -> None:
         """``clock`` is the wall clock of expiries, timestamps and buckets (shared by every process on the
         file, hence not monotonic); tests pass one they move instead of sleeping."""
         super().__init__(path)
+        check_retention(audit_retention_seconds)
+        self.audit_retention_seconds = audit_retention_seconds
         self._clock = clock
         self._last_purge = 0.0
+        self._last_audit_prune = 0.0
 
     # -- idempotency keys -------------------------------------------------------------------------
     async def claim_key(self, key: str, ttl_seconds: float) -> bool:
@@ -309,8 +322,12 @@ class SqliteStore(SqliteFile):
     async def append_audit(self, entry: AuditEntry) -> int:
         """Sequence numbers here are global to the file (AUTOINCREMENT), so increasing within every trail."""
 
-        def append() -> int:
-            cur = self._db().execute(
+        def append(db: sqlite3.Connection) -> int:
+            now = self._clock()
+            if now - self._last_audit_prune >= _PURGE_EVERY_SECONDS:
+                self._last_audit_prune = now
+                self._prune_batch(db, now)
+            cur = db.execute(
                 "INSERT INTO audit (object_key, system, action, detail, actor, at) VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     entry.object_key,
@@ -318,19 +335,41 @@ class SqliteStore(SqliteFile):
                     entry.action,
                     json.dumps(entry.detail, default=str),
                     entry.actor,
-                    entry.at or self._clock(),
+                    entry.at or now,
                 ),
             )
             return int(cur.lastrowid or 0)
 
-        return await self._call(append)
+        return await self._call(lambda: self._tx(append))
 
-    async def audit_trail(self, object_key: str, limit: int = 100) -> list[AuditEntry]:
+    def _prune_batch(self, db: sqlite3.Connection, now: float) -> int:
+        cur = db.execute(
+            "DELETE FROM audit WHERE seq IN (SELECT seq FROM audit WHERE at < ? ORDER BY seq LIMIT ?)",
+            (now - self.audit_retention_seconds, _PURGE_BATCH),
+        )
+        return cur.rowcount
+
+    async def prune_audit(self) -> int:
+        """Delete every audit entry older than the retention, one bounded transaction at a time (so appends
+        from other processes interleave); returns how many went."""
+        total = 0
+        while True:
+            gone = await self._call(lambda: self._tx(lambda db: self._prune_batch(db, self._clock())))
+            total += gone
+            if gone < _PURGE_BATCH:
+                return total
+
+    def _audit_floor(self, since: float | None) -> float:
+        return max(since or float("-inf"), self._clock() - self.audit_retention_seconds)
+
+    async def audit_trail(
+        self, object_key: str, limit: int = 100, *, after_seq: int = 0, since: float | None = None
+    ) -> list[AuditEntry]:
         def select() -> list[AuditEntry]:
             rows = self._db().execute(
                 "SELECT seq, object_key, system, action, detail, actor, at FROM audit "
-                "WHERE object_key = ? ORDER BY seq LIMIT ?",
-                (object_key, limit),
+                "WHERE object_key = ? AND seq > ? AND at >= ? ORDER BY seq LIMIT ?",
+                (object_key, after_seq, self._audit_floor(since), limit),
             )
             return [
                 AuditEntry(
@@ -346,6 +385,20 @@ class SqliteStore(SqliteFile):
             ]
 
         return await self._call(select)
+
+    async def audit_count(self, object_key: str, since: float | None = None) -> int:
+        def count() -> int:
+            row = (
+                self._db()
+                .execute(
+                    "SELECT COUNT(*) FROM audit WHERE object_key = ? AND at >= ?",
+                    (object_key, self._audit_floor(since)),
+                )
+                .fetchone()
+            )
+            return int(row[0])
+
+        return await self._call(count)
 
 
 def _check_ttl(ttl_seconds: float) -> None:

@@ -4,6 +4,9 @@ https://docs.aws.amazon.com/partner-central/latest/APIReference/API_AssignOpport
 
 from __future__ import annotations
 
+from typing import Any
+
+from cosync_worker.connector import update_job
 from cosync_worker.logs import get_logger
 
 from . import audit
@@ -11,12 +14,22 @@ from .client import PartnerCentralError, Priority
 from .deps import Deps
 from .state import setting
 
-__all__ = ["assign_owner"]
+__all__ = ["OWNER_TITLE", "assign_job", "assign_owner"]
+
+# botocore's ``AssigneeContact.BusinessTitle`` for the opportunity's owner (what AssignOpportunity changes).
+OWNER_TITLE = "PartnerAccountManager"
+_JOB_ERRORS = {
+    "no-opportunity": "the deal has no AWS opportunity yet",
+    "no-owner": "the HubSpot owner is gone or has no email",
+    "error": "AWS refused the assignment (the deal's aws_sync_error says why)",
+}
 
 log = get_logger("cosync.aws")
 
 
-async def assign_owner(deps: Deps, deal_id: str, owner_id: str | None) -> str:
+async def assign_owner(
+    deps: Deps, deal_id: str, owner_id: str | None, business_title: str = OWNER_TITLE
+) -> str:
     """Returns ``"assigned"``, ``"unchanged"``, ``"no-opportunity"``, ``"no-owner"`` or ``"error"``."""
     state = (await deps.deals.read(deal_id)).value
     opp_id = state.opportunity_id
@@ -32,7 +45,7 @@ async def assign_owner(deps: Deps, deal_id: str, owner_id: str | None) -> str:
         "Email": email,
         "FirstName": str(owner.get("firstName") or email.split("@")[0]),
         "LastName": str(owner.get("lastName") or "-"),
-        "BusinessTitle": "PartnerAccountManager",
+        "BusinessTitle": business_title,
     }
     try:
         await deps.pc.call("AssignOpportunity", Priority.UPDATE, Identifier=opp_id, Assignee=assignee)
@@ -55,7 +68,22 @@ async def assign_owner(deps: Deps, deal_id: str, owner_id: str | None) -> str:
         deal_id,
         ["hubspot.owners.get", "AssignOpportunity", "hubspot.deals.update"],
         assignee=email,
+        business_title=business_title,
         changes={"aws_assigned_partner_user": {"old": state.assignee, "new": email}},
     )
     log.info("aws_assigned", deal_id=deal_id, opportunity_id=opp_id)
     return "assigned"
+
+
+async def assign_job(deps: Deps, payload: dict[str, Any]) -> str:
+    """``POST /assign-opportunity``'s job: assign, and report how it went at ``GET /jobs/{id}``."""
+    job_id, deal_id = str(payload["job_id"]), str(payload["deal_id"])
+    await update_job(deps.store, job_id, "running")
+    title = str(payload.get("business_title") or OWNER_TITLE)
+    outcome = await assign_owner(deps, deal_id, payload.get("owner_id"), title)
+    result = {"dealId": deal_id, "outcome": outcome}
+    if outcome in _JOB_ERRORS:
+        await update_job(deps.store, job_id, "failed", result=result, error=_JOB_ERRORS[outcome])
+    else:
+        await update_job(deps.store, job_id, "succeeded", result=result)
+    return outcome

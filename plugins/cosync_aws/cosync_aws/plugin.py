@@ -16,7 +16,7 @@ from cosync_worker.conflicts import resolve_event_type, rollback_event_type
 from cosync_worker.connector import Context, DealConnector, Event, PermanentError, Run, client, every, on
 from cosync_worker.hooks import RouteSpec, hookimpl
 
-from . import assignment, audit, declarations, engagements, inbound, outbound, resolution, submission, summary
+from . import assignment, declarations, engagements, inbound, outbound, resolution, submission, summary
 from .client import PartnerCentralClient
 from .config import AwsConfig
 from .deps import Deps
@@ -110,14 +110,6 @@ class AwsConnector(DealConnector):
         for key in (SOLUTIONS, SERVICE, CONNECTOR):
             context.services.pop(key, None)
         await super().cosync_shutdown(context)
-
-    @hookimpl
-    async def cosync_handle_event(self, event: Event, context: Context) -> None:
-        token = audit.TRIGGER.set(event.type)  # every effect below names the event that caused it
-        try:
-            await super().cosync_handle_event(event, context)
-        finally:
-            audit.TRIGGER.reset(token)
 
     @hookimpl
     def cosync_routes(self, context: Context) -> list[RouteSpec]:
@@ -232,11 +224,17 @@ class AwsConnector(DealConnector):
     # -- API jobs (queued by the routes and the conflict API) -----------------------------------------
     @on(SUBMIT_EVENT)
     async def submit_requested(self, event: Event) -> None:
-        await submission.submit_deal(self.deps(), event.object.id)
+        if event.payload.get("job_id"):
+            await submission.submit_job(self.deps(), event.payload)
+        else:  # queued before submissions were jobs
+            await submission.submit_deal(self.deps(), event.object.id)
 
     @on(ASSIGN_EVENT)
     async def assign_requested(self, event: Event) -> None:
-        await assignment.assign_owner(self.deps(), event.object.id, event.payload.get("owner_id"))
+        if event.payload.get("job_id"):
+            await assignment.assign_job(self.deps(), event.payload)
+        else:  # queued before assignments were jobs
+            await assignment.assign_owner(self.deps(), event.object.id, event.payload.get("owner_id"))
 
     @on(RESOLVE_EVENT)
     async def resolve_requested(self, event: Event) -> None:

@@ -1,239 +1,220 @@
 """REST routes of the seeds for the AWS flows, served by the relay (bearer auth, problem+json, OpenAPI).
 
-``POST /submit-opportunity`` queues the submission (it waits on an AWS task) and answers 202 at once;
-the solution routes read the cached ``ListSolutions`` answer, waiting at most ``SOLUTIONS_DEADLINE_SECONDS``
-for Partner Central to fill it (then 503, or 502 for an error answer, with ``Retry-After``).
+Bodies are the seeds' JSON as written (camelCase: seed 000 ``{"dealId", "involvementType", "visibility"}``,
+seed 002 ``{"dealId", "assigneeEmail", "role"}``); the snake_case fields of earlier releases (``deal_id``,
+``owner_id``) are accepted as aliases, and ``/openapi.json`` documents both. Both routes queue the work (it
+waits on Partner Central's 1/s write budget, and a submission on an AWS task) and answer 202 with a job that
+``GET /jobs/{id}`` follows to its outcome. The solution routes are in :mod:`.solution_routes`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from cosync_worker.errors import ProblemError, Retry
+from cosync_worker.connector import ACTOR_KEY, create_job, request_identity
+from cosync_worker.errors import FieldError, ProblemError
 from cosync_worker.events import Event, ObjectRef
-from cosync_worker.hooks import Context, RouteSpec, request_body, request_query
+from cosync_worker.hooks import Context, RouteSpec, request_body
 
-from .client import PartnerCentralError
-from .solutions import SolutionCache
+from .assignment import OWNER_TITLE
+from .solution_routes import build_solution_routes
 
 __all__ = [
     "ASSIGN_EVENT",
-    "SOLUTIONS_DEADLINE_SECONDS",
+    "OWNER_TITLE",
     "SUBMIT_EVENT",
     "AssignIn",
-    "SearchQuery",
-    "SolutionOut",
-    "SolutionsOut",
-    "SolutionsQuery",
+    "JobQueued",
     "SubmitIn",
-    "SubmitQueued",
     "build_routes",
+    "business_title",
 ]
 
 SUBMIT_EVENT = "aws.submit_opportunity"
 ASSIGN_EVENT = "aws.assign_opportunity"
-# A person is waiting: the client's retries against a failing Partner Central take 6-10 s, so the route
-# answers after this long and the listing goes on in the background, filling the cache for the next caller.
-SOLUTIONS_DEADLINE_SECONDS = 2.0
-_RETRY_AFTER = {"Retry-After": "5"}
-# What a solution route answers while Partner Central cannot fill the cache (both with ``Retry-After``).
-_UPSTREAM = (502, 503)
-_UPSTREAM_WORDS = {
-    502: "Partner Central answered with an error; retry after Retry-After seconds",
-    503: "The connector has not started, or Partner Central is slow, throttling or unreachable; retry later",
-}
+# botocore's ``AssigneeContact.BusinessTitle``: "Use the value PartnerAccountManager to update details of the
+# opportunity owner", which is what AssignOpportunity changes; the seed's "Primary Contact" is that owner.
+_OWNER_ROLES = frozenset({"primary contact", "owner", "opportunity owner", "partneraccountmanager"})
+_DEAL_ID = {"min_length": 1, "max_length": 32, "pattern": r"^[0-9]+$"}
+
+Involvement = Literal["Co-Sell", "For Visibility Only"]
+Visibility = Literal["Full", "Limited"]
+
+
+def _one(body: BaseModel, name: str, alias: str) -> Any:
+    """The value given as ``name`` or as its alias; both given and different is refused by name."""
+    value, old = getattr(body, name), getattr(body, alias)
+    if value is not None and old is not None and value != old:
+        raise ValueError(f"{name} and its alias {alias} disagree; give one")
+    return value if value is not None else old
 
 
 class SubmitIn(BaseModel):
+    """Seed 000's body; ``involvementType``/``visibility`` override ``connectors.aws.submission`` for this call."""
+
     model_config = ConfigDict(extra="forbid")
-    deal_id: str = Field(min_length=1, max_length=32, pattern=r"^[0-9]+$", description="HubSpot deal id")
+    dealId: str | None = Field(None, **_DEAL_ID, description="HubSpot deal id")  # type: ignore[call-overload]
+    deal_id: str | None = Field(None, **_DEAL_ID, description="alias of dealId")  # type: ignore[call-overload]
+    involvementType: Involvement | None = Field(None, description="default: the configured involvement type")
+    visibility: Visibility | None = Field(None, description="default: the configured visibility")
+
+    @model_validator(mode="after")
+    def _deal(self) -> SubmitIn:
+        if _one(self, "dealId", "deal_id") is None:
+            raise ValueError("dealId is required (or its alias deal_id)")
+        return self
+
+    @property
+    def deal(self) -> str:
+        return str(_one(self, "dealId", "deal_id"))
 
 
 class AssignIn(BaseModel):
+    """Seed 002's body (``assigneeEmail``: a HubSpot owner's email), or the older ``owner_id`` (a HubSpot
+    owner id). AWS's ``Assignee`` needs email, first and last name and business title: the names come from the
+    HubSpot owner, the title from ``role``."""
+
     model_config = ConfigDict(extra="forbid")
-    deal_id: str = Field(min_length=1, max_length=32, pattern=r"^[0-9]+$", description="HubSpot deal id")
-    owner_id: str = Field(min_length=1, max_length=32, pattern=r"^[0-9]+$", description="HubSpot owner id")
-
-
-class SolutionsQuery(BaseModel):
-    category: str | None = Field(None, max_length=200, description="only this category (any case)")
-    status: str | None = Field(None, max_length=200, description="only this status (any case)")
-
-
-class SearchQuery(BaseModel):
-    q: str = Field(min_length=1, max_length=200, description="words the solution's name contains (any case)")
-
-
-class SubmitQueued(BaseModel):
-    deal_id: str
-    status: str = "queued"
-
-
-class SolutionOut(BaseModel):
-    id: str
-    name: str
-    category: str
-    status: str
-
-
-class SolutionsOut(BaseModel):
-    results: list[SolutionOut]
-    count: int
-
-
-def _out(s: dict[str, Any]) -> SolutionOut:
-    return SolutionOut(
-        id=str(s.get("Id")),
-        name=str(s.get("Name")),
-        category=str(s.get("Category")),
-        status=str(s.get("Status")),
+    dealId: str | None = Field(None, **_DEAL_ID, description="HubSpot deal id")  # type: ignore[call-overload]
+    deal_id: str | None = Field(None, **_DEAL_ID, description="alias of dealId")  # type: ignore[call-overload]
+    assigneeEmail: str | None = Field(
+        None,
+        min_length=3,
+        max_length=254,
+        pattern=r"^[^@\s]+@[^@\s]+$",
+        description="the email of a HubSpot owner (who becomes the opportunity's partner owner)",
+    )
+    owner_id: str | None = Field(
+        None, max_length=32, pattern=r"^[0-9]+$", description="instead of assigneeEmail"
+    )
+    role: str | None = Field(
+        None,
+        min_length=1,
+        max_length=80,
+        description=f'"Primary Contact" (default) is AWS\'s {OWNER_TITLE}; another role is sent as the title',
     )
 
+    @model_validator(mode="after")
+    def _who(self) -> AssignIn:
+        if _one(self, "dealId", "deal_id") is None:
+            raise ValueError("dealId is required (or its alias deal_id)")
+        if (self.assigneeEmail is None) == (self.owner_id is None):
+            raise ValueError("give exactly one of assigneeEmail and owner_id")
+        return self
 
-def api_event(kind: str, deal_id: str, **payload: str) -> Event:
+    @property
+    def deal(self) -> str:
+        return str(_one(self, "dealId", "deal_id"))
+
+
+class JobQueued(BaseModel):
+    """202: the work is queued; ``location`` (``GET /jobs/{id}``) says when it is done and how it went."""
+
+    jobId: str
+    job_id: str = Field(description="alias of jobId")
+    status: str = "pending"
+    location: str
+    dealId: str
+
+
+def business_title(role: str | None) -> str:
+    """Pure: the ``Assignee.BusinessTitle`` for the seed's ``role``."""
+    if role is None or role.strip().lower() in _OWNER_ROLES:
+        return OWNER_TITLE
+    return role.strip()
+
+
+def _job_event(kind: str, deal_id: str, job_id: str, payload: dict[str, Any]) -> Event:
     ref = ObjectRef(system="hubspot", type="deal", id=deal_id)
-    extra = ":".join(payload.values())
     return Event(
         id=str(uuid.uuid4()),
         source="api",
         type=kind,
         object=ref,
         ordering_key=ref.key,
-        # A double click within the same minute is one request.
-        dedupe_key=f"{kind}:{deal_id}:{extra}:{int(time.time() // 60)}"[:128],
-        payload={"deal_id": deal_id, **payload},
+        dedupe_key=f"{kind}:{job_id}",
+        payload={"deal_id": deal_id, "job_id": job_id, **payload},
+    )
+
+
+def _unknown_assignee(field: str, why: str) -> ProblemError:
+    return ProblemError(
+        422,
+        "the assignee is not a HubSpot owner",
+        kind="validation-error",
+        errors=[FieldError(field=field, message=why)],
     )
 
 
 def build_routes(context: Context, cache_of: Any) -> list[RouteSpec]:
-    """``cache_of()`` returns the process's :class:`SolutionCache` (created at start-up)."""
+    """``cache_of()`` returns the process's :class:`~.solutions.SolutionCache` (created at start-up)."""
 
-    def cache() -> SolutionCache:
-        found: SolutionCache | None = cache_of()
-        if found is None:
-            raise ProblemError(503, "the aws connector has not started")
-        return found
-
-    fill: asyncio.Task[list[dict[str, Any]]] | None = None
-
-    async def solutions() -> list[dict[str, Any]]:
-        nonlocal fill
-        if fill is None or fill.done():
-            fill = asyncio.create_task(cache().all())
-            # Nobody may await a fill that outlives its callers' deadline: its outcome is collected here.
-            fill.add_done_callback(lambda t: t.cancelled() or t.exception())
-        try:
-            return await asyncio.wait_for(asyncio.shield(fill), SOLUTIONS_DEADLINE_SECONDS)
-        except TimeoutError:
-            raise ProblemError(
-                503, "Partner Central did not answer in time; retry later", headers=_RETRY_AFTER
-            ) from None
-        except PartnerCentralError:
-            raise ProblemError(
-                502,
-                "Partner Central answered ListSolutions with an error; retry later",
-                kind="bad-gateway",
-                headers=_RETRY_AFTER,
-            ) from None
-        except Retry:
-            # The client's attempts ran out: throttled, failing with 5xx, or unreachable.
-            raise ProblemError(
-                503,
-                "Partner Central is throttling, failing or unreachable; retry later",
-                headers=_RETRY_AFTER,
-            ) from None
+    async def queue(request: web.Request, kind: str, deal_id: str, payload: dict[str, Any]) -> web.Response:
+        payload = {**payload, ACTOR_KEY: request_identity(request).user}
+        job_id = await create_job(context.store, kind, {"dealId": deal_id, **payload})
+        await context.enqueue([_job_event(kind, deal_id, job_id, payload)])
+        out = JobQueued(jobId=job_id, job_id=job_id, location=f"/jobs/{job_id}", dealId=deal_id)
+        return web.json_response(out.model_dump(), status=202)
 
     async def submit(request: web.Request) -> web.Response:
         body = request_body(request, SubmitIn)
-        await context.enqueue([api_event(SUBMIT_EVENT, body.deal_id)])
-        return web.json_response(SubmitQueued(deal_id=body.deal_id).model_dump(), status=202)
+        overrides = {
+            "involvement_type": body.involvementType,
+            "visibility": body.visibility,
+        }
+        return await queue(request, SUBMIT_EVENT, body.deal, {k: v for k, v in overrides.items() if v})
+
+    async def owner_of(body: AssignIn) -> dict[str, Any]:
+        hubspot = context.service("hubspot")
+        if body.assigneeEmail is not None:
+            found = await hubspot.owner_by_email(body.assigneeEmail)
+            if found is None:
+                raise _unknown_assignee(
+                    "assigneeEmail",
+                    "no HubSpot owner has this email; AssignOpportunity needs the assignee's first and last "
+                    "name, which cosync takes from the HubSpot owner (add them as a HubSpot user first)",
+                )
+        else:
+            found = await hubspot.owner(str(body.owner_id))
+            if found is None:
+                raise _unknown_assignee("owner_id", "no HubSpot owner has this id")
+        if not found.get("email"):
+            raise _unknown_assignee(
+                "assigneeEmail" if body.assigneeEmail else "owner_id", "this HubSpot owner has no email"
+            )
+        owner: dict[str, Any] = found
+        return owner
 
     async def assign(request: web.Request) -> web.Response:
         body = request_body(request, AssignIn)
-        await context.enqueue([api_event(ASSIGN_EVENT, body.deal_id, owner_id=body.owner_id)])
-        return web.json_response(SubmitQueued(deal_id=body.deal_id).model_dump(), status=202)
-
-    async def list_solutions(request: web.Request) -> web.Response:
-        query = request_query(request, SolutionsQuery)
-        items = await solutions()
-        category, status = query.category, query.status
-        if category:
-            items = [s for s in items if str(s.get("Category", "")).lower() == category.lower()]
-        if status:
-            items = [s for s in items if str(s.get("Status", "")).lower() == status.lower()]
-        out = [_out(s) for s in items]
-        return web.json_response(SolutionsOut(results=out, count=len(out)).model_dump())
-
-    async def search_solutions(request: web.Request) -> web.Response:
-        q = request_query(request, SearchQuery).q.strip().lower()
-        if not q:
-            raise ProblemError(400, "query parameter q is required", kind="invalid-request")
-        out = [_out(s) for s in await solutions() if q in str(s.get("Name", "")).lower()]
-        return web.json_response(SolutionsOut(results=out, count=len(out)).model_dump())
-
-    async def get_solution(request: web.Request) -> web.Response:
-        ident = request.match_info["id"]
-        found = next((s for s in await solutions() if s.get("Id") == ident), None)
-        if found is None:
-            # The id is not quoted back: path parameters are the caller's bytes (docs/relay.md).
-            raise ProblemError(404, "no solution has this id", kind="not-found")
-        return web.json_response(_out(found).model_dump())
+        owner = await owner_of(body)
+        payload = {"owner_id": str(owner["id"]), "business_title": business_title(body.role)}
+        return await queue(request, ASSIGN_EVENT, body.deal, payload)
 
     return [
         RouteSpec(
             "POST",
             "/submit-opportunity",
             submit,
-            summary="Submit a deal's AWS opportunity for review (queued)",
+            summary="Submit a deal's AWS opportunity for review (queued as a job)",
             body_model=SubmitIn,
-            response_model=SubmitQueued,
+            response_model=JobQueued,
             tags=("aws",),
         ),
         RouteSpec(
             "POST",
             "/assign-opportunity",
             assign,
-            summary="Assign a deal's AWS opportunity to a HubSpot owner (queued)",
+            summary="Make a HubSpot owner the AWS opportunity's partner owner (queued as a job)",
             body_model=AssignIn,
-            response_model=SubmitQueued,
+            response_model=JobQueued,
             tags=("aws",),
+            error_statuses=(422,),
+            error_descriptions={422: "The body is malformed, or the assignee is not a HubSpot owner"},
         ),
-        RouteSpec(
-            "GET",
-            "/solutions",
-            list_solutions,
-            summary="Partner solutions (filter: category, status)",
-            response_model=SolutionsOut,
-            tags=("aws",),
-            query_model=SolutionsQuery,
-            error_statuses=_UPSTREAM,
-            error_descriptions=_UPSTREAM_WORDS,
-        ),
-        RouteSpec(
-            "GET",
-            "/solutions/search",
-            search_solutions,
-            summary="Solutions whose name contains q",
-            response_model=SolutionsOut,
-            tags=("aws",),
-            query_model=SearchQuery,
-            error_statuses=_UPSTREAM,
-            error_descriptions=_UPSTREAM_WORDS,
-        ),
-        RouteSpec(
-            "GET",
-            "/solutions/{id}",
-            get_solution,
-            summary="One solution",
-            response_model=SolutionOut,
-            tags=("aws",),
-            error_statuses=(404, *_UPSTREAM),
-            error_descriptions={404: "No solution has this id", **_UPSTREAM_WORDS},
-        ),
+        *build_solution_routes(cache_of),
     ]

@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from cosync_worker.connector import update_job
 from cosync_worker.errors import Retry
 from cosync_worker.logs import get_logger
 
@@ -26,7 +27,14 @@ from .hubspot_side import add_note
 from .mapping import client_token
 from .state import DealState, setting
 
-__all__ = ["SUBMISSION_REQUIRED", "submission_missing", "submit_deal", "submit_pending"]
+__all__ = ["SUBMISSION_REQUIRED", "submission_missing", "submit_deal", "submit_job", "submit_pending"]
+
+# What a job reports for each outcome of :func:`submit_deal` that is not a success.
+_JOB_ERRORS = {
+    "missing": "the opportunity lacks what AWS's review requires (the deal's aws_sync_error lists it)",
+    "failed": "AWS refused the submission (the deal's aws_sync_error says why)",
+    "no-opportunity": "the deal has no AWS opportunity yet",
+}
 
 log = get_logger("cosync.aws")
 
@@ -79,8 +87,12 @@ def _end_submitting(state: DealState) -> DealState:
     return state
 
 
-async def submit_deal(deps: Deps, deal_id: str) -> str:
-    """Returns ``"submitted"``, ``"already"``, ``"missing"``, ``"failed"`` or ``"no-opportunity"``."""
+async def submit_deal(
+    deps: Deps, deal_id: str, involvement_type: str | None = None, visibility: str | None = None
+) -> str:
+    """Returns ``"submitted"``, ``"already"``, ``"missing"``, ``"failed"`` or ``"no-opportunity"``.
+
+    ``involvement_type``/``visibility`` (``POST /submit-opportunity``) override the configured ones."""
     state = (await deps.deals.read(deal_id)).value
     opp_id = state.opportunity_id
     if not opp_id:
@@ -100,7 +112,11 @@ async def submit_deal(deps: Deps, deal_id: str) -> str:
             await deps.deals.update(deal_id, setting(submit_error=message))
         log.info("aws_submission_incomplete", deal_id=deal_id, missing=missing)
         return "missing"
-    rules = deps.config.submission
+    rules = deps.config.submission.model_copy(
+        update={
+            k: v for k, v in {"involvement_type": involvement_type, "visibility": visibility}.items() if v
+        }
+    )
     task_id = state.submit_task_id
     if not task_id:
         # Saved first: the "Opportunity Updated" events of the submission are then recognised as ours (the
@@ -175,6 +191,20 @@ async def submit_deal(deps: Deps, deal_id: str) -> str:
     )
     log.info("aws_submitted", deal_id=deal_id, opportunity_id=opp_id)
     return "submitted"
+
+
+async def submit_job(deps: Deps, payload: dict[str, Any]) -> str:
+    """``POST /submit-opportunity``'s job: run the submission with the call's overrides and report how it
+    went at ``GET /jobs/{id}``. A ``Retry`` leaves the job running (the worker fails it if it dead-letters)."""
+    job_id, deal_id = str(payload["job_id"]), str(payload["deal_id"])
+    await update_job(deps.store, job_id, "running")
+    outcome = await submit_deal(deps, deal_id, payload.get("involvement_type"), payload.get("visibility"))
+    result = {"dealId": deal_id, "outcome": outcome}
+    if outcome in _JOB_ERRORS:
+        await update_job(deps.store, job_id, "failed", result=result, error=_JOB_ERRORS[outcome])
+    else:
+        await update_job(deps.store, job_id, "succeeded", result=result)
+    return outcome
 
 
 async def submit_pending(deps: Deps) -> list[str]:

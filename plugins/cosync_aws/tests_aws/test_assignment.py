@@ -57,7 +57,7 @@ async def test_assign_route_and_unknown_owner(stack: Stack) -> None:
     status, ctype, body = await _api(
         stack, "POST", "/assign-opportunity", {"deal_id": deal_id, "owner_id": BOB[0]}
     )
-    assert status == 202 and body["status"] == "queued", body
+    assert status == 202 and body["status"] == "pending", body
 
     async def assigned() -> bool:
         return stack.deal(deal_id).get("aws_assigned_partner_user") == BOB[1]

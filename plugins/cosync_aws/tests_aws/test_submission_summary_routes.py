@@ -17,7 +17,7 @@ async def _api(stack: Stack, method: str, path: str, body: Any = None, token: st
 async def test_submit_route_submits_once_and_summary_sync_follows(stack: Stack) -> None:
     deal_id, opp_id = await _created(stack)
     status, _, body = await _api(stack, "POST", "/submit-opportunity", {"deal_id": deal_id})
-    assert status == 202 and body["status"] == "queued"
+    assert status == 202 and body["status"] == "pending"
 
     async def submitted() -> bool:
         return bool(stack.deal(deal_id).get("aws_submission_date"))
@@ -77,12 +77,12 @@ async def test_routes_need_a_token_and_reject_bad_input_clearly(stack: Stack) ->
 async def test_solution_routes_filter_and_cache(stack: Stack) -> None:
     status, _, body = await _api(stack, "GET", "/solutions?category=Training")
     assert status == 200 and body["count"] == 2
-    assert {s["name"] for s in body["results"]} == {
+    assert {s["name"] for s in body["solutions"]} == {
         "Quantum Readiness Workshop",
         "Cloud Practitioner Bootcamp",
     }
     _, _, body = await _api(stack, "GET", "/solutions/search?q=migration")
-    assert {s["name"] for s in body["results"]} >= {"Cloud Migration Factory", "Database Freedom Migration"}
+    assert {s["name"] for s in body["solutions"]} >= {"Cloud Migration Factory", "Database Freedom Migration"}
     _, _, body = await _api(stack, "GET", "/solutions/S-1000001")
     assert body["name"] == "Data Lake Accelerator"
     _, _, body = await _api(stack, "GET", "/solutions?status=Inactive")
