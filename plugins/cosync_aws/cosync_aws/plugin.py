@@ -151,10 +151,10 @@ class AwsConnector(DealConnector):
         if prop == "hubspot_owner_id":
             await assignment.assign_owner(deps, deal_id, str(value) if value else None)
             return
-        if prop not in outbound.UPDATE_PROPERTIES:
         if prop in REMATCH_PROPERTIES:
             await rematch(deps, deal_id)  # seed 000 §5 after creation: associate new, drop removed
             return
+        if prop not in outbound.UPDATE_PROPERTIES:
             return
         await outbound.sync_change(
             deps, deal_id, prop, str(value) if value is not None else None, _occurred_ms(event)
@@ -189,18 +189,8 @@ class AwsConnector(DealConnector):
     @on("partnercentral.opportunity_*")
     async def opportunity_changed(self, event: Event) -> None:
         if self._our_catalog(event):
-            await inbound.reverse_sync(self.deps(), event.object.id)
-
-    @on("partnercentral.opportunity_*")
-    async def engagement_status(self, event: Event) -> None:
-        """After the reverse sync above (declared later, runs later): the stage decides the engagement's status."""
-        if self._our_catalog(event):
-            await engagements.refresh_status(self.deps(), event.object.id)
-
-    @on("partnercentral.engagement_member_*")
-    async def engagement_changed(self, event: Event) -> None:
-        if self._our_catalog(event):
-            await engagements.sync_engagement(self.deps(), event.object.id)
+            created = event.type == "partnercentral.opportunity_created"  # seed 000 §3: may become a deal
+            await inbound.reverse_sync(self.deps(), event.object.id, created=created)
 
     @on("partnercentral.opportunity_*")
     async def engagement_status(self, event: Event) -> None:
