@@ -3,7 +3,7 @@
 See ``docs/writing-a-connector.md`` and ``plugins/cosync_example`` for a whole connector.
 """
 
-from ..audit import ACTOR_KEY, audit_scope, record_audit
+from ..audit import ACTOR_KEY, audit_scope, current_scope, record_audit
 from ..errors import PermanentError, Retry
 from ..events import Event
 from ..hooks import Context, PropertySpec, request_body, request_query
@@ -46,6 +46,7 @@ __all__ = [
     "audit_scope",
     "client",
     "create_job",
+    "current_scope",
     "every",
     "has_tag",
     "on",

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..audit import alias_key, entry_view
 from ..hooks import Context, RouteSpec, hookimpl, request_query
@@ -21,6 +21,7 @@ AUDIT_PAGE_MAX = 1000
 
 
 class AuditQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     limit: int = Field(100, ge=1, le=AUDIT_PAGE_MAX, description="entries per page")
     startDate: datetime | None = Field(
         None,

@@ -122,6 +122,7 @@ async def test_resolve_queues_one_event_and_refuses_twice(make_relay: RelayFacto
         "resolution": "USE_HUBSPOT_VALUE",
         "value": None,
         "reason": "call with the customer",
+        "actor": "api",  # who asked: the relay's plain test token is the admin "api"
     }
 
 
@@ -169,7 +170,12 @@ async def test_rollback_queues_an_event_for_the_opportunity(make_relay: RelayFac
     assert status == 202
     [event] = await relay.enqueued()
     assert event["type"] == "aws.rollback" and event["ordering_key"] == "partnercentral:opportunity:O42"
-    assert event["payload"] == {"job_id": accepted["job_id"], "target_timestamp": 1_771_405_200.0}
+    # ``actor``: who asked (the relay's plain test token is the admin "api"), for the audit trail
+    assert event["payload"] == {
+        "job_id": accepted["job_id"],
+        "target_timestamp": 1_771_405_200.0,
+        "actor": "api",
+    }
     for bad in (
         {"opportunityId": "O42"},
         {"opportunityId": "O42", "targetTimestamp": "not a time"},

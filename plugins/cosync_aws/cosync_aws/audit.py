@@ -1,5 +1,5 @@
 """The AWS connector's audit trail: one entry per effect on Partner Central or HubSpot, through the core's
-audit surface (:func:`cosync_worker.audit.record_audit`).
+audit surface (:func:`cosync_worker.connector.record_audit`).
 
 Key scheme: every entry is filed under the opportunity, ``partnercentral:opportunity:<id>`` (the same string
 as the queue's ordering key for Partner Central events), with the opportunity id as its alias, so
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cosync_worker.audit import record_audit
+from cosync_worker.connector import record_audit
 from cosync_worker.store import Store
 
 __all__ = ["OBJECT_TYPE", "SYSTEM_HUBSPOT", "SYSTEM_PC", "audit_key", "changes_between", "record"]

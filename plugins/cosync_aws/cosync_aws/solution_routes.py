@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from cosync_worker.errors import FieldError, ProblemError, Retry
 from cosync_worker.hooks import RouteSpec, request_query
@@ -45,6 +45,7 @@ _UPSTREAM_WORDS = {
 
 
 class SolutionsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     category: str | None = Field(None, max_length=200, description="only this category (any case)")
     status: str = Field("Active", max_length=200, description="only this status (any case; default Active)")
     limit: int = Field(100, ge=1, le=100, description="solutions per page")
@@ -56,6 +57,7 @@ class SolutionsQuery(BaseModel):
 
 
 class SearchQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     q: str = Field(min_length=1, max_length=200, description="words to look for (name, category)")
     category: str | None = Field(None, max_length=200, description="only this category (any case)")
     limit: int = Field(50, ge=1, le=100, description="at most this many, best first")
