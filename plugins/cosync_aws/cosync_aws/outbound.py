@@ -32,8 +32,8 @@ from .mapping import (
     owned_from_hubspot,
     owned_view,
     review_rules,
-)
     with_cleared,
+)
 from .solutions import associate, choose_solutions
 from .state import Creating, DealState, note_key, opportunity_key, related_key, replace, setting
 
@@ -82,12 +82,12 @@ async def _mark_error(deps: Deps, bundle: DealBundle, message: str) -> None:
     )
     bundle.deal.update(aws_sync_status="error", aws_sync_error=message)
     log.info("aws_deal_error", deal_id=bundle.deal_id, reason=message)
+    await pushes.tell_error(deps, bundle.deal_id, message)  # issue 17: the rep gets a task (pushes.py)
 
 
 async def ensure_opportunity(deps: Deps, deal_id: str, bundle: DealBundle | None = None) -> str | None:
     """Flow 1: the opportunity id of the deal, creating it if the deal carries the tag and has none.
 
-    await pushes.tell_error(deps, bundle.deal_id, message)  # issue 17: the rep gets a task (pushes.py)
     Idempotent three times over: the state store, the deal's ``aws_opportunity_id`` and a ``ClientToken``
     derived from the deal id (a retry after a crash between create and write-back gets the same opportunity).
     Under the deal's lock: the "Opportunity Created" event's reverse sync must not patch the deal's state
@@ -174,13 +174,13 @@ async def _link(deps: Deps, deal_id: str, opp_id: str, bundle: DealBundle, state
             "aws_sync_status": "synced",
             "aws_sync_error": "",
             "aws_review_status": "Pending Submission",
+            **pushes.created_properties(state, bundle, deps.config.deal_tag),  # issue 17 (pushes.py)
         },
     )
     await _note_once(
         deps,
         "created",
         deal_id,
-            **pushes.created_properties(state, bundle, deps.config.deal_tag),  # issue 17 (pushes.py)
         deal_id,
         f"AWS Partner Central opportunity {opp_id} created ({deps.config.catalog} catalog) by cosync."
         + solutions_text,
@@ -271,6 +271,7 @@ async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | Non
         bundle = None  # a reverse sync wrote to the deal after this read: pushing it would undo that write
     bundle = bundle or await read_deal(deps.hs, deal_id)
     owned = owned_from_hubspot(bundle.deal, bundle.company, bundle.contacts, deps.config)
+    owned = with_cleared(owned, state.owned)  # issue 17: a value emptied in HubSpot is cleared in AWS
     if owned == state.owned:
         await deps.deals.update(deal_id, setting(read_at_ms=bundle.read_at_ms))
         return "noop"
@@ -293,7 +294,6 @@ async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | Non
                 if have.get(path) == value:
                     # Our own earlier write whose push was cut short before it recorded it (a SIGKILL, a lost
                     # answer): the value is ours, not a change made in Partner Central to hold a conflict over.
-    owned = with_cleared(owned, state.owned)  # issue 17: a value emptied in HubSpot is cleared in AWS
                     base[path] = value
             # Once per push: a re-read after ConflictException must not record the same conflict twice.
             settled = await settle_outbound(
@@ -357,9 +357,13 @@ async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | Non
             f"cosync did not send {', '.join(sorted(blocked))} to AWS Partner Central: {reason}. "
             "It will be sent with the next change once AWS allows it.",
         )
+        # issue 17: and a task (pushes.py)
+        await pushes.tell_held(deps, deal_id, opp_id, blocked, reason, sorted(str(owned[p]) for p in blocked))
         outcome = "blocked" if outcome == "noop" else outcome
     if outcome == "updated" and bundle.deal.get("aws_sync_status") != "synced":
         await deps.hs.update("deals", deal_id, {"aws_sync_status": "synced", "aws_sync_error": ""})
+    if outcome == "updated":
+        await pushes.after_push(deps, deal_id, opp_id, applied)  # issue 17: stamp + note (pushes.py)
     log.info("aws_update", deal_id=deal_id, opportunity_id=opp_id, outcome=outcome, fields=sorted(owned))
     return outcome
 
@@ -383,13 +387,9 @@ async def push_related(
     for deal_id in linked:
         if (await deps.deals.read(deal_id)).value.opportunity_id:
             deals.append(deal_id)
-        # issue 17: and a task (pushes.py)
-        await pushes.tell_held(deps, deal_id, opp_id, blocked, reason, sorted(str(owned[p]) for p in blocked))
     if not deals:
         return {}
     if deps.config.coalesce_seconds > 0:
-    if outcome == "updated":
-        await pushes.after_push(deps, deal_id, opp_id, applied)  # issue 17: stamp + note (pushes.py)
         await asyncio.sleep(deps.config.coalesce_seconds)
     # Each push reads its deal after this instant; the mark is kept only once every push is done, so a
     # redelivery after a failed push is not taken for an event the burst already covered.
