@@ -9,8 +9,8 @@ clients make one attempt per call (botocore's own retries would go out without d
 their own pool, so a write holding its budget token never queues behind reads.
 
 Before every attempt the loop draws from the budgets shared by every worker process through the state store's
-atomic token buckets: a write from the daily and per-second write budgets, in priority order within this
-process (Partner Central allows 1 write/s and 10,000 writes per rolling 24 h per partner account:
+atomic token buckets: a write from the daily and per-second write budgets, in the order of the account's
+:class:`~cosync_worker.write_scheduler.WriteScheduler`, global across processes (Partner Central allows 1 write/s and 10,000 writes per rolling 24 h per partner account:
 https://docs.aws.amazon.com/partner-central/latest/developer-guide/quotas.html), a read from the read budget.
 Credentials come from the config or from ``sts:AssumeRole``, refreshing themselves.
 """
@@ -18,13 +18,11 @@ Credentials come from the config or from ``sts:AssumeRole``, refreshing themselv
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AsyncExitStack
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,6 +40,7 @@ from prometheus_client import Counter, Gauge
 from cosync_worker.connector import Answer, RemoteClient, RetryPolicy
 from cosync_worker.logs import get_logger
 from cosync_worker.store import Store, acquire
+from cosync_worker.write_scheduler import WriteScheduler
 
 from .config import AwsConfig
 
@@ -147,8 +146,8 @@ def _status_of(exc: ClientError) -> int:
 class PartnerCentralClient(RemoteClient):
     """``async with PartnerCentralClient(config, store) as pc: await pc.call("GetOpportunity", ...)``.
 
-    ``Catalog`` is added to every call from the config. Write calls first draw from the shared budget, in
-    priority order within this process.
+    ``Catalog`` is added to every call from the config. Write calls first wait for their turn (the account's
+    write scheduler, shared by every process), then draw from the shared budget.
     """
 
     service = "partnercentral"
@@ -175,11 +174,8 @@ class PartnerCentralClient(RemoteClient):
         self._stack = AsyncExitStack()
         self._client: Any = None
         self._writer: Any = None
-        # Writers of this process waiting for the budget: (priority, arrival, future). One at a time holds
-        # the turn and draws from the shared buckets; when it has its token the best waiter goes next.
-        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
-        self._arrivals = itertools.count()
-        self._turn_taken = False
+        # Every write waits for its turn here, in one order shared by every process (the store's index).
+        self.scheduler = WriteScheduler(store, self.budget_name, self._draw_write)
         self._recent_writes: deque[float] = deque()
         self._warned_day = ""
         self.calls: dict[str, int] = {}
@@ -234,6 +230,7 @@ class PartnerCentralClient(RemoteClient):
         return session
 
     async def close(self) -> None:
+        await self.scheduler.close()
         await self._stack.aclose()
         self._client = self._writer = None
 
@@ -251,36 +248,21 @@ class PartnerCentralClient(RemoteClient):
         await acquire(self.store, budget, rate * RATE_MARGIN, 1.0)
 
     async def _acquire_write(self, priority: int) -> None:
-        """Wait for this process's turn, best priority first (then arrival), then for a token of the daily and
-        the per-second budgets every process shares. Only the writer holding the turn polls the store, so a
-        creation that arrives behind a hundred queued background writes is the next one to draw."""
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiters, (priority, next(self._arrivals), fut))
-        self._pass_turn()
-        try:
-            await fut
-        except asyncio.CancelledError:
-            if fut.done() and not fut.cancelled():
-                self._release_turn()  # the turn was handed over just as we were cancelled
-            raise
-        try:
-            await self._draw_daily()
-            # The per-second token last, right before the call: any delay between taking it and the request
-            # reaching AWS eats into the spacing between two processes' writes.
-            await self._draw(f"{self.budget_name}:writes", self.config.write_rate_per_second)
-        finally:
-            self._release_turn()
+        """The account's write scheduler gives the turn (best priority first, then age, across every process
+        sharing the store); the turn's holder then draws a token of the daily and per-second budgets."""
+        await self.scheduler.admit(priority)
 
-    def _pass_turn(self) -> None:
-        while not self._turn_taken and self._waiters:
-            _, _, fut = heapq.heappop(self._waiters)
-            if not fut.done():  # a cancelled waiter is skipped
-                self._turn_taken = True
-                fut.set_result(None)
+    async def _draw_write(self) -> None:
+        await self._draw_daily()
+        # The per-second token last, right before the call: any delay between taking it and the request
+        # reaching AWS eats into the spacing between two processes' writes.
+        await self._draw(f"{self.budget_name}:writes", self.config.write_rate_per_second)
 
-    def _release_turn(self) -> None:
-        self._turn_taken = False
-        self._pass_turn()
+    def turn(self, key: str, priority: Priority = Priority.UPDATE) -> AbstractAsyncContextManager[None]:
+        """``async with pc.turn(deal_id, Priority.UPDATE):`` wait until this object is the most urgent one
+        waiting to be written and a write can be sent, then read it and write it inside. A change that lands
+        while the object waits is seen by that read: it costs no write of its own."""
+        return self.scheduler.turn(key, int(priority))
 
     async def _draw_daily(self) -> None:
         """The rolling 24 h quota as a bucket of ``daily_write_cap`` refilled over a day, shared by every

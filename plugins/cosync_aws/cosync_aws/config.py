@@ -74,12 +74,14 @@ class AwsConfig(BaseModel):
     read_rate_per_second: float = Field(10.0, gt=0)
     daily_write_cap: int = Field(10_000, ge=1)
     daily_warning_ratio: float = Field(0.8, gt=0, le=1)
-    coalesce_seconds: float = Field(2.0, ge=0, le=60)
+    # Kept so existing configs stay valid: writes no longer wait a fixed window (the write scheduler merges
+    # the changes that land while a deal waits for its turn; an idle budget writes at once).
+    coalesce_seconds: float = Field(0.0, ge=0, le=60, description="ignored since the write scheduler")
     submission: SubmissionRules = Field(default_factory=SubmissionRules)
     notify_score_changes: Literal["any", "up", "down", "none"] = "any"
+    push_notes: bool = True  # seed 001 §1: a note on the deal per push naming what was sent
     fallback_solution_id: str | None = None
     solution_cache_seconds: float = Field(3600, ge=0)
-    push_notes: bool = True  # seed 001 §1: a note on the deal per push naming what was sent
     task_poll_seconds: float = Field(1.0, gt=0)
     task_timeout_seconds: float = Field(120, gt=0)
     conflicts: ConflictRules = Field(default_factory=ConflictRules)

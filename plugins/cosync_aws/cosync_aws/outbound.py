@@ -1,5 +1,6 @@
 """HubSpot -> Partner Central: create an opportunity for a tagged deal (flow 1) and push a rep's changes to
-it with read-merge-write (flow 3), coalesced and skipped when nothing cosync owns changed.
+it with read-merge-write (flow 3) when the deal's write turn comes (so changes made while it waits share one
+write), skipped when nothing cosync owns changed.
 
 Why read-merge-write: UpdateOpportunity replaces the whole record and requires the ``LastModifiedDate`` just
 read (https://docs.aws.amazon.com/partner-central/latest/APIReference/API_UpdateOpportunity.html); a stale one
@@ -9,14 +10,14 @@ between is overwritten.
 
 from __future__ import annotations
 
-import asyncio
 import time
+from datetime import datetime
 from typing import Any
 
 from cosync_worker.errors import Retry
 from cosync_worker.logs import get_logger
 
-from . import audit, pushes
+from . import audit
 from .client import PartnerCentralError, Priority
 from .conflict_flow import Settled, settle_outbound
 from .deps import Deps
@@ -32,7 +33,6 @@ from .mapping import (
     owned_from_hubspot,
     owned_view,
     review_rules,
-    with_cleared,
 )
 from .solutions import associate, choose_solutions
 from .state import Creating, DealState, note_key, opportunity_key, related_key, replace, setting
@@ -73,6 +73,10 @@ async def _note_once(deps: Deps, kind: str, ident: str, deal_id: str, text: str)
         raise
 
 
+def _iso(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value or "")
+
+
 async def _mark_error(deps: Deps, bundle: DealBundle, message: str) -> None:
     """``aws_sync_status=error`` with the reason on the deal, written once per distinct reason."""
     if bundle.deal.get("aws_sync_status") == "error" and bundle.deal.get("aws_sync_error") == message:
@@ -82,7 +86,6 @@ async def _mark_error(deps: Deps, bundle: DealBundle, message: str) -> None:
     )
     bundle.deal.update(aws_sync_status="error", aws_sync_error=message)
     log.info("aws_deal_error", deal_id=bundle.deal_id, reason=message)
-    await pushes.tell_error(deps, bundle.deal_id, message)  # issue 17: the rep gets a task (pushes.py)
 
 
 async def ensure_opportunity(deps: Deps, deal_id: str, bundle: DealBundle | None = None) -> str | None:
@@ -93,7 +96,8 @@ async def ensure_opportunity(deps: Deps, deal_id: str, bundle: DealBundle | None
     Under the deal's lock: the "Opportunity Created" event's reverse sync must not patch the deal's state
     between its creation and its recording.
     """
-    async with deps.deal_lock(deal_id):
+    # The turn first, then the lock: a deal waiting for its turn must not hold its lock meanwhile.
+    async with deps.pc.turn(deal_id, Priority.CREATE), deps.deal_lock(deal_id):
         return await _ensure_opportunity_locked(deps, deal_id, bundle)
 
 
@@ -174,7 +178,6 @@ async def _link(deps: Deps, deal_id: str, opp_id: str, bundle: DealBundle, state
             "aws_sync_status": "synced",
             "aws_sync_error": "",
             "aws_review_status": "Pending Submission",
-            **pushes.created_properties(state, bundle, deps.config.deal_tag),  # issue 17 (pushes.py)
         },
     )
     await _note_once(
@@ -185,7 +188,8 @@ async def _link(deps: Deps, deal_id: str, opp_id: str, bundle: DealBundle, state
         f"AWS Partner Central opportunity {opp_id} created ({deps.config.catalog} catalog) by cosync."
         + solutions_text,
     )
-    await deps.deals.update(deal_id, setting(linked=True))
+    # The creation's own events (created, one per solution) arrive after this: none costs a read.
+    await deps.deals.update(deal_id, setting(linked=True, own_write_ms=_now_ms()))
 
 
 async def _associate_solutions(deps: Deps, deal_id: str, opp_id: str, bundle: DealBundle) -> str:
@@ -229,12 +233,18 @@ async def _remember(
     await deps.deals.update(deal_id, replace(state))
 
 
-async def sync_change(deps: Deps, deal_id: str, prop: str, value: str | None, occurred_ms: int | None) -> str:
-    """Flow 3 entry for one ``deal.propertyChange``: coalesce, then push. Returns what happened.
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
-    Events of one deal run in order (queue ordering key), so the first one of a burst waits
-    ``coalesce_seconds``, reads the deal once and pushes everything; the rest changed before that read
-    (``occurredAt`` < ``read_at_ms``) and are covered without another call.
+
+async def sync_change(deps: Deps, deal_id: str, prop: str, value: str | None, occurred_ms: int | None) -> str:
+    """Flow 3 entry for one ``deal.propertyChange``: push when the deal's write turn comes. Returns what
+    happened.
+
+    No fixed wait: the deal waits for its turn at the account's write scheduler (at once when the budget is
+    idle) and only then reads the deal, so every change made while it waited is in that one read. Events of
+    one deal run in order (queue ordering key): the ones behind it changed before that read (``occurredAt``
+    < ``read_at_ms``) and are covered without another call.
     """
     state = (await deps.deals.read(deal_id)).value
     if state.linked is False:
@@ -250,15 +260,24 @@ async def sync_change(deps: Deps, deal_id: str, prop: str, value: str | None, oc
         return "created" if created else "skipped"
     if occurred_ms is not None and occurred_ms < state.read_at_ms:
         return "covered"
-    if deps.config.coalesce_seconds > 0:
-        await asyncio.sleep(deps.config.coalesce_seconds)
-    return await push_update(deps, deal_id)
+    return await push_update(deps, deal_id, occurred_ms=occurred_ms)
 
 
-async def push_update(deps: Deps, deal_id: str, bundle: DealBundle | None = None) -> str:
-    """Read the deal, and if anything cosync owns differs from what was last synced, read-merge-write the
-    opportunity. Returns ``"noop"``, ``"updated"``, ``"blocked"`` or ``"error"``."""
-    async with deps.deal_lock(deal_id):
+async def push_update(
+    deps: Deps,
+    deal_id: str,
+    bundle: DealBundle | None = None,
+    *,
+    priority: Priority = Priority.UPDATE,
+    occurred_ms: int | None = None,
+) -> str:
+    """When the deal's write turn comes, read the deal, and if anything cosync owns differs from what was
+    last synced, read-merge-write the opportunity. Returns ``"noop"``, ``"updated"``, ``"blocked"``,
+    ``"error"`` or ``"covered"`` (a push of another path read the deal after ``occurred_ms`` while this one
+    waited). ``priority``: a rep's edit, or a reconcile/summary-driven push (``Priority.BACKGROUND``)."""
+    async with deps.pc.turn(deal_id, priority), deps.deal_lock(deal_id):
+        if occurred_ms is not None and occurred_ms < (await deps.deals.read(deal_id)).value.read_at_ms:
+            return "covered"
         return await _push_update_locked(deps, deal_id, bundle)
 
 
@@ -271,7 +290,6 @@ async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | Non
         bundle = None  # a reverse sync wrote to the deal after this read: pushing it would undo that write
     bundle = bundle or await read_deal(deps.hs, deal_id)
     owned = owned_from_hubspot(bundle.deal, bundle.company, bundle.contacts, deps.config)
-    owned = with_cleared(owned, state.owned)  # issue 17: a value emptied in HubSpot is cleared in AWS
     if owned == state.owned:
         await deps.deals.update(deal_id, setting(read_at_ms=bundle.read_at_ms))
         return "noop"
@@ -284,6 +302,7 @@ async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | Non
     written_view: dict[str, Any] | None = None
     calls: list[str] = []
     applied: dict[str, dict[str, Any]] = {}
+    answer: dict[str, Any] = {}
     for _ in range(MAX_CONFLICT_RETRIES):
         current = await deps.pc.call("GetOpportunity", Priority.UPDATE, Identifier=opp_id)
         calls.append("GetOpportunity")
@@ -312,7 +331,7 @@ async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | Non
         await deps.deals.update(deal_id, setting(sending=allowed))
         try:
             calls.append("UpdateOpportunity")
-            await deps.pc.call("UpdateOpportunity", Priority.UPDATE, **request)
+            answer = await deps.pc.call("UpdateOpportunity", Priority.UPDATE, **request)
         except PartnerCentralError as exc:
             if exc.code == "ConflictException":
                 log.info("aws_update_conflict", deal_id=deal_id, opportunity_id=opp_id)
@@ -338,6 +357,9 @@ async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | Non
     # Only now: events older than this read are "covered" (sync_change skips them), so a push that failed or
     # was killed before this point must leave the mark where it was, or its own redelivery would be skipped.
     done: dict[str, Any] = {"owned": synced, "read_at_ms": bundle.read_at_ms, "sending": {}}
+    if outcome == "updated":
+        # The event this write causes, and a reconcile record of it, are recognised without a read.
+        done.update(own_write_ms=_now_ms(), own_modified=_iso(answer.get("LastModifiedDate")))
     if settled is not None:
         synced.update(settled.base)
         done["conflicts"] = settled.pending
@@ -357,13 +379,9 @@ async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | Non
             f"cosync did not send {', '.join(sorted(blocked))} to AWS Partner Central: {reason}. "
             "It will be sent with the next change once AWS allows it.",
         )
-        # issue 17: and a task (pushes.py)
-        await pushes.tell_held(deps, deal_id, opp_id, blocked, reason, sorted(str(owned[p]) for p in blocked))
         outcome = "blocked" if outcome == "noop" else outcome
     if outcome == "updated" and bundle.deal.get("aws_sync_status") != "synced":
         await deps.hs.update("deals", deal_id, {"aws_sync_status": "synced", "aws_sync_error": ""})
-    if outcome == "updated":
-        await pushes.after_push(deps, deal_id, opp_id, applied)  # issue 17: stamp + note (pushes.py)
     log.info("aws_update", deal_id=deal_id, opportunity_id=opp_id, outcome=outcome, fields=sorted(owned))
     return outcome
 
@@ -374,9 +392,9 @@ async def push_related(
     """Flow 4: a company or contact changed; update every associated deal that has an opportunity, once per
     burst. Returns ``{deal_id: outcome}`` (empty when an earlier event of the burst covered this change).
 
-    Events of one company or contact run in order, so like flow 3 the first event of a burst waits
-    ``coalesce_seconds`` and pushes after reading; the rest happened before that read and cost nothing,
-    not even the associations call.
+    Events of one company or contact run in order, so like flow 3 the first event of a burst pushes each
+    deal when its turn comes (reading it then); the rest happened before that read and cost nothing, not
+    even the associations call.
     """
     key = related_key(object_type, object_id)
     marker = await deps.store.get_state(key) or {}
@@ -389,11 +407,9 @@ async def push_related(
             deals.append(deal_id)
     if not deals:
         return {}
-    if deps.config.coalesce_seconds > 0:
-        await asyncio.sleep(deps.config.coalesce_seconds)
     # Each push reads its deal after this instant; the mark is kept only once every push is done, so a
     # redelivery after a failed push is not taken for an event the burst already covered.
-    read_at_ms = int(time.time() * 1000)
+    read_at_ms = _now_ms()
     outcomes = {deal_id: await push_update(deps, deal_id) for deal_id in deals}
     await deps.store.put_state(key, {"read_at_ms": read_at_ms})
     return outcomes
