@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import Any
 
-from cosync_worker.audit import current_scope
+from cosync_worker.connector import current_scope
 from cosync_worker.logs import get_logger
 from cosync_worker.notify import Notice
 
