@@ -10,7 +10,7 @@ from cosync_worker.config import SecretRef
 
 from .conflict_rules import ConflictRules
 
-__all__ = ["DEFAULT_STAGE_MAP", "PC_STAGES", "AwsConfig", "SubmissionRules"]
+__all__ = ["DEFAULT_STAGE_MAP", "PC_STAGES", "AwsConfig", "ResourceRules", "SubmissionRules"]
 
 # botocore's ``partnercentral-selling`` model, shape ``Stage``.
 PC_STAGES = (
@@ -43,6 +43,24 @@ class SubmissionRules(BaseModel):
     pending_days: float | None = Field(None, gt=0, description="submit when pending longer than this")
     involvement_type: Literal["Co-Sell", "For Visibility Only"] = "Co-Sell"
     visibility: Literal["Full", "Limited"] = "Full"
+
+
+class ResourceRules(BaseModel):
+    """What ``POST /resources/upload`` accepts (seed 002 "Security considerations": approved file types only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    allowed_file_types: list[str] = Field(
+        default_factory=lambda: ["PDF", "PPTX", "DOCX", "XLSX", "PNG", "JPG", "MP4"],
+        min_length=1,
+        description="file extensions a resource URL may end in (JPG also admits .jpeg)",
+    )
+    max_bytes: int = Field(50 * 1024 * 1024, gt=0, description="largest sizeBytes an upload may declare")
+    console_url: str = Field(
+        "https://partnercentral.awspartner.com",
+        pattern=r"^https://",
+        description="where a resource note links to: Partner Central's console (the API has no resource URL)",
+    )
 
 
 class AwsConfig(BaseModel):
@@ -85,6 +103,10 @@ class AwsConfig(BaseModel):
     task_poll_seconds: float = Field(1.0, gt=0)
     task_timeout_seconds: float = Field(120, gt=0)
     conflicts: ConflictRules = Field(default_factory=ConflictRules)
+    resources: ResourceRules = Field(default_factory=ResourceRules)
+    notify_reassignment: bool = Field(
+        False, description="seed 002 §3 step 7: tell the new assignee through the notification service (SNS)"
+    )
 
     @property
     def configured(self) -> bool:

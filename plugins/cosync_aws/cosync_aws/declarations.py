@@ -101,8 +101,9 @@ def _connect_queue(emulator: Any, queue: Any) -> None:
 @hookimpl
 def cosync_notice_kinds() -> list[NoticeKindSpec]:
     from .notices import NOTICE_KINDS  # the seed 004 entries plus AWS's own (engagement levels, sync errors)
+    from .team import REASSIGNED_KINDS  # seed 002 §3 step 7
 
-    return [NOTICE_KINDS]
+    return [NOTICE_KINDS, REASSIGNED_KINDS]
 
 
 @hookimpl

@@ -27,8 +27,7 @@ from cosync_worker.store import Store
 from .client import Priority
 from .deps import Deps
 from .engagement_mapping import EngagementView, engagement_properties, engagement_view, status_of, timeline
-from .inbound import _deal_for as deal_for
-from .outbound import _note_once as note_once
+from .hubspot_side import deal_for, note_once
 
 __all__ = [
     "ENGAGEMENTS_LOOP",

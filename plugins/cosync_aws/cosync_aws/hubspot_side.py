@@ -5,19 +5,33 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cosync_worker.config import ConfigError
 from cosync_worker.hooks import Context
 from cosync_worker.hubspot import HubSpotClient
 
 from .mapping import COMPANY_PROPERTIES, CONTACT_PROPERTIES, DEAL_PROPERTIES
+from .state import note_key, opportunity_key
 
-__all__ = ["DealBundle", "add_note", "build_hubspot_client", "hubspot", "read_deal"]
+if TYPE_CHECKING:
+    from .deps import Deps
+
+__all__ = [
+    "NOTE_TTL",
+    "DealBundle",
+    "add_note",
+    "build_hubspot_client",
+    "deal_for",
+    "hubspot",
+    "note_once",
+    "read_deal",
+]
 
 # Note -> deal association type id (HUBSPOT_DEFINED 214):
 # https://developers.hubspot.com/docs/api/crm/associations/v4#association-type-id-values
 NOTE_TO_DEAL = 214
+NOTE_TTL = 90 * 86_400.0
 
 
 def build_hubspot_client(context: Context) -> HubSpotClient:
@@ -84,3 +98,35 @@ async def add_note(hs: HubSpotClient, deal_id: str, text: str) -> str:
         ],
     )
     return str(note.get("id", ""))
+
+
+async def note_once(deps: Deps, kind: str, ident: str, deal_id: str, text: str) -> None:
+    """One note per (kind, ident) even if the event runs again."""
+    key = note_key(kind, ident)
+    if not await deps.store.claim_key(key, NOTE_TTL):
+        return
+    try:
+        await add_note(deps.hs, deal_id, text)
+    except Exception:
+        await deps.store.release_key(key)
+        raise
+
+
+async def deal_for(deps: Deps, opp_id: str) -> str | None:
+    """The deal of an opportunity: the stored mapping, else a search by ``aws_opportunity_id`` (then stored)."""
+    mapped = await deps.store.get_state(opportunity_key(opp_id))
+    if mapped and mapped.get("deal_id"):
+        return str(mapped["deal_id"])
+    found = await deps.hs.search_all(
+        "deals",
+        filter_groups=[
+            {"filters": [{"propertyName": "aws_opportunity_id", "operator": "EQ", "value": opp_id}]}
+        ],
+        properties=["aws_opportunity_id"],
+        limit=1,
+    )
+    if not found:
+        return None
+    deal_id = str(found[0]["id"])
+    await deps.store.put_state(opportunity_key(opp_id), {"deal_id": deal_id})
+    return deal_id

@@ -21,6 +21,7 @@ from .conflict_flow import settle_reverse
 from .conflict_rules import CONFLICT_FIELDS, PATH_FIELDS
 from .deps import Deps
 from .hubspot_side import add_note
+from .hubspot_side import deal_for as _deal_for
 from .mapping import client_token, hubspot_view, owned_from_hubspot, owned_view, sync_stamp
 from .state import DealState, invitation_key, opportunity_key, replace
 
@@ -52,25 +53,6 @@ def _differs(deps: Deps, state: DealState, record: dict[str, Any]) -> bool:
     """Whether the record shows the deal anything the last sync did not (the reverse sync's own diff)."""
     last = state.hubspot
     return any(not _same(k, last.get(k), v) for k, v in hubspot_view(record, deps.config).items())
-
-
-async def _deal_for(deps: Deps, opp_id: str) -> str | None:
-    mapped = await deps.store.get_state(opportunity_key(opp_id))
-    if mapped and mapped.get("deal_id"):
-        return str(mapped["deal_id"])
-    found = await deps.hs.search_all(
-        "deals",
-        filter_groups=[
-            {"filters": [{"propertyName": "aws_opportunity_id", "operator": "EQ", "value": opp_id}]}
-        ],
-        properties=["aws_opportunity_id"],
-        limit=1,
-    )
-    if not found:
-        return None
-    deal_id = str(found[0]["id"])
-    await deps.store.put_state(opportunity_key(opp_id), {"deal_id": deal_id})
-    return deal_id
 
 
 async def reverse_sync(

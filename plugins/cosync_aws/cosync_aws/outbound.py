@@ -21,7 +21,8 @@ from . import audit
 from .client import PartnerCentralError, Priority
 from .conflict_flow import Settled, settle_outbound
 from .deps import Deps
-from .hubspot_side import DealBundle, add_note, read_deal
+from .hubspot_side import DealBundle, read_deal
+from .hubspot_side import note_once as _note_once
 from .mapping import (
     COMPANY_PROPERTIES,
     CONTACT_PROPERTIES,
@@ -35,7 +36,7 @@ from .mapping import (
     review_rules,
 )
 from .solutions import associate, choose_solutions
-from .state import Creating, DealState, note_key, opportunity_key, related_key, replace, setting
+from .state import Creating, DealState, opportunity_key, related_key, replace, setting
 
 __all__ = [
     "COMPANY_PROPERTIES_SYNCED",
@@ -59,18 +60,6 @@ COMPANY_PROPERTIES_SYNCED = frozenset(COMPANY_PROPERTIES)
 CONTACT_PROPERTIES_SYNCED = frozenset(CONTACT_PROPERTIES)
 MAX_CONFLICT_RETRIES = 4
 NOTE_TTL = 90 * 86_400.0
-
-
-async def _note_once(deps: Deps, kind: str, ident: str, deal_id: str, text: str) -> None:
-    """One note per (kind, ident) even if the event runs again."""
-    key = note_key(kind, ident)
-    if not await deps.store.claim_key(key, NOTE_TTL):
-        return
-    try:
-        await add_note(deps.hs, deal_id, text)
-    except Exception:
-        await deps.store.release_key(key)
-        raise
 
 
 def _iso(value: Any) -> str:

@@ -22,9 +22,11 @@ from .config import AwsConfig
 from .deps import Deps
 from .lifecycle_routes import build_lifecycle_routes
 from .properties import PROPERTIES
+from .resources import RESOURCES_LOOP, sync_all, sync_engagement, sync_opportunity
 from .routes import ASSIGN_EVENT, SUBMIT_EVENT, build_routes
 from .solutions import REMATCH_PROPERTIES, SolutionCache, rematch
 from .state import RECONCILE_CURSOR, deal_state
+from .team import owner_reassigned
 
 __all__ = ["NAME", "SERVICE", "SOLUTIONS", "AwsConnector", "deps_of"]
 
@@ -211,6 +213,27 @@ class AwsConnector(DealConnector):
             if opp_id:
                 await engagements.refresh_status(self.deps(), opp_id)
 
+    @on("deal.propertyChange")
+    async def owner_changed(self, event: Event) -> None:
+        """After the assignment above: seed 002 §3's "Opportunity reassigned to [Name]" (team.py)."""
+        if event.payload.get("propertyName") == "hubspot_owner_id" and not _own_change(event, self.context):
+            value = event.payload.get("propertyValue")
+            change = str(event.payload.get("occurredAt") or event.payload.get("eventId") or event.id)
+            await owner_reassigned(self.deps(), event.object.id, str(value) if value else None, change)
+
+    @on("partnercentral.resource_snapshot_created")
+    async def snapshot_created(self, event: Event) -> None:
+        """About an opportunity (seed 001 §3): its engagement's resources onto its deal (resources.py)."""
+        if self._our_catalog(event):
+            engagement = ((event.payload.get("detail") or {}).get("engagement") or {}).get("id")
+            await sync_opportunity(self.deps(), event.object.id, [str(engagement)] if engagement else None)
+
+    @on("partnercentral.engagement_resource_snapshot_created")
+    async def engagement_snapshot_created(self, event: Event) -> None:
+        """About an engagement: the resources of every deal whose opportunity is in it."""
+        if self._our_catalog(event):
+            await sync_engagement(self.deps(), event.object.id)
+
     # -- API jobs (queued by the routes and the conflict API) -----------------------------------------
     @on(SUBMIT_EVENT)
     async def submit_requested(self, event: Event) -> None:
@@ -285,6 +308,17 @@ class AwsConnector(DealConnector):
     )
     async def engagements_tick(self, run: Run) -> datetime:
         await engagements.sync_changed(self.deps(), run.since)
+        return run.signpost
+
+    @every(
+        RESOURCES_LOOP,
+        14400,  # seed 001 §3's ResourceSyncInterval, 240 minutes
+        cursor=True,
+        jitter_seconds=120,
+        description="Snapshots and associations of the engagements of our deals -> notes (seed 001 §3)",
+    )
+    async def resources_tick(self, run: Run) -> datetime:
+        await sync_all(self.deps(), run.since)
         return run.signpost
 
 

@@ -66,6 +66,12 @@ PROPERTIES: tuple[PropertySpec, ...] = (
     # Seed 002 §3: the opportunity team (team.py).
     _deal("aws_opportunity_team", "AWS opportunity team", field="textarea", description="JSON of the team"),
     _deal("aws_team_last_sync", "AWS team last sync", "datetime", "date"),
+    # Seed 001 §3 and seed 002 §4: resources both ways (resources.py).
+    _deal("aws_synced_resources", "AWS synced resources", field="textarea", description="AWS resource ids"),
+    _deal("aws_last_resource_sync", "AWS last resource sync", "datetime", "date"),
+    _deal("aws_total_resources", "AWS total resources", "number", "number", "AWS and partner resources"),
+    _deal("aws_partner_resources", "AWS partner resources", field="textarea", description="JSON of uploads"),
+    _deal("aws_last_resource_upload", "AWS last resource upload", "datetime", "date"),
     # Seed 002 §2: the engagement lifecycle (engagements.py).
     _deal("aws_engagement_id", "AWS engagement ID"),
     PropertySpec(

@@ -18,13 +18,24 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from cosync_worker.connector import BoundState
+from cosync_worker.hooks import NoticeKindSpec
+from cosync_worker.notify import Notice, Verdict
 from cosync_worker.store import Store
 
 from .client import Priority
 from .deps import Deps
-from .outbound import _note_once as note_once
+from .hubspot_side import note_once
 
-__all__ = ["ASSIGNEE_ROLES", "TeamAnswer", "TeamMember", "TeamState", "change_team", "team_state"]
+__all__ = [
+    "ASSIGNEE_ROLES",
+    "REASSIGNED_KINDS",
+    "TeamAnswer",
+    "TeamMember",
+    "TeamState",
+    "change_team",
+    "owner_reassigned",
+    "team_state",
+]
 
 # The seed's manual assignment role: the person AWS contacts on the partner's side.
 ASSIGNEE_ROLES = frozenset({"Primary Contact", "Assignee", "Opportunity Owner"})
@@ -139,3 +150,44 @@ async def change_team(
         detail=detail,
         team=shown,
     )
+
+
+def _reassigned_rule(name: str, notice: Any, settings: Any) -> Verdict:
+    """``aws.opportunity_reassigned``: facts ``assignee_name``, ``assignee_email``, ``opportunity_id``."""
+    who = notice.facts.get("assignee_name") or notice.facts.get("assignee_email") or "you"
+    opp = notice.facts.get("opportunity_id")
+    return Verdict(
+        "MEDIUM",
+        "🔄",
+        f"{name} Opportunity Reassigned to {who}",
+        (f"You are now the partner contact {name} sees for this opportunity.",)
+        + ((f"Opportunity: {opp}",) if opp else ()),
+        ("Review the opportunity", f"Introduce yourself to the {name} team"),
+    )
+
+
+# Seed 002 §3 step 7, "optionally notifies new assignee": a kind of the notification service, so its SNS
+# channel (notify.channels.sns) carries it with the owner's id; off unless connectors.aws.notify_reassignment.
+REASSIGNED_KINDS = NoticeKindSpec(
+    "aws", "AWS", suffixes=(), rules={"opportunity_reassigned": _reassigned_rule}
+)
+
+
+async def owner_reassigned(deps: Deps, deal_id: str, owner_id: str | None, change: str) -> bool:
+    """The deal's owner changed (seed 002 §3 step 5): "Opportunity reassigned to [Name]" once per change
+    (``change``: the webhook's occurrence), and the notice to the new assignee when configured."""
+    opp_id = (await deps.deals.read(deal_id)).value.opportunity_id
+    owner = await deps.hs.owner(owner_id) if owner_id and opp_id else None
+    if owner is None:
+        return False  # no opportunity to reassign, or the owner was cleared or is gone
+    email = str(owner.get("email") or "")
+    name = " ".join(str(p) for p in (owner.get("firstName"), owner.get("lastName")) if p) or email or owner_id
+    await note_once(
+        deps, "reassigned", f"{deal_id}:{owner_id}:{change}", deal_id, f"🔄 Opportunity reassigned to {name}"
+    )
+    if deps.config.notify_reassignment and deps.notifier is not None:
+        facts = {"assignee_name": name, "assignee_email": email, "opportunity_id": opp_id}
+        await deps.notifier.notify(
+            Notice("aws.opportunity_reassigned", deal_id, f"{owner_id}:{change}", facts)
+        )
+    return True
