@@ -19,6 +19,7 @@ from cosync_worker.connector import DealConnector, ObjectState, associated, has_
 from cosync_worker.logs import get_logger
 from cosync_worker.notify import Notice
 
+from . import audit
 from .client import CloudCrmPartnersClient, GoogleApiError
 from .config import GcpConfig
 from .locator import LeadLinkLocator, OpportunityLocator, SandboxLocator
@@ -148,6 +149,7 @@ class LeadSync(DealConnector):
             # Refused with 429/5xx or unreachable (Retry): no lead was recorded, so trying again is safe.
             await self._save(deal_id, {"status": "retry"})
             raise
+        await audit.lead_created(self.store, deal_id, lead["name"])
         await self._created(deal_id, props, lead["name"])
 
     async def _created(self, deal_id: str, props: dict[str, Any], lead_name: str) -> None:
@@ -217,7 +219,8 @@ class LeadSync(DealConnector):
     async def _push(self, deal_id: str, state: dict[str, Any]) -> None:
         deal = await self.hubspot.get("deals", deal_id, properties=DEAL_PROPERTIES)
         props: dict[str, Any] = deal.get("properties") or {}
-        changes = changed_deal_fields(state.get("hubspot") or {}, props)
+        synced = state.get("hubspot") or {}
+        changes = changed_deal_fields(synced, props)
         if not changes:
             return
         try:
@@ -231,8 +234,20 @@ class LeadSync(DealConnector):
                     state["opportunity_name"], patch.body, patch.mask
                 )
             except GoogleApiError as exc:
+                await audit.opportunity_patched(
+                    self.store,
+                    deal_id,
+                    state["opportunity_name"],
+                    changes,
+                    synced,
+                    patch.mask,
+                    error=exc.reason,
+                )
                 await self.set_error(deal_id, exc.reason)
                 raise
+            await audit.opportunity_patched(
+                self.store, deal_id, state["opportunity_name"], changes, synced, patch.mask
+            )
             state["google"] = {f: opportunity.get(f) for f in GOOGLE_WATCHED}
         if patch.unmapped:
             log.info("gcp_changes_not_sent", deal_id=deal_id, unmapped=patch.unmapped)

@@ -18,6 +18,7 @@ from cosync_worker.connector import DealConnector, ObjectState, Run, associated,
 from cosync_worker.logs import get_logger
 from cosync_worker.notify import Notice
 
+from . import audit
 from .client import MicrosoftApiError, PreconditionFailed, ReferralsClient
 from .config import MicrosoftConfig
 from .mapping import (
@@ -139,6 +140,7 @@ class ReferralSync(DealConnector):
                 await self.set_error(deal_id, exc.reason)
                 raise
             log.info("microsoft_referral_created", deal_id=deal_id, referral_id=referral.get("id"))
+            await audit.referral_created(self.store, deal_id, referral)
         # HubSpot first: if the state write is lost, redelivery adopts the id from the deal.
         await self.hubspot.update(
             "deals",
@@ -174,7 +176,7 @@ class ReferralSync(DealConnector):
         if not changed:
             return  # an echo of what we wrote, or a redelivery
         try:
-            referral = await self._patch(state.referral_id, state.etag, state.remote, changed, props)
+            referral = await self._patch(state.referral_id, state.etag, state.remote, changed, props, deal_id)
         except ReferralInputError as exc:
             await self.set_error(deal_id, f"cannot update the Microsoft referral: {exc}")
             return
@@ -199,6 +201,7 @@ class ReferralSync(DealConnector):
         remote: dict[str, Any] | None,
         changed: list[str],
         props: dict[str, Any],
+        deal_id: str,
     ) -> dict[str, Any]:
         """Apply the rep's changes; on a stale eTag re-read the referral and re-apply, never blindly."""
         current: dict[str, Any] | None = (
@@ -216,6 +219,7 @@ class ReferralSync(DealConnector):
                 log.info("microsoft_etag_conflict", referral_id=referral_id)
                 current = None
                 continue
+            await audit.referral_updated(self.store, deal_id, referral_id, current, ops)
             if updated is None:
                 return await self.referrals.get(referral_id)
             updated["eTag"] = new_etag or updated.get("eTag")
