@@ -78,4 +78,6 @@ async def test_contact_burst_updates_the_opportunity_once_and_keeps_aws_fields(s
     assert pc_after["GetOpportunity"] - pc_before.get("GetOpportunity", 0) <= 2
     associations = {k: v - hs_before.get(k, 0) for k, v in hs_after.items() if "associations" in k}
     assert sum(associations.values()) == 1, associations  # the later events of the burst cost no HubSpot call
-    assert len(stack.notes_of(deal_id)) == 1  # the creation note only
+    # The creation note and the one push's note (seed 001 §1): nothing echoed back.
+    [_, pushed] = stack.notes_of(deal_id)
+    assert pushed.startswith("Sent to AWS Partner Central") and "contacts: ana@bigcorp.example" in pushed

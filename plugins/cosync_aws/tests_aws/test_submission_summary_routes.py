@@ -57,10 +57,10 @@ async def test_submit_route_submits_once_and_summary_sync_follows(stack: Stack) 
     grew = {k: v - hs_before.get(k, 0) for k, v in hs_after.items() if v != hs_before.get(k, 0)}
     assert not any(k.startswith("PATCH") for k in grew), grew  # no per-deal update
     assert any("batch/update" in k for k in grew), grew
-    assert sum("engagement score rose" in n for n in stack.notes_of(deal_id)) == 1
+    assert sum("Engagement Score Increased to High" in n for n in stack.notes_of(deal_id)) == 1
     await stack.tick("aws_summary")
     await stack.settle(1.0)
-    assert sum("engagement score rose" in n for n in stack.notes_of(deal_id)) == 1
+    assert sum("Engagement Score Increased to High" in n for n in stack.notes_of(deal_id)) == 1
 
 
 async def test_routes_need_a_token_and_reject_bad_input_clearly(stack: Stack) -> None:
