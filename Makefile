@@ -43,8 +43,11 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy cosync_worker plugins infra/cdk/cosync_infra
 
+# On PYTEST_WORKERS pytest-xdist workers: the suite mostly waits (scaled quotas, convergence, child processes),
+# so 3 workers on 2 cores finish sooner than one. tests/conftest.py says which tests share a worker and why.
+PYTEST_WORKERS ?= 3
 pytest: install $(if $(shell command -v node),cdk-cli)
-	$(PY) -m pytest -q -p no:cacheprovider --durations=15
+	$(PY) -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadgroup --durations=15
 
 test: lint typecheck pytest
 
