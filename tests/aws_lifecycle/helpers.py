@@ -14,7 +14,7 @@ from tests_aws.test_update_and_reverse import _created
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
 
-__all__ = ["api", "redeliver", "restarted", "shared_deal", "writes"]
+__all__ = ["api", "quiet", "redeliver", "restarted", "shared_deal", "writes"]
 
 
 async def api(stack: Stack, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -31,6 +31,20 @@ async def shared_deal(stack: Stack) -> tuple[str, str, str]:
     assert status == 202
     await wait_until(lambda: bool(stack.deal(deal_id).get("aws_engagement_id")))
     return deal_id, opp_id, stack.deal(deal_id)["aws_engagement_id"]
+
+
+async def quiet(stack: Stack) -> None:
+    """Wait until nothing is left to do: HubSpot's webhooks delivered, no message waiting or in flight in the
+    queue and nothing held by the worker. Checked twice, one poll apart, because a receive under way may be
+    claiming a message at that very moment (``Worker.idle``). What "nothing more happened" is asserted after,
+    not a sleep: a flow still finishing on a busy machine is waited for, never mistaken for a repeat."""
+
+    async def idle() -> bool:
+        await stack.hs.drain_webhooks()
+        return await stack.rt.context.queue.oldest_age() is None and stack.rt.worker.idle()
+
+    for _ in range(2):
+        await wait_until(idle)
 
 
 async def redeliver(stack: Stack, detail_type: str) -> None:

@@ -15,7 +15,7 @@ from tests_aws.conftest import Stack, start_stack, wait_until
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
 
-from .helpers import api, redeliver, shared_deal, writes
+from .helpers import api, quiet, redeliver, shared_deal, writes
 
 SNAPSHOT_EVENTS = ("Resource Snapshot Created", "Engagement Resource Snapshot Created")
 UPLOAD = {
@@ -48,7 +48,7 @@ async def test_aws_snapshot_event_notes_the_deal_once_across_redeliveries_and_a_
     async for stack in start_stack(tmp_path, hs, pc):
         deal_id, opp_id, eng_id = await shared_deal(stack)
         await aws_shares(stack, eng_id, opp_id)
-        await wait_until(lambda: bool(stack.deal(deal_id).get("aws_synced_resources")))
+        await wait_until(lambda: bool(stack.deal(deal_id).get("aws_synced_resources")))  # noqa: B023 - awaited here
         (note,) = aws_notes(stack, deal_id)
         assert f"AWS Opportunity Summary: {opp_id}" in note and "**Type:** AWS Opportunity Summary" in note
         assert f"**Link:** https://partnercentral.awspartner.com/engagements/{eng_id}/" in note
@@ -61,18 +61,19 @@ async def test_aws_snapshot_event_notes_the_deal_once_across_redeliveries_and_a_
         assert {s["CreatedBy"] for s in snapshots(stack, eng_id)} == {pc.account_id, "aws"}
 
         await aws_shares(stack, eng_id, opp_id)  # a new revision of the same resource: no second note
-        await stack.settle(1.0)
+        await quiet(stack)
         before = await writes(stack)
         for detail_type in SNAPSHOT_EVENTS:
             await redeliver(stack, detail_type)
-        await stack.settle(1.0)
+        await quiet(stack)
         assert await writes(stack) == before and len(aws_notes(stack, deal_id)) == 1
     async for stack in start_stack(tmp_path, hs, pc):
+        await quiet(stack)
         before = await writes(stack)
         for detail_type in SNAPSHOT_EVENTS:
             await redeliver(stack, detail_type)
         await stack.tick("aws_resources")
-        await stack.settle(1.0)
+        await quiet(stack)
         assert await writes(stack) == before and len(aws_notes(stack, deal_id)) == 1
 
 
@@ -89,13 +90,13 @@ async def test_loop_brings_what_the_events_missed(stack: Stack) -> None:
         await aws_shares(stack, eng_id, opp_id)
     finally:
         stack.pc.bus.sink = sink
-    await stack.settle()
+    await quiet(stack)
     assert aws_notes(stack, deal_id) == []
     await stack.tick("aws_resources")
     await wait_until(lambda: len(aws_notes(stack, deal_id)) == 1)
     before = await stack.calls(stack.pc)
     await stack.tick("aws_resources")  # nothing new: listings only, no snapshot read, no write
-    await stack.settle()
+    await quiet(stack)
     after = await stack.calls(stack.pc)
     assert after.get("GetResourceSnapshot") == before.get("GetResourceSnapshot")
     assert after.get("ListResourceSnapshots", 0) > before.get("ListResourceSnapshots", 0)
@@ -123,6 +124,7 @@ async def test_upload_associate_disassociate_say_what_reached_aws(stack: Stack) 
     assert any(UPLOAD["url"] in n for n in stack.notes_of(deal_id))
 
     # The same upload again: nothing new on either side
+    await quiet(stack)
     before = await writes(stack)
     status, again = await api(stack, "POST", "/resources/upload", {"dealId": deal_id, **UPLOAD})
     assert status == 200 and not again["changed"] and not again["reachedAws"]
@@ -143,7 +145,9 @@ async def test_upload_associate_disassociate_say_what_reached_aws(stack: Stack) 
     assert sum("Resource Associated: Customer Success Story" in n for n in stack.notes_of(deal_id)) == 1
     assert len(snapshots(stack, eng_id)) == before_pc + 2  # the upload's and AWS's: none for associate
 
-    status, unknown = await api(stack, "POST", "/resources/associate", {**link, "resourceId": "res-000000000000"})
+    status, unknown = await api(
+        stack, "POST", "/resources/associate", {**link, "resourceId": "res-000000000000"}
+    )
     assert status == 404 and "no resource" in unknown["detail"]
 
 
@@ -166,6 +170,7 @@ async def test_refused_resources_get_422_naming_the_rule_and_nothing_is_recorded
     stack: Stack, change: dict[str, Any], rule: str
 ) -> None:
     deal_id, opp_id, _ = await shared_deal(stack)
+    await quiet(stack)
     before = await writes(stack)
     status, body = await api(stack, "POST", "/resources/upload", {"dealId": deal_id, **UPLOAD, **change})
     assert status == 422, body
@@ -183,7 +188,9 @@ async def test_file_types_and_size_follow_the_config(
     async for stack in start_stack(tmp_path, hubspot_emulator, partnercentral_emulator, resources=rules):
         deal_id, _, _ = await shared_deal(stack)
         body = {"dealId": deal_id, **UPLOAD}
-        status, answer = await api(stack, "POST", "/resources/upload", {**body, "url": UPLOAD["url"][:-3] + "png"})
+        status, answer = await api(
+            stack, "POST", "/resources/upload", {**body, "url": UPLOAD["url"][:-3] + "png"}
+        )
         assert status == 422 and "rule: file-type" in answer["detail"]
         status, answer = await api(stack, "POST", "/resources/upload", body)
         assert status == 422 and "rule: max-size" in answer["detail"]
