@@ -4,6 +4,7 @@ manual field waits for ``POST /conflicts/resolve`` (relay, bearer auth), and the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -11,12 +12,14 @@ from typing import Any
 
 import pytest
 from aiobotocore.session import get_session
+from cosync_aws.client import PartnerCentralClient, Priority
 from cosync_aws.config import AwsConfig
 from cosync_aws.conflict_rules import ConflictRules, conflict_kind, detect, hubspot_value, pc_display, winner
 from pydantic import ValidationError
 
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
+from cosync_worker.write_scheduler import WriteScheduler
 
 from .conftest import API_TOKEN, Stack, start_stack, wait_until
 from .test_create import GOOD_DEAL
@@ -92,7 +95,7 @@ async def person_sets_amount(stack: Stack, opp_id: str, amount: str) -> None:
 
 
 async def person_edits(
-    stack: Stack, opp_id: str, amount: str | None = None, stage: str | None = None
+    stack: Stack, opp_id: str, amount: str | None = None, stage: str | None = None, close: str | None = None
 ) -> None:
     """A colleague edits the opportunity in the Partner Central console (read-merge-write through the API)."""
     async with get_session().create_client(
@@ -111,6 +114,8 @@ async def person_edits(
             project["ExpectedCustomerSpend"] = [{**project["ExpectedCustomerSpend"][0], "Amount": amount}]
         if stage is not None:
             life["Stage"] = stage
+        if close is not None:
+            life["TargetCloseDate"] = close
         await client.update_opportunity(
             Catalog="Sandbox",
             Identifier=opp_id,
@@ -165,21 +170,54 @@ async def trail(stack: Stack, opp_id: str) -> list[dict[str, Any]]:
     return entries
 
 
-@pytest.fixture
-async def slow_stack(
-    tmp_path: Path, hubspot_emulator: HubSpotEmulator, partnercentral_emulator: PartnerCentralEmulator
-) -> AsyncIterator[Stack]:
-    # A longer coalescing pause: the colleague's edit in Partner Central lands while the rep's is pending.
-    async for s in start_stack(tmp_path, hubspot_emulator, partnercentral_emulator, coalesce_seconds=1.5):
-        yield s
+class HeldTurn:
+    """Another replica holding the partner account's write turn (a creation of its own, the most urgent kind):
+    cosync's pushes wait for their turn without reading anything, so an edit made in Partner Central meanwhile
+    lands between the rep's edit and cosync's read of the opportunity. The order is driven, not timed."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        config: AwsConfig = stack.rt.context.config("aws")
+        name = PartnerCentralClient(config, stack.rt.context.store).budget_name
+        # Held until the test lets go; its heartbeat stays fresh (STALE_SECONDS) far longer than any hold here.
+        self.other = WriteScheduler(stack.rt.context.store, name, self._never, hold_seconds=600)
+
+    @staticmethod
+    async def _never() -> None:
+        raise AssertionError("the holding replica never writes")
+
+    async def cosync_waits(self) -> None:
+        """Until one of cosync's writes waits for its turn behind the held one."""
+
+        async def waiting() -> bool:
+            members = await self.stack.rt.context.store.index_members(self.other.index)
+            return any(v.get("owner") != self.other.owner for _, v in members)
+
+        await wait_until(waiting)
 
 
-async def test_simultaneous_change_last_write_wins_on_both_sides(slow_stack: Stack) -> None:
-    stack = slow_stack
+@contextlib.asynccontextmanager
+async def held_turn(stack: Stack) -> AsyncIterator[HeldTurn]:
+    held = HeldTurn(stack)
+    try:
+        async with held.other.turn("another-replica:creation", Priority.CREATE):
+            yield held
+    finally:
+        await held.other.close()
+
+
+async def overlapping_amounts(stack: Stack, deal_id: str, opp_id: str, rep: str, person: str) -> None:
+    """The rep's edit, then a colleague's in Partner Central while cosync's push of the rep's waits its turn:
+    both sides changed since the last sync, Partner Central last."""
+    async with held_turn(stack) as held:
+        await stack.rep_update(deal_id, {"amount": rep})
+        await held.cosync_waits()
+        await person_sets_amount(stack, opp_id, person)
+
+
+async def test_simultaneous_change_last_write_wins_on_both_sides(stack: Stack) -> None:
     deal_id, opp_id = await created(stack)
-    await stack.rep_update(deal_id, {"amount": "20000"})
-    await asyncio.sleep(0.05)  # strictly later on the shared clock
-    await person_sets_amount(stack, opp_id, "30000")
+    await overlapping_amounts(stack, deal_id, opp_id, "20000", "30000")
 
     async def converged() -> bool:
         return stack.deal(deal_id).get("amount") == "30000"
@@ -219,11 +257,7 @@ async def manual_stack(
     tmp_path: Path, hubspot_emulator: HubSpotEmulator, partnercentral_emulator: PartnerCentralEmulator
 ) -> AsyncIterator[Stack]:
     async for s in start_stack(
-        tmp_path,
-        hubspot_emulator,
-        partnercentral_emulator,
-        coalesce_seconds=1.5,
-        conflicts={"manual_fields": ["amount"]},
+        tmp_path, hubspot_emulator, partnercentral_emulator, conflicts={"manual_fields": ["amount"]}
     ):
         yield s
 
@@ -231,9 +265,7 @@ async def manual_stack(
 async def test_manual_field_waits_for_a_person_then_resolves_once(manual_stack: Stack) -> None:
     stack = manual_stack
     deal_id, opp_id = await created(stack, hubspot_owner_id=OWNER)
-    await stack.rep_update(deal_id, {"amount": "20000"})
-    await asyncio.sleep(0.05)
-    await person_sets_amount(stack, opp_id, "30000")
+    await overlapping_amounts(stack, deal_id, opp_id, "20000", "30000")
 
     async def pending_flag() -> bool:
         return stack.deal(deal_id).get("aws_conflict_status") == "Pending"
@@ -321,9 +353,6 @@ async def stage_stack(
         tmp_path,
         hubspot_emulator,
         partnercentral_emulator,
-        # The person's edit must land while the rep's change is still coalescing; on a loaded 2-core machine
-        # 1.5 s was sometimes not enough, and the two changes then happened one after the other (no conflict).
-        coalesce_seconds=4.0,
         conflicts={
             "default_strategy": "PARTNER_CENTRAL_WINS",
             "field_strategies": {"dealstage": "HUBSPOT_WINS"},
@@ -332,15 +361,24 @@ async def stage_stack(
         yield s
 
 
+async def resolved_ones(stack: Stack, opp_id: str, count: int) -> None:
+    async def recorded() -> bool:
+        return len([e for e in await trail(stack, opp_id) if e["action"] == "conflict_resolved"]) >= count
+
+    await wait_until(recorded)
+
+
 async def test_reverse_sync_detects_and_applies_per_field_strategies(stage_stack: Stack) -> None:
-    """Partner Central's edit is reverse-synced while the rep's is still coalescing: the conflict is caught on
-    the way back, and each field follows its own strategy (stage: HubSpot wins; close date: AWS wins)."""
+    """Partner Central's edit is reverse-synced while cosync's push of the rep's still waits for its write turn:
+    the conflict is caught on the way back, and each field follows its own strategy (stage: HubSpot wins;
+    close date: AWS wins)."""
     stack = stage_stack
     deal_id, opp_id = await created(stack)
-    new_close = GOOD_DEAL["closedate"][:8] + "26"
-    await stack.rep_update(deal_id, {"dealstage": "decisionmakerboughtin"})
-    await asyncio.sleep(0.05)
-    await person_edits(stack, opp_id, stage="Committed")
+    async with held_turn(stack) as held:
+        await stack.rep_update(deal_id, {"dealstage": "decisionmakerboughtin"})
+        await held.cosync_waits()
+        await person_edits(stack, opp_id, stage="Committed")
+        await resolved_ones(stack, opp_id, 1)  # by the reverse sync: the push has not read anything yet
 
     async def stage_pushed() -> bool:
         return str(stack.opportunities()[opp_id]["LifeCycle"]["Stage"]) == "Business Validation"
@@ -354,33 +392,19 @@ async def test_reverse_sync_detects_and_applies_per_field_strategies(stage_stack
     assert resolved["detail"]["trigger"].startswith("partnercentral.")
 
     # the close date: the default strategy, Partner Central wins, whichever came last
-    async with get_session().create_client(
-        "partnercentral-selling",
-        region_name="us-east-1",
-        endpoint_url=stack.pc.base_url,
-        aws_access_key_id="person",
-        aws_secret_access_key="person",
-    ) as client:
-        await stack.rep_update(deal_id, {"closedate": new_close})
-        current: dict[str, Any] = await client.get_opportunity(Catalog="Sandbox", Identifier=opp_id)
-        life = {
-            k: v for k, v in current["LifeCycle"].items() if k not in ("ReviewStatus", "NextStepsHistory")
-        }
-        await client.update_opportunity(
-            Catalog="Sandbox",
-            Identifier=opp_id,
-            LastModifiedDate=current["LastModifiedDate"],
-            Customer=current["Customer"],
-            Project=current["Project"],
-            LifeCycle={**life, "TargetCloseDate": GOOD_DEAL["closedate"][:8] + "25"},
-        )
+    aws_close = GOOD_DEAL["closedate"][:8] + "25"
+    async with held_turn(stack) as held:
+        await stack.rep_update(deal_id, {"closedate": GOOD_DEAL["closedate"][:8] + "26"})
+        await held.cosync_waits()
+        await person_edits(stack, opp_id, close=aws_close)
+        await resolved_ones(stack, opp_id, 2)
 
     async def close_back() -> bool:
-        return stack.deal(deal_id).get("closedate", "")[:10] == GOOD_DEAL["closedate"][:8] + "25"
+        return stack.deal(deal_id).get("closedate", "")[:10] == aws_close
 
     await wait_until(close_back)
     await stack.settle(1.0)
-    assert stack.opportunities()[opp_id]["LifeCycle"]["TargetCloseDate"] == GOOD_DEAL["closedate"][:8] + "25"
+    assert stack.opportunities()[opp_id]["LifeCycle"]["TargetCloseDate"] == aws_close
     winners = [
         e["detail"]["winner"] for e in await trail(stack, opp_id) if e["action"] == "conflict_resolved"
     ]
