@@ -7,13 +7,13 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from tests_aws.conftest import Stack, start_stack, wait_until
+from tests_aws.conftest import Stack, wait_until
 from tests_aws.test_conflicts import created
 
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
 
-from .conftest import OWNER, tasks_of
+from .conftest import OWNER, rep_stacks, tasks_of
 
 FEEDBACK = "Please add the customer use case and the expected spend"
 
@@ -54,9 +54,7 @@ async def test_approval_event_is_one_high_task_with_feedback_even_when_reconcile
 async def test_a_lost_approval_event_is_one_task_through_reconcile_and_after_a_restart(
     tmp_path: Path, hubspot_emulator: HubSpotEmulator, partnercentral_emulator: PartnerCentralEmulator
 ) -> None:
-    async for stack in start_stack(tmp_path, hubspot_emulator, partnercentral_emulator):
-        notifier = stack.rt.context.services["notify"]
-        notifier.settings = notifier.settings.model_copy(update={"fallback_owner_id": OWNER})
+    async for stack in rep_stacks(tmp_path, hubspot_emulator, partnercentral_emulator):
         deal_id, opp_id = await created(stack)
         stack.pc.set_event_sink(None)  # EventBridge delivery is best effort
         await stack.aws(
@@ -71,7 +69,7 @@ async def test_a_lost_approval_event_is_one_task_through_reconcile_and_after_a_r
         [task] = [t for t in tasks_of(stack, deal_id) if "Rejected" in t["hs_task_subject"]]
         assert task["hs_task_priority"] == "MEDIUM"
     # A new worker on the same store and queue: the reconcile sees the same record and tells nobody again.
-    async for stack in start_stack(tmp_path, hubspot_emulator, partnercentral_emulator):
+    async for stack in rep_stacks(tmp_path, hubspot_emulator, partnercentral_emulator):
         await stack.tick("aws_reconcile")
         await stack.settle(1.5)
         assert len([t for t in tasks_of(stack, deal_id) if "Rejected" in t["hs_task_subject"]]) == 1
