@@ -36,6 +36,8 @@ _LABELS = {
     "aws_next_steps": "next steps",
     "aws_review_comments": "AWS feedback",
 }
+# Told by the review notice (task + note), so left out of the reverse sync's own note.
+_REVIEW_PROPERTIES = frozenset({"aws_review_status", "aws_review_comments"})
 RECONCILE_OVERLAP = timedelta(seconds=60)
 # Deal -> company, HUBSPOT_DEFINED "Primary" (5):
 # https://developers.hubspot.com/docs/api/crm/associations/v4#association-type-id-values
@@ -94,7 +96,7 @@ async def _reverse_sync_locked(
         record = None
     current = record or await deps.pc.call("GetOpportunity", Priority.UPDATE, Identifier=opp_id)
     # Before the diff, which a push of the rep's may have emptied (it records AWS's status as synced too).
-    await _tell_review(deps, deal_id, opp_id, current, state.hubspot.get("aws_review_status"))
+    told = await _tell_review(deps, deal_id, opp_id, current, state.hubspot.get("aws_review_status"))
     view = hubspot_view(current, deps.config)
     if time.time() - (state.submitting or 0) < deps.config.task_timeout_seconds + 60:
         # cosync's own submission is under way: the review status moves because of it, and the submission
@@ -159,22 +161,25 @@ async def _reverse_sync_locked(
                 if PATH_FIELDS[p] in changes
             },
         )
-    if changes:
+    # A review status the rep was just told of has its notice's note: a second note would say it twice.
+    noted = {k: v for k, v in changes.items() if not (told and k in _REVIEW_PROPERTIES)}
+    if noted:
         lines = [
-            f"{_LABELS.get(k, k)}: {actual.get(k) or '(empty)'} -> {v}" for k, v in sorted(changes.items())
+            f"{_LABELS.get(k, k)}: {actual.get(k) or '(empty)'} -> {v}" for k, v in sorted(noted.items())
         ]
         await add_note(
             deps.hs, deal_id, f"AWS Partner Central changed opportunity {opp_id}:\n" + "\n".join(lines)
         )
+    if changes:
         log.info("aws_reverse_sync", deal_id=deal_id, opportunity_id=opp_id, changed=sorted(changes))
     return changes, bool(settled.base)
 
 
 async def _tell_review(
     deps: Deps, deal_id: str, opp_id: str, record: dict[str, Any], baseline: str | None
-) -> None:
+) -> bool:
     """The review status's notices (seed 004: Approved / Action Required HIGH, Rejected MEDIUM, with AWS's
-    comments; submission confirmed), each once: see :mod:`.notices`."""
+    comments; submission confirmed), each once: see :mod:`.notices`. Whether any was sent now."""
     told = notices.Told(deps.store, opp_id)
     before = await told.read()
     found, after = notices.review_notices(
@@ -183,6 +188,7 @@ async def _tell_review(
     if after != before:
         await notices.send(deps.notifier, found, deps.hs)
         await told.write(after)
+    return bool(found)
 
 
 async def reconcile(deps: Deps, since: datetime | None) -> int:
