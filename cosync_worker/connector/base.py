@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from ..audit import audit_scope
+from ..conflicts.announce import announce_outcome
 from ..errors import Retry
 from ..events import Event
 from ..events.parsers import schedule_tick
@@ -178,6 +179,8 @@ class Connector:
             return
         with audit_scope(event):  # what a handler records in the audit trail names this event and its caller
             await self._dispatch(event)
+        # A resolution or rollback the handler applied is told to the deal by the core, for every connector.
+        await announce_outcome(context, event)
 
     async def _dispatch(self, event: Event) -> None:
         for attr, loop in self._of(EveryDecl):

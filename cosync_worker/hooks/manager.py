@@ -27,6 +27,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "cosync_worker.notify.digest_loop",
     "cosync_worker.relay.builtin_routes",
     "cosync_worker.notify.hubspot_channel",
+    "cosync_worker.conflicts.announce",
 )
 
 

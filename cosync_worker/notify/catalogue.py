@@ -40,6 +40,7 @@ class Verdict:
     context: tuple[str, ...]
     actions: tuple[str, ...]
     due_hours: float | None = None  # None: the configured hours for the priority
+    task: bool = True  # False: a note (and the other channels) only, when nothing is left for the rep to do
 
 
 # A rule gets the name the rep reads for the notice's sender ("Acme Cloud"), the notice and the settings.

@@ -79,9 +79,11 @@ class HubSpotChannel:
 
     async def deliver(self, items: Sequence[Delivery], checkpoint: Checkpoint) -> None:
         await self._prepare()
-        with_owner = [d for d in items if d.message.owner_id]
+        with_owner = [d for d in items if d.message.owner_id and d.message.task]
         for d in items:
-            if not d.message.owner_id and "task" not in d.record:
+            if not d.message.task and "task" not in d.record:
+                d.record["task"] = "skipped: a note only"
+            elif not d.message.owner_id and "task" not in d.record:
                 d.record["task"] = "skipped: deal has no owner"
         await self._create("tasks", "task", with_owner, checkpoint)
         await self._create("notes", "note", [d for d in items if d.with_note], checkpoint)

@@ -68,6 +68,7 @@ class Message:
     due_at: datetime
     deal_name: str = ""
     owner_id: str | None = None
+    task: bool = True  # False: HubSpot gets the note only (the catalogue's ``Verdict.task``)
 
     @property
     def subject(self) -> str:

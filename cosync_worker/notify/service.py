@@ -293,6 +293,7 @@ class Notifier:
                     due_at=now + timedelta(hours=hours),
                     deal_name=str(props.get("dealname") or ""),
                     owner_id=str(owner) if owner else None,
+                    task=verdict.task,
                 )
             )
         return out

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
 
 from ..audit import ACTOR_KEY
 from ..conflicts import AlreadyResolved, Conflict, ConflictBook, UnknownConflict, labels_of
+from ..conflicts.announce import deal_of
 from ..conflicts.requests import (
     REMOTE_RESOLUTION,
     resolve_event,
@@ -183,15 +184,6 @@ def conflict_routes(context: Context) -> list[RouteSpec]:
                 503, "cannot check who owns the deal: HubSpot is not configured in this process"
             ) from None
 
-    async def _deal_of(key: str) -> str | None:
-        """The deal an object's trail names last (every entry names its deal): whose owner may roll it back."""
-        deal: str | None = None
-        after = 0
-        while page := await context.store.audit_trail(key, limit=500, after_seq=after):
-            deal = next((str(e.detail["deal_id"]) for e in reversed(page) if e.detail.get("deal_id")), deal)
-            after = page[-1].seq
-        return deal
-
     def require_connector(name: str) -> None:
         # A job nobody will run would stay "pending" for ever: refuse before queueing it.
         if name not in context.connector_configs:
@@ -271,7 +263,8 @@ def conflict_routes(context: Context) -> list[RouteSpec]:
             raise ProblemError(422, "targetTimestamp is in the future", kind="validation-error")
         identity = request_identity(request)
         if not identity.can_act:
-            deal_id = await _deal_of(spec.audit_key(remote_id))
+            # The deal its trail names last: whose owner may roll it back.
+            deal_id = await deal_of(context.store, spec.audit_key(remote_id))
             if deal_id is None:
                 raise ProblemError(
                     403,

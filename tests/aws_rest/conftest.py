@@ -45,9 +45,15 @@ async def api(stack: Stack, method: str, path: str, body: Any = None, token: str
 
 
 async def rest_stack(
-    tmp_path: Path, hs: HubSpotEmulator, pc: PartnerCentralEmulator, **aws: Any
+    tmp_path: Path,
+    hs: HubSpotEmulator,
+    pc: PartnerCentralEmulator,
+    *,
+    sections: dict[str, Any] | None = None,
+    **aws: Any,
 ) -> AsyncIterator[Stack]:
-    data = settings_dict(tmp_path, hs, pc, **aws)
+    """``sections`` replace whole top-level sections of the config (``notify``, ``plugin_modules``...)."""
+    data = settings_dict(tmp_path, hs, pc, **aws) | (sections or {})
     data["relay"]["api_tokens"] = TOKENS
     async with Runtime(Settings.model_validate(data)) as rt, aiohttp.ClientSession() as session:
         await rt.start_relay()
