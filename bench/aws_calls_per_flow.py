@@ -477,6 +477,55 @@ async def flow_reconcile(b: Bench, deal_ids: list[str], changed: int = 5) -> tup
     return first, idle, some
 
 
+async def flow_lifecycle(b: Bench, deal_id: str) -> list[Delta]:
+    """Issue 18, after submission (flow 5 made the deal's engagement): the engagement loop, a team member
+    added, AWS sharing a snapshot (event), the resource loop, a partner upload."""
+    opp_id = b.deal(deal_id)["aws_opportunity_id"]
+    eng_id = b.deal(deal_id)["aws_engagement_id"]
+    rows = [
+        await b.measure(
+            "10a. engagement sync, first run (every engagement)",
+            lambda: b.tick("aws_engagements"),
+            lambda: True,
+        ),
+        await b.measure(
+            "10b. engagement sync, nothing changed", lambda: b.tick("aws_engagements"), lambda: True
+        ),
+    ]
+    member = {"dealId": deal_id, "memberEmail": "cyd.manager@example.com", "role": "Primary Contact"}
+    rows.append(
+        await b.measure(
+            "11. POST /opportunity-team/add (assignee role)",
+            lambda: b.relay("/opportunity-team/add", member),
+            lambda: "cyd.manager" in b.deal(deal_id).get("aws_opportunity_team", ""),
+        )
+    )
+    rows.append(
+        await b.measure(
+            "12a. AWS shares a snapshot (two snapshot events)",
+            lambda: b.aws(f"/_sandbox/engagements/{eng_id}/snapshots", {"opportunity_id": opp_id}),
+            lambda: bool(b.deal(deal_id).get("aws_synced_resources")),
+        )
+    )
+    rows.append(
+        await b.measure("12b. resource sync, nothing new", lambda: b.tick("aws_resources"), lambda: True)
+    )
+    upload = {
+        "dealId": deal_id,
+        "resourceType": "Case Study",
+        "title": "Acme case study",
+        "url": "https://partner.example.com/acme.pdf",
+    }
+    rows.append(
+        await b.measure(
+            "13. POST /resources/upload",
+            lambda: b.relay("/resources/upload", upload),
+            lambda: bool(b.deal(deal_id).get("aws_partner_resources")),
+        )
+    )
+    return rows
+
+
 async def run_all(tmp: Path, deals: int) -> tuple[list[Delta], int]:
     """Every flow in order; returns the rows and how many deals had an opportunity at the end."""
     rows: list[Delta] = []
@@ -494,6 +543,7 @@ async def run_all(tmp: Path, deals: int) -> tuple[list[Delta], int]:
         many = await make_deals(b, deals)
         rows.append(await flow_summary(b, many))
         rows.extend(await flow_reconcile(b, many))
+        rows.extend(await flow_lifecycle(b, deal_id))
         synced = sum(1 for d in b.hs.objects("deals").values() if d["properties"].get("aws_opportunity_id"))
     return rows, synced
 
@@ -517,6 +567,18 @@ def seed_design(flow: str, n: int, rated: int) -> tuple[str, str, str]:
         "9a": per_run,
         "9b": per_run,
         "9c": ("11", str(n), "0"),
+        # Seed 002 §2: ListEngagements + GetEngagement + ListEngagementMembers per opportunity every 30 min,
+        # and the deal updated each time.
+        "10a": (str(n), str(3 * n), "0"),
+        "10b": (str(n), str(3 * n), "0"),
+        # Seed 002 §3: AssignOpportunity, the team synced back (ListEngagementMembers), the deal, a timeline note.
+        "11": ("2", "1", "1"),
+        # Seed 001 §3, every 4 h: search the deals, then per deal ListEngagements + GetResourceSnapshot, a note
+        # per new resource and the deal's properties.
+        "12a": (str(1 + 2), str(2 * n), "0"),
+        "12b": ("1", str(2 * n), "0"),
+        # Seed 002 §4: CreateResourceSnapshot + AssociateOpportunity, the list synced back, the deal, two notes.
+        "13": ("3", "1", "2"),
     }.get(flow.split(".", 1)[0], ("?", "?", "?"))
 
 

@@ -237,7 +237,9 @@ async def _add_aws(deps: Deps, deal_id: str, opp_id: str, found: list[Candidate]
 async def _write(deps: Deps, deal_id: str, state: DealResources, stamp: str) -> bool:
     """The deal's resource properties, when they differ from what was last written."""
     props = resource_properties(state)
-    changed = {k: v for k, v in props.items() if state.written.get(k) != v}
+    # A deal never given a resource is written nothing: its unset properties already say "none".
+    blank = resource_properties(DealResources())
+    changed = {k: v for k, v in props.items() if state.written.get(k, blank[k]) != v}
     if not changed:
         return False
     await deps.hs.update("deals", deal_id, {**changed, stamp: _now()})
