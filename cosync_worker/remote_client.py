@@ -16,6 +16,13 @@ its token source for a bearer token. Then:
   A wait longer than ``max_inline_wait`` is not slept here: ``Retry(defer=wait)`` hands it to the worker.
 * anything else: :meth:`RemoteClient.error`, which the subclass turns into its API's ``PermanentError``.
 
+A call made with ``idempotent=False`` (a create the API cannot deduplicate: no request id, no lookup) is sent
+again only after an answer that proves it was not applied: a 429 (a quota refuses a request before serving
+it), a 401, or a connection that could not be opened. A 5xx, a timeout or a connection lost after sending
+leave its outcome unknown: :class:`OutcomeUnknown` is raised at once, never retried (a second request could
+apply it twice). It is a ``PermanentError``, so an event that does not handle it is dead-lettered, not
+redelivered.
+
 Every attempt is counted in ``REMOTE_CALLS`` with closed label sets: ``service`` is the subclass's constant,
 ``operation`` a name from the subclass's code (never a URL with ids in it), ``outcome`` one of
 :data:`OUTCOMES` (a status class).
@@ -45,6 +52,7 @@ __all__ = [
     "BearerTokens",
     "Budget",
     "Outcome",
+    "OutcomeUnknown",
     "RemoteClient",
     "RetryPolicy",
     "StaticToken",
@@ -75,6 +83,14 @@ class RetryPolicy:
     max_throttled: int | None = None
     throttle_wait: float | None = 1.0
     max_inline_wait: float | None = None
+
+
+class OutcomeUnknown(PermanentError):
+    """A non-idempotent call was sent and no answer says whether it was applied; it was not sent again."""
+
+    def __init__(self, operation: str, reason: str) -> None:
+        super().__init__(f"{operation}: outcome unknown ({reason}); not retried, it may have been applied")
+        self.operation = operation
 
 
 class BearerTokens(Protocol):
@@ -196,8 +212,10 @@ class RemoteClient:
         json: Any = None,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        idempotent: bool = True,
     ) -> Answer:
-        """One call with its waits and retries; returns a 2xx answer or raises ``Retry``/:meth:`error`."""
+        """One call with its waits and retries; returns a 2xx answer or raises ``Retry``/:meth:`error`
+        (or :class:`OutcomeUnknown` for a non-idempotent call that may have been applied)."""
         if not self._opened():
             raise RuntimeError(f"{type(self).__name__} is not open: use 'async with' or await open()")
         metric = metric_operation or operation
@@ -214,6 +232,10 @@ class RemoteClient:
                 answer = await self._send(method, url, token, json=json, params=params, headers=headers)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 self._count(metric, "unreachable")
+                # A connection that could not be opened carried nothing; any other failure may come after
+                # the server received the request.
+                if not idempotent and not isinstance(exc, aiohttp.ClientConnectorError):
+                    raise OutcomeUnknown(f"{self.label} {operation}", type(exc).__name__) from None
                 failures += 1
                 await self._pause(operation, failures, f"unreachable ({type(exc).__name__})", None)
                 continue
@@ -246,6 +268,8 @@ class RemoteClient:
                 continue
             if status in self.policy.retryable:
                 self._count(metric, "server_error")
+                if not idempotent:
+                    raise OutcomeUnknown(f"{self.label} {operation}", self._detail(answer))
                 failures += 1
                 await self._pause(operation, failures, self._detail(answer), wait)
                 continue

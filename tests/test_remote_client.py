@@ -7,15 +7,17 @@ here waits for real or depends on how fast the machine is.
 from __future__ import annotations
 
 import random
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from cosync_worker.errors import PermanentError, Retry
 from cosync_worker.metrics import REMOTE_CALLS
 from cosync_worker.remote_budget import BucketShape, SharedBucket
-from cosync_worker.remote_client import Answer, RemoteClient, RetryPolicy
+from cosync_worker.remote_client import Answer, OutcomeUnknown, RemoteClient, RetryPolicy
 from cosync_worker.store.base import Store
 from cosync_worker.store.sqlite import SqliteStore
 from cosync_worker.testing.clock import FakeClock
@@ -53,6 +55,23 @@ class Things(RemoteClient):
 
     async def get(self) -> int:
         return (await self._call("GET", f"{self.base_url}/things/1", operation=OP)).status
+
+    async def create(self) -> int:
+        answer = await self._call("POST", f"{self.base_url}/things", operation=OP, idempotent=False)
+        return answer.status
+
+
+class DroppingServer(FaultServer):
+    """A :class:`FaultServer` whose scripted status 0 reads the request, then drops the connection."""
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        if self.script and self.script[0][0] == 0:
+            self.script.popleft()
+            self.requests.append((request.method, request.path))
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response()
+        return await super()._answer(request)
 
 
 def calls(outcome: str) -> float:
@@ -161,3 +180,38 @@ async def test_401_refreshes_once_then_retries_once(store: Store, clock: FakeClo
     assert server.authorizations == ["Bearer t1", "Bearer t2"]
     assert calls("unauthorized") - before == 3
     assert await tokens_left(store) == CAPACITY - 4
+
+
+@pytest.mark.parametrize(
+    "lost", [(503, {}), (500, {}), (504, {}), (0, {})], ids=["503", "500", "504", "dropped"]
+)
+async def test_a_non_idempotent_call_whose_outcome_is_unknown_is_not_sent_again(
+    store: Store, clock: FakeClock, lost: tuple[int, object]
+) -> None:
+    async with DroppingServer(lost) as server, client(server.url, store, clock) as things:
+        with pytest.raises(OutcomeUnknown, match="outcome unknown") as unknown:
+            await things.create()
+        assert len(server.requests) == 1 and clock.slept == []
+        assert isinstance(unknown.value, PermanentError)
+        # The same answers to an idempotent call are retried.
+        server.script.append(lost)
+        assert await things.get() == 200
+    assert len(server.requests) == 3
+
+
+async def test_a_non_idempotent_call_is_retried_after_answers_that_prove_it_was_not_applied(
+    store: Store, clock: FakeClock
+) -> None:
+    script: list[tuple[int, object, dict[str, str]]] = [(429, {}, {"Retry-After": "2"}), (401, {}, {})]
+    async with FaultServer(*script) as server, client(server.url, store, clock) as things:
+        assert await things.create() == 200
+    assert len(server.requests) == 3 and clock.slept == [2.0]
+
+    with socket.socket() as unused:  # a port nothing listens on: the connection is refused, nothing sent
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    clock.slept.clear()
+    async with client(f"http://127.0.0.1:{port}", store, clock, max_retries=2) as things:
+        with pytest.raises(Retry, match=r"unreachable \(ClientConnectorError\)"):
+            await things.create()
+    assert len(clock.slept) == 2

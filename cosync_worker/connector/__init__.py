@@ -10,7 +10,7 @@ from ..hooks import Context, PropertySpec, request_body, request_query
 from ..relay.auth import Identity, request_identity
 from ..relay.jobs import create_job, update_job
 from ..remote_budget import request_budget
-from ..remote_client import Answer, BearerTokens, RemoteClient, RetryPolicy, StaticToken
+from ..remote_client import Answer, BearerTokens, OutcomeUnknown, RemoteClient, RetryPolicy, StaticToken
 from ..store import ConflictError, HeldLease, Lease, LeaseLost, LockTimeout
 from .base import Connector
 from .cursor import Run
@@ -34,6 +34,7 @@ __all__ = [
     "LeaseLost",
     "LockTimeout",
     "ObjectState",
+    "OutcomeUnknown",
     "PermanentError",
     "PropertySpec",
     "RemoteClient",
