@@ -4,19 +4,12 @@ record AWS's new review status as already synced (finding of issue 17, see the x
 
 from __future__ import annotations
 
-import pytest
 from tests_aws.conftest import Stack, wait_until
 from tests_aws.test_conflicts import created
 
 from .conftest import titled
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="outbound._push_update_locked records the ReviewStatus it just read as synced (written_view), and "
-    "own_write_ms/own_modified mark the approval's event and record as its own echo: the deal never gets "
-    "aws_review_status=Approved and the rep no task (outbound.py is being rewritten for issue 22; fix described in the report)",
-)
 async def test_an_approval_just_before_a_push_still_reaches_the_deal(rep_stack: Stack) -> None:
     stack = rep_stack
     deal_id, opp_id = await created(stack)

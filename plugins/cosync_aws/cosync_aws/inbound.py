@@ -15,7 +15,7 @@ from typing import Any
 from cosync_worker.errors import PermanentError, Retry
 from cosync_worker.logs import get_logger
 
-from . import audit, notices
+from . import audit, echoes, notices
 from .client import PartnerCentralError, Priority
 from .conflict_flow import settle_reverse
 from .conflict_rules import CONFLICT_FIELDS, PATH_FIELDS
@@ -63,18 +63,20 @@ async def reverse_sync(
     record: dict[str, Any] | None = None,
     *,
     created: bool = False,
+    at: Any = None,
 ) -> dict[str, str]:
     """Write what AWS changed on the opportunity to its deal, with a note naming the changes; returns the
     properties written. A change cosync itself made is recognised (last synced view and the deal's current
     values) and never echoed back, so HubSpot <-> AWS cannot ping-pong. ``created``: the event was
-    ``Opportunity Created``, so an opportunity no deal knows becomes one (:func:`adopt_opportunity`)."""
+    ``Opportunity Created``, so an opportunity no deal knows becomes one (:func:`adopt_opportunity`).
+    ``at``: the event's ``time`` (AWS's clock), by which the echo of cosync's own write costs no read."""
     deal_id = await _deal_for(deps, opp_id)
     if deal_id is None:
         if created:
             await adopt_opportunity(deps, opp_id)
         return {}
     async with deps.deal_lock(deal_id):
-        changes, push = await _reverse_sync_locked(deps, deal_id, opp_id, record)
+        changes, push = await _reverse_sync_locked(deps, deal_id, opp_id, record, at)
     if push:
         from .outbound import push_update  # outbound imports this module's neighbours; late import, no cycle
 
@@ -82,12 +84,22 @@ async def reverse_sync(
     return changes
 
 
+def _one_echo_seen(st: DealState) -> DealState:
+    st.own_echoes = max(0, st.own_echoes - 1)
+    return st
+
+
 async def _reverse_sync_locked(
-    deps: Deps, deal_id: str, opp_id: str, record: dict[str, Any] | None
+    deps: Deps, deal_id: str, opp_id: str, record: dict[str, Any] | None, at: Any = None
 ) -> tuple[dict[str, str], bool]:
     """The read-compare-write of :func:`reverse_sync` under the deal's lock; says whether HubSpot won a
     conflict and must be pushed (done by the caller, after the lock is released)."""
     state = (await deps.deals.read(deal_id)).value
+    if record is None and echoes.echo_event(state, at):
+        await deps.deals.update(deal_id, _one_echo_seen)  # one of cosync's own writes (echoes.py)
+        return {}, False
+    if record is not None and echoes.own_record(state, record.get("LastModifiedDate")):
+        return {}, False  # cosync read all of it just before its last write
     if record is not None and _differs(deps, state, record):
         # A list page is read before this deal's lock is taken, so it can predate a write made meanwhile
         # (cosync's own push of a rep's edit, or AWS's): written back, its older values would undo that

@@ -11,15 +11,15 @@ between is overwritten.
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from typing import Any
 
 from cosync_worker.errors import Retry
 from cosync_worker.logs import get_logger
 
-from . import audit
+from . import audit, echoes, pushes
 from .client import PartnerCentralError, Priority
 from .conflict_flow import Settled, settle_outbound
+from .conflict_rules import PATH_FIELDS
 from .deps import Deps
 from .hubspot_side import DealBundle, read_deal
 from .hubspot_side import note_once as _note_once
@@ -34,6 +34,7 @@ from .mapping import (
     owned_from_hubspot,
     owned_view,
     review_rules,
+    with_cleared,
 )
 from .solutions import associate, choose_solutions
 from .state import Creating, DealState, opportunity_key, related_key, replace, setting
@@ -62,10 +63,6 @@ MAX_CONFLICT_RETRIES = 4
 NOTE_TTL = 90 * 86_400.0
 
 
-def _iso(value: Any) -> str:
-    return value.isoformat() if isinstance(value, datetime) else str(value or "")
-
-
 async def _mark_error(deps: Deps, bundle: DealBundle, message: str) -> None:
     """``aws_sync_status=error`` with the reason on the deal, written once per distinct reason."""
     if bundle.deal.get("aws_sync_status") == "error" and bundle.deal.get("aws_sync_error") == message:
@@ -75,6 +72,7 @@ async def _mark_error(deps: Deps, bundle: DealBundle, message: str) -> None:
     )
     bundle.deal.update(aws_sync_status="error", aws_sync_error=message)
     log.info("aws_deal_error", deal_id=bundle.deal_id, reason=message)
+    await pushes.tell_error(deps, bundle.deal_id, message)  # issue 17: the rep gets a task (pushes.py)
 
 
 async def ensure_opportunity(deps: Deps, deal_id: str, bundle: DealBundle | None = None) -> str | None:
@@ -148,14 +146,18 @@ async def _ensure_opportunity_locked(deps: Deps, deal_id: str, bundle: DealBundl
     )
     request.setdefault("LifeCycle", {})["ReviewStatus"] = "Pending Submission"
     await _remember(deps, deal_id, opp_id, owned, read_at_ms, request, linked=False)
-    await _link(deps, deal_id, opp_id, bundle, (await deps.deals.read(deal_id)).value)
+    state = (await deps.deals.read(deal_id)).value
+    await _link(deps, deal_id, opp_id, bundle, state, created_at=created.get("LastModifiedDate"))
     log.info("aws_opportunity_created", deal_id=deal_id, opportunity_id=opp_id)
     return opp_id
 
 
-async def _link(deps: Deps, deal_id: str, opp_id: str, bundle: DealBundle, state: DealState) -> None:
+async def _link(
+    deps: Deps, deal_id: str, opp_id: str, bundle: DealBundle, state: DealState, created_at: Any = None
+) -> None:
     """The steps after CreateOpportunity, each safe to run again: solutions, the deal's write-back, the note.
-    ``linked`` is set only when all are done, so a redelivery after a crash finishes what was left."""
+    ``linked`` is set only when all are done, so a redelivery after a crash finishes what was left.
+    ``created_at``: the creation's ``LastModifiedDate`` when it was made just now (its events are owed)."""
     solutions_text = ""
     if state.solutions is None:
         solutions_text = await _associate_solutions(deps, deal_id, opp_id, bundle)
@@ -167,6 +169,7 @@ async def _link(deps: Deps, deal_id: str, opp_id: str, bundle: DealBundle, state
             "aws_sync_status": "synced",
             "aws_sync_error": "",
             "aws_review_status": "Pending Submission",
+            **pushes.created_properties(state, bundle, deps.config.deal_tag),  # issue 17 (pushes.py)
         },
     )
     await _note_once(
@@ -178,7 +181,11 @@ async def _link(deps: Deps, deal_id: str, opp_id: str, bundle: DealBundle, state
         + solutions_text,
     )
     # The creation's own events (created, one per solution) arrive after this: none costs a read.
-    await deps.deals.update(deal_id, setting(linked=True, own_write_ms=_now_ms()))
+    owed: dict[str, Any] = {}
+    if created_at is not None:
+        now = (await deps.deals.read(deal_id)).value
+        owed = echoes.owed(now, created_at, 1 + len(now.solutions or []))
+    await deps.deals.update(deal_id, setting(linked=True, own_write_ms=_now_ms(), **owed))
 
 
 async def _associate_solutions(deps: Deps, deal_id: str, opp_id: str, bundle: DealBundle) -> str:
@@ -279,6 +286,7 @@ async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | Non
         bundle = None  # a reverse sync wrote to the deal after this read: pushing it would undo that write
     bundle = bundle or await read_deal(deps.hs, deal_id)
     owned = owned_from_hubspot(bundle.deal, bundle.company, bundle.contacts, deps.config)
+    owned = with_cleared(owned, state.owned)  # issue 17: a value emptied in HubSpot is cleared in AWS
     if owned == state.owned:
         await deps.deals.update(deal_id, setting(read_at_ms=bundle.read_at_ms))
         return "noop"
@@ -346,9 +354,17 @@ async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | Non
     # Only now: events older than this read are "covered" (sync_change skips them), so a push that failed or
     # was killed before this point must leave the mark where it was, or its own redelivery would be skipped.
     done: dict[str, Any] = {"owned": synced, "read_at_ms": bundle.read_at_ms, "sending": {}}
-    if outcome == "updated":
-        # The event this write causes, and a reconcile record of it, are recognised without a read.
-        done.update(own_write_ms=_now_ms(), own_modified=_iso(answer.get("LastModifiedDate")))
+    if outcome == "updated" and written_view is not None:
+        # What AWS changed that the deal was not told (read just now, e.g. an approval) stays unsynced, and
+        # the write is then not taken for an echo: its event is read and reverse-synced. Otherwise the event
+        # this write causes, and a reconcile record of it, cost no read (echoes.py).
+        sent = {PATH_FIELDS[p] for p in allowed if p in PATH_FIELDS}
+        unseen = echoes.unseen_by_the_deal(state, hubspot_view(current, deps.config), sent)
+        written_view = {k: v for k, v in written_view.items() if k not in unseen}
+        written_view.update({k: state.hubspot[k] for k in unseen if k in state.hubspot})
+        done["own_write_ms"] = _now_ms()
+        if not unseen:
+            done.update(echoes.owed(state, answer.get("LastModifiedDate"), 1))
     if settled is not None:
         synced.update(settled.base)
         done["conflicts"] = settled.pending
@@ -368,9 +384,13 @@ async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | Non
             f"cosync did not send {', '.join(sorted(blocked))} to AWS Partner Central: {reason}. "
             "It will be sent with the next change once AWS allows it.",
         )
+        # issue 17: and a task (pushes.py)
+        await pushes.tell_held(deps, deal_id, opp_id, blocked, reason, sorted(str(owned[p]) for p in blocked))
         outcome = "blocked" if outcome == "noop" else outcome
     if outcome == "updated" and bundle.deal.get("aws_sync_status") != "synced":
         await deps.hs.update("deals", deal_id, {"aws_sync_status": "synced", "aws_sync_error": ""})
+    if outcome == "updated":
+        await pushes.after_push(deps, deal_id, opp_id, applied)  # issue 17: stamp + note (pushes.py)
     log.info("aws_update", deal_id=deal_id, opportunity_id=opp_id, outcome=outcome, fields=sorted(owned))
     return outcome
 

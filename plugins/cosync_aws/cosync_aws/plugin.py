@@ -192,7 +192,8 @@ class AwsConnector(DealConnector):
     async def opportunity_changed(self, event: Event) -> None:
         if self._our_catalog(event):
             created = event.type == "partnercentral.opportunity_created"  # seed 000 §3: may become a deal
-            await inbound.reverse_sync(self.deps(), event.object.id, created=created)
+            at = event.payload.get("time")  # AWS's clock: the echo of cosync's own write costs no read
+            await inbound.reverse_sync(self.deps(), event.object.id, created=created, at=at)
 
     @on("partnercentral.opportunity_*")
     async def engagement_status(self, event: Event) -> None:

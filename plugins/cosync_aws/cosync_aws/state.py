@@ -67,6 +67,9 @@ class DealState(BaseModel):
     # at or before it, or a reconcile record at or before it, is that write's echo and costs no read.
     own_write_ms: int = 0
     own_modified: str = ""
+    # Events cosync's own writes still owe (see echoes.py), none older than ``own_since`` (AWS's clock).
+    own_echoes: int = 0
+    own_since: str = ""
 
 
 # Declared on the connector (``AwsConnector.deals``); ``legacy`` reads what was written before the move.
