@@ -16,21 +16,37 @@ it. Sustained throughput is ~89 % of a 10-second limit: the price of never seein
 
 With a ``Store`` the bucket lives in it, so every process using the same store draws from one budget; without
 one an in-process bucket does the same maths.
+
+:class:`AnswerSpacing` is for a quota too small for any slack (Partner Central's 1 write/s): a token bucket
+spaces the *draws*, but the API counts *arrivals*, and a request drawn earlier can arrive later than one drawn
+after it (an event loop busy for 50 ms on either side is enough to put two writes 1 ms apart at the server).
+The only instant known to be after a request's arrival is its answer, so there the next request may leave
+one interval after the previous one's answer, and only one is in flight, across every process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
+from cosync_worker.logs import get_logger
 from cosync_worker.store.base import Store
 from cosync_worker.store.budget import acquire, draw
 
-__all__ = ["BucketShape", "LocalBuckets", "SharedBucket", "bucket_shape", "request_budget"]
+__all__ = ["AnswerSpacing", "BucketShape", "LocalBuckets", "SharedBucket", "bucket_shape", "request_budget"]
+
+log = get_logger("cosync.remote_budget")
 
 _ARRIVAL_SKEW_SECONDS = 0.1
+# How long a request in flight holds the spacing: past it a holder that crashed (or a request the API never
+# answers) no longer blocks the account; a request that slow has long arrived.
+_IN_FLIGHT_HOLD_SECONDS = 10.0
+# Replicas on different hosts compare their wall clocks through the store (NTP keeps them this close).
+_CLOCK_SKEW_SECONDS = 0.002
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,3 +118,66 @@ class SharedBucket:
 def request_budget(key: str, store: Store | None, limit: int, window_seconds: float) -> SharedBucket:
     """The budget of an API allowing ``limit`` requests per rolling ``window_seconds``."""
     return SharedBucket(key, bucket_shape(limit, window_seconds), store)
+
+
+class AnswerSpacing:
+    """At most one request in flight across every process sharing ``store``, each sent at least
+    ``interval_seconds`` after the previous one was answered: no two arrive closer than the interval.
+
+    The in-flight request holds the store lease ``key``; its answer renews that lease for one interval (so the
+    next holder cannot take it earlier) and records when it frees up, so waiters sleep until then instead of
+    polling; they poll (every quarter interval) only while a request is in flight.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        key: str,
+        interval_seconds: float,
+        *,
+        hold_seconds: float = _IN_FLIGHT_HOLD_SECONDS,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if not key:
+            raise ValueError("spacing name must not be empty")
+        if not interval_seconds > 0:
+            raise ValueError(f"spacing {key!r}: interval must be positive, got {interval_seconds}")
+        self.key = key
+        self.interval = interval_seconds + _CLOCK_SKEW_SECONDS
+        self._store = store
+        self._hold = max(hold_seconds, self.interval)
+        self._clock = clock
+        self._sleep = sleep
+        # One owner per request: a lease taken again by its owner is extended, not waited for. The tasks of
+        # this process take turns here first, so they do not poll the store side by side.
+        self._local = asyncio.Lock()
+
+    @property
+    def _mark(self) -> str:
+        return f"{self.key}:free-at"
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold the slot for one request: ``async with spacing.slot(): await send()``."""
+        async with self._local:
+            owner = uuid.uuid4().hex
+            await self._take(owner)
+            try:
+                yield
+            finally:
+                await self._answered(owner)
+
+    async def _take(self, owner: str) -> None:
+        poll = self.interval / 4
+        while await self._store.acquire_lease(self.key, owner, self._hold) is None:
+            mark = await self._store.get_state(self._mark) or {}
+            wait = float(mark.get("at") or 0.0) - self._clock()
+            await self._sleep(wait if wait > 0 else poll)
+
+    async def _answered(self, owner: str) -> None:
+        try:
+            if await self._store.renew_lease(self.key, owner, self.interval) is not None:
+                await self._store.put_state(self._mark, {"at": self._clock() + self.interval})
+        except Exception as exc:  # the lease then expires after the hold: slower, never over the quota
+            log.warning("answer_spacing_release_failed", budget=self.key, error=type(exc).__name__)

@@ -39,6 +39,7 @@ from prometheus_client import Counter, Gauge
 
 from cosync_worker.connector import Answer, RemoteClient, RetryPolicy
 from cosync_worker.logs import get_logger
+from cosync_worker.remote_budget import AnswerSpacing
 from cosync_worker.store import Store, acquire
 from cosync_worker.write_scheduler import WriteScheduler
 
@@ -73,7 +74,8 @@ WRITE_OPERATIONS = frozenset(
     }
 )
 DAY = 86_400.0
-# Stay a little under the published rate: clocks of different processes and the service never agree exactly.
+# Reads stay a little under the published rate: clocks of different processes and the service never agree
+# exactly. Writes need no margin: each leaves one interval after the previous write's answer (AnswerSpacing).
 RATE_MARGIN = 0.9
 # At the daily cap the write waits in the process (its event stays in flight, hidden by the worker's heartbeat)
 # instead of going back to the queue, where retries would count towards the dead letter. It looks again this
@@ -176,6 +178,10 @@ class PartnerCentralClient(RemoteClient):
         self._writer: Any = None
         # Every write waits for its turn here, in one order shared by every process (the store's index).
         self.scheduler = WriteScheduler(store, self.budget_name, self._draw_write)
+        # Partner Central counts a write when it arrives, which only its answer proves has happened.
+        self.spacing = AnswerSpacing(
+            store, f"{self.budget_name}:in-flight", 1.0 / config.write_rate_per_second
+        )
         self._recent_writes: deque[float] = deque()
         self._warned_day = ""
         self.calls: dict[str, int] = {}
@@ -244,8 +250,8 @@ class PartnerCentralClient(RemoteClient):
         else:
             await self._draw(f"{self.budget_name}:reads", self.config.read_rate_per_second)
 
-    async def _draw(self, budget: str, rate: float) -> None:
-        await acquire(self.store, budget, rate * RATE_MARGIN, 1.0)
+    async def _draw(self, budget: str, rate: float, margin: float = RATE_MARGIN) -> None:
+        await acquire(self.store, budget, rate * margin, 1.0)
 
     async def _acquire_write(self, priority: int) -> None:
         """The account's write scheduler gives the turn (best priority first, then age, across every process
@@ -254,9 +260,8 @@ class PartnerCentralClient(RemoteClient):
 
     async def _draw_write(self) -> None:
         await self._draw_daily()
-        # The per-second token last, right before the call: any delay between taking it and the request
-        # reaching AWS eats into the spacing between two processes' writes.
-        await self._draw(f"{self.budget_name}:writes", self.config.write_rate_per_second)
+        # One token per attempt of the per-second budget; the exact spacing is the answer's (``_send``).
+        await self._draw(f"{self.budget_name}:writes", self.config.write_rate_per_second, 1.0)
 
     def turn(self, key: str, priority: Priority = Priority.UPDATE) -> AbstractAsyncContextManager[None]:
         """``async with pc.turn(deal_id, Priority.UPDATE):`` wait until this object is the most urgent one
@@ -317,7 +322,11 @@ class PartnerCentralClient(RemoteClient):
         if method in WRITE_OPERATIONS:
             WRITES.labels(operation=method).inc()
         try:
-            result: dict[str, Any] = await call(Catalog=self.config.catalog, **json)
+            if method in WRITE_OPERATIONS:
+                async with self.spacing.slot():
+                    result: dict[str, Any] = await call(Catalog=self.config.catalog, **json)
+            else:
+                result = await call(Catalog=self.config.catalog, **json)
         except ClientError as exc:
             err = exc.response.get("Error", {})
             return BotoAnswer(
