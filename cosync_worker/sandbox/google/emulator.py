@@ -13,6 +13,8 @@ Lead, so none is invented; the operator API exposes them instead:
 
 * ``GET /_sandbox/opportunities`` (``?lead=<lead name>`` to filter) and ``GET /_sandbox/leads/{lead}``
   (the lead plus its ``opportunity`` link and the emulator-tracked ``updateTime``).
+* ``GET /_sandbox/leads?externalSystemId=<id>``: the names of the leads made with that id (what a person
+  looks up in the Partners portal after a creation whose answer was lost).
 * ``POST /_sandbox/opportunities/{name or id}``: a change made on Google's side (salesStage, ...).
 
 When a lead is created, Google (the emulator) creates the linked opportunity after ``link_delay_seconds``.
@@ -136,6 +138,7 @@ class GoogleEmulator(Emulator):
         router.add_patch("/v1/partners/{partner}/opportunities/{opportunity}", self._patch_opportunity)
         router.add_get("/_sandbox/opportunities", self._op_list_opportunities)
         router.add_post("/_sandbox/opportunities/{name:.+}", self._op_change_opportunity)
+        router.add_get("/_sandbox/leads", self._op_find_leads)
         router.add_get("/_sandbox/leads/{lead:.+}", self._op_get_lead)
 
     def fault_response(self, request: web.Request, fault: Fault) -> web.Response:
@@ -299,6 +302,13 @@ class GoogleEmulator(Emulator):
         lead = request.query.get("lead")
         items = [o for o in self._opportunities.values() if lead is None or o.get("lead") == lead]
         return web.json_response({"opportunities": [self._with_meta(o) for o in items]})
+
+    async def _op_find_leads(self, request: web.Request) -> web.Response:
+        wanted = request.query.get("externalSystemId")
+        if not wanted:
+            return bad_request("externalSystemId", "externalSystemId is required.")
+        names = [n for n, lead in self._leads.items() if lead.get("externalSystemId") == wanted]
+        return web.json_response({"leads": names})
 
     async def _op_get_lead(self, request: web.Request) -> web.Response:
         raw = request.match_info["lead"]

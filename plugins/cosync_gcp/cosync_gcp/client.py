@@ -14,7 +14,11 @@ The access token is held only by google-auth's credentials and the ``Authorizati
 never part of an error message.
 
 Failures (the loop is :class:`~cosync_worker.remote_client.RemoteClient`'s): 429/5xx/connection errors back
-off (honouring ``Retry-After``) and finally raise :class:`~cosync_worker.errors.Retry`; a 401 refreshes the
+off (honouring ``Retry-After``) and finally raise :class:`~cosync_worker.errors.Retry`, except for
+``leads.create``: it takes no request id, so a 5xx, timeout or lost connection after sending raises
+``OutcomeUnknown`` at once instead of possibly creating a second lead (google.rpc.Code's UNAVAILABLE and
+DEADLINE_EXCEEDED: "not always safe to retry non-idempotent operations"); a 429 (a quota refusal, before the
+request is served) and a refused connection are still retried. A 401 refreshes the
 token once; any other 4xx raises :class:`GoogleApiError` (a ``PermanentError``) with Google's own message
 (``google.rpc.Status``: https://cloud.google.com/apis/design/errors#http_mapping).
 
@@ -220,7 +224,10 @@ class CloudCrmPartnersClient(RemoteClient):
 
     # -- the four public methods --------------------------------------------------------------------
     async def create_lead(self, lead: dict[str, Any]) -> dict[str, Any]:
-        return await self._json_call("leads.create", "POST", f"{self.parent}/leads", body=lead)
+        """Sent once unless refused unapplied; ``OutcomeUnknown`` when it may have created the lead."""
+        return await self._json_call(
+            "leads.create", "POST", f"{self.parent}/leads", body=lead, idempotent=False
+        )
 
     async def get_lead(self, name: str) -> dict[str, Any]:
         return await self._json_call("leads.get", "GET", self.resource_name("leads", name))
@@ -248,9 +255,12 @@ class CloudCrmPartnersClient(RemoteClient):
         *,
         body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
+        idempotent: bool = True,
     ) -> dict[str, Any]:
         url = f"{self.base_url}/v1/{quote(path, safe='/')}"
-        answer = await self._call(method, url, operation=operation, json=body, params=params)
+        answer = await self._call(
+            method, url, operation=operation, json=body, params=params, idempotent=idempotent
+        )
         log.debug("gcp_call", operation=operation, status=answer.status)
         data = json.loads(answer.body) if answer.body else {}
         if not isinstance(data, dict):

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from cosync_worker.connector import DealConnector, ObjectState, associated, has_tag
+from cosync_worker.connector import DealConnector, ObjectState, OutcomeUnknown, Retry, associated, has_tag
 from cosync_worker.logs import get_logger
 from cosync_worker.notify import Notice
 
@@ -105,14 +105,7 @@ class LeadSync(DealConnector):
             return
         deal = await self.hubspot.get("deals", deal_id, properties=DEAL_PROPERTIES)
         props: dict[str, Any] = deal.get("properties") or {}
-        if state and state.get("status") == "creating":
-            # A previous attempt died between leads.create and recording its answer: never create again
-            # (a second lead); adopt the lead named on the deal once Google shows it is this deal's.
-            lead_name, why_not = await interrupted_lead(self.google, deal_id, props)
-            if lead_name is None:
-                await self.set_error(deal_id, why_not)
-                return
-            await self._created(deal_id, props, lead_name)
+        if state and state.get("status") == "creating" and await self._settle_in_doubt(deal_id, props):
             return
         if not has_tag(props.get("dealname"), self.settings.deal_tag):
             return
@@ -141,16 +134,37 @@ class LeadSync(DealConnector):
         await self._save(deal_id, {"status": "creating"})
         try:
             lead = await self.google.create_lead(body)
+        except OutcomeUnknown as exc:
+            # The answer was lost after sending: a lead may exist. "creating" stays recorded, so this and
+            # every later attempt take the interrupted path instead of creating a second lead.
+            log.warning("gcp_lead_create_in_doubt", deal_id=deal_id, reason=exc.reason)
+            if await self._settle_in_doubt(deal_id, props):
+                return
+            raise Retry(f"{exc.reason}; no lead was created, so it is created again") from None
         except GoogleApiError as exc:
             await self._save(deal_id, {"status": "error", "error": exc.reason})
             await self.set_error(deal_id, exc.reason)
             raise
         except Exception:
-            # Refused with 429/5xx or unreachable (Retry): no lead was recorded, so trying again is safe.
+            # Refused before being applied (a 429, a refused connection: Retry): trying again is safe.
             await self._save(deal_id, {"status": "retry"})
             raise
         await audit.lead_created(self.store, deal_id, lead["name"])
         await self._created(deal_id, props, lead["name"])
+
+    async def _settle_in_doubt(self, deal_id: str, props: dict[str, Any]) -> bool:
+        """After a creation whose outcome is unknown (a kill, a lost answer): never create again (a second
+        lead); adopt the lead found or named on the deal once Google shows it is this deal's, else say on the
+        deal what to do. False only when the lead is known not to exist, so it may be created."""
+        lead_name, why_not = await interrupted_lead(self.google, self.locator, deal_id, props)
+        if lead_name is not None:
+            await self._created(deal_id, props, lead_name)
+            return True
+        if why_not:
+            await self.set_error(deal_id, why_not)
+            return True
+        await self._save(deal_id, {"status": "retry"})
+        return False
 
     async def _created(self, deal_id: str, props: dict[str, Any], lead_name: str) -> None:
         snapshot = {p: props.get(p) for p in ("amount", "closedate")}

@@ -13,6 +13,7 @@ import pytest_asyncio
 from aiohttp import web
 from cosync_gcp.client import CloudCrmPartnersClient, GoogleApiError, GoogleNotFound
 
+from cosync_worker.connector import OutcomeUnknown
 from cosync_worker.errors import PermanentError, Retry
 from cosync_worker.remote_budget import SharedBucket
 from cosync_worker.sandbox.google import GoogleEmulator
@@ -143,9 +144,10 @@ async def flaky(google_emulator: GoogleEmulator) -> AsyncIterator[dict[str, Any]
         await runner.cleanup()
 
 
-async def test_5xx_is_retried_with_backoff_then_succeeds(
+async def test_a_throttled_create_is_retried_with_backoff_then_succeeds(
     flaky: dict[str, Any], google_emulator: GoogleEmulator, key_info: dict[str, Any]
 ) -> None:
+    flaky["status"] = 429  # a quota refusal: Google served nothing, so sending again is safe
     async with CloudCrmPartnersClient(
         flaky["url"], "p", key_info, token_url=google_emulator.token_url, backoff_base=0.01, max_retries=3
     ) as client:
@@ -153,16 +155,30 @@ async def test_5xx_is_retried_with_backoff_then_succeeds(
     assert lead["name"] == "partners/p/leads/ok" and flaky["seen"] == 3
 
 
-async def test_5xx_beyond_the_retry_budget_becomes_retry(
+async def test_throttling_beyond_the_retry_budget_becomes_retry(
     flaky: dict[str, Any], google_emulator: GoogleEmulator, key_info: dict[str, Any]
 ) -> None:
-    flaky["fail"] = 100
+    flaky.update(fail=100, status=429)
     async with CloudCrmPartnersClient(
         flaky["url"], "p", key_info, token_url=google_emulator.token_url, backoff_base=0.01, max_retries=2
     ) as client:
         with pytest.raises(Retry, match="backend unavailable"):
             await client.create_lead(a_lead())
     assert flaky["seen"] == 3
+
+
+async def test_a_5xx_to_leads_create_is_not_sent_again(
+    flaky: dict[str, Any], google_emulator: GoogleEmulator, key_info: dict[str, Any]
+) -> None:
+    """leads.create takes no request id: after a 5xx a lead may exist, and a second create could add one."""
+    async with CloudCrmPartnersClient(
+        flaky["url"], "p", key_info, token_url=google_emulator.token_url, backoff_base=0.01, max_retries=3
+    ) as client:
+        with pytest.raises(
+            OutcomeUnknown, match="leads.create: outcome unknown .HTTP 503 backend unavailable"
+        ):
+            await client.create_lead(a_lead())
+    assert flaky["seen"] == 1
 
 
 async def test_a_refused_key_is_a_permanent_error_without_key_material(key_info: dict[str, Any]) -> None:
