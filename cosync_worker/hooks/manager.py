@@ -28,6 +28,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "cosync_worker.relay.builtin_routes",
     "cosync_worker.notify.hubspot_channel",
     "cosync_worker.conflicts.announce",
+    "cosync_worker.store.prune_loop",
 )
 
 

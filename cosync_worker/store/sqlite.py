@@ -28,6 +28,12 @@ from .retention import AUDIT_RETENTION_SECONDS, check_retention
 
 __all__ = ["SqliteStore"]
 
+
+def _wall_clock() -> float:
+    # Looked up at each call, not bound at import: ``cosync_worker.testing.clock.drive_time`` can move it.
+    return time.time()
+
+
 T = TypeVar("T")
 
 _PURGE_EVERY_SECONDS = 60.0
@@ -71,7 +77,7 @@ class SqliteStore(SqliteFile):
         self,
         path: str | Path,
         *,
-        clock: Clock = time.time,
+        clock: Clock | None = None,
         audit_retention_seconds: float = AUDIT_RETENTION_SECONDS,
     ) -> None:
         """``clock`` is the wall clock of expiries, timestamps and buckets (shared by every process on the
@@ -79,7 +85,7 @@ class SqliteStore(SqliteFile):
         super().__init__(path)
         check_retention(audit_retention_seconds)
         self.audit_retention_seconds = audit_retention_seconds
-        self._clock = clock
+        self._clock = clock or _wall_clock
         self._last_purge = 0.0
         self._last_audit_prune = 0.0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -88,10 +89,11 @@ async def test_state_round_trip(store: Store) -> None:
 
 async def test_audit_append_trail_order_and_sequence(store: Store) -> None:
     seqs = []
+    start = time.time()  # entries older than the store's audit retention (7 years) are never returned
     for i in range(4):
         seqs.append(
             await store.append_audit(
-                AuditEntry("hubspot:deal:7", "aws", f"update-{i}", {"i": i, "why": "sync"}, at=1000.0 + i)
+                AuditEntry("hubspot:deal:7", "aws", f"update-{i}", {"i": i, "why": "sync"}, at=start + i)
             )
         )
         await store.append_audit(AuditEntry("hubspot:deal:8", "gcp", "create"))
@@ -101,7 +103,7 @@ async def test_audit_append_trail_order_and_sequence(store: Store) -> None:
     assert [e.action for e in trail] == ["update-0", "update-1", "update-2", "update-3"]
     assert [e.seq for e in trail] == seqs
     assert trail[2] == AuditEntry(
-        "hubspot:deal:7", "aws", "update-2", {"i": 2, "why": "sync"}, "cosync", 1002.0, seqs[2]
+        "hubspot:deal:7", "aws", "update-2", {"i": 2, "why": "sync"}, "cosync", start + 2, seqs[2]
     )
     assert [e.action for e in await store.audit_trail("hubspot:deal:7", limit=2)] == ["update-0", "update-1"]
 
