@@ -11,8 +11,10 @@ Modelled on Microsoft's reference pages:
 
 Failure policy (the loop is :class:`~cosync_worker.remote_client.RemoteClient`'s): 429 honours
 ``Retry-After`` (sleeps when short, else ``Retry(defer=...)``); 5xx and network errors back off and then raise
-``Retry``; 401 refreshes the token once; any other 4xx is a :class:`MicrosoftApiError` (a ``PermanentError``)
-that keeps Microsoft's message.
+``Retry``, except for a create: it takes no idempotency key, so a 5xx, timeout or connection lost after
+sending raises ``OutcomeUnknown`` at once (the caller looks the referral up by ``externalReferenceId`` before
+anything is created again); 401 refreshes the token once; any other 4xx is a :class:`MicrosoftApiError` (a
+``PermanentError``) that keeps Microsoft's message.
 
 Budget: every attempt draws from a request budget, shared through the store when one is given. Partner Center
 throttles per partner tenant and publishes no figure, only that 429 carries ``Retry-After``
@@ -108,8 +110,11 @@ class ReferralsClient(RemoteClient):
 
     # -- operations -----------------------------------------------------------------------------
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        """``POST /referrals``; returns the created referral (with ``id`` and ``eTag``)."""
-        referral, _, _ = await self._request("referrals.create", "POST", API_PATH, json=body)
+        """``POST /referrals``; returns the created referral (with ``id`` and ``eTag``). Sent once unless refused
+        unapplied; ``OutcomeUnknown`` when it may have created the referral."""
+        referral, _, _ = await self._request(
+            "referrals.create", "POST", API_PATH, json=body, idempotent=False
+        )
         return dict(referral)
 
     async def get(self, referral_id: str) -> dict[str, Any]:
@@ -190,9 +195,16 @@ class ReferralsClient(RemoteClient):
         json: Any = None,
         params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
+        idempotent: bool = True,
     ) -> tuple[Any, Mapping[str, str], int]:
         answer = await self._call(
-            method, self.base_url + path, operation=operation, json=json, params=params, headers=headers
+            method,
+            self.base_url + path,
+            operation=operation,
+            json=json,
+            params=params,
+            headers=headers,
+            idempotent=idempotent,
         )
         return _decode(answer.body), answer.headers, answer.status
 

@@ -14,7 +14,15 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from cosync_worker.connector import DealConnector, ObjectState, Run, associated, has_tag
+from cosync_worker.connector import (
+    DealConnector,
+    ObjectState,
+    OutcomeUnknown,
+    Retry,
+    Run,
+    associated,
+    has_tag,
+)
 from cosync_worker.logs import get_logger
 from cosync_worker.notify import Notice
 
@@ -136,6 +144,12 @@ class ReferralSync(DealConnector):
         if referral is None:
             try:
                 referral = await self.referrals.create(body)
+            except OutcomeUnknown as exc:
+                # The answer was lost after sending: the referral may exist, and its externalReferenceId
+                # finds it. Not (yet) listed: the event comes back and looks again before creating.
+                referral = await self.referrals.find_by_external_reference(deal_id)
+                if referral is None:
+                    raise Retry(f"{exc.reason}; no referral carries the deal's id (yet)") from None
             except MicrosoftApiError as exc:
                 await self.set_error(deal_id, exc.reason)
                 raise

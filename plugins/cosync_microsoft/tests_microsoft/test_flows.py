@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from aiohttp import web
 from cosync_microsoft.sync import CURSOR, DealState
 
+from cosync_worker.sandbox.faults import Fault
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.sandbox.microsoft import MicrosoftEmulator
 
@@ -147,3 +150,39 @@ async def test_redelivery_and_restart_do_nothing_twice(
     assert (len(hs.objects("tasks")), len(hs.objects("notes"))) == (1, 1)  # the restart's poll: nothing
     after = sum(v for k, v in hs.calls.items() if k.startswith(("POST", "PATCH")) and "search" not in k)
     assert after - hs_writes <= 2  # the adopt path re-writes the link once at most
+
+
+class LosingMicrosoft(MicrosoftEmulator):
+    """Creates the next referral, then loses the answer: a 503, or the connection dropped."""
+
+    def __init__(self, lose: str) -> None:
+        super().__init__()
+        self.lose: str | None = lose
+
+    async def _create(self, request: web.Request) -> web.Response:
+        lose, self.lose = self.lose, None
+        response = await super()._create(request)
+        if lose == "dropped":
+            assert request.transport is not None
+            request.transport.close()
+        elif lose == "503":
+            return self.fault_response(request, Fault("error"))
+        return response
+
+
+@pytest.mark.parametrize("lose", ["503", "dropped"])
+async def test_a_lost_answer_to_a_create_adopts_the_referral_instead_of_a_second(
+    tmp_path: Path, hubspot_emulator: HubSpotEmulator, lose: str
+) -> None:
+    """A referral create takes no idempotency key: after its answer is lost it is looked up by
+    externalReferenceId, never sent again."""
+    await ensure_properties(hubspot_emulator)
+    async with LosingMicrosoft(lose) as ms:
+        assert isinstance(ms, LosingMicrosoft)
+        async with running(tmp_path, hubspot_emulator, ms) as stack:
+            deal_id = await stack.rep.deal_with_customer("Lost Reply #Microsoft")
+            await wait_until(lambda: stack.deal(deal_id).get("microsoft_sync_status") == "synced")
+            await stack.settle()
+            [referral] = referrals_for(ms, deal_id)
+            assert stack.deal(deal_id)["microsoft_referral_id"] == referral["id"]
+            assert ms.calls["POST /v1.0/engagements/referrals"] == 1 and ms.lose is None
