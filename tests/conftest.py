@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from cosync_worker.testing.cpu_report import register as register_cpu_report
+
 # Path prefixes (from the rootdir) of tests that run on one worker, one after another.
 GROUPS = {
     "tests/faults/": "faults",
@@ -50,6 +52,10 @@ def group_of(nodeid: str) -> str | None:
 def _rank(item: pytest.Item) -> int:
     hits = [i for i, prefix in enumerate(LONGEST) if item.nodeid.startswith(prefix)]
     return hits[0] if hits else len(LONGEST)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    register_cpu_report(config)  # COSYNC_CPU_REPORT=1: where the suite's CPU goes
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
