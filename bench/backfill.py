@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import sys
 import tempfile
@@ -32,6 +33,36 @@ from tests.cli.helpers import cli, spawn  # noqa: E402
 from tests.linking.world import seed, world_config  # noqa: E402
 
 _READ_ENDS = ("/search", "/batch/read")
+
+
+class _Stamped(Counter[str]):
+    """An emulator's call counter that also notes when each call was answered (``time.monotonic``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stamps: list[tuple[float, str]] = []
+
+    def __setitem__(self, key: str, value: int) -> None:
+        if value > self.get(key, 0):
+            self.stamps.append((time.monotonic(), key))
+        super().__setitem__(key, value)
+
+
+def _spans(started: float, ended: float, pc: _Stamped, others: list[_Stamped], pace: float) -> dict[str, Any]:
+    """Where the wall time went: before the first Partner Central write, the writes' own span (and the idle
+    gaps in it longer than two paces, e.g. a throttle's Retry-After), and after the last one."""
+    writes = [t for t, k in pc.stamps if k in WRITE_OPERATIONS]
+    if not writes:
+        return {}
+    gaps = [b - a for a, b in itertools.pairwise(writes) if b - a > 2 * pace]
+    other = [t for c in others for t, k in c.stamps if not (k.startswith("GET ") or k.endswith("/token"))]
+    return {
+        "before_first_pc_write": round(writes[0] - started, 1),
+        "pc_write_span": round(writes[-1] - writes[0], 1),
+        "pc_idle_gaps": {"count": len(gaps), "seconds": round(sum(gaps), 1)},
+        "after_last_pc_write": round(ended - writes[-1], 1),
+        "other_writes_after_last_pc_write": sum(1 for t in other if t > writes[-1]),
+    }
 
 
 def _split(calls: Counter[str], pc: bool) -> tuple[int, int]:
@@ -64,12 +95,13 @@ async def main(time_scale: float) -> dict[str, Any]:
             dry_out, dry_err = await dry.communicate()
             assert dry.returncode == 0, dry_err.decode()[-2000:]
             planned = json.loads(dry_out.decode())
-            for emulator in (hs, pc, ms, google):
-                emulator.calls.clear()
+            stamped = {name: _Stamped() for name in ("hs", "pc", "ms", "google")}
+            hs.calls, pc.calls, ms.calls, google.calls = (stamped[n] for n in ("hs", "pc", "ms", "google"))
             started = time.monotonic()
             proc = await spawn(Path(tmp), "backfill", "--accept-above", "0.9", "--json", "-c", str(config))
             raw, errors = await asyncio.wait_for(proc.communicate(), 3600)
-            wall = time.monotonic() - started
+            ended = time.monotonic()
+            wall = ended - started
             assert proc.returncode == 0, errors.decode()[-2000:]
             out = raw.decode()
         report = json.loads(out)
@@ -90,6 +122,13 @@ async def main(time_scale: float) -> dict[str, Any]:
             "pc_writes_by_operation": {k: n for k, n in sorted(pc.calls.items()) if k in WRITE_OPERATIONS},
             "pc_lower_bound_seconds": round(pc_writes / (0.9 * time_scale), 1),
             "pc_lower_bound_at_aws_quota_seconds": pc_writes,
+            "spans_seconds": _spans(
+                started,
+                ended,
+                stamped["pc"],
+                [stamped["hs"], stamped["ms"], stamped["google"]],
+                1 / (0.9 * time_scale),
+            ),
             "duplicates": world.duplicates(),
         }
     finally:
