@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -35,13 +36,15 @@ from dataclasses import dataclass
 
 from cosync_worker.logs import get_logger
 from cosync_worker.store.base import Store
-from cosync_worker.store.budget import acquire, draw
+from cosync_worker.store.budget import draw
 
 __all__ = ["AnswerSpacing", "BucketShape", "LocalBuckets", "SharedBucket", "bucket_shape", "request_budget"]
 
 log = get_logger("cosync.remote_budget")
 
 _ARRIVAL_SKEW_SECONDS = 0.1
+# Processes told the same wait spread out a little instead of contending for the same refill.
+_JITTER_FRACTION = 0.1
 # How long a request in flight holds the spacing: past it a holder that crashed (or a request the API never
 # answers) no longer blocks the account; a request that slow has long arrived.
 _IN_FLIGHT_HOLD_SECONDS = 10.0
@@ -53,17 +56,29 @@ _CLOCK_SKEW_SECONDS = 0.002
 class BucketShape:
     rate_per_second: float
     capacity: float
+    # Tokens a process may take from the store in one draw, and how long they stay spendable (see below).
+    block: int = 1
+    lease_seconds: float = 0.0
 
 
 def bucket_shape(limit: int, window_seconds: float) -> BucketShape:
-    """Token-bucket parameters that never admit more than ``limit`` requests in any ``window_seconds``."""
+    """Token-bucket parameters that never admit more than ``limit`` requests in any ``window_seconds``.
+
+    Where the burst allows it (``capacity`` of 2 or more), a process leases up to ``block`` tokens in one
+    store draw and spends them within ``lease_seconds`` (a tenth of the window), so a shared budget costs a
+    store call per block, not per request. The bound stays exact: a request sent in a window spent a token
+    leased at most ``lease_seconds`` before it, so the window's requests are bounded by the leases of
+    ``window + lease_seconds``, which the refill rate is chosen for.
+    """
     if limit < 1:
         raise ValueError(f"rate limit must be at least 1 request per window, got {limit}")
     if window_seconds <= 0:
         raise ValueError(f"rate window must be positive, got {window_seconds}")
     capacity = max(1, limit // 10)
-    refill = max(limit - capacity, 1) / (window_seconds + _ARRIVAL_SKEW_SECONDS)
-    return BucketShape(rate_per_second=refill, capacity=float(capacity))
+    lease = window_seconds / 10 if capacity >= 2 else 0.0
+    refill = max(limit - capacity, 1) / (window_seconds + _ARRIVAL_SKEW_SECONDS + lease)
+    block = max(1, min(capacity, int(refill * lease))) if lease else 1
+    return BucketShape(refill, float(capacity), block, lease)
 
 
 class LocalBuckets:
@@ -92,6 +107,7 @@ class SharedBucket:
         store: Store | None,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not key:
             raise ValueError("rate budget name must not be empty")
@@ -100,6 +116,13 @@ class SharedBucket:
         self._store = store
         self._local = LocalBuckets()
         self._sleep = sleep
+        self._clock = clock
+        # The current lease of store tokens: how many are left and until when they may be spent.
+        self._left = 0
+        self._until = 0.0
+        self._leased = 0
+        self._next_block = 1
+        self.store_draws = 0  # leases taken from the store (tests and metrics)
         # One waiter per bucket per process polls the budget; the rest queue here in arrival order. That
         # keeps a crowd of throttled calls from hammering the store, and serves them first come, first served.
         self._turn = asyncio.Lock()
@@ -108,11 +131,31 @@ class SharedBucket:
         """Wait until one request may be sent (``StoreUnavailable`` if the shared store is down)."""
         async with self._turn:
             if self._store is not None:
-                await acquire(self._store, self.key, self.shape.rate_per_second, self.shape.capacity)
+                await self._lease(self._store)
                 return
             rate, capacity = self.shape.rate_per_second, self.shape.capacity
             while (wait := await self._local.take_tokens(self.key, rate, capacity)) > 0:
                 await self._sleep(wait)
+
+    async def _lease(self, store: Store) -> None:
+        if self._left > 0 and self._clock() < self._until:
+            self._left -= 1
+            return
+        # Grow the block while leases are used up, shrink it to what was used when one expired unspent: an
+        # idle process does not hold tokens its peers could have sent.
+        spent = self._leased - self._left
+        self._next_block = min(self.shape.block, 2 * self._next_block) if self._left == 0 else max(1, spent)
+        block = self._next_block if self.shape.lease_seconds else 1
+        rate, capacity = self.shape.rate_per_second, self.shape.capacity
+        while True:
+            started = self._clock()  # before the draw that succeeds: the lease never outlives its draw time
+            self.store_draws += 1
+            wait = await store.take_tokens(self.key, rate, capacity, float(block))
+            if wait <= 0:
+                break
+            await self._sleep(wait * (1 + random.random() * _JITTER_FRACTION))
+        self._leased, self._left = block, block - 1
+        self._until = started + self.shape.lease_seconds
 
 
 def request_budget(key: str, store: Store | None, limit: int, window_seconds: float) -> SharedBucket:

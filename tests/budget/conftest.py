@@ -4,8 +4,8 @@ the AWS connector's test helpers (tests_aws), as tests/aws_rest reaches them."""
 import sys
 from pathlib import Path
 
-from tests.store.conftest import aio_session, backend, clock, make_store
+from tests.store.conftest import MakeStore, aio_session, backend, clock, make_store
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "cosync_aws"))
 
-__all__ = ["aio_session", "backend", "clock", "make_store"]
+__all__ = ["MakeStore", "aio_session", "backend", "clock", "make_store"]
