@@ -9,9 +9,10 @@ from ..events import Event
 from ..hooks import Context, PropertySpec, request_body, request_query
 from ..relay.auth import Identity, request_identity
 from ..relay.jobs import create_job, update_job
-from ..remote_budget import request_budget
+from ..remote_budget import AnswerSpacing, request_budget
 from ..remote_client import Answer, BearerTokens, OutcomeUnknown, RemoteClient, RetryPolicy, StaticToken
 from ..store import ConflictError, HeldLease, Lease, LeaseLost, LockTimeout
+from ..write_scheduler import WriteScheduler
 from .base import Connector
 from .cursor import Run
 from .deals import DealConnector, associated, has_tag
@@ -21,6 +22,7 @@ from .state import BoundState, ObjectState, Snapshot
 __all__ = [
     "ACTOR_KEY",
     "Answer",
+    "AnswerSpacing",
     "BearerTokens",
     "BoundState",
     "ConflictError",
@@ -43,6 +45,7 @@ __all__ = [
     "Run",
     "Snapshot",
     "StaticToken",
+    "WriteScheduler",
     "associated",
     "audit_scope",
     "client",

@@ -37,11 +37,9 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from prometheus_client import Counter, Gauge
 
-from cosync_worker.connector import Answer, RemoteClient, RetryPolicy
+from cosync_worker.connector import Answer, AnswerSpacing, RemoteClient, RetryPolicy, WriteScheduler
 from cosync_worker.logs import get_logger
-from cosync_worker.remote_budget import AnswerSpacing
 from cosync_worker.store import Store, acquire
-from cosync_worker.write_scheduler import WriteScheduler
 
 from .config import AwsConfig
 

@@ -7,9 +7,9 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from cosync_worker.connector import BoundState
+from cosync_worker.connector import BoundState, HeldLease
 from cosync_worker.hubspot import HubSpotClient
-from cosync_worker.store import Lease, Store
+from cosync_worker.store import Store
 
 from .client import PartnerCentralClient
 from .config import AwsConfig
@@ -22,7 +22,7 @@ __all__ = ["DealLock", "Deps"]
 # deal's HubSpot events are ordered in the deal's queue group, but Partner Central's events about its
 # opportunity arrive in the opportunity's group, so a push and a reverse sync of one deal could otherwise run
 # at the same moment and leave each side holding the other's old values. The SDK's lease expires by itself.
-DealLock = Callable[[str], AbstractAsyncContextManager[Lease]]
+DealLock = Callable[[str], AbstractAsyncContextManager[HeldLease]]
 
 
 @dataclass
