@@ -1,21 +1,25 @@
-"""The ``cosync`` command line."""
+"""The ``cosync`` command line.
+
+Each command imports what it needs when it runs: the configuration models, the plugin manager, asyncio and
+the logging setup cost about 0.6 CPU-seconds to import, which ``--help``, ``--version`` and a mistyped
+command need not pay (nor the suite, that starts the CLI hundreds of times).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from . import __version__
-from .config import ConfigError, Settings, load_settings
-from .hooks import PluginManager
-from .logs import configure_logging
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 __all__ = ["main"]
 
@@ -24,6 +28,9 @@ DEFAULT_CONFIG = "config.yaml"
 
 
 def _settings(config: str | None) -> Settings:
+    from .config import ConfigError, load_settings
+    from .logs import configure_logging
+
     path = config or (DEFAULT_CONFIG if Path(DEFAULT_CONFIG).exists() else None)
     try:
         settings = load_settings(path)
@@ -36,6 +43,9 @@ def _settings(config: str | None) -> Settings:
 
 
 def _run(coro_factory: Callable[[], Awaitable[T]], config: str | None = None) -> T:
+    import asyncio
+
+    from .config import ConfigError
     from .errors import PermanentError, Retry
     from .runtime import MissingPropertiesError
 
@@ -108,6 +118,8 @@ def run(config: str | None, no_relay: bool) -> None:
 @config_option
 def relay(config: str | None) -> None:
     """Serve only the relay (webhook intake and REST API), for deployments that scale intake apart."""
+    import asyncio
+
     from .runtime import Runtime
 
     settings = _settings(config)
@@ -174,6 +186,10 @@ def config_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: ok and the problems (YAML paths).")
 def config_check(config: str | None, as_json: bool) -> None:
     """Validate config.yaml, the environment, every connector's section and every secret reference."""
+    import asyncio
+
+    from .config import ConfigError, load_settings
+    from .hooks import PluginManager
     from .runtime import validate_config
 
     if not as_json:
@@ -196,6 +212,8 @@ def config_check(config: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per plugin, one a line.")
 def plugins(config: str | None, as_json: bool) -> None:
     """List installed plugins, the connectors they declare, event types and schedules."""
+    from .hooks import PluginManager
+
     settings = _settings(config)
     pm = PluginManager().load(settings)
     connectors = {id(c.plugin): c for c in pm.connectors()}
@@ -357,8 +375,12 @@ def sandbox(write_config: str | None, host: str, relay_port: int, time_scale: fl
 
     Prints exactly one JSON line on stdout with their URLs and credentials once all accept connections.
     """
+    import asyncio
     import signal
 
+    from .config import load_settings
+    from .hooks import PluginManager
+    from .logs import configure_logging
     from .runtime import open_queue
     from .sandbox.stack import SandboxStack
 
@@ -395,7 +417,10 @@ def sandbox(write_config: str | None, host: str, relay_port: int, time_scale: fl
 @click.option("--duration", default=60.0, show_default=True, help="Stop after this many seconds.")
 def demo(speed: float, duration: float) -> None:
     """Run the whole system against the built-in emulators, with a live table and a summary."""
+    import asyncio
+
     from .demo.runner import run_demo
+    from .logs import configure_logging
 
     configure_logging("WARNING", "auto")
     try:
@@ -415,6 +440,7 @@ def properties() -> None:
 @config_option
 def properties_create(config: str | None) -> None:
     """Create the missing custom properties (and groups) in HubSpot; existing ones are left alone."""
+    from .config import ConfigError
     from .runtime import Runtime, declared_properties
 
     settings = _settings(config)
