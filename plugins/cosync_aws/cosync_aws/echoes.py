@@ -7,6 +7,8 @@ read unnecessary, both on AWS's clock, never ours:
 
 * A reconcile record whose ``LastModifiedDate`` is at or before the ``LastModifiedDate`` AWS answered to
   cosync's last write holds nothing cosync did not read just before that write.
+* The ``Opportunity Created`` event of an opportunity whose deal already holds it says nothing new (it may
+  also come before the deal knew its opportunity, so it is never counted).
 * An event names no ``LastModifiedDate``, and EventBridge's ``time`` has whole seconds, so an AWS change made
   in the same second as cosync's write cannot be told from its echo by time. cosync counts the events its
   writes owe (``own_echoes``) and lets that many pass unread, none older than the first of those writes; any

@@ -76,7 +76,7 @@ async def reverse_sync(
             await adopt_opportunity(deps, opp_id)
         return {}
     async with deps.deal_lock(deal_id):
-        changes, push = await _reverse_sync_locked(deps, deal_id, opp_id, record, at)
+        changes, push = await _reverse_sync_locked(deps, deal_id, opp_id, record, at, created)
     if push:
         from .outbound import push_update  # outbound imports this module's neighbours; late import, no cycle
 
@@ -90,11 +90,20 @@ def _one_echo_seen(st: DealState) -> DealState:
 
 
 async def _reverse_sync_locked(
-    deps: Deps, deal_id: str, opp_id: str, record: dict[str, Any] | None, at: Any = None
+    deps: Deps,
+    deal_id: str,
+    opp_id: str,
+    record: dict[str, Any] | None,
+    at: Any = None,
+    created: bool = False,
 ) -> tuple[dict[str, str], bool]:
     """The read-compare-write of :func:`reverse_sync` under the deal's lock; says whether HubSpot won a
     conflict and must be pushed (done by the caller, after the lock is released)."""
     state = (await deps.deals.read(deal_id)).value
+    if created and state.opportunity_id == opp_id:
+        # The deal was made with, or from a read after, this creation: the event has nothing newer to say (a
+        # later change has an event of its own). Not counted: it may come before the deal knew its opportunity.
+        return {}, False
     if record is None and echoes.echo_event(state, at):
         await deps.deals.update(deal_id, _one_echo_seen)  # one of cosync's own writes (echoes.py)
         return {}, False

@@ -184,7 +184,7 @@ async def _link(
     owed: dict[str, Any] = {}
     if created_at is not None:
         now = (await deps.deals.read(deal_id)).value
-        owed = echoes.owed(now, created_at, 1 + len(now.solutions or []))
+        owed = echoes.owed(now, created_at, len(now.solutions or []))  # its Created event: see inbound
     await deps.deals.update(deal_id, setting(linked=True, own_write_ms=_now_ms(), **owed))
 
 
