@@ -23,6 +23,12 @@ if not MISSING:
     from .waiting import *  # noqa: F403
 
 
+def pytest_configure() -> None:
+    from .botocore_models import share_loader_caches
+
+    share_loader_caches()  # each client's botocore models parsed once per test process, not once per client
+
+
 def pytest_report_header() -> str | None:
     if MISSING:
         return f"cosync fixtures off: {', '.join(MISSING)} missing (pip install 'cosync-worker[testing]')"
