@@ -21,6 +21,7 @@ from tests_aws.test_write_priority_and_cap import _config, _create
 
 from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
 from cosync_worker.store.sqlite import SqliteStore
+from cosync_worker.testing.emulators import aws_quotas, started
 
 TIME_SCALE = 5.0  # one write per 200 ms
 WINDOW = 1.0 / TIME_SCALE
@@ -44,12 +45,8 @@ class SlowArrivals(PartnerCentralEmulator):
 
 @pytest.fixture
 async def pc() -> AsyncIterator[SlowArrivals]:
-    emulator = SlowArrivals(write_rate=1.0, read_rate=10.0, time_scale=TIME_SCALE, task_seconds=0.05)
-    await emulator.start()
-    try:
+    async with started(SlowArrivals(**aws_quotas(TIME_SCALE))) as emulator:
         yield emulator
-    finally:
-        await emulator.stop()
 
 
 async def test_writes_of_two_processes_never_arrive_closer_than_the_quota_even_when_one_is_held_up(

@@ -11,6 +11,7 @@ from cosync_worker.sandbox.google import GoogleEmulator
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.sandbox.microsoft import MicrosoftEmulator
 from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
+from cosync_worker.testing.emulators import aws_quotas, started
 
 from .world import World, seed, world_config
 
@@ -23,22 +24,14 @@ TIME_SCALE = 25.0
 
 @pytest_asyncio.fixture
 async def quota_pc() -> AsyncIterator[PartnerCentralEmulator]:
-    pc = PartnerCentralEmulator(write_rate=1.0, read_rate=10.0, time_scale=TIME_SCALE, task_seconds=0.05)
-    await pc.start()
-    try:
+    async with started(PartnerCentralEmulator(**aws_quotas(TIME_SCALE))) as pc:
         yield pc
-    finally:
-        await pc.stop()
 
 
 @pytest_asyncio.fixture
 async def roomy_hs() -> AsyncIterator[HubSpotEmulator]:
-    emulator = HubSpotEmulator(burst_limit=100_000, search_per_second=10_000)
-    await emulator.start()
-    try:
+    async with started(HubSpotEmulator(burst_limit=100_000, search_per_second=10_000)) as emulator:
         yield emulator
-    finally:
-        await emulator.stop()
 
 
 @pytest_asyncio.fixture

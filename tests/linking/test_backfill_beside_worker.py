@@ -11,35 +11,23 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest_asyncio
 import yaml
 
-from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
 from tests.cli.helpers import spawn
 
+from .conftest import TIME_SCALE
 from .test_first_day import run
 from .test_sync_deal_and_budget import TOKEN, _with
 from .world import NEW_AWS, ORPHAN_OPPORTUNITIES, World, world_config
 
 PUSHED = (*NEW_AWS[:6], *NEW_AWS[-6:])  # the first and the last the backfill creates (soonest close first)
-# The emulator checks the quota on each write's arrival, in a window of 1/TIME_SCALE s. The clients pace at
-# the published rate itself, with no margin: a write leaves one window after the previous write's answer (the
-# only instant known to follow its arrival), whichever process sent it, however busy the machine.
-TIME_SCALE = 25.0
-
-
-@pytest_asyncio.fixture
-async def quota_pc() -> AsyncIterator[PartnerCentralEmulator]:
-    pc = PartnerCentralEmulator(write_rate=1.0, read_rate=10.0, time_scale=TIME_SCALE, task_seconds=0.05)
-    await pc.start()
-    try:
-        yield pc
-    finally:
-        await pc.stop()
+# The emulator (``quota_pc``) checks the quota on each write's arrival, in a window of 1/TIME_SCALE s. The
+# clients pace at the published rate itself, with no margin: a write leaves one window after the previous
+# write's answer (the only instant known to follow its arrival), whichever process sent it, however busy the
+# machine.
 
 
 async def test_backfill_and_a_running_worker_share_the_write_quota_and_duplicate_nothing(
