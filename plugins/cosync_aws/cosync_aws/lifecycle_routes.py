@@ -8,6 +8,8 @@ resource that breaks a rule of ``resource_validation`` is refused with 422 namin
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
+from typing import Literal, NamedTuple
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,6 +40,7 @@ __all__ = [
 
 # botocore's model, shape ``OpportunityIdentifier``.
 _OPPORTUNITY = re.compile(r"^O[0-9]{1,19}$")
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class EngagementOut(BaseModel):
@@ -95,6 +98,61 @@ def opportunity_id(request: web.Request) -> str:
     return ident
 
 
+def _refused(exc: PartnerCentralError) -> ProblemError:
+    return ProblemError(502, f"Partner Central refused {exc.operation}: {exc.code}", kind="bad-gateway")
+
+
+class _Answers(NamedTuple):
+    """What every route of one family answers: its model, and the errors of its contract."""
+
+    model: type[BaseModel]
+    statuses: tuple[int, ...]
+    words: dict[int, str]
+
+
+_TEAM = _Answers(
+    TeamAnswer,
+    (409, 502, 503),
+    {
+        409: "The deal has no AWS opportunity yet",
+        502: "Partner Central refused the assignment",
+        503: "The connector has not started",
+    },
+)
+_RESOURCE = _Answers(
+    ResourceAnswer,
+    (404, 409, 502, 503),
+    {
+        404: "No resource with this id was recorded",
+        409: "The deal has no AWS opportunity yet",
+        422: "The body breaks a schema or resource rule (https, public host, type, file type, size)",
+        502: "Partner Central refused the snapshot",
+        503: "The connector has not started",
+    },
+)
+
+
+def _change_route(
+    answers: _Answers,
+    method: Literal["POST", "DELETE"],
+    path: str,
+    handler: _Handler,
+    summary: str,
+    body: type[BaseModel],
+) -> RouteSpec:
+    return RouteSpec(
+        method,
+        path,
+        handler,
+        summary=summary,
+        body_model=body,
+        response_model=answers.model,
+        tags=("aws",),
+        error_statuses=answers.statuses,
+        error_descriptions=answers.words,
+    )
+
+
 def build_lifecycle_routes(context: Context) -> list[RouteSpec]:
     async def get_engagement(request: web.Request) -> web.Response:
         opp_id = opportunity_id(request)
@@ -106,11 +164,15 @@ def build_lifecycle_routes(context: Context) -> list[RouteSpec]:
         )
         return web.json_response(out.model_dump())
 
-    async def deps_and_opportunity(deal_id: str) -> tuple[Deps, str]:
+    def connector_deps() -> Deps:
         connector = context.services.get("aws.connector")
         if connector is None:
             raise ProblemError(503, "the aws connector has not started", headers={"Retry-After": "5"})
         deps: Deps = connector.deps()
+        return deps
+
+    async def deps_and_opportunity(deal_id: str) -> tuple[Deps, str]:
+        deps = connector_deps()
         opp_id = (await deps.deals.read(deal_id)).value.opportunity_id
         if not opp_id:
             raise ProblemError(409, "the deal has no AWS opportunity yet", kind="conflict")
@@ -121,9 +183,7 @@ def build_lifecycle_routes(context: Context) -> list[RouteSpec]:
         try:
             answer = await change_team(deps, deal_id, opp_id, email, role, add=add)
         except PartnerCentralError as exc:
-            raise ProblemError(
-                502, f"Partner Central refused {exc.operation}: {exc.code}", kind="bad-gateway"
-            ) from None
+            raise _refused(exc) from None
         return web.json_response(answer.model_dump())
 
     async def team_add(request: web.Request) -> web.Response:
@@ -133,9 +193,6 @@ def build_lifecycle_routes(context: Context) -> list[RouteSpec]:
     async def team_remove(request: web.Request) -> web.Response:
         body = request_body(request, TeamRemoveIn)
         return await team(body.dealId, body.memberEmail, None, False)
-
-    def bad_gateway(exc: PartnerCentralError) -> ProblemError:
-        return ProblemError(502, f"Partner Central refused {exc.operation}: {exc.code}", kind="bad-gateway")
 
     async def resources_upload(request: web.Request) -> web.Response:
         body = request_body(request, UploadIn)
@@ -167,7 +224,7 @@ def build_lifecycle_routes(context: Context) -> list[RouteSpec]:
                 size_bytes=body.sizeBytes,
             )
         except PartnerCentralError as exc:
-            raise bad_gateway(exc) from None
+            raise _refused(exc) from None
         return web.json_response(answer.model_dump())
 
     async def resource_link(request: web.Request, attach: bool) -> web.Response:
@@ -181,7 +238,7 @@ def build_lifecycle_routes(context: Context) -> list[RouteSpec]:
         except UnknownResource:
             raise ProblemError(404, "no resource with this id was recorded", kind="not-found") from None
         except PartnerCentralError as exc:
-            raise bad_gateway(exc) from None
+            raise _refused(exc) from None
         return web.json_response(answer.model_dump())
 
     async def resources_associate(request: web.Request) -> web.Response:
@@ -192,10 +249,7 @@ def build_lifecycle_routes(context: Context) -> list[RouteSpec]:
 
     async def resources_list(request: web.Request) -> web.Response:
         opp_id = opportunity_id(request)
-        connector = context.services.get("aws.connector")
-        if connector is None:
-            raise ProblemError(503, "the aws connector has not started", headers={"Retry-After": "5"})
-        deps: Deps = connector.deps()
+        deps = connector_deps()
         deal_id = await deal_for(deps, opp_id)
         if deal_id is None:
             raise ProblemError(404, "no deal of this opportunity is known", kind="not-found")
@@ -203,75 +257,46 @@ def build_lifecycle_routes(context: Context) -> list[RouteSpec]:
         out = ResourcesOut(opportunityId=opp_id, dealId=deal_id, resources=state.resources)
         return web.json_response(out.model_dump())
 
-    resource_errors = (404, 409, 502, 503)
-    resource_words = {
-        404: "No resource with this id was recorded",
-        409: "The deal has no AWS opportunity yet",
-        422: "The body breaks a schema or resource rule (https, public host, type, file type, size)",
-        502: "Partner Central refused the snapshot",
-        503: "The connector has not started",
-    }
-    team_errors = (409, 502, 503)
-    team_words = {
-        409: "The deal has no AWS opportunity yet",
-        502: "Partner Central refused the assignment",
-        503: "The connector has not started",
-    }
     return [
-        RouteSpec(
+        _change_route(
+            _TEAM,
             "POST",
             "/opportunity-team/add",
             team_add,
-            summary="Add a member to a deal's opportunity team (the answer says what reached AWS)",
-            body_model=TeamAddIn,
-            response_model=TeamAnswer,
-            tags=("aws",),
-            error_statuses=team_errors,
-            error_descriptions=team_words,
+            "Add a member to a deal's opportunity team (the answer says what reached AWS)",
+            TeamAddIn,
         ),
-        RouteSpec(
+        _change_route(
+            _TEAM,
             "POST",
             "/opportunity-team/remove",
             team_remove,
-            summary="Remove a member from a deal's opportunity team",
-            body_model=TeamRemoveIn,
-            response_model=TeamAnswer,
-            tags=("aws",),
-            error_statuses=team_errors,
-            error_descriptions=team_words,
+            "Remove a member from a deal's opportunity team",
+            TeamRemoveIn,
         ),
-        RouteSpec(
+        _change_route(
+            _RESOURCE,
             "POST",
             "/resources/upload",
             resources_upload,
-            summary="Record a partner resource on a deal (the answer says what reached AWS)",
-            body_model=UploadIn,
-            response_model=ResourceAnswer,
-            tags=("aws",),
-            error_statuses=resource_errors,
-            error_descriptions=resource_words,
+            "Record a partner resource on a deal (the answer says what reached AWS)",
+            UploadIn,
         ),
-        RouteSpec(
+        _change_route(
+            _RESOURCE,
             "POST",
             "/resources/associate",
             resources_associate,
-            summary="Attach a recorded resource (partner or AWS) to a deal",
-            body_model=ResourceLinkIn,
-            response_model=ResourceAnswer,
-            tags=("aws",),
-            error_statuses=resource_errors,
-            error_descriptions=resource_words,
+            "Attach a recorded resource (partner or AWS) to a deal",
+            ResourceLinkIn,
         ),
-        RouteSpec(
+        _change_route(
+            _RESOURCE,
             "DELETE",
             "/resources/disassociate",
             resources_disassociate,
-            summary="Take a resource off a deal (what was shared with AWS stays shared)",
-            body_model=ResourceLinkIn,
-            response_model=ResourceAnswer,
-            tags=("aws",),
-            error_statuses=resource_errors,
-            error_descriptions=resource_words,
+            "Take a resource off a deal (what was shared with AWS stays shared)",
+            ResourceLinkIn,
         ),
         RouteSpec(
             "GET",
