@@ -18,20 +18,18 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from .engagements import INVITATION_TTL
+from .engagements import list_tasks, new_task, pending_invitation, snapshot_job
 from .opportunities import new_opportunity
-from .protocol import ApiError, FieldError, conflict, now_ms, service_model, validation_error
+from .protocol import ApiError, FieldError, conflict, service_model, validation_error
 from .records import (
     PARTNER_COMPANY,
     add_context,
     add_member,
     associate,
     find_engagement,
-    invitation_arn,
     new_engagement,
 )
-from .snapshots import new_job, start_job
-from .state import CatalogState, new_suffix, page, sort_records
+from .state import CatalogState, page
 
 if TYPE_CHECKING:
     from .app import PartnerCentralEmulator
@@ -186,31 +184,22 @@ async def create_engagement_invitation(em: PartnerCentralEmulator, p: dict[str, 
             "SENDER",
         ) and other["Receiver"]["Account"]["AwsAccountId"] == receiver:
             raise conflict(f"Invitation {other['Id']} to {receiver} for {engagement['Id']} is still PENDING")
-    inv_id = f"engi-{new_suffix(13)}"
-    now = now_ms()
-    invitation = {
-        "Catalog": store.name,
-        "Id": inv_id,
-        "Arn": invitation_arn(em, store.name, inv_id),
-        "PayloadType": kinds[0],
-        "EngagementId": engagement["Id"],
-        "EngagementTitle": engagement["Title"],
-        "EngagementDescription": engagement["Description"] or None,
-        "Status": "PENDING",
-        "InvitationDate": now,
-        "ExpirationDate": now + INVITATION_TTL,
-        "SenderAwsAccountId": em.account_id,
-        "SenderCompanyName": PARTNER_COMPANY[0],
-        "Receiver": copy.deepcopy(invitation_in["Receiver"]),
-        "ParticipantType": "SENDER",
-        "InvitationMessage": invitation_in["Message"],
-        "ExistingMembers": [
+    invitation = pending_invitation(
+        em,
+        store,
+        engagement,
+        PayloadType=kinds[0],
+        SenderAwsAccountId=em.account_id,
+        SenderCompanyName=PARTNER_COMPANY[0],
+        Receiver=copy.deepcopy(invitation_in["Receiver"]),
+        ParticipantType="SENDER",
+        InvitationMessage=invitation_in["Message"],
+        ExistingMembers=[
             {"CompanyName": m["CompanyName"], "WebsiteUrl": m["WebsiteUrl"]} for m in engagement["Members"]
         ],
-        "Payload": copy.deepcopy(payload),
-    }
-    store.invitations[inv_id] = invitation
-    store.client_tokens[token_key] = inv_id
+        Payload=copy.deepcopy(payload),
+    )
+    store.client_tokens[token_key] = invitation["Id"]
     return invitation
 
 
@@ -279,17 +268,15 @@ async def start_opportunity_from_engagement_task(
             raise conflict(
                 f"Context {context_id} of {engagement['Id']} already has an opportunity task ({other['TaskId']})"
             )
-    task_id = f"task-{new_suffix(13)}"
-    task: dict[str, Any] = {
-        "TaskId": task_id,
-        "TaskArn": em.arn(store.name, "opportunity-from-engagement-task", task_id),
-        "StartTime": now_ms(),
-        "TaskStatus": "IN_PROGRESS",
-        "EngagementId": engagement["Id"],
-        "ContextId": context_id,
-    }
-    store.from_engagement_tasks[task_id] = task
-    store.client_tokens[token_key] = task_id
+    task = new_task(
+        em,
+        store.name,
+        "opportunity-from-engagement-task",
+        EngagementId=engagement["Id"],
+        ContextId=context_id,
+    )
+    store.from_engagement_tasks[task["TaskId"]] = task
+    store.client_tokens[token_key] = task["TaskId"]
 
     def fail(reason: str, message: str) -> None:
         task.update(TaskStatus="FAILED", ReasonCode=reason, Message=message)
@@ -309,8 +296,7 @@ async def start_opportunity_from_engagement_task(
         record = new_opportunity(em, store, _lead_opportunity(engagement, lead))
         associate(store, engagement, record["Id"], em.account_id)
         await em.opportunity_event("Opportunity Created", record)
-        job = new_job(em, store, engagement, record, "OpportunitySummaryView")
-        await start_job(em, job)
+        job = await snapshot_job(em, engagement, record)
         task.update(TaskStatus="COMPLETE", OpportunityId=record["Id"], ResourceSnapshotJobId=job["Id"])
 
     em.run_later(finish, task)
@@ -320,21 +306,15 @@ async def start_opportunity_from_engagement_task(
 async def list_opportunity_from_engagement_tasks(
     em: PartnerCentralEmulator, p: dict[str, Any]
 ) -> dict[str, Any]:
-    items = list(em.catalog(p["Catalog"]).from_engagement_tasks.values())
-    if p.get("TaskStatus"):
-        items = [t for t in items if t["TaskStatus"] in p["TaskStatus"]]
-    for key, field in (
-        ("TaskIdentifier", "TaskId"),
-        ("OpportunityIdentifier", "OpportunityId"),
-        ("EngagementIdentifier", "EngagementId"),
-        ("ContextIdentifier", "ContextId"),
-    ):
-        if p.get(key):
-            wanted = {i.rsplit("/", 1)[-1] for i in p[key]}
-            items = [t for t in items if t.get(field) in wanted]
-    items = sort_records(items, p.get("Sort"), {"StartTime": lambda t: t["StartTime"]}, "StartTime")
-    chunk, token = page(items, p)
-    return {"TaskSummaries": chunk, "NextToken": token}
+    filters = {
+        "TaskIdentifier": "TaskId",
+        "OpportunityIdentifier": "OpportunityId",
+        "EngagementIdentifier": "EngagementId",
+        "ContextIdentifier": "ContextId",
+    }
+    # These filters take ARNs as well as bare ids.
+    bare = {k: [i.rsplit("/", 1)[-1] for i in p[k]] for k in filters if p.get(k)}
+    return list_tasks(em.catalog(p["Catalog"]).from_engagement_tasks, {**p, **bare}, filters)
 
 
 HANDLERS = {

@@ -25,12 +25,22 @@ from .records import (
     new_engagement,
 )
 from .snapshots import new_job, start_job
-from .state import new_suffix, page, sort_records
+from .state import CatalogState, new_suffix, page, sort_records
 
 if TYPE_CHECKING:
     from .app import PartnerCentralEmulator
 
-__all__ = ["HANDLERS", "INVITATION_TTL", "create_invitation", "expire_invitation", "find_invitation"]
+__all__ = [
+    "HANDLERS",
+    "INVITATION_TTL",
+    "create_invitation",
+    "expire_invitation",
+    "find_invitation",
+    "list_tasks",
+    "new_task",
+    "pending_invitation",
+    "snapshot_job",
+]
 
 INVITATION_TTL = timedelta(days=15)
 
@@ -54,13 +64,35 @@ def _customer_project(
     }
 
 
-async def _snapshot_job(
+async def snapshot_job(
     em: PartnerCentralEmulator, engagement: dict[str, Any], record: dict[str, Any]
 ) -> dict[str, Any]:
     """The running job a task leaves behind: it takes the first snapshot at once."""
     job = new_job(em, em.catalog(record["Catalog"]), engagement, record, "OpportunitySummaryView")
     await start_job(em, job)
     return job
+
+
+def pending_invitation(
+    em: PartnerCentralEmulator, store: CatalogState, engagement: dict[str, Any], **fields: Any
+) -> dict[str, Any]:
+    """A new PENDING invitation to ``engagement``, stored; ``fields`` say who sends it to whom and what."""
+    inv_id = f"engi-{new_suffix(13)}"
+    now = now_ms()
+    invitation = {
+        "Catalog": store.name,
+        "Id": inv_id,
+        "Arn": invitation_arn(em, store.name, inv_id),
+        "EngagementId": engagement["Id"],
+        "EngagementTitle": engagement["Title"],
+        "EngagementDescription": engagement["Description"] or None,
+        "Status": "PENDING",
+        "InvitationDate": now,
+        "ExpirationDate": now + INVITATION_TTL,
+        **fields,
+    }
+    store.invitations[inv_id] = invitation
+    return invitation
 
 
 async def create_invitation(
@@ -82,26 +114,18 @@ async def create_invitation(
         [_customer_project(eng_customer, title, project.get("CustomerBusinessProblem", ""), target)],
     )
     add_member(store, engagement, *AWS_MEMBER)
-    inv_id = f"engi-{new_suffix(13)}"
-    now = now_ms()
-    invitation = {
-        "Catalog": store.name,
-        "Id": inv_id,
-        "Arn": invitation_arn(em, store.name, inv_id),
-        "PayloadType": "OpportunityInvitation",
-        "EngagementId": engagement["Id"],
-        "EngagementTitle": engagement["Title"],
-        "EngagementDescription": engagement["Description"] or None,
-        "Status": "PENDING",
-        "InvitationDate": now,
-        "ExpirationDate": now + INVITATION_TTL,
-        "SenderAwsAccountId": AWS_ACCOUNT,
-        "SenderCompanyName": "Amazon Web Services",
-        "Receiver": {"Account": {"AwsAccountId": em.account_id}},
-        "ParticipantType": "RECEIVER",
-        "InvitationMessage": f"AWS invites you to co-sell: {title}",
-        "ExistingMembers": [{"CompanyName": "Amazon Web Services", "WebsiteUrl": "https://aws.amazon.com"}],
-        "Payload": {
+    invitation = pending_invitation(
+        em,
+        store,
+        engagement,
+        PayloadType="OpportunityInvitation",
+        SenderAwsAccountId=AWS_ACCOUNT,
+        SenderCompanyName="Amazon Web Services",
+        Receiver={"Account": {"AwsAccountId": em.account_id}},
+        ParticipantType="RECEIVER",
+        InvitationMessage=f"AWS invites you to co-sell: {title}",
+        ExistingMembers=[{"CompanyName": "Amazon Web Services", "WebsiteUrl": "https://aws.amazon.com"}],
+        Payload={
             "OpportunityInvitation": {
                 "ReceiverResponsibilities": ["Co-Sell Facilitator"],
                 "SenderContacts": [
@@ -116,8 +140,7 @@ async def create_invitation(
                 },
             }
         },
-    }
-    store.invitations[inv_id] = invitation
+    )
     await em.invitation_event("Engagement Invitation Created", invitation)
     return invitation
 
@@ -186,11 +209,12 @@ async def reject_engagement_invitation(em: PartnerCentralEmulator, p: dict[str, 
     return {}
 
 
-def _task(em: PartnerCentralEmulator, catalog: str, **ids: Any) -> dict[str, Any]:
+def new_task(em: PartnerCentralEmulator, catalog: str, arn_type: str, **ids: Any) -> dict[str, Any]:
+    """An IN_PROGRESS task; ``arn_type`` is its ARN's resource type, ``ids`` what it was started on."""
     task_id = f"task-{new_suffix(13)}"
     return {
         "TaskId": task_id,
-        "TaskArn": em.arn(catalog, "task", task_id),
+        "TaskArn": em.arn(catalog, arn_type, task_id),
         "StartTime": now_ms(),
         "TaskStatus": "IN_PROGRESS",
         **ids,
@@ -206,7 +230,7 @@ async def start_engagement_by_accepting_invitation_task(
         return store.by_invitation_tasks[store.client_tokens[token_key]]
     invitation = find_invitation(em, p)
     _require_pending(invitation)
-    task = _task(em, store.name, EngagementInvitationId=invitation["Id"])
+    task = new_task(em, store.name, "task", EngagementInvitationId=invitation["Id"])
     store.by_invitation_tasks[task["TaskId"]] = task
     store.client_tokens[token_key] = task["TaskId"]
 
@@ -253,7 +277,7 @@ async def start_engagement_by_accepting_invitation_task(
         }
         associate(store, engagement, opportunity["Id"], em.account_id)
         await em.opportunity_event("Opportunity Created", opportunity)
-        job = await _snapshot_job(em, engagement, opportunity)
+        job = await snapshot_job(em, engagement, opportunity)
         task.update(TaskStatus="COMPLETE", OpportunityId=opportunity["Id"], ResourceSnapshotJobId=job["Id"])
 
     em.run_later(finish, task)
@@ -270,7 +294,7 @@ async def start_engagement_from_opportunity_task(
     record = find_opportunity(em, p)
     if any(record["Id"] in e["Opportunities"] for e in store.engagements.values()):
         raise conflict(f"Opportunity {record['Id']} is already part of an engagement")
-    task = _task(em, store.name, OpportunityId=record["Id"])
+    task = new_task(em, store.name, "task", OpportunityId=record["Id"])
     store.from_opportunity_tasks[task["TaskId"]] = task
     store.client_tokens[token_key] = task["TaskId"]
     submission = p["AwsSubmission"]
@@ -321,7 +345,7 @@ async def start_engagement_from_opportunity_task(
             "Receiver": {"Account": {"AwsAccountId": AWS_ACCOUNT}},
             "ParticipantType": "SENDER",
         }
-        job = await _snapshot_job(em, engagement, record)
+        job = await snapshot_job(em, engagement, record)
         task.update(
             TaskStatus="COMPLETE",
             EngagementId=engagement["Id"],
@@ -333,7 +357,7 @@ async def start_engagement_from_opportunity_task(
     return task
 
 
-def _list_tasks(
+def list_tasks(
     tasks: dict[str, dict[str, Any]], p: dict[str, Any], filters: dict[str, str]
 ) -> dict[str, Any]:
     items = list(tasks.values())
@@ -350,7 +374,7 @@ def _list_tasks(
 async def list_engagement_by_accepting_invitation_tasks(
     em: PartnerCentralEmulator, p: dict[str, Any]
 ) -> dict[str, Any]:
-    return _list_tasks(
+    return list_tasks(
         em.catalog(p["Catalog"]).by_invitation_tasks,
         p,
         {
@@ -364,7 +388,7 @@ async def list_engagement_by_accepting_invitation_tasks(
 async def list_engagement_from_opportunity_tasks(
     em: PartnerCentralEmulator, p: dict[str, Any]
 ) -> dict[str, Any]:
-    return _list_tasks(
+    return list_tasks(
         em.catalog(p["Catalog"]).from_opportunity_tasks,
         p,
         {
