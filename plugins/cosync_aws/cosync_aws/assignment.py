@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from cosync_worker.connector import update_job
 from cosync_worker.logs import get_logger
 
 from . import audit
 from .client import PartnerCentralError, Priority
+from .deal_jobs import run_deal_job
 from .deps import Deps
 from .state import setting
 
@@ -77,13 +77,10 @@ async def assign_owner(
 
 async def assign_job(deps: Deps, payload: dict[str, Any]) -> str:
     """``POST /assign-opportunity``'s job: assign, and report how it went at ``GET /jobs/{id}``."""
-    job_id, deal_id = str(payload["job_id"]), str(payload["deal_id"])
-    await update_job(deps.store, job_id, "running")
     title = str(payload.get("business_title") or OWNER_TITLE)
-    outcome = await assign_owner(deps, deal_id, payload.get("owner_id"), title)
-    result = {"dealId": deal_id, "outcome": outcome}
-    if outcome in _JOB_ERRORS:
-        await update_job(deps.store, job_id, "failed", result=result, error=_JOB_ERRORS[outcome])
-    else:
-        await update_job(deps.store, job_id, "succeeded", result=result)
-    return outcome
+    return await run_deal_job(
+        deps.store,
+        payload,
+        lambda deal_id: assign_owner(deps, deal_id, payload.get("owner_id"), title),
+        _JOB_ERRORS,
+    )

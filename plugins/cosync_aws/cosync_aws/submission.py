@@ -16,12 +16,12 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from cosync_worker.connector import update_job
 from cosync_worker.errors import Retry
 from cosync_worker.logs import get_logger
 
 from . import audit
 from .client import PartnerCentralError, Priority
+from .deal_jobs import run_deal_job
 from .deps import Deps
 from .hubspot_side import add_note
 from .mapping import client_token
@@ -196,15 +196,14 @@ async def submit_deal(
 async def submit_job(deps: Deps, payload: dict[str, Any]) -> str:
     """``POST /submit-opportunity``'s job: run the submission with the call's overrides and report how it
     went at ``GET /jobs/{id}``. A ``Retry`` leaves the job running (the worker fails it if it dead-letters)."""
-    job_id, deal_id = str(payload["job_id"]), str(payload["deal_id"])
-    await update_job(deps.store, job_id, "running")
-    outcome = await submit_deal(deps, deal_id, payload.get("involvement_type"), payload.get("visibility"))
-    result = {"dealId": deal_id, "outcome": outcome}
-    if outcome in _JOB_ERRORS:
-        await update_job(deps.store, job_id, "failed", result=result, error=_JOB_ERRORS[outcome])
-    else:
-        await update_job(deps.store, job_id, "succeeded", result=result)
-    return outcome
+    return await run_deal_job(
+        deps.store,
+        payload,
+        lambda deal_id: submit_deal(
+            deps, deal_id, payload.get("involvement_type"), payload.get("visibility")
+        ),
+        _JOB_ERRORS,
+    )
 
 
 async def submit_pending(deps: Deps) -> list[str]:
