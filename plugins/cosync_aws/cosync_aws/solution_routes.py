@@ -10,6 +10,7 @@ text.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -128,6 +129,30 @@ def _same(a: Any, b: str | None) -> bool:
     return b is None or str(a or "").lower() == b.lower()
 
 
+def _cached_route(
+    path: str,
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    summary: str,
+    response: type[BaseModel],
+    query: type[BaseModel] | None = None,
+    *,
+    not_found: str | None = None,
+) -> RouteSpec:
+    """A GET answered from the cached ``ListSolutions``, so with its upstream errors (and a 404 if worded)."""
+    missing = {404: not_found} if not_found else {}
+    return RouteSpec(
+        "GET",
+        path,
+        handler,
+        summary=summary,
+        response_model=response,
+        tags=("aws",),
+        query_model=query,
+        error_statuses=(*missing, *_UPSTREAM),
+        error_descriptions={**missing, **_UPSTREAM_WORDS},
+    )
+
+
 def build_solution_routes(cache_of: Any) -> list[RouteSpec]:
     fill: asyncio.Task[list[dict[str, Any]]] | None = None
 
@@ -215,36 +240,25 @@ def build_solution_routes(cache_of: Any) -> list[RouteSpec]:
         return web.json_response(_detail(found).model_dump())
 
     return [
-        RouteSpec(
-            "GET",
+        _cached_route(
             "/solutions",
             list_solutions,
-            summary="Partner solutions, a page at a time (filter: category, status; default Active)",
-            response_model=SolutionsOut,
-            tags=("aws",),
-            query_model=SolutionsQuery,
-            error_statuses=_UPSTREAM,
-            error_descriptions=_UPSTREAM_WORDS,
+            "Partner solutions, a page at a time (filter: category, status; default Active)",
+            SolutionsOut,
+            SolutionsQuery,
         ),
-        RouteSpec(
-            "GET",
+        _cached_route(
             "/solutions/search",
             search_solutions,
-            summary="Solutions ranked for the words q (relevanceScore from the solution matcher)",
-            response_model=SearchOut,
-            tags=("aws",),
-            query_model=SearchQuery,
-            error_statuses=_UPSTREAM,
-            error_descriptions=_UPSTREAM_WORDS,
+            "Solutions ranked for the words q (relevanceScore from the solution matcher)",
+            SearchOut,
+            SearchQuery,
         ),
-        RouteSpec(
-            "GET",
+        _cached_route(
             "/solutions/{id}",
             get_solution,
-            summary="One solution, with every field ListSolutions gives",
-            response_model=SolutionDetail,
-            tags=("aws",),
-            error_statuses=(404, *_UPSTREAM),
-            error_descriptions={404: "No solution has this id", **_UPSTREAM_WORDS},
+            "One solution, with every field ListSolutions gives",
+            SolutionDetail,
+            not_found="No solution has this id",
         ),
     ]
