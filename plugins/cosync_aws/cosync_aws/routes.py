@@ -10,7 +10,7 @@ waits on Partner Central's 1/s write budget, and a submission on an AWS task) an
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -53,17 +53,15 @@ def _one(body: BaseModel, name: str, alias: str) -> Any:
     return value if value is not None else old
 
 
-class SubmitIn(BaseModel):
-    """Seed 000's body; ``involvementType``/``visibility`` override ``connectors.aws.submission`` for this call."""
+class _DealBody(BaseModel):
+    """A body naming its deal as ``dealId`` or, as earlier releases did, ``deal_id``."""
 
     model_config = ConfigDict(extra="forbid")
     dealId: str | None = Field(None, **_DEAL_ID, description="HubSpot deal id")  # type: ignore[call-overload]
     deal_id: str | None = Field(None, **_DEAL_ID, description="alias of dealId")  # type: ignore[call-overload]
-    involvementType: Involvement | None = Field(None, description="default: the configured involvement type")
-    visibility: Visibility | None = Field(None, description="default: the configured visibility")
 
     @model_validator(mode="after")
-    def _deal(self) -> SubmitIn:
+    def _deal(self) -> Self:
         if _one(self, "dealId", "deal_id") is None:
             raise ValueError("dealId is required (or its alias deal_id)")
         return self
@@ -73,14 +71,18 @@ class SubmitIn(BaseModel):
         return str(_one(self, "dealId", "deal_id"))
 
 
-class AssignIn(BaseModel):
+class SubmitIn(_DealBody):
+    """Seed 000's body; ``involvementType``/``visibility`` override ``connectors.aws.submission`` for this call."""
+
+    involvementType: Involvement | None = Field(None, description="default: the configured involvement type")
+    visibility: Visibility | None = Field(None, description="default: the configured visibility")
+
+
+class AssignIn(_DealBody):
     """Seed 002's body (``assigneeEmail``: a HubSpot owner's email), or the older ``owner_id`` (a HubSpot
     owner id). AWS's ``Assignee`` needs email, first and last name and business title: the names come from the
     HubSpot owner, the title from ``role``."""
 
-    model_config = ConfigDict(extra="forbid")
-    dealId: str | None = Field(None, **_DEAL_ID, description="HubSpot deal id")  # type: ignore[call-overload]
-    deal_id: str | None = Field(None, **_DEAL_ID, description="alias of dealId")  # type: ignore[call-overload]
     assigneeEmail: str | None = Field(
         None,
         min_length=3,
@@ -100,15 +102,9 @@ class AssignIn(BaseModel):
 
     @model_validator(mode="after")
     def _who(self) -> AssignIn:
-        if _one(self, "dealId", "deal_id") is None:
-            raise ValueError("dealId is required (or its alias deal_id)")
         if (self.assigneeEmail is None) == (self.owner_id is None):
             raise ValueError("give exactly one of assigneeEmail and owner_id")
         return self
-
-    @property
-    def deal(self) -> str:
-        return str(_one(self, "dealId", "deal_id"))
 
 
 class JobQueued(BaseModel):
