@@ -154,6 +154,10 @@ async def _reverse_sync_locked(
     held = {CONFLICT_FIELDS[k] for k in settled.skip if k in CONFLICT_FIELDS} - set(settled.base)
 
     def synced(st: DealState) -> DealState:
+        if st.opportunity_id is None and st.creating is not None:
+            # cosync's own creation stopped between the opportunity -> deal map and the deal's state: adopt
+            # it as created but not yet written back, so the creation's retry finishes the write-back.
+            st.linked = False
         st.opportunity_id = st.opportunity_id or opp_id
         st.hubspot = {**st.hubspot, **view}
         # The stage and close date now agree on both sides: the webhook our write causes is then a no-op.

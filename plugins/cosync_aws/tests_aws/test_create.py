@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from cosync_worker.errors import PermanentError
 from cosync_worker.events import parse_hubspot_event
 from cosync_worker.sandbox.faults import Fault
 from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
@@ -194,4 +195,56 @@ async def test_a_creation_retried_after_a_lost_response_keeps_the_reps_later_cha
     await wait_until(amount_reached_aws)
     assert stack.pc.failures == 0 and stack.pc.meanwhile is None
     assert len(stack.opportunities()) == 1
+    assert await stack.rt.context.queue.list_dead_letters() == []
+
+
+async def test_a_creation_stopped_after_the_map_is_finished_once_the_reverse_sync_adopted_it(
+    stack: Stack,
+) -> None:
+    # The fault suite lost an id this way: the creation wrote the opportunity -> deal map, then stopped before
+    # the deal's state (a kill, a store error, a lost lease). The "Opportunity Created" event's reverse sync
+    # found the deal through the map and recorded the opportunity; the retried creation then took it as done
+    # and never wrote the id back to HubSpot. The retry is held until the adoption happened (a dead letter
+    # replayed afterwards), so the order is driven, not hoped for.
+    store = stack.rt.context.store
+    real_write = store.write_versioned
+    stopped: list[str] = []
+
+    async def stop_after_the_map_until_adopted(key: str, value: dict[str, Any], expected_version: int) -> int:
+        # Every creation of the deal stops there until the reverse sync has recorded the opportunity.
+        # (The creation's own record clears ``creating``; an adoption keeps it.)
+        if key.startswith("aws:deal:") and value.get("linked") is False and not value.get("creating"):
+            recorded = (await store.read_versioned(key)).value or {}
+            if not recorded.get("opportunity_id"):
+                stopped.append(key)
+                raise PermanentError("the worker stopped between the map and the deal's state")
+        return await real_write(key, value, expected_version)
+
+    store.write_versioned = stop_after_the_map_until_adopted  # type: ignore[method-assign]
+    try:
+        company = await stack.rep_company()
+        deal_id = await stack.rep_deal(GOOD_DEAL, company)
+        queue = stack.rt.context.queue
+
+        async def dead_lettered() -> bool:
+            return bool(await queue.list_dead_letters())
+
+        await wait_until(dead_lettered)
+        states = stack.rt.context.store
+
+        async def adopted() -> bool:
+            found = await states.read_versioned(f"aws:deal:{deal_id}")
+            return bool((found.value or {}).get("opportunity_id"))
+
+        await wait_until(adopted)  # the reverse sync of "Opportunity Created"
+        assert not await _has_opp(stack, deal_id)
+        await queue.replay_dead_letters()
+        await wait_until(lambda: _has_opp(stack, deal_id))
+        await stack.settle()
+    finally:
+        store.write_versioned = real_write  # type: ignore[method-assign]
+    assert stopped and set(stopped) == {f"aws:deal:{deal_id}"}
+    # Each stopped attempt sent the same request under the deal's ClientToken: still one opportunity.
+    opps = stack.opportunities()
+    assert len(opps) == 1 and stack.deal(deal_id)["aws_opportunity_id"] == next(iter(opps))
     assert await stack.rt.context.queue.list_dead_letters() == []
