@@ -1,5 +1,6 @@
-"""For fixtures that build their own emulator: ``started`` runs one for the length of an ``async with``, and
-``aws_quotas`` gives Partner Central AWS's own quotas on a scaled clock.
+"""For fixtures that build their own emulator: ``started`` runs one for the length of an ``async with``
+(``started_holding`` one that holds answers until ``released``), and ``aws_quotas`` gives Partner Central
+AWS's own quotas on a scaled clock.
 
 A test of pacing or throttling needs the real quota (1 write/s, 10 reads/s) to bind, which the plugin's
 ``partnercentral_emulator`` raises out of the way; scaling the clock keeps it binding without the test
@@ -8,11 +9,12 @@ waiting for real seconds.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol, TypedDict, TypeVar
 
-__all__ = ["ScaledQuotas", "aws_quotas", "started"]
+__all__ = ["ScaledQuotas", "aws_quotas", "started", "started_holding"]
 
 
 class _Emulator(Protocol):
@@ -21,7 +23,12 @@ class _Emulator(Protocol):
     async def stop(self) -> None: ...
 
 
+class _Holding(_Emulator, Protocol):
+    released: asyncio.Event
+
+
 E = TypeVar("E", bound=_Emulator)
+H = TypeVar("H", bound=_Holding)
 
 
 class ScaledQuotas(TypedDict):
@@ -46,3 +53,13 @@ async def started(emulator: E) -> AsyncIterator[E]:
         yield emulator
     finally:
         await emulator.stop()
+
+
+@asynccontextmanager
+async def started_holding(emulator: H) -> AsyncIterator[H]:
+    """``started``, setting ``released`` before the stop: an answer still held would keep it waiting."""
+    async with started(emulator):
+        try:
+            yield emulator
+        finally:
+            emulator.released.set()

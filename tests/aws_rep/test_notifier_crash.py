@@ -16,6 +16,7 @@ from tests_aws.test_conflicts import created
 
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
+from cosync_worker.testing.emulators import started_holding
 
 from .conftest import rep_stacks, titled
 
@@ -44,13 +45,8 @@ class HoldingHubSpot(HubSpotEmulator):
 
 @pytest_asyncio.fixture
 async def hubspot_emulator() -> AsyncIterator[HubSpotEmulator]:
-    emulator = HoldingHubSpot()
-    await emulator.start()
-    try:
+    async with started_holding(HoldingHubSpot()) as emulator:
         yield emulator
-    finally:
-        emulator.released.set()
-        await emulator.stop()
 
 
 @pytest.mark.timeout(120)

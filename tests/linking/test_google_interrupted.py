@@ -24,6 +24,7 @@ from aiohttp import web
 
 from cosync_worker.sandbox.faults import Fault
 from cosync_worker.sandbox.google import GoogleEmulator
+from cosync_worker.testing.emulators import started_holding
 from tests.cli.helpers import cli, spawn
 
 from .conftest import TIME_SCALE
@@ -67,13 +68,8 @@ class HoldingGoogle(GoogleEmulator):
 
 @pytest_asyncio.fixture
 async def google_emulator() -> AsyncIterator[GoogleEmulator]:
-    emulator = HoldingGoogle(rate_per_second=100.0)
-    await emulator.start()
-    try:
+    async with started_holding(HoldingGoogle(rate_per_second=100.0)) as emulator:
         yield emulator
-    finally:
-        emulator.released.set()
-        await emulator.stop()
 
 
 async def _one_creation(world: World, tmp_path: Path) -> tuple[HoldingGoogle, Path, str]:
