@@ -18,14 +18,13 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from .engagements import list_tasks, new_task, pending_invitation, snapshot_job
+from .engagements import complete_with_opportunity, list_tasks, new_task, pending_invitation
 from .opportunities import new_opportunity
 from .protocol import ApiError, FieldError, conflict, service_model, validation_error
 from .records import (
     PARTNER_COMPANY,
     add_context,
     add_member,
-    associate,
     find_engagement,
     new_engagement,
 )
@@ -294,10 +293,7 @@ async def start_opportunity_from_engagement_task(
         if str(lead.get("QualificationStatus", "")).lower() == "disqualified":
             return fail("DisqualifiedLeadNotPermitted", f"The lead of context {context_id} is disqualified")
         record = new_opportunity(em, store, _lead_opportunity(engagement, lead))
-        associate(store, engagement, record["Id"], em.account_id)
-        await em.opportunity_event("Opportunity Created", record)
-        job = await snapshot_job(em, engagement, record)
-        task.update(TaskStatus="COMPLETE", OpportunityId=record["Id"], ResourceSnapshotJobId=job["Id"])
+        await complete_with_opportunity(em, engagement, record, task)
 
     em.run_later(finish, task)
     return task

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HANDLERS",
     "INVITATION_TTL",
+    "complete_with_opportunity",
     "create_invitation",
     "expire_invitation",
     "find_invitation",
@@ -93,6 +94,17 @@ def pending_invitation(
     }
     store.invitations[inv_id] = invitation
     return invitation
+
+
+async def complete_with_opportunity(
+    em: PartnerCentralEmulator, engagement: dict[str, Any], record: dict[str, Any], task: dict[str, Any]
+) -> None:
+    """The end of a task that made an opportunity: the engagement holds it, its creation is announced and
+    snapshotted, and the task is COMPLETE with both ids."""
+    associate(em.catalog(record["Catalog"]), engagement, record["Id"], em.account_id)
+    await em.opportunity_event("Opportunity Created", record)
+    job = await snapshot_job(em, engagement, record)
+    task.update(TaskStatus="COMPLETE", OpportunityId=record["Id"], ResourceSnapshotJobId=job["Id"])
 
 
 async def create_invitation(
@@ -275,10 +287,7 @@ async def start_engagement_by_accepting_invitation_task(
             "Visibility": "Full",
             "LifeCycle": {"Stage": "Prospect"},
         }
-        associate(store, engagement, opportunity["Id"], em.account_id)
-        await em.opportunity_event("Opportunity Created", opportunity)
-        job = await snapshot_job(em, engagement, opportunity)
-        task.update(TaskStatus="COMPLETE", OpportunityId=opportunity["Id"], ResourceSnapshotJobId=job["Id"])
+        await complete_with_opportunity(em, engagement, opportunity, task)
 
     em.run_later(finish, task)
     return task
