@@ -145,7 +145,7 @@ def backfill(
 def sync_deal(config: str | None, deal_id: str, connector: str | None) -> None:
     """``cosync sync deal ID``: the events of ``relay.deal_sync`` dispatched in this process, now."""
     from .hubspot.errors import NotFound
-    from .relay.deal_sync import deal_sync_events
+    from .relay.deal_sync import deal_sync_events, deal_syncing
     from .runtime import Runtime
 
     if not deal_id.isdigit() or len(deal_id) > 18:
@@ -154,7 +154,7 @@ def sync_deal(config: str | None, deal_id: str, connector: str | None) -> None:
 
     async def go() -> int:
         async with Runtime(settings, require_properties=True) as rt:
-            names = sorted(c.spec.name for c in rt.plugins.connectors())
+            names = deal_syncing(c.spec for c in rt.plugins.connectors())
             if connector is not None and connector not in names:
                 _fail(f"--connector: no installed connector has this name; known: {', '.join(names)}")
             hubspot = rt.context.services.get("hubspot")

@@ -7,7 +7,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from ..hooks import Context, RouteSpec, request_query
-from .deal_sync import queue_deal_sync
+from .deal_sync import deal_syncing, queue_deal_sync
 from .keys import INTAKE, PLUGINS
 from .problems import ProblemError
 
@@ -46,7 +46,7 @@ def deal_routes(context: Context) -> list[RouteSpec]:
         if not deal_id.isdigit() or len(deal_id) > 18:
             raise ProblemError(400, "path.id: a HubSpot deal id is a number", kind="invalid")
         query = request_query(request, DealSyncQuery)
-        names = sorted(c.spec.name for c in request.app[PLUGINS].connectors())
+        names = deal_syncing(c.spec for c in request.app[PLUGINS].connectors())
         chosen = [query.connector] if query.connector else []
         if query.connector and query.connector not in names:
             raise ProblemError(

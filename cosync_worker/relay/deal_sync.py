@@ -13,13 +13,22 @@ the queue through the webhook intake; the CLI dispatches them in its own process
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from ..events import Event, parse_hubspot_event
+from ..hooks import ConnectorSpec
 from ..queue import Queue
 from .group_commit import GroupCommitQueue
 
-__all__ = ["deal_sync_events", "queue_deal_sync"]
+__all__ = ["deal_sync_events", "deal_syncing", "queue_deal_sync"]
+
+SYNC_EVENT_TYPES = ("deal.creation", "deal.propertyChange")
+
+
+def deal_syncing(specs: Iterable[ConnectorSpec]) -> list[str]:
+    """The names of the connectors a "sync now" reaches: those that handle deal events (not the core's own
+    loops, such as the notification digest or audit pruning)."""
+    return sorted({s.name for s in specs if any(s.handles(t) for t in SYNC_EVENT_TYPES)})
 
 
 def deal_sync_events(
