@@ -169,7 +169,7 @@ class AnswerSpacing:
 
     The in-flight request holds the store lease ``key``; its answer renews that lease for one interval (so the
     next holder cannot take it earlier) and records when it frees up, so waiters sleep until then instead of
-    polling; they poll (every quarter interval) only while a request is in flight.
+    polling; while a request is in flight they look again one interval later (the earliest it can free up).
     """
 
     def __init__(
@@ -212,11 +212,12 @@ class AnswerSpacing:
                 await self._answered(owner)
 
     async def _take(self, owner: str) -> None:
-        poll = self.interval / 4
         while await self._store.acquire_lease(self.key, owner, self._hold) is None:
             mark = await self._store.get_state(self._mark) or {}
             wait = float(mark.get("at") or 0.0) - self._clock()
-            await self._sleep(wait if wait > 0 else poll)
+            # A mark in the past: a request is in flight and its answer, at the earliest now, frees the slot
+            # one interval later; looking sooner would only cost the store calls.
+            await self._sleep(wait if wait > 0 else self.interval)
 
     async def _answered(self, owner: str) -> None:
         try:

@@ -6,18 +6,16 @@ idle, and under a backlog still lets one object be written many times. Here a ch
 gets the turn, reads its current state and writes it. With an idle budget that is at once; with a backlog a
 change that lands while its object waits is covered by the one read made when its turn comes.
 
-The order is global: every waiter is a member of an index in the shared store, and a process takes the next
-token only while its best waiter is the best live member of that index (a crashed process's members are
-ignored once its heartbeat is stale). The budget itself is drawn by the caller's ``draw`` (the shared buckets).
-
-Usage::
-
-    async with scheduler.turn(object_key, priority):   # waits for the object's turn, read inside
-        ...                                            # each write calls ``await scheduler.admit(priority)``
-
-The turn passes to the next waiter as soon as the holder's first write has drawn its token (its reads overlap
-the previous write's spacing), or when the holder leaves without writing, or after ``hold_seconds`` (a
-holder stuck behind a lock must not stall the account).
+The order is global, and cheap to keep: each process with waiters keeps *one* record in the shared store's index
+(its most urgent waiters, its heartbeat), rewritten only when its most urgent waiter changes (a grant, a more
+urgent arrival) or every ``HEARTBEAT_SECONDS``, and removed when it has none. A process grants a turn only
+while no live record of another process is more urgent; reading that is one query of a few records (one per
+replica), never an index of every waiting object. A process behind others looks again after about the time
+the writes ahead of it need (their count times the write interval), or at once when a local change makes it
+worth looking (a more urgent waiter, a turn given back). Records of a process silent for ``STALE_SECONDS``
+are ignored and removed (it crashed). A store error never stalls a write: the scheduler then orders by
+priority locally (for ``STORE_RETRY_SECONDS``, doubling while it keeps failing) and the budget, which the
+caller's ``draw`` takes from the store, stays exact. The budget itself is drawn by the caller's ``draw``.
 """
 
 from __future__ import annotations
@@ -30,7 +28,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
 
 from cosync_worker.logs import get_logger
 from cosync_worker.store.base import Store
@@ -42,12 +39,19 @@ log = get_logger("cosync.write_scheduler")
 Clock = Callable[[], float]
 Draw = Callable[[], Awaitable[None]]
 
-# A process refreshes its heartbeat this often while it has waiters; members of a process silent for
+# A process rewrites its record at least this often while it has waiters; records of a process silent for
 # STALE_SECONDS are skipped and removed (it crashed holding them).
 HEARTBEAT_SECONDS = 5.0
 STALE_SECONDS = 20.0
-# How often a process whose best waiter is not the global best looks again.
+# The shortest wait between two looks at the index by a process behind another one, and the longest (a
+# process far behind still sees a more urgent waiter arriving elsewhere within it).
 RECHECK_SECONDS = 0.05
+MAX_RECHECK_SECONDS = 2.0
+# After a store error the order is local for this long (doubling up to the maximum while errors go on).
+STORE_RETRY_SECONDS = 1.0
+MAX_STORE_RETRY_SECONDS = 30.0
+# A record lists this many of its process's most urgent waiters: enough to tell how far behind a reader is.
+LISTED = 32
 
 
 @dataclass(order=True)
@@ -56,17 +60,24 @@ class _Waiter:
     since_ms: int
     seq: int
     key: str = field(compare=False)
-    member: str = field(compare=False)
     granted: asyncio.Future[None] = field(compare=False)
     spent: bool = field(default=False, compare=False)
     granted_at: float = field(default=0.0, compare=False)
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        return (self.priority, self.since_ms)
 
 
 _HOLDING: ContextVar[_Waiter | None] = ContextVar("cosync_write_turn", default=None)
 
 
 class WriteScheduler:
-    """Global, priority-ordered turns at one write budget; ``name`` names the account (its store keys)."""
+    """Global, priority-ordered turns at one write budget; ``name`` names the account (its store keys).
+
+    ``interval_seconds`` is the budget's time between two writes (1 s at Partner Central's quota): a process
+    behind ``n`` writes of other processes looks again after about ``n`` intervals.
+    """
 
     def __init__(
         self,
@@ -76,7 +87,9 @@ class WriteScheduler:
         *,
         clock: Clock = time.time,
         hold_seconds: float = 5.0,
+        interval_seconds: float = 1.0,
         recheck_seconds: float = RECHECK_SECONDS,
+        max_recheck_seconds: float = MAX_RECHECK_SECONDS,
     ) -> None:
         self.store = store
         self.name = name
@@ -84,21 +97,26 @@ class WriteScheduler:
         self._draw = draw
         self._clock = clock
         self._hold_seconds = hold_seconds
+        self._interval = interval_seconds
         self._recheck = recheck_seconds
+        self._max_recheck = max_recheck_seconds
         self._waiters: list[_Waiter] = []
         self._holder: _Waiter | None = None
         self._seq = itertools.count()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._beat_at = 0.0
+        # What the store's record of this process says: the waiters listed (None: no record), and when.
+        self._published: list[tuple[int, int]] | None = None
+        self._published_at = 0.0
+        self._record_stale = False  # a write of the record failed: it says something else
+        self._local_until = 0.0  # monotonic: order locally until then (the store failed)
+        self._store_retry = STORE_RETRY_SECONDS
         self.grants = 0  # turns given by this process (tests and metrics)
+        self.store_calls = 0  # index reads and record writes (tests and metrics)
 
     @property
     def index(self) -> str:
         return f"{self.name}:waiting"
-
-    def _alive_key(self, owner: str) -> str:
-        return f"{self.name}:alive:{owner}"
 
     # -- public -------------------------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -137,30 +155,28 @@ class WriteScheduler:
             self._task.cancel()
             await asyncio.wait({self._task}, timeout=1.0)
             self._task = None
-        for waiter in list(self._waiters):
+        if self._published is not None or self._record_stale:
             with contextlib.suppress(Exception):
-                await self.store.index_remove(self.index, waiter.member)
+                await self.store.index_remove(self.index, self.owner)
+            self._published = None
 
     @property
     def waiting(self) -> int:
         return len(self._waiters)
 
     # -- waiting and granting -----------------------------------------------------------------------
+    def _best(self) -> _Waiter | None:
+        live = [w for w in (self._holder, *self._waiters) if w is not None and not w.spent]
+        return min(live) if live else None
+
     async def _wait(self, key: str, priority: int) -> _Waiter:
-        now_ms = int(self._clock() * 1000)
-        seq = next(self._seq)
-        member = f"{self.owner}:{seq}"
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        waiter = _Waiter(int(priority), now_ms, seq, key, member, fut)
-        await self._beat(force=not self._waiters)
-        await self.store.index_add(
-            self.index,
-            member,
-            {"priority": int(priority), "since_ms": now_ms, "owner": self.owner, "key": key},
-        )
+        waiter = _Waiter(int(priority), int(self._clock() * 1000), next(self._seq), key, fut)
+        best = self._best()
         self._waiters.append(waiter)
         self._ensure_task()
-        self._wake.set()
+        if best is None or waiter < best:  # a less urgent arrival changes nothing anyone must look at
+            self._wake.set()
         try:
             await fut
         except asyncio.CancelledError:
@@ -169,7 +185,7 @@ class WriteScheduler:
             if fut.done() and not fut.cancelled():
                 self._release(waiter)
             else:
-                self._forget(waiter)
+                self._wake.set()
             raise
         return waiter
 
@@ -179,85 +195,136 @@ class WriteScheduler:
         waiter.spent = True
         if self._holder is waiter:
             self._holder = None
-        self._forget(waiter)
         self._wake.set()
-
-    def _forget(self, waiter: _Waiter) -> None:
-        """Take the member out of the shared index in the background: the next grant must not wait for it."""
-        task = asyncio.ensure_future(self._remove(waiter.member))
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())
-
-    async def _remove(self, member: str) -> None:
-        try:
-            await self.store.index_remove(self.index, member)
-        except Exception as exc:  # a stale member is skipped by its age once our heartbeat stops
-            log.warning("write_scheduler_remove_failed", budget=self.name, error=type(exc).__name__)
 
     def _ensure_task(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.ensure_future(self._run())
 
+    async def _sleep(self, seconds: float | None) -> None:
+        """Until ``seconds`` pass or a local change (an arrival, a release) wakes the loop."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            if not self._waiters and self._holder is None:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
+            self._wake.clear()
+            await self._sync_record()
             holder = self._holder
             if holder is not None:
-                self._wake.clear()
-                left = self._hold_seconds - (asyncio.get_running_loop().time() - holder.granted_at)
-                if left > 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), left)
-                elif self._holder is holder:
+                left = self._hold_seconds - (loop.time() - holder.granted_at)
+                if left <= 0:
                     # Held too long without writing (waiting for a lock, a slow read): let the next one go;
                     # the holder's write then waits for a turn of its own.
                     self._release(holder)
+                    continue
+                await self._sleep(min(left, HEARTBEAT_SECONDS))
                 continue
-            try:
-                await self._beat()
-                best = min(self._waiters)
-                if not await self._globally_first(best):
-                    await asyncio.sleep(self._recheck)
-                    continue
-                if min(self._waiters) is not best:  # a more urgent one arrived while we looked
-                    continue
-            except Exception as exc:  # the store is down: grant locally rather than stall every write
-                log.warning("write_scheduler_store_failed", budget=self.name, error=type(exc).__name__)
-                best = min(self._waiters)
+            if not self._waiters:
+                # Nothing waits; a record the store did not take out yet is taken out once it answers again.
+                await self._sleep((self._local_left() or STORE_RETRY_SECONDS) if self._record_stale else None)
+                continue
+            best = min(self._waiters)
+            behind = await self._behind(best)
+            if behind > 0:
+                await self._sleep(
+                    min(self._max_recheck, max(self._recheck, (behind - 0.5) * self._interval))
+                )
+                continue
+            if min(self._waiters) is not best:  # a more urgent one arrived while we looked
+                continue
             self._waiters.remove(best)
             if best.granted.done():  # cancelled while we looked
                 continue
             self._holder = best
-            best.granted_at = asyncio.get_running_loop().time()
+            best.granted_at = loop.time()
             self.grants += 1
             best.granted.set_result(None)
 
-    async def _beat(self, *, force: bool = False) -> None:
-        now = self._clock()
-        if force or now - self._beat_at >= HEARTBEAT_SECONDS:
-            self._beat_at = now
-            await self.store.put_state(self._alive_key(self.owner), {"at": now})
+    # -- the store: this process's record and the others' -------------------------------------------
+    def _local_left(self) -> float:
+        return max(0.0, self._local_until - time.monotonic())
 
-    async def _globally_first(self, best: _Waiter) -> bool:
-        """Whether no live member of another process is more urgent than ``best``."""
-        members = await self.store.index_members(self.index)
-        alive: dict[str, bool] = {self.owner: True}
+    def _store_failed(self, what: str, exc: Exception) -> None:
+        log.warning(
+            "write_scheduler_store_failed",
+            budget=self.name,
+            during=what,
+            error=type(exc).__name__,
+            local_order_seconds=self._store_retry,
+        )
+        self._local_until = time.monotonic() + self._store_retry
+        self._store_retry = min(MAX_STORE_RETRY_SECONDS, 2 * self._store_retry)
+
+    def _store_answered(self) -> None:
+        self._store_retry = STORE_RETRY_SECONDS
+
+    async def _sync_record(self) -> None:
+        """Make the store's record of this process say what waits here now, if that changed (or its heartbeat
+        is due). Never raises: while the store fails the record is left as it is and fixed later."""
+        if self._local_left():
+            return
+        best = self._best()
         now = self._clock()
-        for member, value in members:
-            owner = str(value.get("owner") or "")
-            if owner == self.owner:
-                continue
-            if (int(value.get("priority", 0)), int(value.get("since_ms", 0))) >= (
-                best.priority,
-                best.since_ms,
+        try:
+            if best is None:
+                if self._published is not None or self._record_stale:
+                    self.store_calls += 1
+                    await self.store.index_remove(self.index, self.owner)
+                    self._published, self._record_stale = None, False
+                return
+            ranks = sorted(w.rank for w in (self._holder, *self._waiters) if w is not None and not w.spent)
+            listed = ranks[:LISTED]
+            if (
+                self._published is not None
+                and not self._record_stale
+                and self._published[:1] == listed[:1]
+                and now - self._published_at < HEARTBEAT_SECONDS
             ):
-                continue
-            if owner not in alive:
-                beat: dict[str, Any] = await self.store.get_state(self._alive_key(owner)) or {}
-                alive[owner] = now - float(beat.get("at") or 0) < STALE_SECONDS
-            if alive[owner]:
-                return False
-            await self.store.index_remove(self.index, member)  # its process is gone
-        return True
+                return  # the same most urgent waiter: the rest of the list only paces others' looks
+            self.store_calls += 1
+            await self.store.index_add(
+                self.index,
+                self.owner,
+                {
+                    "owner": self.owner,
+                    "priority": best.priority,
+                    "since_ms": best.since_ms,
+                    "at": now,
+                    "waiting": [list(r) for r in listed],
+                    "count": len(ranks),
+                },
+            )
+            self._published, self._published_at, self._record_stale = listed, now, False
+        except Exception as exc:
+            self._record_stale = True
+            self._store_failed("record", exc)
+            return
+        self._store_answered()
+
+    async def _behind(self, best: _Waiter) -> int:
+        """How many waiters of other live processes are more urgent than ``best`` (0: it goes now). While
+        the store fails, 0: the order is local and the caller's budget still holds writes to the quota."""
+        if self._local_left():
+            return 0
+        try:
+            self.store_calls += 1
+            records = await self.store.index_members(self.index)
+            now = self._clock()
+            ahead = 0
+            for member, value in records:
+                owner = str(value.get("owner") or member)
+                if owner == self.owner:
+                    continue
+                if now - float(value.get("at") or 0) >= STALE_SECONDS:
+                    self.store_calls += 1
+                    await self.store.index_remove(self.index, member)  # its process is gone
+                    continue
+                listed = value.get("waiting") or [[value.get("priority", 0), value.get("since_ms", 0)]]
+                ahead += sum(1 for p, since in listed if (int(p), int(since)) < best.rank)
+        except Exception as exc:
+            self._store_failed("order", exc)
+            return 0
+        self._store_answered()
+        return ahead

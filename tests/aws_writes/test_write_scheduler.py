@@ -8,11 +8,15 @@ is; a bound on a wait is only there so a broken scheduler fails instead of hangi
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from cosync_worker.remote_budget import AnswerSpacing
+from cosync_worker.store.base import StoreUnavailable
 from cosync_worker.store.sqlite import SqliteStore
 from cosync_worker.write_scheduler import WriteScheduler
 
@@ -52,6 +56,52 @@ async def _settle(sched: WriteScheduler | None = None, waiting: int = 0) -> None
         if sched is None or (sched._holder is not None and sched.waiting == waiting):
             return
     raise AssertionError(f"scheduler never reached {waiting} waiting with a holder")
+
+
+class Metered:
+    """The store as one process sees it, counting the scheduler's index calls; ``down`` makes them fail as
+    a store outage does (the budget's own calls are the ``Budget`` gate here)."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+        self.calls: Counter[str] = Counter()
+        self.down = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def _call(self, name: str) -> None:
+        self.calls[name] += 1
+        if self.down:
+            raise StoreUnavailable("the store is down (injected)")
+
+    async def index_add(self, index: str, member: str, value: dict[str, Any]) -> None:
+        self._call("index_add")
+        await self._store.index_add(index, member, value)
+
+    async def index_remove(self, index: str, member: str) -> None:
+        self._call("index_remove")
+        await self._store.index_remove(index, member)
+
+    async def index_members(self, index: str, limit: int = 10_000) -> list[tuple[str, dict[str, Any]]]:
+        self._call("index_members")
+        return await self._store.index_members(index, limit)
+
+
+async def _until(check: Any, what: str) -> None:
+    """Until ``check()`` holds (bounded: a broken scheduler fails instead of hanging)."""
+    for _ in range(int(BOUND / 0.01)):
+        if await check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never: {what}")
+
+
+async def _emptied(store: Any, index: str) -> None:
+    async def empty() -> bool:
+        return await store.index_members(index) == []
+
+    await _until(empty, f"{index} emptied")
 
 
 async def test_idle_budget_writes_at_once(store: SqliteStore) -> None:
@@ -177,7 +227,7 @@ async def test_the_order_is_global_across_processes(tmp_path: Path) -> None:
         budget.give(3)
         await asyncio.wait_for(asyncio.gather(holder, edit, create), BOUND)
         assert order == ["a-first", "b-create", "a-edit"]
-        assert await stores[0].index_members(a.index) == []  # nothing left behind
+        await _emptied(stores[0], a.index)  # nothing left behind
     finally:
         await a.close()
         await b.close()
@@ -186,13 +236,11 @@ async def test_the_order_is_global_across_processes(tmp_path: Path) -> None:
 
 
 async def test_a_dead_replicas_waiters_do_not_block_the_others(store: SqliteStore) -> None:
-    """A replica killed while its objects waited leaves members in the index; once its heartbeat is stale
-    they are skipped and removed."""
+    """A replica killed while its objects waited leaves its record in the index; once the record's heartbeat
+    is stale it is skipped and removed."""
     now = [1000.0]
-    await store.index_add(
-        "acct:waiting", "dead:1", {"priority": 0, "since_ms": 1, "owner": "dead", "key": "x"}
-    )
-    await store.put_state("acct:alive:dead", {"at": now[0] - 60})
+    record = {"owner": "dead", "priority": 0, "since_ms": 1, "at": now[0] - 60, "waiting": [[0, 1]]}
+    await store.index_add("acct:waiting", "dead", record)
     budget = Budget()
     budget.give()
     sched = WriteScheduler(store, "acct", budget.draw, clock=lambda: now[0])
@@ -203,6 +251,139 @@ async def test_a_dead_replicas_waiters_do_not_block_the_others(store: SqliteStor
                 await sched.admit(1)
 
         await asyncio.wait_for(push(), BOUND)
-        assert [m for m, _ in await store.index_members(sched.index)] == []
+        await _emptied(store, sched.index)
     finally:
         await sched.close()
+
+
+async def test_store_calls_per_write_are_a_few_and_a_process_behind_does_not_poll(tmp_path: Path) -> None:
+    """Issue 22: the global order must cost the store a small fraction of the writes it orders. One process
+    writing a backlog alone: about two index calls per write (the look before a grant, the record of its next
+    waiter), never one per waiting object. A process behind another's turn looks once and then waits the time
+    the writes ahead need (here longer than the test), unless a local change is worth a look."""
+    shared = tmp_path / "shared.db"
+    stores = [SqliteStore(shared), SqliteStore(shared)]
+    for st in stores:
+        await st.open()
+    a_store, b_store = Metered(stores[0]), Metered(stores[1])
+    budget = Budget()
+    a = WriteScheduler(a_store, "acct", budget.draw)  # type: ignore[arg-type]
+    b = WriteScheduler(b_store, "acct", budget.draw, interval_seconds=600.0, max_recheck_seconds=600.0)  # type: ignore[arg-type]
+    try:
+        writes = 20
+
+        async def write(sched: WriteScheduler, priority: int) -> None:
+            await sched.admit(priority)
+
+        budget.give(writes)
+        await asyncio.wait_for(asyncio.gather(*(write(a, 1) for _ in range(writes))), BOUND)
+        await _emptied(stores[0], a.index)
+        assert budget.drawn == writes
+        assert sum(a_store.calls.values()) <= 2 * writes + 2, a_store.calls
+
+        # A holds a turn (it never writes); B's write waits behind it.
+        held = asyncio.Event()
+
+        async def hold() -> None:
+            async with a.turn("a-creation", 0):
+                held.set()
+                await asyncio.Event().wait()
+
+        holder = asyncio.create_task(hold())
+        await asyncio.wait_for(held.wait(), BOUND)
+        b_write = asyncio.create_task(write(b, 1))
+
+        async def looked() -> bool:
+            return b_store.calls["index_members"] >= 1
+
+        await _until(looked, "B looked at the index")
+        for _ in range(50):  # many event-loop turns and store round trips: none of them is a look
+            await a_store.index_members(a.index)
+        assert b_store.calls["index_members"] == 1
+        # A more urgent waiter of its own is worth a look at once.
+        b_create = asyncio.create_task(write(b, 0))
+
+        async def looked_again() -> bool:
+            return b_store.calls["index_members"] >= 2
+
+        await _until(looked_again, "B looked again for its more urgent waiter")
+        assert not b_write.done() and not b_create.done() and budget.drawn == writes
+        holder.cancel()
+        b_write.cancel()
+        b_create.cancel()
+    finally:
+        await a.close()
+        await b.close()
+        for st in stores:
+            await st.close()
+
+
+async def test_a_store_outage_degrades_to_local_order_and_the_record_is_fixed_after(tmp_path: Path) -> None:
+    """A store error in the scheduler never stalls a write: while the store is down the scheduler orders by
+    priority locally (the budget, drawn from the store in production, still bounds the writes), and once the
+    store answers again the record it could not take out is taken out."""
+    st = SqliteStore(tmp_path / "state.db")
+    await st.open()
+    store = Metered(st)
+    budget = Budget()
+    sched = WriteScheduler(store, "acct", budget.draw)  # type: ignore[arg-type]
+    done: list[str] = []
+
+    async def write(name: str, priority: int) -> None:
+        await sched.admit(priority)
+        done.append(name)
+
+    try:
+        first = asyncio.create_task(write("bg-1", 2))
+        await _settle(sched, 0)  # its record is in the store
+        assert [m for m, _ in await st.index_members(sched.index)] == [sched.owner]
+        store.down = True
+        tasks = [first]
+        for n, (name, prio) in enumerate([("bg-2", 2), ("create", 0)]):
+            tasks.append(asyncio.create_task(write(name, prio)))
+            await _settle(sched, n + 1)
+        budget.give(3)
+        await asyncio.wait_for(asyncio.gather(*tasks), BOUND)
+        assert done == ["bg-1", "create", "bg-2"]
+        assert [m for m, _ in await st.index_members(sched.index)] == [sched.owner]  # could not be removed
+        store.down = False
+        await _emptied(st, sched.index)
+    finally:
+        await sched.close()
+        await st.close()
+
+
+async def test_answer_spacing_waits_an_interval_while_a_write_is_in_flight(store: SqliteStore) -> None:
+    """The write budget's spacing (one write in flight across processes, the next one an interval after its
+    answer): a process waiting while another's write is in flight looks again when that write can free the
+    slot at the earliest (one interval after an answer that is at best now), not every quarter interval."""
+    interval = 0.05
+    answered = asyncio.Event()
+    in_flight = AnswerSpacing(store, "acct:in-flight", interval)
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 1:
+            answered.set()  # the write in flight is answered while the waiter sleeps
+        await asyncio.sleep(seconds)
+
+    waiting = AnswerSpacing(store, "acct:in-flight", interval, sleep=sleep)
+
+    holding = asyncio.Event()
+
+    async def first_write() -> None:
+        async with in_flight.slot():
+            holding.set()
+            await answered.wait()
+
+    async def next_write() -> None:
+        async with waiting.slot():
+            pass
+
+    first = asyncio.create_task(first_write())
+    await asyncio.wait_for(holding.wait(), BOUND)
+    await asyncio.wait_for(asyncio.gather(first, next_write()), BOUND)
+    assert sleeps[0] == pytest.approx(waiting.interval)
+    # then the answer's mark: the rest of the interval, and the slot is taken (no further looks)
+    assert len(sleeps) <= 2 and all(0 < s <= waiting.interval for s in sleeps)

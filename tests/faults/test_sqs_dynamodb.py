@@ -5,6 +5,7 @@ and to Microsoft too, whose connectors and loops run on the same replicas (issue
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from aiobotocore.session import get_session
+from cosync_aws.client import WRITE_OPERATIONS
 
 from cosync_worker.queue.sqs import ensure_queues
 from cosync_worker.sandbox.google import GoogleEmulator
@@ -21,6 +23,7 @@ from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
 from cosync_worker.store.dynamodb import create_table
 
 from .harness import Load, assert_clean, run_scenario, start_suite
+from .store_meter import StoreMeter, store_meter
 
 # The issue's full load (200 deals, 2,000 changes) takes about 3 minutes here, CPU-bound: six Python processes
 # on two cores. `make test` runs it at 60 deals / 560 changes to keep the suite within its time budget;
@@ -28,6 +31,8 @@ from .harness import Load, assert_clean, run_scenario, start_suite
 # also goes to Google and another to Microsoft: enough deals to meet every fault, few enough not to lengthen
 # the run much (their APIs have no quota the suite needs to exhaust, unlike Partner Central's).
 FULL = os.environ.get("COSYNC_FAULTS_FULL") == "1"
+# COSYNC_FAULTS_STORE_METER=1 counts the replicas' DynamoDB calls (tests/faults/store_meter.py)
+METER = os.environ.get("COSYNC_FAULTS_STORE_METER") == "1"
 LOAD = (
     Load(deals=200, rounds=10, kill_every=8.0, converge_timeout=900.0, cloud_every=5)
     if FULL
@@ -60,11 +65,24 @@ async def test_three_replicas_on_sqs_and_dynamodb_survive_kills_5xx_and_a_429_st
     table = f"{name}-state"
     await create_table(table, endpoint_url=serialized_moto_endpoint, session=get_session())
     queue = {"kind": "sqs", "queue_url": queue_url, "dlq_url": dlq_url, "endpoint_url": moto_endpoint}
-    store = {"kind": "dynamodb", "table": table, "endpoint_url": serialized_moto_endpoint}
     clouds = {"google": google_emulator, "microsoft": microsoft_emulator}
-    async for suite in start_suite(
-        tmp_path, hs, quota_pc, queue=queue, store=store, workers=3, clouds=clouds
-    ):
-        result = await run_scenario(suite, LOAD)
-        print("\nFAULT SUITE sqs+dynamodb", json.dumps(result["figures"], indent=1))
-        await assert_clean(suite, result)
+    async with contextlib.AsyncExitStack() as stack:
+        meter: StoreMeter | None = None
+        if METER:
+            meter = await stack.enter_async_context(store_meter(serialized_moto_endpoint))
+        store = {
+            "kind": "dynamodb",
+            "table": table,
+            "endpoint_url": meter.url if meter else serialized_moto_endpoint,
+        }
+        async for suite in start_suite(
+            tmp_path, hs, quota_pc, queue=queue, store=store, workers=3, clouds=clouds
+        ):
+            try:
+                result = await run_scenario(suite, LOAD)
+            finally:
+                if meter is not None:  # also when the run fails: the figure is what explains a slow one
+                    writes = sum(n for op, n in quota_pc.calls.items() if op in WRITE_OPERATIONS)
+                    print("\nSTORE METER", json.dumps(meter.figures(writes), indent=1))
+            print("\nFAULT SUITE sqs+dynamodb", json.dumps(result["figures"], indent=1))
+            await assert_clean(suite, result)

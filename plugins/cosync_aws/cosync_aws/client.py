@@ -175,7 +175,9 @@ class PartnerCentralClient(RemoteClient):
         self._client: Any = None
         self._writer: Any = None
         # Every write waits for its turn here, in one order shared by every process (the store's index).
-        self.scheduler = WriteScheduler(store, self.budget_name, self._draw_write)
+        self.scheduler = WriteScheduler(
+            store, self.budget_name, self._draw_write, interval_seconds=1.0 / config.write_rate_per_second
+        )
         # Partner Central counts a write when it arrives, which only its answer proves has happened.
         self.spacing = AnswerSpacing(
             store, f"{self.budget_name}:in-flight", 1.0 / config.write_rate_per_second
