@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from ..conflicts import ConflictBook
 from ..conflicts.book import CONFLICTS_AUDIT_KEY
 from ..hooks import BODY_KEY, RouteSpec
-from ..relay.auth import identify
+from ..relay.auth import IDENTITY_KEY, identify
 from ..relay.deal_sync import queue_deal_sync
 from ..relay.jobs import get_job
 from ..relay.keys import CONTEXT, INTAKE, PLUGINS, QUEUE, SETTINGS, STORE
@@ -114,9 +114,12 @@ async def _audit(request: web.Request, session: Session, key: str, action: str, 
     )
 
 
-async def call_route(request: web.Request, method: str, path: str, data: dict[str, Any]) -> tuple[int, Any]:
-    """Run the mounted API route ``method path`` on ``data`` as its body: its own validation, answers and
-    errors (``(status, body)``), without a second copy of what it does."""
+async def call_route(
+    request: web.Request, session: Session, method: str, path: str, data: dict[str, Any]
+) -> tuple[int, Any]:
+    """Run the mounted API route ``method path`` on ``data`` as its body, as the signed-in user: its own
+    validation, governance (who may act), answers and errors (``(status, body)``), without a second copy of
+    what it does."""
     spec = request.app[ROUTE_SPECS].get((method, path))
     if spec is None or spec.body_model is None:
         return 404, {"detail": f"{path} is not served by this relay"}
@@ -126,6 +129,8 @@ async def call_route(request: web.Request, method: str, path: str, data: dict[st
     except ValidationError as exc:
         fields = ", ".join(".".join(str(p) for p in e["loc"]) or "body" for e in exc.errors())
         return 422, {"detail": f"check {fields}"}
+    # The route reads its caller from what the bearer check sets; here the session stands for the token.
+    request[IDENTITY_KEY] = session.identity
     try:
         response = await spec.handler(request)
     except ProblemError as exc:
@@ -236,7 +241,7 @@ async def resolve(request: web.Request, session: Session) -> web.StreamResponse:
         data["value"] = form.get("value")
     if form.get("reason"):
         data["reason"] = form.get("reason")
-    status, body = await call_route(request, "POST", "/conflicts/resolve", data)
+    status, body = await call_route(request, session, "POST", "/conflicts/resolve", data)
     if status != 202:
         return render(request, "error.html", session, status, message=body.get("detail", "refused"))
     await _audit(
@@ -307,7 +312,7 @@ async def rollback(request: web.Request, session: Session) -> web.StreamResponse
         "targetTimestamp": at.isoformat(),
         "connector": form.get("connector"),
     }
-    status, body = await call_route(request, "POST", "/rollback", data)
+    status, body = await call_route(request, session, "POST", "/rollback", data)
     if status != 202:
         return render(request, "error.html", session, status, message=body.get("detail", "refused"))
     key = audit_key_of(str(data["connector"]), str(data["opportunityId"])) or "cosync:rollback"
