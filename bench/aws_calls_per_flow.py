@@ -40,7 +40,6 @@ from cosync_worker.sandbox.partnercentral.app import WRITE_OPERATIONS
 from cosync_worker.sandbox.stack import HUBSPOT_SUBSCRIPTIONS, eventbridge_sink
 
 API_TOKEN = "bench-api-token"
-COALESCE_SECONDS = 0.5
 FUTURE = (date.today() + timedelta(days=60)).isoformat()
 # The first owner of the emulator's portal (cosync_worker/sandbox/hubspot/catalog.py).
 OWNER_ID = "70000001"
@@ -178,7 +177,7 @@ class Bench:
 
     def _unacked(self) -> int:
         # Read-only look at the local queue's file: received-but-unacked messages are still work in progress
-        # (a coalescing wait, a task poll), which ``depth()`` does not count.
+        # (a write waiting for its turn, a task poll), which ``depth()`` does not count.
         with sqlite3.connect(f"file:{self.queue_path}?mode=ro", uri=True, timeout=5) as db:
             return int(db.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
 
@@ -219,8 +218,8 @@ class Bench:
 
 
 def settings_for(tmp: Path, hs: HubSpotEmulator, pc: PartnerCentralEmulator) -> Settings:
-    """Production defaults except: quotas opened up (calls are counted, not timed), a short coalescing window
-    and fast task polling so the run is short; schedules off (the bench ticks them itself)."""
+    """Production defaults except: quotas opened up (calls are counted, not timed) and fast task polling so
+    the run is short; schedules off (the bench ticks them itself)."""
     return Settings.model_validate(
         {
             "queue": {"kind": "local", "path": str(tmp / "queue.db"), "visibility_timeout": 10},
@@ -242,7 +241,6 @@ def settings_for(tmp: Path, hs: HubSpotEmulator, pc: PartnerCentralEmulator) -> 
                     "catalog": "Sandbox",
                     "aws_access_key_id": "sandbox",
                     "aws_secret_access_key": "sandbox",
-                    "coalesce_seconds": COALESCE_SECONDS,
                     "task_poll_seconds": 0.05,
                     "write_rate_per_second": 1000,
                     "read_rate_per_second": 1000,
@@ -605,7 +603,7 @@ async def main() -> None:
             print(f"not finished within the {args.cap:g} s cap", file=sys.stderr)
             raise SystemExit(1) from None
     print(table(rows, synced, args.deals))
-    print(f"\n{time.monotonic() - started:.1f} s in all (coalesce_seconds={COALESCE_SECONDS})")
+    print(f"\n{time.monotonic() - started:.1f} s in all")
 
 
 if __name__ == "__main__":

@@ -387,10 +387,9 @@ async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | Non
         # issue 17: and a task (pushes.py)
         await pushes.tell_held(deps, deal_id, opp_id, blocked, reason, sorted(str(owned[p]) for p in blocked))
         outcome = "blocked" if outcome == "noop" else outcome
-    if outcome == "updated" and bundle.deal.get("aws_sync_status") != "synced":
-        await deps.hs.update("deals", deal_id, {"aws_sync_status": "synced", "aws_sync_error": ""})
     if outcome == "updated":
-        await pushes.after_push(deps, deal_id, opp_id, applied)  # issue 17: stamp + note (pushes.py)
+        # issue 17: status, stamp (one PATCH) + note (pushes.py)
+        await pushes.after_push(deps, bundle.deal, deal_id, opp_id, applied)
     log.info("aws_update", deal_id=deal_id, opportunity_id=opp_id, outcome=outcome, fields=sorted(owned))
     return outcome
 

@@ -103,13 +103,20 @@ def _ident(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
-async def after_push(deps: Deps, deal_id: str, opp_id: str, applied: dict[str, dict[str, Any]]) -> None:
-    """After an UpdateOpportunity landed: the deal's properties, then the note (once per distinct push)."""
+async def after_push(
+    deps: Deps, deal: dict[str, Any], deal_id: str, opp_id: str, applied: dict[str, dict[str, Any]]
+) -> None:
+    """After an UpdateOpportunity landed: the deal's properties in one PATCH (with ``aws_sync_status`` back
+    to synced when ``deal``, as the push read it, was not), then the note (once per distinct push) with its
+    association inline: two HubSpot calls per push however many edits it carries (issue 22)."""
     if not applied:
         return
     scope = current_scope()
     by = sync_by(scope.trigger, scope.actor)
-    await deps.hs.update("deals", deal_id, push_properties(applied, by))
+    props = push_properties(applied, by)
+    if deal.get("aws_sync_status") != "synced":
+        props.update(aws_sync_status="synced", aws_sync_error="")
+    await deps.hs.update("deals", deal_id, props)
     if not getattr(deps.config, "push_notes", True):
         return
     key = note_key("push", _ident(deal_id, applied))

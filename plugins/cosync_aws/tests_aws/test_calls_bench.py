@@ -42,7 +42,13 @@ async def test_create_and_update_burst_spend_what_the_doc_says(tmp_path: Path) -
     bench = _bench()
     async with bench.bench_stack(tmp_path) as b:
         create, deal_id, _, _ = await bench.flow_create(b)
+        stamped = b.deal(deal_id)["aws_last_sync_date"]
         burst = await bench.flow_update_burst(b, deal_id)
+        deal = b.deal(deal_id)
+        linked = b.hs.portal.associated("deals", deal_id, "notes")
+        notes = [
+            str(n["properties"].get("hs_note_body")) for i, n in b.hs.objects("notes").items() if i in linked
+        ]
 
     hs, reads, writes = _documented("1.")
     assert create.partnercentral["CreateOpportunity"] == 1
@@ -52,10 +58,17 @@ async def test_create_and_update_burst_spend_what_the_doc_says(tmp_path: Path) -
     assert sum(create.hubspot.values()) <= hs, create.hubspot
 
     hs, reads, writes = _documented("2.")
-    assert burst.partnercentral["UpdateOpportunity"] == 1  # three edits coalesced into one write
+    assert burst.partnercentral["UpdateOpportunity"] == 1  # three edits merged into one write
     assert burst.pc_writes == writes, burst.partnercentral
     assert burst.pc_reads <= reads, burst.partnercentral
     assert sum(burst.hubspot.values()) <= hs, burst.hubspot
-    # nothing written back to HubSpot: the deal was already marked synced, and a coalesced update adds no note
-    assert not any(k.startswith("PATCH") for k in burst.hubspot), burst.hubspot
-    assert "POST /crm/v3/objects/{objectType}" not in burst.hubspot, burst.hubspot
+    # What the rep sees of the push (seed 001 §1, issue 17) costs two calls for the whole burst, not two per
+    # edit: one PATCH (aws_last_sync_date/by) and one note created with its association inline.
+    assert burst.hubspot["PATCH /crm/v3/objects/{objectType}/{objectId}"] == 1, burst.hubspot
+    assert burst.hubspot["POST /crm/v3/objects/{objectType}"] == 1, burst.hubspot
+    assert not any("associations" in k and k.startswith(("PUT", "POST")) for k in burst.hubspot), (
+        burst.hubspot
+    )
+    assert deal["aws_last_sync_by"] == "rep" and deal["aws_last_sync_date"] > stamped, deal
+    [pushed] = [n for n in notes if n.startswith("Sent to AWS Partner Central")]
+    assert all(f in pushed for f in ("stage:", "expected spend: 15000", "close date:")), pushed
