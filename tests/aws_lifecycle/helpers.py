@@ -34,17 +34,8 @@ async def shared_deal(stack: Stack) -> tuple[str, str, str]:
 
 
 async def quiet(stack: Stack) -> None:
-    """Wait until nothing is left to do: HubSpot's webhooks delivered, no message waiting or in flight in the
-    queue and nothing held by the worker. Checked twice, one poll apart, because a receive under way may be
-    claiming a message at that very moment (``Worker.idle``). What "nothing more happened" is asserted after,
-    not a sleep: a flow still finishing on a busy machine is waited for, never mistaken for a repeat."""
-
-    async def idle() -> bool:
-        await stack.hs.drain_webhooks()
-        return await stack.rt.context.queue.oldest_age() is None and stack.rt.worker.idle()
-
-    for _ in range(2):
-        await wait_until(idle)
+    """``Stack.quiet``: nothing left to do (the lifecycle tests' spelling)."""
+    await stack.quiet()
 
 
 async def redeliver(stack: Stack, detail_type: str) -> None:

@@ -152,6 +152,20 @@ class Stack:
         await self.hs.drain_webhooks()
         await asyncio.sleep(seconds)
 
+    async def quiet(self) -> None:
+        """Wait until nothing is left to do: HubSpot's webhooks delivered, no message waiting or in flight in
+        the queue and nothing held by the worker. Checked twice, one poll apart, because a receive under way
+        may be claiming a message at that very moment (``Worker.idle``). What "nothing more happened" is
+        asserted after, not a sleep: a flow still finishing on a busy machine is waited for, never mistaken
+        for a repeat."""
+
+        async def idle() -> bool:
+            await self.hs.drain_webhooks()
+            return await self.rt.context.queue.oldest_age() is None and self.rt.worker.idle()
+
+        for _ in range(2):
+            await wait_until(idle)
+
 
 def declared_properties(rt: Runtime) -> list[PropertySpec]:
     """Every property the installed plugins declare (what ``cosync properties create`` creates): a worker

@@ -31,7 +31,13 @@ async def test_invitation_event_and_poll_together_make_one_deal(stack: Stack) ->
 
     await wait_until(created)
     await stack.tick("aws_invitations")
-    await stack.settle(1.0)
+    # The accepted invitation's engagement raises its own events (started, two members joined): handled
+    # before the deal exists they find no deal and write nothing, after it they put their timeline notes on
+    # it, which under load is what happens. The engagement loop syncs that engagement either way, so the
+    # deal ends with the same notes whichever came first; what is asserted is that end, once nothing is left.
+    await stack.quiet()
+    await stack.tick("aws_engagements")
+    await stack.quiet()
     deals = _deals_for(stack, invitation_id)
     assert len(deals) == 1
     deal = deals[0]
@@ -47,7 +53,15 @@ async def test_invitation_event_and_poll_together_make_one_deal(stack: Stack) ->
     companies = stack.hs.portal.associated("deals", deal_id, "companies")
     assert [stack.hs.objects("companies")[c]["properties"]["name"] for c in companies] == ["Globex"]
     notes = stack.notes_of(deal_id)
-    assert len(notes) == 1 and invitation_id in notes[0]
+    # One note of the invitation's (the new-opportunity notice: event and poll made one deal, told once),
+    # and each timeline entry of its engagement once
+    [told] = [n for n in notes if invitation_id in n]
+    engagement = sorted(n for n in notes if n != told)
+    assert engagement == [
+        "👤 AWS joined the engagement team",
+        "👤 Sandbox Partner joined the engagement team",
+        "🚀 AWS Engagement Started: Globex data lake",
+    ], notes
     calls = await stack.calls(stack.pc)
     assert calls.get("StartEngagementByAcceptingInvitationTask") == 1
     # The deal.creation webhook of the deal cosync made did not create a second opportunity
