@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cosync_worker.conflicts import AlreadyResolved, ConflictBook
-from cosync_worker.connector import update_job
+from cosync_worker.connector import ACTOR_KEY, update_job
 from cosync_worker.errors import Retry
 from cosync_worker.logs import get_logger
 
@@ -127,7 +127,13 @@ async def resolve_conflict(deps: Deps, payload: dict[str, Any]) -> None:
 
         await deps.deals.update(conflict.deal_id, settled)
         try:
-            await book.resolve(conflict.id, resolution, chosen, payload.get("reason"), actor="api")
+            await book.resolve(
+                conflict.id,
+                resolution,
+                chosen,
+                payload.get("reason"),
+                actor=str(payload.get(ACTOR_KEY) or "api"),
+            )
         except AlreadyResolved:
             pass  # a redelivery raced the first run to this line; the values written are the same
         await audit.record(
