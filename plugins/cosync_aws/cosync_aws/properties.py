@@ -72,23 +72,6 @@ PROPERTIES: tuple[PropertySpec, ...] = (
     _deal("aws_total_resources", "AWS total resources", "number", "number", "AWS and partner resources"),
     _deal("aws_partner_resources", "AWS partner resources", field="textarea", description="JSON of uploads"),
     _deal("aws_last_resource_upload", "AWS last resource upload", "datetime", "date"),
-    # Seed 002 §2: the engagement lifecycle (engagements.py).
-    _deal("aws_engagement_id", "AWS engagement ID"),
-    PropertySpec(
-        "deals",
-        "aws_engagement_status",
-        "AWS engagement status",
-        "enumeration",
-        "select",
-        GROUP,
-        "Derived from the opportunity's stage: Partner Central engagements carry no status",
-        tuple({"label": v, "value": v, "displayOrder": i} for i, v in enumerate(ENGAGEMENT_STATUSES)),
-    ),
-    _deal("aws_engagement_team", "AWS engagement team", field="textarea", description="Member accounts"),
-    _deal("aws_engagement_kickoff_date", "AWS engagement kickoff date", "date", "date"),
-    _deal("aws_engagement_close_date", "AWS engagement close date", "date", "date"),
-    _deal("aws_engagement_context", "AWS engagement context", field="textarea"),
-    _deal("aws_last_engagement_sync", "AWS last engagement sync", "datetime", "date"),
     # Seed 002's property table and seed 003's title; AWS's review feedback (seed 000 §4).
     _deal("aws_opportunity_title", "AWS opportunity title", description="Project.Title in Partner Central"),
     _deal("aws_last_sync_date", "AWS last sync date", "datetime", "date"),
