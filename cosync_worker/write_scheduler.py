@@ -228,9 +228,7 @@ class WriteScheduler:
             best = min(self._waiters)
             behind = await self._behind(best)
             if behind > 0:
-                await self._sleep(
-                    min(self._max_recheck, max(self._recheck, (behind - 0.5) * self._interval))
-                )
+                await self._sleep(min(self._max_recheck, max(self._recheck, (behind - 0.5) * self._interval)))
                 continue
             if min(self._waiters) is not best:  # a more urgent one arrived while we looked
                 continue
