@@ -6,7 +6,9 @@ lease every third of its TTL in the background, and a holder that could not keep
 not confirmed within the TTL) is marked lost. Writes made while a lease is held go through :func:`fence`
 first (``FencedStore`` does it for every store write of a connector): a holder that lost its lease stops
 there with :class:`LeaseLost`, a ``Retry``, so only the new holder writes. A killed holder stops renewing, so
-its lease still frees the lock by itself after one TTL.
+its lease still frees the lock by itself after one TTL. A holder that is alive but stuck (waiting on something
+that never comes) must not keep the lock for ever either: renewals stop ``max_hold_seconds`` after the lease
+was taken, so the lock frees one TTL later and the stuck holder is fenced at its next write.
 """
 
 from __future__ import annotations
@@ -45,12 +47,26 @@ class LeaseLost(Retry):
 class HeldLease:
     """A lease this process holds: ``name``, ``owner`` and ``expires_at`` as the store last granted them."""
 
-    def __init__(self, store: Store, name: str, owner: str, ttl: float, expires_at: float, clock: Clock):
+    def __init__(
+        self,
+        store: Store,
+        name: str,
+        owner: str,
+        ttl: float,
+        expires_at: float,
+        clock: Clock,
+        max_hold: float | None = None,
+    ):
         self.store, self.name, self.owner, self.ttl = store, name, owner, ttl
         self.expires_at = expires_at
         self._clock = clock
         self._granted = clock()  # read before the grant: the lease is ours until at least this + ttl
+        self._taken = self._granted
+        self.max_hold = max_hold
         self.lost = False
+
+    def _overheld(self, now: float) -> bool:
+        return self.max_hold is not None and now - self._taken >= self.max_hold
 
     def _stale(self) -> bool:
         return self._clock() - self._granted >= self.ttl
@@ -60,6 +76,8 @@ class HeldLease:
         if self.lost:
             return False
         asked = self._clock()
+        if self._overheld(asked):
+            return False  # held too long: the lease runs out one TTL after its last renewal
         lease = await self.store.renew_lease(self.name, self.owner, self.ttl)
         if lease is None:
             self.lost = True
@@ -88,12 +106,13 @@ class HeldLease:
         while not self.lost:
             await sleep(self.ttl / 3)
             try:
-                await self.renew()
+                renewed = await self.renew()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                if self._stale():
-                    self.lost = True
+                renewed = False
+            if not renewed and self._stale():
+                self.lost = True
 
 
 async def fence() -> None:
@@ -113,6 +132,7 @@ async def hold_lock(
     clock: Clock = time.monotonic,
     sleep: Sleep = asyncio.sleep,
     heartbeat_sleep: Sleep | None = None,
+    max_hold_seconds: float | None = None,
 ) -> AsyncIterator[HeldLease]:
     """Hold the lock ``name`` for the body of an ``async with``: every replica on the same store is excluded.
 
@@ -120,7 +140,9 @@ async def hold_lock(
     frees the lock after ``ttl_seconds``), then raises :class:`LockTimeout`. While held, the lease is renewed
     every third of ``ttl_seconds``, so a body may run longer than the TTL; writes in the body are fenced
     (:func:`fence`). The lease is released on exit only if it is still ours. ``clock``/``sleep`` (the wait)
-    and ``heartbeat_sleep`` (the renewals; ``sleep`` by default) let tests drive time.
+    and ``heartbeat_sleep`` (the renewals; ``sleep`` by default) let tests drive time. Renewals stop
+    ``max_hold_seconds`` after the lease was taken (default: six TTLs), so a live but stuck holder frees the
+    lock too.
     """
     me = owner or uuid.uuid4().hex
     start = clock()
@@ -135,8 +157,9 @@ async def hold_lock(
             raise LockTimeout(name, wait_seconds)
         await sleep(min(pause * random.uniform(0.5, 1.0), wait_seconds - waited))
         pause = min(pause * 2, 0.5)
-    held = HeldLease(store, name, me, ttl_seconds, lease.expires_at, clock)
-    held._granted = asked
+    max_hold = max_hold_seconds if max_hold_seconds is not None else 6 * ttl_seconds
+    held = HeldLease(store, name, me, ttl_seconds, lease.expires_at, clock, max_hold)
+    held._granted = held._taken = asked
     keeper = asyncio.ensure_future(held.keep(heartbeat_sleep or sleep))
     token = _HELD.set((*_HELD.get(), held))
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -170,7 +171,13 @@ async def test_a_held_lease_is_renewed_past_its_ttl(
     # Each heartbeat moves the clock a third of the TTL on: the body outlives three TTLs, and nobody gets in.
     other = await make_store()
     async with hold_lock(
-        store, "deal:3", 10, wait_seconds=0, clock=clock, heartbeat_sleep=clock.sleep
+        store,
+        "deal:3",
+        10,
+        wait_seconds=0,
+        clock=clock,
+        heartbeat_sleep=clock.sleep,
+        max_hold_seconds=math.inf,
     ) as held:
         start = clock()
         async with asyncio.timeout(60):  # a generous bound: the heartbeat, not the machine, moves time
@@ -332,3 +339,43 @@ async def test_a_replica_takes_over_a_lease_only_once_it_expired(
     )
     assert not on_time["acquired"]
     assert ahead["acquired"]
+
+
+class Beats:
+    """A heartbeat that moves the driven clock only up to ``until``, so the test says how far time goes."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock, self.until = clock, 0.0
+
+    async def sleep(self, seconds: float) -> None:
+        while self.clock() + seconds > self.until:
+            await asyncio.sleep(0.005)
+        await self.clock.sleep(seconds)
+
+
+async def test_a_stuck_holder_frees_the_lock_after_its_longest_hold(
+    store: Store, make_store: MakeStore, clock: FakeClock
+) -> None:
+    # A live holder stuck in its body (the SQS fault suite saw one keep a deal 8 minutes): renewals stop after
+    # max_hold, the lease runs out one TTL later, another replica gets in, and the stuck one writes nothing.
+    other = await make_store()
+    fenced = FencedStore(store)
+    beats = Beats(clock)
+    start = clock()
+    beats.until = start + 25
+    async with hold_lock(
+        store, "deal:7", 10, wait_seconds=0, clock=clock, heartbeat_sleep=beats.sleep, max_hold_seconds=30
+    ) as held:
+        async with asyncio.timeout(60):  # a generous bound: the heartbeat, not the machine, moves time
+            while clock() + 10 / 3 <= beats.until:
+                await asyncio.sleep(0.01)
+        assert await other.acquire_lease("deal:7", "b", 10) is None  # within max_hold: still renewed
+        assert not held.lost
+        beats.until = start + 45
+        async with asyncio.timeout(60):
+            while not held.lost:
+                await asyncio.sleep(0.01)
+        assert await other.acquire_lease("deal:7", "b", 10) is not None
+        with pytest.raises(LeaseLost):
+            await fenced.put_state("deal-state:7", {"by": "a"})
+    assert await store.get_state("deal-state:7") is None
