@@ -250,8 +250,10 @@ async def test_a_dead_replicas_waiters_do_not_block_the_others(store: SqliteStor
             async with sched.turn("deal-1", 1):
                 await sched.admit(1)
 
-        await asyncio.wait_for(push(), BOUND)
+        await asyncio.wait_for(push(), BOUND)  # not held behind the dead replica's waiter
         await _emptied(store, sched.index)
+        assert budget.drawn == 1
+        assert [member for member, _ in await store.index_members(sched.index)] == []  # the dead one removed
     finally:
         await sched.close()
 
