@@ -3,27 +3,18 @@ floors for the issue's three loads, and a tiny load through cosync and the seeds
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from cosync_worker.testing.bench_scripts import load_bench
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _bench() -> ModuleType:
-    # bench/ is scripts, not a package: load the file itself (registered, so its dataclasses resolve)
-    name = "write_budget"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench(ROOT, "write_budget")
 
 
 def test_the_ideal_floors_of_the_issues_loads() -> None:

@@ -3,26 +3,17 @@ compared with the figures in the doc's table, so neither the connector nor the d
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 from types import ModuleType
+
+from cosync_worker.testing.bench_scripts import load_bench
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def _bench() -> ModuleType:
-    # bench/ is scripts, not a package: load the file itself (registered, so its dataclasses resolve)
-    name = "aws_calls_per_flow"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench(ROOT, "aws_calls_per_flow")
 
 
 def _documented(flow_prefix: str) -> tuple[int, int, int]:
