@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .problems import FieldError, ProblemError
 
-__all__ = ["FieldError", "PermanentError", "ProblemError", "Retry", "UnknownEventType"]
+__all__ = ["Busy", "FieldError", "PermanentError", "ProblemError", "Retry", "UnknownEventType"]
 
 
 class Retry(Exception):
@@ -16,6 +16,12 @@ class Retry(Exception):
         super().__init__(reason)
         self.reason = reason
         self.defer = defer
+
+
+class Busy(Retry):
+    """Another worker holds the object (its lock, or took over its lease): the event waits its turn. Not a
+    failure, so not one of ``max_attempts``: a slow holder must not dead-letter the events queued behind it.
+    The waits are bounded on their own (``worker.retry.max_busy_waits``); a lease always frees the lock."""
 
 
 class PermanentError(Exception):

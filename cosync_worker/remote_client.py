@@ -16,6 +16,9 @@ its token source for a bearer token. Then:
   A wait longer than ``max_inline_wait`` is not slept here: ``Retry(defer=wait)`` hands it to the worker.
 * anything else: :meth:`RemoteClient.error`, which the subclass turns into its API's ``PermanentError``.
 
+Every attempt is fenced (:func:`~cosync_worker.store.lease.fence`): a task whose lock lease ran out while it
+waited for its turn stops with ``LeaseLost`` before sending, as it would before a store write.
+
 A call made with ``idempotent=False`` (a create the API cannot deduplicate: no request id, no lookup) is sent
 again only after an answer that proves it was not applied: a 429 (a quota refuses a request before serving
 it), a 401, or a connection that could not be opened. A 5xx, a timeout or a connection lost after sending
@@ -44,6 +47,7 @@ from cosync_worker.logs import get_logger
 from cosync_worker.metrics import REMOTE_CALLS
 from cosync_worker.retry_after import retry_after_seconds
 from cosync_worker.store.base import StoreUnavailable
+from cosync_worker.store.lease import fence
 from cosync_worker.worker.backoff import backoff_delay
 
 __all__ = [
@@ -227,6 +231,9 @@ class RemoteClient:
             except StoreUnavailable as exc:
                 # Without the shared budget we cannot know it is our turn; sending anyway could starve peers.
                 raise Retry(f"{self.label} {operation}: rate budget unavailable ({exc})") from None
+            # The wait for a turn can outlast a lock's lease: a holder that lost it (another replica now works
+            # on the same deal) must not write to the remote side either, only the new holder may.
+            await fence()
             token = await self.tokens.token(refused) if self.tokens is not None else None
             try:
                 answer = await self._send(method, url, token, json=json, params=params, headers=headers)

@@ -6,6 +6,7 @@ here waits for real or depends on how fast the machine is.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import socket
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ from cosync_worker.metrics import REMOTE_CALLS
 from cosync_worker.remote_budget import BucketShape, SharedBucket
 from cosync_worker.remote_client import Answer, OutcomeUnknown, RemoteClient, RetryPolicy
 from cosync_worker.store.base import Store
+from cosync_worker.store.lease import LeaseLost, hold_lock
 from cosync_worker.store.sqlite import SqliteStore
 from cosync_worker.testing.clock import FakeClock
 from cosync_worker.worker.backoff import backoff_delay
@@ -215,3 +217,38 @@ async def test_a_non_idempotent_call_is_retried_after_answers_that_prove_it_was_
         with pytest.raises(Retry, match=r"unreachable \(ClientConnectorError\)"):
             await things.create()
     assert len(clock.slept) == 2
+
+
+async def test_a_holder_whose_lease_ran_out_during_a_wait_does_not_send_again(
+    store: Store, clock: FakeClock
+) -> None:
+    # A 429's Retry-After outlasts the deal lock's lease (its renewals never land): another replica may hold
+    # the deal by now, so the retry is not sent; LeaseLost sends the event round again (issue 15).
+    async def never(_: float) -> None:
+        await asyncio.Event().wait()
+
+    async with (
+        FaultServer((429, {}, {"Retry-After": "11"}), (200, {})) as server,
+        client(server.url, store, clock, max_throttled=5) as things,
+        hold_lock(store, "deal:9", 10, wait_seconds=0, clock=clock, heartbeat_sleep=never) as held,
+    ):
+        with pytest.raises(LeaseLost, match="deal:9"):
+            await things.get()
+        assert held.lost
+    assert len(server.requests) == 1
+
+
+async def test_a_holder_near_the_end_of_its_lease_renews_it_before_sending(
+    store: Store, clock: FakeClock
+) -> None:
+    async def never(_: float) -> None:
+        await asyncio.Event().wait()
+
+    async with (
+        FaultServer((429, {}, {"Retry-After": "5"}), (200, {})) as server,
+        client(server.url, store, clock, max_throttled=5) as things,
+        hold_lock(store, "deal:10", 10, wait_seconds=0, clock=clock, heartbeat_sleep=never) as held,
+    ):
+        assert await things.get() == 200  # the wait took half the TTL: renewed before the retry, then sent
+        assert not held.lost
+    assert len(server.requests) == 2

@@ -55,6 +55,9 @@ class StoreSettings(_Section):
 
 class RetrySettings(_Section):
     max_attempts: int = Field(8, ge=1)
+    # Re-sends of an event whose object another worker holds (not attempts: nothing failed). A lease frees a
+    # lock within its TTL after a kill and within a few TTLs under a stuck holder, so this only stops a loop.
+    max_busy_waits: int = Field(60, ge=1)
     base_delay: float = Field(1.0, ge=0)
     max_delay: float = Field(300.0, ge=0)
 

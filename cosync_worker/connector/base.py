@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from ..audit import audit_scope
 from ..conflicts.announce import announce_outcome
-from ..errors import Retry
+from ..errors import Busy
 from ..events import Event
 from ..events.parsers import schedule_tick
 from ..hooks import ConnectorSpec, Context, PropertySpec, RouteSpec, ScheduleSpec, hookimpl
@@ -134,7 +134,7 @@ class Connector:
             ) as lease:
                 yield lease
         except LockTimeout as exc:
-            raise Retry(str(exc), defer=ttl_seconds / 2) from None
+            raise Busy(str(exc), defer=ttl_seconds / 2) from None
 
     # -- the declarations, read off the class ----------------------------------------------------
     def _of(self, kind: type[Any]) -> list[tuple[str, Any]]:

@@ -51,10 +51,14 @@ class Event(BaseModel):
     # A retry re-sent outside its object's group (so one connector's retry holds no one else): not run
     # before this epoch time; ``attempt`` carries the attempts it already had.
     not_before: float | None = None
+    # How often it was re-sent because another worker held its object (``Busy``): not attempts, bounded apart.
+    waits: int = Field(default=0, ge=0)
 
     def to_json(self) -> str:
         # Left out when unset: the bodies of every ordinary event stay as they were.
         unset = {k for k in ("connectors", "not_before") if getattr(self, k) is None}
+        if not self.waits:
+            unset.add("waits")
         return self.model_dump_json(exclude=unset or None)
 
     def addressed_to(self, connectors: list[str]) -> Event:

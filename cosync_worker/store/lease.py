@@ -5,7 +5,7 @@ second replica then works on the same object while the first one still writes. S
 lease every third of its TTL in the background, and a holder that could not keep it (its renewal refused, or
 not confirmed within the TTL) is marked lost. Writes made while a lease is held go through :func:`fence`
 first (``FencedStore`` does it for every store write of a connector): a holder that lost its lease stops
-there with :class:`LeaseLost`, a ``Retry``, so only the new holder writes. A killed holder stops renewing, so
+there with :class:`LeaseLost`, a ``Busy`` retry, so only the new holder writes. A killed holder stops renewing, so
 its lease still frees the lock by itself after one TTL. A holder that is alive but stuck (waiting on something
 that never comes) must not keep the lock for ever either: renewals stop ``max_hold_seconds`` after the lease
 was taken, so the lock frees one TTL later and the stuck holder is fenced at its next write.
@@ -23,7 +23,7 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-from ..errors import Retry
+from ..errors import Busy
 from .primitives import LockTimeout
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ __all__ = ["FencedStore", "HeldLease", "LeaseLost", "fence", "hold_lock"]
 _HELD: ContextVar[tuple[HeldLease, ...]] = ContextVar("cosync_held_leases", default=())
 
 
-class LeaseLost(Retry):
+class LeaseLost(Busy):
     """The lease expired or was taken while held: the holder stops before writing, the event runs again."""
 
     def __init__(self, name: str) -> None:
@@ -86,8 +86,12 @@ class HeldLease:
         return True
 
     async def check(self) -> None:
-        """Raise :class:`LeaseLost` unless the lease is certainly still ours for a good part of its TTL: a
-        renewal older than a third of the TTL is confirmed with the store first."""
+        """Raise :class:`LeaseLost` unless the lease is certainly still ours for a third of its TTL, long
+        enough for the write that follows to land before anyone else could take it. A renewal older than a
+        third of the TTL is confirmed with the store first; a lease held past ``max_hold`` is given up here
+        (its renewals have stopped, so it may run out during the write)."""
+        if not self.lost and self._overheld(self._clock()):
+            self.lost = True
         if not self.lost and self._clock() - self._granted >= self.ttl / 3:
             try:
                 await self.renew()
@@ -96,7 +100,7 @@ class HeldLease:
                     self.lost = True
                 else:
                     raise
-        if self.lost or self._stale():
+        if self.lost or self._clock() - self._granted >= self.ttl * 2 / 3:
             self.lost = True
             raise LeaseLost(self.name)
 

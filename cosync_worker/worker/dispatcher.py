@@ -10,7 +10,7 @@ from typing import Literal
 import structlog
 
 from .. import metrics
-from ..errors import PermanentError, Retry, UnknownEventType
+from ..errors import Busy, PermanentError, Retry, UnknownEventType
 from ..events import Event, InvalidEvent, decode_message
 from ..hooks import Connector, Context, maybe_await
 from ..logs import get_logger
@@ -40,6 +40,7 @@ class Outcome:
     ran: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     waiting: bool = False  # a re-sent retry received before its time: put back, not run, not an attempt
+    busy: bool = False  # every retry was ``Busy`` (another worker holds the object): not an attempt
 
     def dead_letter_body(self) -> str | None:
         """The body to park: the event addressed to the connectors that failed it (``None``: the message's
@@ -58,6 +59,7 @@ class _Step:
     action: Literal["done", "retry", "dead_letter"]
     reason: str = ""
     defer: float | None = None
+    busy: bool = False
 
 
 class Dispatcher:
@@ -154,6 +156,7 @@ class Dispatcher:
             outcome.reason = "; ".join(s.reason for s in failures)
             defers = [s.defer for s in retries if s.defer is not None]
             outcome.defer = max(defers) if defers else None
+            outcome.busy = bool(retries) and all(s.busy for s in retries)
         if record_here:
             await self.context.store.record_keys(outcome.ran, self.processed_ttl)
         return outcome
@@ -189,7 +192,7 @@ class Dispatcher:
             except Retry as exc:
                 metrics.EVENTS_FAILED.labels(type=label, connector=name).inc()
                 log.info("event_retry_requested", reason=exc.reason, defer=exc.defer)
-                return _Step(name, key, "retry", f"{name}: {exc.reason}", exc.defer)
+                return _Step(name, key, "retry", f"{name}: {exc.reason}", exc.defer, isinstance(exc, Busy))
             except Exception as exc:  # a bug or an unclassified transient fault: retry, then dead-letter
                 metrics.EVENTS_FAILED.labels(type=label, connector=name).inc()
                 log.exception("event_failed", error=type(exc).__name__)

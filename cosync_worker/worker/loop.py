@@ -315,17 +315,22 @@ class Worker:
             return message.receive_count
         return event.attempt + message.receive_count - (1 if event.not_before is not None else 0)
 
-    async def _resend_retry(self, message: Message, event: Event, outcome: Outcome, delay: float) -> None:
+    async def _resend_retry(
+        self, message: Message, event: Event, outcome: Outcome, delay: float, *, busy: bool = False
+    ) -> None:
         """Re-send the event for the connectors that asked for a retry, in a group of their own, and settle
         this message: its group goes on for every other connector (a ``Retry(defer=...)`` on a lock held by a
-        killed replica would otherwise hold the object's later events for all of them)."""
+        killed replica would otherwise hold the object's later events for all of them). ``busy``: the object
+        was held by another worker, so this was a wait, not an attempt (the re-send resets the queue's own
+        receive count too, which would otherwise dead-letter it without a reason)."""
         attempts = self._attempts(message, event)
         failed = sorted(outcome.failed)
+        counted, waits = (attempts - 1, event.waits + 1) if busy else (attempts, event.waits)
         again = event.addressed_to(failed).model_copy(
-            update={"attempt": attempts, "not_before": time.time() + delay}
+            update={"attempt": max(0, counted), "waits": waits, "not_before": time.time() + delay}
         )
         lane = f"{message.group or event.ordering_key}|retry:{'+'.join(failed)}"
-        dedupe = f"{event.dedupe_key}|retry:{attempts}:{'+'.join(failed)}"
+        dedupe = f"{event.dedupe_key}|retry:{attempts}.{waits}:{'+'.join(failed)}"
         await self.dispatcher.context.store.record_keys(outcome.ran, self.dispatcher.processed_ttl)
         await self.queue.send([(again.to_json(), lane, dedupe)])
         # Sent before the ack: a crash in between runs the event twice for the failed ones, never zero times.
@@ -338,7 +343,25 @@ class Worker:
             await self.queue.nack(message, outcome.defer)  # holds only its own retry group
             return False
         attempts = self._attempts(message, event)
-        if outcome.action == "retry" and attempts < self.settings.retry.max_attempts:
+        if (
+            outcome.action == "retry"
+            and outcome.busy
+            and event is not None
+            and event.waits < self.settings.retry.max_busy_waits
+        ):
+            pause = outcome.defer if outcome.defer is not None else self.settings.retry.base_delay
+            log.info(
+                "event_busy_resent",
+                message_id=message.id,
+                waits=event.waits + 1,
+                delay=round(pause, 3),
+                connectors=outcome.failed,
+            )
+            await self._resend_retry(message, event, outcome, pause, busy=True)
+            return True
+        if outcome.action == "retry" and outcome.busy and event is not None:
+            reason = f"gave up after {event.waits} waits for another worker: {reason}"
+        elif outcome.action == "retry" and attempts < self.settings.retry.max_attempts:
             delay = outcome.defer
             if delay is None:
                 retry = self.settings.retry
@@ -360,7 +383,7 @@ class Worker:
             await self.dispatcher.context.store.record_keys(outcome.ran, self.dispatcher.processed_ttl)
             await self.queue.nack(message, delay)
             return False
-        if outcome.action == "retry":
+        elif outcome.action == "retry":
             reason = f"gave up after {attempts} attempts: {reason}"
         log.warning(
             "event_dead_lettered", message_id=message.id, reason=reason, connectors=outcome.failed or None

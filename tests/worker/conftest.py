@@ -28,7 +28,7 @@ def make_settings(
             "queue": queue,
             "store": {"kind": "sqlite", "path": str(tmp_path / "state.db")},
             "worker": {"concurrency": 16, "wait_seconds": 1, "drain_seconds": 10, **worker}
-            | {"retry": {"max_attempts": 3, "base_delay": 0.05, "max_delay": 0.2}},
+            | {"retry": {"max_attempts": 3, "base_delay": 0.05, "max_delay": 0.2, **worker.get("retry", {})}},
             "relay": {"enabled": False},
             "plugin_modules": ["tests.support.recorder"],
             "load_entry_points": False,

@@ -175,3 +175,64 @@ async def test_a_retry_of_one_connector_does_not_hold_the_objects_later_events_f
         await run_until(rt, witnessed_both, timeout=60)  # a bound far under the 600 s deferral
         assert await _actions(rt, "lane", "deferring") == []
         assert await rt.context.queue.list_dead_letters() == []  # its retries wait in a group of their own
+
+
+class Contended(Witness):
+    """Needs a lock another replica holds for longer than all its attempts would last: each try is a wait."""
+
+    name = "contended"
+
+    @on("deal.*")
+    async def deal(self, event: Event) -> None:
+        await self.note(event, "tried")
+        async with self.lock("held", ttl_seconds=0.2, wait_seconds=0):  # Busy(defer=0.1) while held
+            await self.note(event, "done")
+
+
+async def test_waiting_for_another_workers_lock_is_not_an_attempt(
+    settings_for: Callable[..., Settings],
+) -> None:
+    # max_attempts is 3: a slow holder used to dead-letter the events queued behind it after three tries
+    # ("gave up after 8 attempts: lock ... is held by another worker" in the SQS fault suite, issue 15).
+    async with Runtime(settings_for(), plugins=_with(Contended), entry_points=False) as rt:
+        store = rt.context.store
+        assert await store.acquire_lease("contended:held", "a slow replica", 600) is not None
+        await send(rt.context.queue, [deal_change("slow", "v")])
+        task = asyncio.create_task(rt.run(with_relay=False, with_scheduler=False))
+        try:
+
+            async def waited_past_the_attempts() -> bool:
+                return (await _actions(rt, "slow", "contended")).count("tried") >= 6
+
+            await wait_until(waited_past_the_attempts, timeout=60)
+            assert await rt.context.queue.list_dead_letters() == []
+            await store.release_lease("contended:held", "a slow replica")
+
+            async def done() -> bool:
+                return "done" in await _actions(rt, "slow", "contended")
+
+            await wait_until(done, timeout=60)
+            assert (await _actions(rt, "slow", "contended")).count("done") == 1
+            assert await rt.context.queue.list_dead_letters() == []
+        finally:
+            rt.stop()
+            await asyncio.wait_for(task, 30)
+
+
+async def test_the_waits_for_a_lock_that_never_frees_are_bounded_and_named(
+    settings_for: Callable[..., Settings],
+) -> None:
+    settings = settings_for(retry={"max_busy_waits": 4})
+    async with Runtime(settings, plugins=_with(Contended), entry_points=False) as rt:
+        store = rt.context.store
+        assert await store.acquire_lease("contended:held", "a stuck replica", 600) is not None
+        await send(rt.context.queue, [deal_change("stuck", "v")])
+
+        async def parked() -> bool:
+            return len(await rt.context.queue.list_dead_letters()) == 1
+
+        await run_until(rt, parked, timeout=60)
+        [dead] = await rt.context.queue.list_dead_letters()
+        assert dead.reason.startswith("gave up after 4 waits for another worker: contended: lock")
+        assert dead.connectors == ["contended"]
+        assert (await _actions(rt, "stuck", "contended")).count("tried") == 5
