@@ -78,7 +78,7 @@ CONFLICT_OBJECTS = [
 
 
 def _emulator(host: str, time_scale: float) -> Any:
-    from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
+    from cosync_worker.sandbox.clouds import PartnerCentralEmulator
 
     return PartnerCentralEmulator(host=host, time_scale=time_scale)
 

@@ -39,7 +39,7 @@ DEMO = DemoCloudSpec(
 
 
 def _emulator(host: str, time_scale: float) -> Any:
-    from cosync_worker.sandbox.google import GoogleEmulator
+    from cosync_worker.sandbox.clouds import GoogleEmulator
 
     return GoogleEmulator(host=host)
 

@@ -24,7 +24,7 @@ REFERRAL: dict[str, Any] = {
 
 
 def _emulator(host: str, time_scale: float) -> Any:
-    from cosync_worker.sandbox.microsoft import MicrosoftEmulator
+    from cosync_worker.sandbox.clouds import MicrosoftEmulator
 
     return MicrosoftEmulator(host=host)
 
