@@ -10,7 +10,9 @@ Operator API:
 
 * ``POST /_sandbox/faults`` ``{"error_rate": 0.1, "storm": {"seconds": 3, "retry_after": 1}, "seed": 7}``:
   every key is optional; given keys replace the current setting (``error_rate`` and ``seed`` persist, a storm
-  starts now and ends by itself).
+  starts now and ends by itself). ``"targets": [{"method": "PATCH", "path": "/crm/v3/objects/deals/42"}]``
+  answers every request of that method and exact path with a server error until cleared: a test then knows
+  which call fails, without a rate to hope for.
 * ``DELETE /_sandbox/faults``: no more faults (counters are kept).
 * ``GET /_sandbox/faults``: the settings and the counters of faults injected so far.
 """
@@ -57,6 +59,7 @@ class FaultInjector:
         self.rng = random.Random(seed)
         # "error" / "throttle" totals and "<kind> <call>" per call, e.g. "throttle POST /crm/v3/objects/deals"
         self.injected: Counter[str] = Counter()
+        self.targets: set[tuple[str, str]] = set()  # (method, exact path): always a server error
 
     # -- switching ------------------------------------------------------------------------------------
     def configure(
@@ -92,13 +95,21 @@ class FaultInjector:
     def clear(self) -> None:
         self.error_rate = 0.0
         self.storm_until = 0.0
+        self.targets = set()
+
+    def target(self, method: str, path: str) -> None:
+        """Answer every ``method`` request of exactly ``path`` with a server error until :meth:`clear`."""
+        self.targets.add((method.upper(), path))
 
     @property
     def storming(self) -> bool:
         return time.monotonic() < self.storm_until
 
-    def decide(self) -> Fault | None:
-        """The fault for the next request, or None to serve it. The storm wins over server errors."""
+    def decide(self, method: str = "", path: str = "") -> Fault | None:
+        """The fault for the next request, or None to serve it. A target wins, then the storm, then the
+        share of server errors."""
+        if (method.upper(), path) in self.targets:
+            return Fault("error")
         if self.storming and self.rng.random() < self.storm_rate:
             return Fault("throttle", self.retry_after)
         if self.error_rate and self.rng.random() < self.error_rate:
@@ -115,6 +126,7 @@ class FaultInjector:
                 "rate": self.storm_rate,
             },
             "seed": self.seed,
+            "targets": [{"method": m, "path": p} for m, p in sorted(self.targets)],
             "injected": dict(self.injected),
         }
 
@@ -123,7 +135,7 @@ class FaultInjector:
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/_sandbox/"):
             return await handler(request)
-        fault = self.decide()
+        fault = self.decide(request.method, request.path)
         if fault is None:
             return await handler(request)
         self.injected[fault.kind] += 1
@@ -143,9 +155,12 @@ class FaultInjector:
             body = json.loads(await request.read() or b"{}")
             if not isinstance(body, dict):
                 raise ValueError("body must be a JSON object")
-            unknown = sorted(set(body) - {"error_rate", "storm", "seed"})
+            unknown = sorted(set(body) - {"error_rate", "storm", "seed", "targets"})
             if unknown:
-                raise ValueError(f"unknown field(s) {', '.join(unknown)}; allowed: error_rate, storm, seed")
+                raise ValueError(
+                    f"unknown field(s) {', '.join(unknown)}; allowed: error_rate, storm, seed, targets"
+                )
+            targets = _targets(body.get("targets"))
             storm = body.get("storm") or {}
             if not isinstance(storm, dict) or set(storm) - {"seconds", "retry_after", "rate"}:
                 raise ValueError("storm must be an object with seconds, retry_after and rate")
@@ -156,6 +171,8 @@ class FaultInjector:
                 storm_rate=_number(storm.get("rate"), "storm.rate"),
                 seed=_integer(body.get("seed"), "seed"),
             )
+            for method, path in targets:
+                self.target(method, path)
         except ValueError as exc:  # json's decode error is a ValueError too
             return web.json_response({"error": str(exc)}, status=400)
         return web.json_response(self.snapshot())
@@ -172,6 +189,23 @@ def call_name(request: web.Request) -> str:
         return target.rpartition(".")[2]
     resource = request.match_info.route.resource
     return f"{request.method} {resource.canonical if resource is not None else request.path}"
+
+
+def _targets(value: Any) -> list[tuple[str, str]]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError("targets must be a list of {method, path} objects")
+    found = []
+    for i, item in enumerate(value):
+        if (
+            not isinstance(item, dict)
+            or set(item) != {"method", "path"}
+            or not all(isinstance(item[k], str) and item[k] for k in ("method", "path"))
+        ):
+            raise ValueError(f"targets[{i}] must be an object with a method and a path (non-empty text)")
+        found.append((item["method"], item["path"]))
+    return found
 
 
 def _number(value: Any, name: str) -> float | None:

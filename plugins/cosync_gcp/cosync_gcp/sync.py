@@ -102,6 +102,16 @@ class LeadSync(DealConnector):
             # Redelivery or restart: the lead exists; only finish what is left.
             if not state.get("opportunity_name"):
                 await self._link(deal_id, state)
+            else:
+                # The link was recorded, then the write-back or the push of what the rep changed meanwhile
+                # failed (a HubSpot 5xx, a kill): whichever of them the deal does not show is done again.
+                deal = await self.hubspot.get(
+                    "deals", deal_id, properties=[*DEAL_PROPERTIES, "gcp_opportunity_name"]
+                )
+                shown: dict[str, Any] = deal.get("properties") or {}
+                if shown.get("gcp_opportunity_name") != state["opportunity_name"]:
+                    await self._write_back(deal_id, state)
+                await self._push(deal_id, state, shown)
             return
         deal = await self.hubspot.get("deals", deal_id, properties=DEAL_PROPERTIES)
         props: dict[str, Any] = deal.get("properties") or {}
@@ -209,13 +219,18 @@ class LeadSync(DealConnector):
             google={f: opportunity.get(f) for f in GOOGLE_WATCHED},
         )
         await self._save(deal_id, state)
+        await self._write_back(deal_id, state)
+        await self._push(deal_id, state)
+        return True
+
+    async def _write_back(self, deal_id: str, state: dict[str, Any]) -> None:
+        """The linked opportunity's ids and Google-owned fields onto the deal (from the recorded snapshot)."""
+        opportunity = {**(state.get("google") or {}), "name": state["opportunity_name"]}
         props = opportunity_to_hubspot(opportunity, self.settings)
-        props.pop("dealstage", None)  # the rep's stage is pushed to Google below, not overwritten
+        props.pop("dealstage", None)  # the rep's stage is pushed to Google, not overwritten
         await self.hubspot.update(
             "deals", deal_id, {**props, "gcp_sync_status": "synced", "gcp_sync_error": ""}
         )
-        await self._push(deal_id, state)
-        return True
 
     # -- flow 2: deal changes → opportunities.patch ---------------------------------------------------
     async def deal_changed(self, deal_id: str, prop: str | None, value: Any) -> None:
@@ -230,9 +245,12 @@ class LeadSync(DealConnector):
             if prop in PATCHABLE_DEAL_PROPERTIES:
                 await self._push(deal_id, state)
 
-    async def _push(self, deal_id: str, state: dict[str, Any]) -> None:
-        deal = await self.hubspot.get("deals", deal_id, properties=DEAL_PROPERTIES)
-        props: dict[str, Any] = deal.get("properties") or {}
+    async def _push(self, deal_id: str, state: dict[str, Any], read: dict[str, Any] | None = None) -> None:
+        """Send the deal's changes since the last sync to Google; ``read``: the deal's properties, if just read."""
+        if read is None:
+            deal = await self.hubspot.get("deals", deal_id, properties=DEAL_PROPERTIES)
+            read = deal.get("properties") or {}
+        props: dict[str, Any] = read
         synced = state.get("hubspot") or {}
         changes = changed_deal_fields(synced, props)
         if not changes:
@@ -279,17 +297,18 @@ class LeadSync(DealConnector):
         found = await self.hubspot.search_all(
             "deals",
             filter_groups=[{"filters": [{"propertyName": "gcp_lead_name", "operator": "HAS_PROPERTY"}]}],
-            properties=("gcp_lead_name",),
+            properties=("gcp_lead_name", "gcp_opportunity_name", *PATCHABLE_DEAL_PROPERTIES),
             limit=100,
         )
-        deals = [str(d["id"]) for d in found]
+        listed = {str(d["id"]): d.get("properties") or {} for d in found}
+        deals = list(listed)
         counts = {"linked": 0, "updated": 0, "failed": 0}
         gate = asyncio.Semaphore(self.settings.refresh_concurrency)
 
         async def one(deal_id: str) -> None:
             async with gate, self.deal_lock(deal_id):
                 try:
-                    outcome = await self._refresh_deal(deal_id)
+                    outcome = await self._refresh_deal(deal_id, listed[deal_id])
                 except Exception as exc:  # one bad deal must not stop the pass
                     counts["failed"] += 1
                     log.warning("gcp_refresh_failed", deal_id=deal_id, error=type(exc).__name__)
@@ -301,12 +320,23 @@ class LeadSync(DealConnector):
         log.info("gcp_refresh_done", deals=len(deals), **counts)
         return counts
 
-    async def _refresh_deal(self, deal_id: str) -> str | None:
+    async def _refresh_deal(self, deal_id: str, listed: dict[str, Any]) -> str | None:
         state = await self._state(deal_id)
         if not state or not state.get("lead_name"):
             return None
         if not state.get("opportunity_name"):
             return "linked" if await self._link(deal_id, state) else None
+        outcome = await self._refresh_from_google(deal_id, state)
+        if outcome is None and listed.get("gcp_opportunity_name") != state["opportunity_name"]:
+            await self._write_back(deal_id, state)  # the link's own write-back failed after it was recorded
+            outcome = "linked"
+        if changed_deal_fields(state.get("hubspot") or {}, listed):
+            # The search shows a rep's change Google was never sent (its push failed for good, or its event
+            # was lost): the push reads the deal again under the lock and sends what still differs.
+            await self._push(deal_id, state)
+        return outcome
+
+    async def _refresh_from_google(self, deal_id: str, state: dict[str, Any]) -> str | None:
         opportunity = await self.google.get_opportunity(state["opportunity_name"])
         changes = google_changes(state.get("google") or {}, opportunity)
         if not changes:

@@ -257,6 +257,43 @@ async def test_lead_waits_for_googles_link_and_refresh_picks_it_up(
             assert rep.deal(deal_id)["gcp_opportunity_name"] == next(iter(google.opportunities()))
 
 
+async def test_a_link_whose_write_back_failed_is_finished_and_the_reps_edit_sent_by_the_next_refresh(
+    tmp_path: Path, hubspot_emulator: HubSpotEmulator, key_info: dict[str, Any], rep: Rep
+) -> None:
+    # The SQLite fault suite's lost Google edit (issue 15): the link was recorded, its HubSpot write-back got
+    # a 502 every time, and later passes saw a linked deal with nothing new on Google's side, so the rep's
+    # amount, changed while the lead waited for its opportunity, never reached Google.
+    hs = hubspot_emulator
+    async with GoogleEmulator(rate_per_second=100, link_delay_seconds=0.5) as google:
+        assert isinstance(google, GoogleEmulator)
+        async with start(settings(tmp_path, hs, google, key_info), hs) as rt:
+            deal_id = await gcp_deal(rep)
+            await wait_for(lambda: rep.deal(deal_id).get("gcp_sync_status") == "awaiting_opportunity")
+            await rep.update(deal_id, {"amount": "150000"})  # no opportunity yet: it waits for the link
+            await wait_for(lambda: bool(google.opportunities()))
+            [opp_name] = google.opportunities()
+            await hs.drain_webhooks()
+            hs.faults.target("PATCH", f"/crm/v3/objects/deals/{deal_id}")
+            tick = schedule_tick("gcp_refresh", 7)
+            await rt.context.enqueue([tick])
+
+            async def refreshed() -> bool:  # the pass is over (its failed deal counted, the tick acked)
+                return bool(await rt.context.store.existing_keys([f"done:gcp:{tick.dedupe_key}"]))
+
+            await wait_for(refreshed, timeout=45)
+            state = (await connector_of(rt, GcpConnector).deals.read(deal_id)).value
+            assert state.opportunity_name == opp_name  # recorded before the write-back that failed
+            assert hs.faults.injected["error"] > 0
+            assert not rep.deal(deal_id).get("gcp_opportunity_name")
+            assert google.opportunities()[opp_name].get("dealSize") != 150000.0
+
+            hs.faults.clear()
+            await rt.context.enqueue([schedule_tick("gcp_refresh", 8)])
+            await wait_for(lambda: google.opportunities()[opp_name].get("dealSize") == 150000.0)
+            await wait_for(lambda: rep.deal(deal_id).get("gcp_opportunity_name") == opp_name)
+            assert rep.deal(deal_id)["gcp_sync_status"] == "synced"
+
+
 async def test_deal_missing_lead_fields_gets_error_naming_them(
     tmp_path: Path,
     hubspot_emulator: HubSpotEmulator,
