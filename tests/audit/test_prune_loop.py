@@ -72,3 +72,12 @@ def test_the_loop_runs_daily_unless_configured_otherwise() -> None:
     hourly = Settings.model_validate({"schedules": {PRUNE_LOOP: {"interval_seconds": 3600}}})
     [found] = [s for s in resolve_schedules(specs, hourly.schedules) if s.name == PRUNE_LOOP]
     assert found.interval == 3600
+
+
+def test_the_core_loops_are_sdk_connectors_scheduled_as_any_other() -> None:
+    # The pruning loop and the digest are @every loops of SDK connectors: no hand-written schedule plumbing.
+    from cosync_worker.connector import Connector
+
+    plugins = PluginManager().load(Settings(), entry_points=False)
+    for module in ("cosync_worker.store.prune_loop", "cosync_worker.notify.digest_loop"):
+        assert isinstance(plugins.get_plugin(module), Connector)
