@@ -45,9 +45,12 @@ typecheck: install
 
 # On PYTEST_WORKERS pytest-xdist workers: the suite mostly waits (scaled quotas, convergence, child processes),
 # so 3 workers on 2 cores finish sooner than one. tests/conftest.py says which tests share a worker and why.
+# PYTHONDONTWRITEBYTECODE (set in some shells and images) is lifted for the run: without .pyc files every child
+# process the suite starts (hundreds: workers, relays, CLI commands) compiles the repo's modules again, about
+# 0.12-0.17 CPU-s each, and each xdist worker compiles and assertion-rewrites the tests again, about 5 CPU-s.
 PYTEST_WORKERS ?= 3
 pytest: install $(if $(shell command -v node),cdk-cli)
-	$(PY) -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadgroup --durations=15
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadgroup --durations=15
 
 test: lint typecheck pytest
 
