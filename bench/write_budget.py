@@ -38,7 +38,7 @@ from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -64,6 +64,7 @@ from tests.faults.harness import Replicas, declared_loops, gather_limited  # noq
 
 T = TypeVar("T")
 SEEDS, COSYNC, NO_NOTES, REPLICAS = "seeds", "cosync", "cosync, no notes", "cosync x3"
+ALL_SYSTEMS = (SEEDS, COSYNC, NO_NOTES, REPLICAS)
 FIRST_AMOUNT = 20_000  # above every setup amount (deal_props: 12,000 + n)
 SOLUTION = "S-1000001"  # the first of the emulator's solutions (sandbox/partnercentral/solutions.py)
 
@@ -224,12 +225,20 @@ def cosync_config(
 
 @asynccontextmanager
 async def cosync_system(
-    tmp: Path, hs: RepAwareHubSpot, pc: PartnerCentralEmulator, load: Load, *, workers: int, push_notes: bool
+    tmp: Path,
+    hs: RepAwareHubSpot,
+    pc: PartnerCentralEmulator,
+    load: Load,
+    *,
+    workers: int,
+    push_notes: bool,
+    log_level: str = "WARNING",
 ) -> AsyncIterator[Replicas]:
     """The relay in this process, ``workers`` worker processes (the fault suite's :class:`Replicas`)."""
     data = cosync_config(tmp, hs, pc, load.time_scale, push_notes)
     config_path = tmp / "cosync.yaml"
-    config_path.write_text(yaml.safe_dump({**data, "relay": {"enabled": False}}))
+    workers_data = {**data, "relay": {"enabled": False}, "logging": {**data["logging"], "level": log_level}}
+    config_path.write_text(yaml.safe_dump(workers_data))
     async with Runtime(Settings.model_validate(data)) as rt:
         await rt.start_relay()
         declared = [spec for batch in rt.plugins.hook.cosync_hubspot_properties() for spec in batch or []]
@@ -299,6 +308,22 @@ async def settle(
         await asyncio.sleep(0.1)
 
 
+def log_offsets(tmp: Path) -> dict[Path, int]:
+    """Where each worker's log ends now."""
+    return {p: p.stat().st_size for p in tmp.glob("worker*.log")}
+
+
+def held_too_long(logs: dict[Path, int]) -> int:
+    """Turns the workers' write schedulers passed on because the holder neither wrote nor left within
+    ``hold_seconds`` (their ``write_turn_held_too_long`` warnings), written after the given offsets."""
+    count = 0
+    for path, offset in logs.items():
+        with path.open("rb") as f:
+            f.seek(offset)
+            count += f.read().count(b"write_turn_held_too_long")
+    return count
+
+
 def _percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -307,7 +332,9 @@ def _percentile(values: list[float], q: float) -> float | None:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-async def run_system(tmp: Path, system: str, load: Load, deals: int) -> Figures:
+async def run_system(
+    tmp: Path, system: str, load: Load, deals: int, worker_log_level: str = "WARNING"
+) -> Figures:
     """A fresh stack, setup by cosync, then the load on ``system``; the figures of that load."""
     scale = load.time_scale
     hs = RepAwareHubSpot(burst_limit=100_000, search_per_second=10_000, webhook_flush_seconds=0.05)
@@ -319,7 +346,7 @@ async def run_system(tmp: Path, system: str, load: Load, deals: int) -> Figures:
     try:
         workers = 3 if system == REPLICAS else 1
         async with cosync_system(
-            tmp, hs, pc, load, workers=workers, push_notes=system != NO_NOTES
+            tmp, hs, pc, load, workers=workers, push_notes=system != NO_NOTES, log_level=worker_log_level
         ) as replicas:
             deal_ids = await rep.make_deals(deals)
 
@@ -334,7 +361,10 @@ async def run_system(tmp: Path, system: str, load: Load, deals: int) -> Figures:
                 await asyncio.sleep(0.1)
             await settle(hs, pc, synced, quiet, bound=60)
             if system != SEEDS:
-                return await measure(hs, pc, rep, deal_ids, load, system, replicas.procs[0].pid, quiet)
+                logs = log_offsets(tmp)
+                figures = await measure(hs, pc, rep, deal_ids, load, system, replicas.procs[0].pid, quiet)
+                figures.extra["held_too_long"] = held_too_long(logs)
+                return figures
         async with seeds_system(tmp, hs, pc, load) as proc:
             return await measure(hs, pc, rep, deal_ids, load, system, proc.pid, quiet)
     finally:
@@ -399,6 +429,7 @@ async def measure(
     # the spacing the writes actually had while a backlog waited (the quota allows 1 s)
     times = sorted(t for t, _, _ in records)
     gaps = [(b - a) * scale for a, b in itertools.pairwise(times)]
+    longest = max(range(len(gaps)), key=gaps.__getitem__, default=None)
     converged = None
     if stale == 0:
         done = [next(at for at, have in by_opp[opp_of[d]] if have >= a) for d, a in wanted.items()]
@@ -422,6 +453,9 @@ async def measure(
         extra={
             "load_average": os.getloadavg()[0],
             "write_gap_p50": _percentile(gaps, 50),
+            # the longest gap between two accepted writes, and when it began (AWS s after the last edit)
+            "write_gap_max": None if longest is None else gaps[longest],
+            "write_gap_max_at": None if longest is None else (times[longest] - last_edit) * scale,
             "ideal": ideal(sorted(((t - edits[0][0]) * scale, d) for t, d, _ in edits)),
         },
     )
@@ -510,8 +544,14 @@ def table(load: Load, rows: list[Figures]) -> str:
     )
     row("CPU seconds of the process", "—", lambda r: f"{r.cpu:.1f}")
     row("median gap between accepted writes", "1 s", lambda r: _s(r.extra["write_gap_p50"]))
+    row(
+        "longest gap (starting at, after the last edit)",
+        "1 s",
+        lambda r: f"{_s(r.extra['write_gap_max'])} ({_s(r.extra['write_gap_max_at'])})",
+    )
     row("lost / overwritten", "0 / 0", lambda r: f"{r.lost} / {r.overwritten}")
     row("ThrottlingException (quota)", "0", lambda r: str(r.throttled))
+    row("write turns held past hold_seconds", "0", lambda r: str(r.extra.get("held_too_long", "n/a")))
     lines.append("")
     for r in rows:
         calls = ", ".join(f"{n} {k}" for k, n in sorted(r.hubspot.items()))
@@ -540,19 +580,37 @@ def loads(quick: bool, time_scale: float, slow_time_scale: float) -> tuple[int, 
     ]
 
 
-async def run(quick: bool, time_scale: float, slow_time_scale: float) -> list[tuple[Load, list[Figures]]]:
-    deals, plan = loads(quick, time_scale, slow_time_scale)
+@dataclass(frozen=True)
+class Options:
+    quick: bool = False
+    time_scale: float = 5.0
+    slow_time_scale: float = 10.0
+    loads: tuple[int, ...] = (1, 2, 3)  # which of the three loads (1: 5x, 2: 60 s, 3: under the quota)
+    systems: tuple[str, ...] = ()  # empty: each load's own systems
+    keep_logs: bool = False  # keep each system's directory (the workers' logs) and print where
+    worker_log_level: str = "WARNING"
+
+
+async def run(options: Options) -> list[tuple[Load, list[Figures]]]:
+    deals, plan = loads(options.quick, options.time_scale, options.slow_time_scale)
     results = []
-    for load in plan:
+    for n, load in enumerate(plan, 1):
+        if n not in options.loads:
+            continue
+        if options.systems:
+            load = replace(load, systems=tuple(s for s in load.systems if s in options.systems))
         rows = []
         for system in load.systems:
             tmp = Path(tempfile.mkdtemp(prefix="write-budget-"))
             try:
-                rows.append(await run_system(tmp, system, load, deals))
+                rows.append(await run_system(tmp, system, load, deals, options.worker_log_level))
             except (RuntimeError, TimeoutError) as err:  # one system's failure leaves the others' figures
                 print(f"{load.label}, {system}: {err} (logs kept in {tmp})", file=sys.stderr, flush=True)
                 continue
-            shutil.rmtree(tmp, ignore_errors=True)
+            if options.keep_logs:
+                print(f"{load.label}, {system}: logs in {tmp}", file=sys.stderr, flush=True)
+            else:
+                shutil.rmtree(tmp, ignore_errors=True)
         if rows:
             print(table(load, rows), end="\n\n", flush=True)
         results.append((load, rows))
@@ -564,12 +622,26 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="12 deals, 60 edits, time scale 20: a smoke run")
     parser.add_argument("--time-scale", type=float, help="for the 12 s and 60 s loads (default 5, quick 20)")
     parser.add_argument("--slow-time-scale", type=float, help="for the 600 s load (default 10, quick 20)")
+    parser.add_argument("--loads", default="1,2,3", help="which loads: 1 (5x), 2 (60 s), 3 (under the quota)")
+    parser.add_argument("--systems", default="", help=f"comma-separated subset of: {', '.join(ALL_SYSTEMS)}")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the workers' logs (paths on stderr)")
+    parser.add_argument("--worker-log-level", default="WARNING", help="the workers' log level")
     args = parser.parse_args()
     configure_logging("WARNING")
-    fast = args.time_scale or (20.0 if args.quick else 5.0)
-    slow = args.slow_time_scale or (20.0 if args.quick else 10.0)
+    systems = tuple(s.strip() for s in args.systems.split(",") if s.strip())
+    if unknown := set(systems) - set(ALL_SYSTEMS):
+        parser.error(f"unknown systems: {sorted(unknown)}")
+    options = Options(
+        quick=args.quick,
+        time_scale=args.time_scale or (20.0 if args.quick else 5.0),
+        slow_time_scale=args.slow_time_scale or (20.0 if args.quick else 10.0),
+        loads=tuple(int(n) for n in args.loads.split(",")),
+        systems=systems,
+        keep_logs=args.keep_logs,
+        worker_log_level=args.worker_log_level.upper(),
+    )
     started = time.monotonic()
-    results = asyncio.run(run(args.quick, fast, slow))
+    results = asyncio.run(run(options))
     print(f"{time.monotonic() - started:.0f} s in all; load average {os.getloadavg()[0]:.1f}")
     if any(len(rows) < len(load.systems) for load, rows in results):
         raise SystemExit(1)

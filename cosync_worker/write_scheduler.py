@@ -47,9 +47,14 @@ STALE_SECONDS = 20.0
 # process far behind still sees a more urgent waiter arriving elsewhere within it).
 RECHECK_SECONDS = 0.05
 MAX_RECHECK_SECONDS = 2.0
+MAX_RECHECK_INTERVALS = 2.0  # ... and at most this many write intervals
 # After a store error the order is local for this long (doubling up to the maximum while errors go on).
 STORE_RETRY_SECONDS = 1.0
 MAX_STORE_RETRY_SECONDS = 30.0
+# A holder that neither writes nor leaves within this many write intervals lets the next waiter go.
+# HOLD_INTERVALS writes' worth, at least MIN_HOLD_SECONDS (a read takes that long on a busy machine).
+HOLD_INTERVALS = 5.0
+MIN_HOLD_SECONDS = 0.5
 # A record lists this many of its process's most urgent waiters: enough to tell how far behind a reader is.
 LISTED = 32
 
@@ -63,6 +68,7 @@ class _Waiter:
     granted: asyncio.Future[None] = field(compare=False)
     spent: bool = field(default=False, compare=False)
     granted_at: float = field(default=0.0, compare=False)
+    expired: bool = field(default=False, compare=False)  # passed on after hold_seconds, before its write
 
     @property
     def rank(self) -> tuple[int, int]:
@@ -86,19 +92,30 @@ class WriteScheduler:
         draw: Draw,
         *,
         clock: Clock = time.time,
-        hold_seconds: float = 5.0,
+        hold_clock: Clock = time.monotonic,
+        hold_seconds: float | None = None,
         interval_seconds: float = 1.0,
         recheck_seconds: float = RECHECK_SECONDS,
-        max_recheck_seconds: float = MAX_RECHECK_SECONDS,
+        max_recheck_seconds: float | None = None,
     ) -> None:
         self.store = store
         self.name = name
         self.owner = uuid.uuid4().hex[:12]
         self._draw = draw
         self._clock = clock
+        self._hold_clock = hold_clock  # when turns were granted (tests drive it)
+        # How long a holder may keep the budget idle (reading, waiting for a lock) before the next waiter
+        # goes: HOLD_INTERVALS writes' worth, so about the same in the budget's time at any rate.
+        if hold_seconds is None:
+            hold_seconds = max(MIN_HOLD_SECONDS, HOLD_INTERVALS * interval_seconds)
         self._hold_seconds = hold_seconds
         self._interval = interval_seconds
         self._recheck = recheck_seconds
+        if max_recheck_seconds is None:
+            # In the budget's time, so a faster budget (a time-scaled bench) does not oversleep more writes.
+            max_recheck_seconds = max(
+                recheck_seconds, min(MAX_RECHECK_SECONDS, MAX_RECHECK_INTERVALS * interval_seconds)
+            )
         self._max_recheck = max_recheck_seconds
         self._waiters: list[_Waiter] = []
         self._holder: _Waiter | None = None
@@ -107,11 +124,13 @@ class WriteScheduler:
         self._task: asyncio.Task[None] | None = None
         # What the store's record of this process says: the waiters listed (None: no record), and when.
         self._published: list[tuple[int, int]] | None = None
+        self._published_first: _Waiter | None = None  # the waiter first in it (ranks tie: a batch's events)
         self._published_at = 0.0
         self._record_stale = False  # a write of the record failed: it says something else
         self._local_until = 0.0  # monotonic: order locally until then (the store failed)
         self._store_retry = STORE_RETRY_SECONDS
         self.grants = 0  # turns given by this process (tests and metrics)
+        self.expired_holds = 0  # turns passed on because their holder neither wrote nor left in time
         self.store_calls = 0  # index reads and record writes (tests and metrics)
 
     @property
@@ -144,7 +163,13 @@ class WriteScheduler:
             finally:
                 self._release(held)
             return
-        waiter = await self._wait(f"write:{next(self._seq)}", priority)
+        since_ms = None
+        if held is not None and held.expired:
+            # Its turn passed on while it read or waited for a lock: its first write keeps the turn's rank (it
+            # goes next once ready), instead of queueing behind every change that arrived meanwhile.
+            held.expired = False
+            priority, since_ms = held.priority, held.since_ms
+        waiter = await self._wait(f"write:{next(self._seq)}", priority, since_ms)
         try:
             await self._draw()
         finally:
@@ -169,9 +194,10 @@ class WriteScheduler:
         live = [w for w in (self._holder, *self._waiters) if w is not None and not w.spent]
         return min(live) if live else None
 
-    async def _wait(self, key: str, priority: int) -> _Waiter:
+    async def _wait(self, key: str, priority: int, since_ms: int | None = None) -> _Waiter:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        waiter = _Waiter(int(priority), int(self._clock() * 1000), next(self._seq), key, fut)
+        since = int(self._clock() * 1000) if since_ms is None else since_ms
+        waiter = _Waiter(int(priority), since, next(self._seq), key, fut)
         best = self._best()
         self._waiters.append(waiter)
         self._ensure_task()
@@ -207,16 +233,24 @@ class WriteScheduler:
             await asyncio.wait_for(self._wake.wait(), seconds)
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             self._wake.clear()
             await self._sync_record()
             holder = self._holder
             if holder is not None:
-                left = self._hold_seconds - (loop.time() - holder.granted_at)
+                left = self._hold_seconds - (self._hold_clock() - holder.granted_at)
                 if left <= 0:
                     # Held too long without writing (waiting for a lock, a slow read): let the next one go;
                     # the holder's write then waits for a turn of its own.
+                    self.expired_holds += 1
+                    holder.expired = True
+                    log.warning(
+                        "write_turn_held_too_long",
+                        budget=self.name,
+                        key=holder.key,
+                        priority=holder.priority,
+                        held_seconds=round(self._hold_clock() - holder.granted_at, 2),
+                    )
                     self._release(holder)
                     continue
                 await self._sleep(min(left, HEARTBEAT_SECONDS))
@@ -228,7 +262,11 @@ class WriteScheduler:
             best = min(self._waiters)
             behind = await self._behind(best)
             if behind > 0:
-                await self._sleep(min(self._max_recheck, max(self._recheck, (behind - 0.5) * self._interval)))
+                pause = min(self._max_recheck, max(self._recheck, (behind - 0.5) * self._interval))
+                log.debug(
+                    "write_turn_behind", budget=self.name, key=best.key, behind=behind, pause=round(pause, 3)
+                )
+                await self._sleep(pause)
                 continue
             if min(self._waiters) is not best:  # a more urgent one arrived while we looked
                 continue
@@ -236,8 +274,9 @@ class WriteScheduler:
             if best.granted.done():  # cancelled while we looked
                 continue
             self._holder = best
-            best.granted_at = loop.time()
+            best.granted_at = self._hold_clock()
             self.grants += 1
+            log.debug("write_turn_granted", budget=self.name, key=best.key, priority=best.priority)
             best.granted.set_result(None)
 
     # -- the store: this process's record and the others' -------------------------------------------
@@ -277,10 +316,12 @@ class WriteScheduler:
             if (
                 self._published is not None
                 and not self._record_stale
-                and self._published[:1] == listed[:1]
+                and self._published_first is best
                 and now - self._published_at < HEARTBEAT_SECONDS
             ):
-                return  # the same most urgent waiter: the rest of the list only paces others' looks
+                # The same most urgent waiter (the same one, not an equal rank: the events of one webhook
+                # batch wait with the same millisecond): the rest of the list only paces others' looks.
+                return
             self.store_calls += 1
             await self.store.index_add(
                 self.index,
@@ -295,6 +336,7 @@ class WriteScheduler:
                 },
             )
             self._published, self._published_at, self._record_stale = listed, now, False
+            self._published_first = best
         except Exception as exc:
             self._record_stale = True
             self._store_failed("record", exc)

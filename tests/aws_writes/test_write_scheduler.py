@@ -8,6 +8,7 @@ is; a bound on a wait is only there so a broken scheduler fails instead of hangi
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -389,3 +390,89 @@ async def test_answer_spacing_waits_an_interval_while_a_write_is_in_flight(store
     assert sleeps[0] == pytest.approx(waiting.interval)
     # then the answer's mark: the rest of the interval, and the slot is taken (no further looks)
     assert len(sleeps) <= 2 and all(0 < s <= waiting.interval for s in sleeps)
+
+
+async def test_a_turn_held_too_long_passes_on_and_its_write_keeps_its_rank(store: SqliteStore) -> None:
+    """A holder that neither writes nor leaves (waiting for its deal's lock) lets the next waiter go after
+    ``hold_seconds`` (the test's clock, not the machine's); when it then writes, it goes before the changes
+    that arrived while it waited, not behind them (issue 22: the stall at 5x pressure)."""
+    budget = Budget()
+    now = [0.0]
+    sched = WriteScheduler(store, "acct", budget.draw, hold_clock=lambda: now[0], interval_seconds=1.0)
+    lock = asyncio.Event()  # the deal lock deal-a's holder waits for
+    order: list[str] = []
+
+    async def push(key: str, blocked: asyncio.Event | None = None) -> None:
+        async with sched.turn(key, 1):
+            if blocked is not None:
+                await blocked.wait()
+            await sched.admit(1)
+            order.append(key)
+
+    try:
+        a = asyncio.create_task(push("deal-a", lock))
+        await _settle(sched, 0)
+        b = asyncio.create_task(push("deal-b"))
+        await _settle(sched, 1)
+        now[0] += 4.9  # within 5 write intervals: deal-a keeps the turn
+        sched._wake.set()
+        await _settle(sched, 1)
+        assert sched._holder is not None and sched._holder.key == "deal-a" and sched.expired_holds == 0
+        now[0] += 0.2
+        sched._wake.set()
+        await _until(lambda: _holds(sched, "deal-b"), "deal-b's turn")
+        assert sched.expired_holds == 1
+        c = asyncio.create_task(push("deal-c"))  # arrives after deal-a was first granted
+        await _settle(sched, 1)
+        lock.set()  # deal-a is ready to write: its write ranks before deal-c's
+        await _settle(sched, 2)
+        budget.give(3)
+        await asyncio.wait_for(asyncio.gather(a, b, c), BOUND)
+        assert order == ["deal-b", "deal-a", "deal-c"]
+        assert budget.drawn == 3
+    finally:
+        await sched.close()
+
+
+async def _holds(sched: WriteScheduler, key: str) -> bool:
+    return sched._holder is not None and sched._holder.key == key
+
+
+async def test_the_record_follows_each_grant_when_waiters_tie(store: SqliteStore) -> None:
+    """The events of one webhook batch wait with the same millisecond: a grant among equal ranks changes
+    the most urgent waiter all the same, and the record says so (issue 22: the other replicas read a record
+    still listing the writes already made, and all three slept while the budget sat idle)."""
+    budget = Budget()
+    sched = WriteScheduler(store, "acct", budget.draw, clock=lambda: 1_000.0)
+    written: list[str] = []
+
+    async def push(key: str) -> None:
+        async with sched.turn(key, 1):
+            await sched.admit(1)
+            written.append(key)
+
+    async def listed() -> list[list[int]]:
+        records = await store.index_members(sched.index)
+        return list(records[0][1]["waiting"]) if records else []
+
+    try:
+        tasks = [asyncio.create_task(push(f"deal-{n}")) for n in range(3)]
+        await _settle(sched, 2)
+        await _until(functools.partial(_listed_is, listed, 3), "three listed")
+        for left in (2, 1):
+            budget.give()
+            await _until(functools.partial(_written, written, 3 - left), f"{3 - left} written")
+            await _until(functools.partial(_listed_is, listed, left), f"{left} listed")
+        budget.give()
+        await asyncio.wait_for(asyncio.gather(*tasks), BOUND)
+        await _emptied(store, sched.index)
+    finally:
+        await sched.close()
+
+
+async def _listed_is(listed: Any, n: int) -> bool:
+    return len(await listed()) == n
+
+
+async def _written(written: list[str], n: int) -> bool:
+    return len(written) == n
