@@ -8,14 +8,14 @@ resource that breaks a rule of ``resource_validation`` is refused with 422 namin
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
-from typing import Literal, NamedTuple
+from collections.abc import Callable
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from cosync_worker.connector import Connector, request_body, route
 from cosync_worker.errors import FieldError, ProblemError
-from cosync_worker.hooks import Context, RouteSpec, request_body
 
 from .client import PartnerCentralError
 from .deps import Deps
@@ -28,19 +28,21 @@ from .resources import ResourceAnswer, UnknownResource, associate, disassociate,
 from .team import TeamAnswer, change_team
 
 __all__ = [
+    "CONNECTOR_SERVICE",
     "EngagementOut",
+    "LifecycleRoutes",
     "ResourceLinkIn",
     "ResourcesOut",
     "TeamAddIn",
     "TeamRemoveIn",
     "UploadIn",
-    "build_lifecycle_routes",
     "opportunity_id",
 ]
 
 # botocore's model, shape ``OpportunityIdentifier``.
 _OPPORTUNITY = re.compile(r"^O[0-9]{1,19}$")
-_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+CONNECTOR_SERVICE = "aws.connector"  # the running connector, registered as a service at start-up
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class EngagementOut(BaseModel):
@@ -132,18 +134,13 @@ _RESOURCE = _Answers(
 )
 
 
-def _change_route(
-    answers: _Answers,
-    method: Literal["POST", "DELETE"],
-    path: str,
-    handler: _Handler,
-    summary: str,
-    body: type[BaseModel],
-) -> RouteSpec:
-    return RouteSpec(
+def _change(
+    answers: _Answers, method: Literal["POST", "DELETE"], path: str, summary: str, body: type[BaseModel]
+) -> Callable[[F], F]:
+    """``@route`` of a route that changes a deal's opportunity (a body, and its family's answers)."""
+    return route(
         method,
         path,
-        handler,
         summary=summary,
         body_model=body,
         response_model=answers.model,
@@ -153,50 +150,64 @@ def _change_route(
     )
 
 
-def build_lifecycle_routes(context: Context) -> list[RouteSpec]:
-    async def get_engagement(request: web.Request) -> web.Response:
-        opp_id = opportunity_id(request)
-        state = (await lifecycle_state(context.store).read(opp_id)).value
-        if state.engagement is None:
-            raise ProblemError(404, "no engagement has been synced for this opportunity", kind="not-found")
-        out = EngagementOut(
-            opportunityId=opp_id, dealId=state.deal_id, engagement=state.engagement, lastSync=state.synced_at
-        )
-        return web.json_response(out.model_dump())
+class LifecycleRoutes(Connector):
+    """The engagement, team and resource routes of the ``aws`` connector (``AwsConnector`` inherits them)."""
 
-    def connector_deps() -> Deps:
-        connector = context.services.get("aws.connector")
+    def _started_deps(self) -> Deps:
+        # The connector registers itself as this service once it started (in a process that runs it).
+        connector = self.context.services.get(CONNECTOR_SERVICE)
         if connector is None:
             raise ProblemError(503, "the aws connector has not started", headers={"Retry-After": "5"})
         deps: Deps = connector.deps()
         return deps
 
-    async def deps_and_opportunity(deal_id: str) -> tuple[Deps, str]:
-        deps = connector_deps()
+    async def _deps_and_opportunity(self, deal_id: str) -> tuple[Deps, str]:
+        deps = self._started_deps()
         opp_id = (await deps.deals.read(deal_id)).value.opportunity_id
         if not opp_id:
             raise ProblemError(409, "the deal has no AWS opportunity yet", kind="conflict")
         return deps, opp_id
 
-    async def team(deal_id: str, email: str, role: str | None, add: bool) -> web.Response:
-        deps, opp_id = await deps_and_opportunity(deal_id)
+    async def _team(self, deal_id: str, email: str, role: str | None, add: bool) -> web.Response:
+        deps, opp_id = await self._deps_and_opportunity(deal_id)
         try:
             answer = await change_team(deps, deal_id, opp_id, email, role, add=add)
         except PartnerCentralError as exc:
             raise _refused(exc) from None
         return web.json_response(answer.model_dump())
 
-    async def team_add(request: web.Request) -> web.Response:
+    @_change(
+        _TEAM,
+        "POST",
+        "/opportunity-team/add",
+        "Add a member to a deal's opportunity team (the answer says what reached AWS)",
+        TeamAddIn,
+    )
+    async def team_add(self, request: web.Request) -> web.Response:
         body = request_body(request, TeamAddIn)
-        return await team(body.dealId, body.memberEmail, body.role, True)
+        return await self._team(body.dealId, body.memberEmail, body.role, True)
 
-    async def team_remove(request: web.Request) -> web.Response:
+    @_change(
+        _TEAM,
+        "POST",
+        "/opportunity-team/remove",
+        "Remove a member from a deal's opportunity team",
+        TeamRemoveIn,
+    )
+    async def team_remove(self, request: web.Request) -> web.Response:
         body = request_body(request, TeamRemoveIn)
-        return await team(body.dealId, body.memberEmail, None, False)
+        return await self._team(body.dealId, body.memberEmail, None, False)
 
-    async def resources_upload(request: web.Request) -> web.Response:
+    @_change(
+        _RESOURCE,
+        "POST",
+        "/resources/upload",
+        "Record a partner resource on a deal (the answer says what reached AWS)",
+        UploadIn,
+    )
+    async def resources_upload(self, request: web.Request) -> web.Response:
         body = request_body(request, UploadIn)
-        deps, opp_id = await deps_and_opportunity(body.dealId)
+        deps, opp_id = await self._deps_and_opportunity(body.dealId)
         rules = deps.config.resources
         try:
             kind = check_resource(
@@ -227,9 +238,9 @@ def build_lifecycle_routes(context: Context) -> list[RouteSpec]:
             raise _refused(exc) from None
         return web.json_response(answer.model_dump())
 
-    async def resource_link(request: web.Request, attach: bool) -> web.Response:
+    async def _resource_link(self, request: web.Request, attach: bool) -> web.Response:
         body = request_body(request, ResourceLinkIn)
-        deps, opp_id = await deps_and_opportunity(body.dealId)
+        deps, opp_id = await self._deps_and_opportunity(body.dealId)
         try:
             if attach:
                 answer = await associate(deps, body.dealId, opp_id, body.resourceId)
@@ -241,81 +252,60 @@ def build_lifecycle_routes(context: Context) -> list[RouteSpec]:
             raise _refused(exc) from None
         return web.json_response(answer.model_dump())
 
-    async def resources_associate(request: web.Request) -> web.Response:
-        return await resource_link(request, True)
+    @_change(
+        _RESOURCE,
+        "POST",
+        "/resources/associate",
+        "Attach a recorded resource (partner or AWS) to a deal",
+        ResourceLinkIn,
+    )
+    async def resources_associate(self, request: web.Request) -> web.Response:
+        return await self._resource_link(request, True)
 
-    async def resources_disassociate(request: web.Request) -> web.Response:
-        return await resource_link(request, False)
+    @_change(
+        _RESOURCE,
+        "DELETE",
+        "/resources/disassociate",
+        "Take a resource off a deal (what was shared with AWS stays shared)",
+        ResourceLinkIn,
+    )
+    async def resources_disassociate(self, request: web.Request) -> web.Response:
+        return await self._resource_link(request, False)
 
-    async def resources_list(request: web.Request) -> web.Response:
+    @route(
+        "GET",
+        "/resources/{opportunityId}",
+        summary="The resources of an opportunity's deal, partner and AWS (the seed's source field)",
+        response_model=ResourcesOut,
+        tags=("aws",),
+        error_statuses=(400, 404, 503),
+        error_descriptions={404: "No deal of this opportunity is known"},
+    )
+    async def resources_list(self, request: web.Request) -> web.Response:
         opp_id = opportunity_id(request)
-        deps = connector_deps()
+        deps = self._started_deps()
         deal_id = await deal_for(deps, opp_id)
         if deal_id is None:
             raise ProblemError(404, "no deal of this opportunity is known", kind="not-found")
-        state = (await resources_state(context.store).read(deal_id)).value
+        state = (await resources_state(self.context.store).read(deal_id)).value
         out = ResourcesOut(opportunityId=opp_id, dealId=deal_id, resources=state.resources)
         return web.json_response(out.model_dump())
 
-    return [
-        _change_route(
-            _TEAM,
-            "POST",
-            "/opportunity-team/add",
-            team_add,
-            "Add a member to a deal's opportunity team (the answer says what reached AWS)",
-            TeamAddIn,
-        ),
-        _change_route(
-            _TEAM,
-            "POST",
-            "/opportunity-team/remove",
-            team_remove,
-            "Remove a member from a deal's opportunity team",
-            TeamRemoveIn,
-        ),
-        _change_route(
-            _RESOURCE,
-            "POST",
-            "/resources/upload",
-            resources_upload,
-            "Record a partner resource on a deal (the answer says what reached AWS)",
-            UploadIn,
-        ),
-        _change_route(
-            _RESOURCE,
-            "POST",
-            "/resources/associate",
-            resources_associate,
-            "Attach a recorded resource (partner or AWS) to a deal",
-            ResourceLinkIn,
-        ),
-        _change_route(
-            _RESOURCE,
-            "DELETE",
-            "/resources/disassociate",
-            resources_disassociate,
-            "Take a resource off a deal (what was shared with AWS stays shared)",
-            ResourceLinkIn,
-        ),
-        RouteSpec(
-            "GET",
-            "/resources/{opportunityId}",
-            resources_list,
-            summary="The resources of an opportunity's deal, partner and AWS (the seed's source field)",
-            response_model=ResourcesOut,
-            tags=("aws",),
-            error_statuses=(400, 404, 503),
-            error_descriptions={404: "No deal of this opportunity is known"},
-        ),
-        RouteSpec(
-            "GET",
-            "/engagements/{opportunityId}",
-            get_engagement,
-            summary="The engagement lifecycle of an opportunity, as last synced",
-            response_model=EngagementOut,
-            tags=("aws",),
-            error_statuses=(404,),
-            error_descriptions={404: "No engagement has been synced for this opportunity"},
-        ),
-    ]
+    @route(
+        "GET",
+        "/engagements/{opportunityId}",
+        summary="The engagement lifecycle of an opportunity, as last synced",
+        response_model=EngagementOut,
+        tags=("aws",),
+        error_statuses=(404,),
+        error_descriptions={404: "No engagement has been synced for this opportunity"},
+    )
+    async def get_engagement(self, request: web.Request) -> web.Response:
+        opp_id = opportunity_id(request)
+        state = (await lifecycle_state(self.context.store).read(opp_id)).value
+        if state.engagement is None:
+            raise ProblemError(404, "no engagement has been synced for this opportunity", kind="not-found")
+        out = EngagementOut(
+            opportunityId=opp_id, dealId=state.deal_id, engagement=state.engagement, lastSync=state.synced_at
+        )
+        return web.json_response(out.model_dump())

@@ -20,10 +20,11 @@ from . import assignment, declarations, engagements, inbound, outbound, resoluti
 from .client import PartnerCentralClient
 from .config import AwsConfig
 from .deps import Deps
-from .lifecycle_routes import build_lifecycle_routes
+from .lifecycle_routes import CONNECTOR_SERVICE, LifecycleRoutes
 from .properties import PROPERTIES
 from .resources import RESOURCES_LOOP, sync_all, sync_engagement, sync_opportunity
-from .routes import ASSIGN_EVENT, SUBMIT_EVENT, build_routes
+from .routes import ASSIGN_EVENT, SUBMIT_EVENT, JobRoutes
+from .solution_routes import SOLUTIONS_SERVICE, SolutionRoutes
 from .solutions import REMATCH_PROPERTIES, SolutionCache, rematch
 from .state import RECONCILE_CURSOR, deal_state
 from .team import owner_reassigned
@@ -32,8 +33,8 @@ __all__ = ["NAME", "SERVICE", "SOLUTIONS", "AwsConnector", "deps_of"]
 
 NAME = "aws"
 SERVICE = "aws.partnercentral"
-SOLUTIONS = "aws.solutions"
-CONNECTOR = "aws.connector"
+SOLUTIONS = SOLUTIONS_SERVICE
+CONNECTOR = CONNECTOR_SERVICE
 RESOLVE_EVENT = resolve_event_type(NAME)
 ROLLBACK_EVENT = rollback_event_type(NAME)
 LOCK_SECONDS = 30.0  # longer than a push or a reverse sync takes; how long a killed holder blocks the deal
@@ -61,7 +62,10 @@ def _occurred_ms(event: Event) -> int | None:
     return int(occurred) if isinstance(occurred, int | float) else None
 
 
-class AwsConnector(DealConnector):
+# The routes are the SDK's ``@route`` declarations of the three bases (routes.py, solution_routes.py,
+# lifecycle_routes.py); the relay registers them in this order (the job routes first, ``/solutions/search``
+# before ``/solutions/{id}``), which is the reverse of the bases' order here.
+class AwsConnector(LifecycleRoutes, SolutionRoutes, JobRoutes, DealConnector):
     name = NAME
     config_model = AwsConfig
     description = "AWS Partner Central opportunities <-> HubSpot deals"
@@ -118,9 +122,7 @@ class AwsConnector(DealConnector):
         self._context = self._context or context
         if not self.configured():
             return []  # a route that queues work nobody will do would lose it
-        return build_routes(context, lambda: context.services.get(SOLUTIONS)) + build_lifecycle_routes(
-            context
-        )
+        return super().cosync_routes(context) or []
 
     def sandbox_config(self, sandbox: dict[str, Any]) -> dict[str, Any] | None:
         pc = sandbox.get("partnercentral") or {}

@@ -4,7 +4,9 @@ Bodies are the seeds' JSON as written (camelCase: seed 000 ``{"dealId", "involve
 seed 002 ``{"dealId", "assigneeEmail", "role"}``); the snake_case fields of earlier releases (``deal_id``,
 ``owner_id``) are accepted as aliases, and ``/openapi.json`` documents both. Both routes queue the work (it
 waits on Partner Central's 1/s write budget, and a submission on an AWS task) and answer 202 with a job that
-``GET /jobs/{id}`` follows to its outcome. The solution routes are in :mod:`.solution_routes`.
+``GET /jobs/{id}`` follows to its outcome. Declared with the SDK's ``@route`` on :class:`JobRoutes`, which
+``AwsConnector`` inherits; the solution routes are in :mod:`.solution_routes`, the engagement, team and
+resource routes in :mod:`.lifecycle_routes`.
 """
 
 from __future__ import annotations
@@ -15,13 +17,11 @@ from typing import Any, Literal, Self
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from cosync_worker.connector import ACTOR_KEY, create_job, request_identity
+from cosync_worker.connector import ACTOR_KEY, Connector, create_job, request_body, request_identity, route
 from cosync_worker.errors import FieldError, ProblemError
 from cosync_worker.events import Event, ObjectRef
-from cosync_worker.hooks import Context, RouteSpec, request_body
 
 from .assignment import OWNER_TITLE
-from .solution_routes import build_solution_routes
 
 __all__ = [
     "ASSIGN_EVENT",
@@ -29,8 +29,8 @@ __all__ = [
     "SUBMIT_EVENT",
     "AssignIn",
     "JobQueued",
+    "JobRoutes",
     "SubmitIn",
-    "build_routes",
     "business_title",
 ]
 
@@ -146,26 +146,38 @@ def _unknown_assignee(field: str, why: str) -> ProblemError:
     )
 
 
-def build_routes(context: Context, cache_of: Any) -> list[RouteSpec]:
-    """``cache_of()`` returns the process's :class:`~.solutions.SolutionCache` (created at start-up)."""
+class JobRoutes(Connector):
+    """The two routes that queue an API job for the ``aws`` connector (``AwsConnector`` inherits them)."""
 
-    async def queue(request: web.Request, kind: str, deal_id: str, payload: dict[str, Any]) -> web.Response:
+    async def _queue_job(
+        self, request: web.Request, kind: str, deal_id: str, payload: dict[str, Any]
+    ) -> web.Response:
         payload = {**payload, ACTOR_KEY: request_identity(request).user}
-        job_id = await create_job(context.store, kind, {"dealId": deal_id, **payload})
-        await context.enqueue([_job_event(kind, deal_id, job_id, payload)])
+        job_id = await create_job(self.context.store, kind, {"dealId": deal_id, **payload})
+        await self.context.enqueue([_job_event(kind, deal_id, job_id, payload)])
         out = JobQueued(jobId=job_id, job_id=job_id, location=f"/jobs/{job_id}", dealId=deal_id)
         return web.json_response(out.model_dump(), status=202)
 
-    async def submit(request: web.Request) -> web.Response:
+    @route(
+        "POST",
+        "/submit-opportunity",
+        summary="Submit a deal's AWS opportunity for review (queued as a job)",
+        body_model=SubmitIn,
+        response_model=JobQueued,
+        tags=("aws",),
+    )
+    async def submit_opportunity(self, request: web.Request) -> web.Response:
         body = request_body(request, SubmitIn)
         overrides = {
             "involvement_type": body.involvementType,
             "visibility": body.visibility,
         }
-        return await queue(request, SUBMIT_EVENT, body.deal, {k: v for k, v in overrides.items() if v})
+        return await self._queue_job(
+            request, SUBMIT_EVENT, body.deal, {k: v for k, v in overrides.items() if v}
+        )
 
-    async def owner_of(body: AssignIn) -> dict[str, Any]:
-        hubspot = context.service("hubspot")
+    async def _owner_of(self, body: AssignIn) -> dict[str, Any]:
+        hubspot = self.context.service("hubspot")
         if body.assigneeEmail is not None:
             found = await hubspot.owner_by_email(body.assigneeEmail)
             if found is None:
@@ -185,32 +197,18 @@ def build_routes(context: Context, cache_of: Any) -> list[RouteSpec]:
         owner: dict[str, Any] = found
         return owner
 
-    async def assign(request: web.Request) -> web.Response:
+    @route(
+        "POST",
+        "/assign-opportunity",
+        summary="Make a HubSpot owner the AWS opportunity's partner owner (queued as a job)",
+        body_model=AssignIn,
+        response_model=JobQueued,
+        tags=("aws",),
+        error_statuses=(422,),
+        error_descriptions={422: "The body is malformed, or the assignee is not a HubSpot owner"},
+    )
+    async def assign_opportunity(self, request: web.Request) -> web.Response:
         body = request_body(request, AssignIn)
-        owner = await owner_of(body)
+        owner = await self._owner_of(body)
         payload = {"owner_id": str(owner["id"]), "business_title": business_title(body.role)}
-        return await queue(request, ASSIGN_EVENT, body.deal, payload)
-
-    return [
-        RouteSpec(
-            "POST",
-            "/submit-opportunity",
-            submit,
-            summary="Submit a deal's AWS opportunity for review (queued as a job)",
-            body_model=SubmitIn,
-            response_model=JobQueued,
-            tags=("aws",),
-        ),
-        RouteSpec(
-            "POST",
-            "/assign-opportunity",
-            assign,
-            summary="Make a HubSpot owner the AWS opportunity's partner owner (queued as a job)",
-            body_model=AssignIn,
-            response_model=JobQueued,
-            tags=("aws",),
-            error_statuses=(422,),
-            error_descriptions={422: "The body is malformed, or the assignee is not a HubSpot owner"},
-        ),
-        *build_solution_routes(cache_of),
-    ]
+        return await self._queue_job(request, ASSIGN_EVENT, body.deal, payload)

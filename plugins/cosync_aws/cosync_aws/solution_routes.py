@@ -10,32 +10,35 @@ text.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from cosync_worker.connector import Connector, request_query, route
 from cosync_worker.errors import FieldError, ProblemError, Retry
-from cosync_worker.hooks import RouteSpec, request_query
 
 from .client import PartnerCentralError
 from .solutions import SolutionCache, score_solution
 
 __all__ = [
     "SOLUTIONS_DEADLINE_SECONDS",
+    "SOLUTIONS_SERVICE",
     "SearchQuery",
     "SolutionDetail",
     "SolutionOut",
+    "SolutionRoutes",
     "SolutionsOut",
     "SolutionsQuery",
-    "build_solution_routes",
 ]
 
 # A person is waiting: the client's retries against a failing Partner Central take 6-10 s, so the route
 # answers after this long and the listing goes on in the background, filling the cache for the next caller.
 SOLUTIONS_DEADLINE_SECONDS = 2.0
+SOLUTIONS_SERVICE = "aws.solutions"  # the process's SolutionCache, registered by the connector at start-up
+F = TypeVar("F", bound=Callable[..., Any])
 _RETRY_AFTER = {"Retry-After": "5"}
 # What a solution route answers while Partner Central cannot fill the cache (both with ``Retry-After``).
 _UPSTREAM = (502, 503)
@@ -129,21 +132,20 @@ def _same(a: Any, b: str | None) -> bool:
     return b is None or str(a or "").lower() == b.lower()
 
 
-def _cached_route(
+def _cached(
     path: str,
-    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
     summary: str,
     response: type[BaseModel],
     query: type[BaseModel] | None = None,
     *,
     not_found: str | None = None,
-) -> RouteSpec:
-    """A GET answered from the cached ``ListSolutions``, so with its upstream errors (and a 404 if worded)."""
+) -> Callable[[F], F]:
+    """``@route`` of a GET answered from the cached ``ListSolutions``, so with its upstream errors (and a 404
+    if worded)."""
     missing = {404: not_found} if not_found else {}
-    return RouteSpec(
+    return route(
         "GET",
         path,
-        handler,
         summary=summary,
         response_model=response,
         tags=("aws",),
@@ -153,19 +155,22 @@ def _cached_route(
     )
 
 
-def build_solution_routes(cache_of: Any) -> list[RouteSpec]:
-    fill: asyncio.Task[list[dict[str, Any]]] | None = None
+class SolutionRoutes(Connector):
+    """The solution routes of the ``aws`` connector (``AwsConnector`` inherits them); they read the process's
+    :class:`~.solutions.SolutionCache`, the service ``aws.solutions`` the connector registers at start-up."""
 
-    def cache() -> SolutionCache:
-        found: SolutionCache | None = cache_of()
+    _solutions_fill: asyncio.Task[list[dict[str, Any]]] | None = None
+
+    def _solution_cache(self) -> SolutionCache:
+        found: SolutionCache | None = self.context.services.get(SOLUTIONS_SERVICE)
         if found is None:
             raise ProblemError(503, "the aws connector has not started")
         return found
 
-    async def solutions() -> list[dict[str, Any]]:
-        nonlocal fill
+    async def _solutions(self) -> list[dict[str, Any]]:
+        fill = self._solutions_fill
         if fill is None or fill.done():
-            fill = asyncio.create_task(cache().all())
+            fill = self._solutions_fill = asyncio.create_task(self._solution_cache().all())
             # Nobody may await a fill that outlives its callers' deadline: its outcome is collected here.
             fill.add_done_callback(lambda t: t.cancelled() or t.exception())
         try:
@@ -189,12 +194,18 @@ def build_solution_routes(cache_of: Any) -> list[RouteSpec]:
                 headers=_RETRY_AFTER,
             ) from None
 
-    async def list_solutions(request: web.Request) -> web.Response:
+    @_cached(
+        "/solutions",
+        "Partner solutions, a page at a time (filter: category, status; default Active)",
+        SolutionsOut,
+        SolutionsQuery,
+    )
+    async def list_solutions(self, request: web.Request) -> web.Response:
         query = request_query(request, SolutionsQuery)
         start = int(query.nextToken or 0)
         items = [
             s
-            for s in await solutions()
+            for s in await self._solutions()
             if _same(s.get("Category"), query.category) and _same(s.get("Status"), query.status)
         ]
         page = items[start : start + query.limit]
@@ -206,7 +217,13 @@ def build_solution_routes(cache_of: Any) -> list[RouteSpec]:
         )
         return web.json_response(out.model_dump())
 
-    async def search_solutions(request: web.Request) -> web.Response:
+    @_cached(
+        "/solutions/search",
+        "Solutions ranked for the words q (relevanceScore from the solution matcher)",
+        SearchOut,
+        SearchQuery,
+    )
+    async def search_solutions(self, request: web.Request) -> web.Response:
         query = request_query(request, SearchQuery)
         q = query.q.strip()
         if not q:
@@ -219,7 +236,7 @@ def build_solution_routes(cache_of: Any) -> list[RouteSpec]:
         # The query is the deal's use case and text to the matcher; a name that holds it counts too.
         as_deal = {"aws_use_case": q, "description": q}
         ranked = []
-        for s in await solutions():
+        for s in await self._solutions():
             if not _same(s.get("Category"), query.category):
                 continue
             score = score_solution(s, as_deal, None) + (
@@ -231,34 +248,16 @@ def build_solution_routes(cache_of: Any) -> list[RouteSpec]:
         best = ranked[: query.limit]
         return web.json_response(SearchOut(solutions=best, count=len(best), query=q).model_dump())
 
-    async def get_solution(request: web.Request) -> web.Response:
+    @_cached(
+        "/solutions/{id}",
+        "One solution, with every field ListSolutions gives",
+        SolutionDetail,
+        not_found="No solution has this id",
+    )
+    async def get_solution(self, request: web.Request) -> web.Response:
         ident = request.match_info["id"]
-        found = next((s for s in await solutions() if s.get("Id") == ident), None)
+        found = next((s for s in await self._solutions() if s.get("Id") == ident), None)
         if found is None:
             # The id is not quoted back: path parameters are the caller's bytes (docs/relay.md).
             raise ProblemError(404, "no solution has this id", kind="not-found")
         return web.json_response(_detail(found).model_dump())
-
-    return [
-        _cached_route(
-            "/solutions",
-            list_solutions,
-            "Partner solutions, a page at a time (filter: category, status; default Active)",
-            SolutionsOut,
-            SolutionsQuery,
-        ),
-        _cached_route(
-            "/solutions/search",
-            search_solutions,
-            "Solutions ranked for the words q (relevanceScore from the solution matcher)",
-            SearchOut,
-            SearchQuery,
-        ),
-        _cached_route(
-            "/solutions/{id}",
-            get_solution,
-            "One solution, with every field ListSolutions gives",
-            SolutionDetail,
-            not_found="No solution has this id",
-        ),
-    ]
