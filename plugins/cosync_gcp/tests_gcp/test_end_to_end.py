@@ -186,6 +186,8 @@ async def test_deal_to_lead_to_opportunity_changes_refresh_redelivery_and_restar
         assert deal["gcp_lead_name"] == leads[0]["name"]
         assert deal["gcp_opportunity_name"] == opp_name
         assert deal["gcp_opportunity_id"] == opp_name.rsplit("/", 1)[1]
+        # The write-back says "synced" before the push of the rep's stage that follows it in the same event.
+        await wait_for(lambda: "salesStage" in google.opportunities()[opp_name])
         opp = google.opportunities()[opp_name]
         assert opp["salesStage"] == "QUALIFIED" and opp["notes"] == "Move the warehouse"
         assert "gcp_sync_status" not in rep.deal(ignored)
