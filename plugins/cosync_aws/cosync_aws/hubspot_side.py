@@ -60,6 +60,11 @@ class DealBundle:
     company: dict[str, Any] | None = None
     contacts: list[dict[str, Any]] = field(default_factory=list)
     read_at_ms: int = 0
+    # The deal's company and contacts as associated when read (``company:<id>``, ``contact:<id>``...);
+    # None when the bundle was not made by :func:`read_deal`.
+    customer_ids: list[str] | None = None
+    # True: the company and contacts were not read, since the caller's copy of them names the same ones.
+    customer_cached: bool = False
 
 
 def _linked(record: dict[str, Any], kind: str) -> list[str]:
@@ -67,13 +72,22 @@ def _linked(record: dict[str, Any], kind: str) -> list[str]:
     return [str(r["id"]) for r in holder.get("results") or [] if r.get("id") is not None]
 
 
-async def read_deal(hs: HubSpotClient, deal_id: str) -> DealBundle:
-    """The deal with associations inline (1 call), then its company and contacts (1 batch read each)."""
+async def read_deal(hs: HubSpotClient, deal_id: str, known_customer: list[str] | None = None) -> DealBundle:
+    """The deal with associations inline (1 call), then its company and contacts (1 batch read each).
+
+    ``known_customer``: the ``customer_ids`` of the caller's copy of the company and contacts. When the deal
+    is still associated with exactly those, they are not read (``customer_cached``): a change to them has
+    its own webhook, which pushes it (flow 4) with a full read."""
     read_at = int(time.time() * 1000)
     record = await hs.get(
         "deals", deal_id, properties=DEAL_PROPERTIES, associations=("companies", "contacts")
     )
     company_ids, contact_ids = _linked(record, "companies"), _linked(record, "contacts")
+    ids = [f"company:{c}" for c in company_ids[:1]] + [f"contact:{c}" for c in contact_ids[:20]]
+    if known_customer is not None and ids == known_customer:
+        return DealBundle(
+            deal_id, record.get("properties") or {}, None, [], read_at, ids, customer_cached=True
+        )
     company = None
     if company_ids:
         companies = await hs.batch_read("companies", company_ids[:1], properties=COMPANY_PROPERTIES)
@@ -82,7 +96,7 @@ async def read_deal(hs: HubSpotClient, deal_id: str) -> DealBundle:
     if contact_ids:
         found = await hs.batch_read("contacts", contact_ids[:20], properties=CONTACT_PROPERTIES)
         contacts = [c.get("properties") or {} for c in found]
-    return DealBundle(deal_id, record.get("properties") or {}, company, contacts, read_at)
+    return DealBundle(deal_id, record.get("properties") or {}, company, contacts, read_at, ids)
 
 
 async def add_note(hs: HubSpotClient, deal_id: str, text: str) -> str:

@@ -60,6 +60,8 @@ UPDATE_PROPERTIES = frozenset(
 COMPANY_PROPERTIES_SYNCED = frozenset(COMPANY_PROPERTIES)
 CONTACT_PROPERTIES_SYNCED = frozenset(CONTACT_PROPERTIES)
 MAX_CONFLICT_RETRIES = 4
+# How long a deal's copy of its company and contacts stands in for reading them (``_customer_copy``).
+CUSTOMER_COPY_SECONDS = 900.0
 NOTE_TTL = 90 * 86_400.0
 
 
@@ -256,7 +258,9 @@ async def sync_change(deps: Deps, deal_id: str, prop: str, value: str | None, oc
         return "created" if created else "skipped"
     if occurred_ms is not None and occurred_ms < state.read_at_ms:
         return "covered"
-    return await push_update(deps, deal_id, occurred_ms=occurred_ms)
+    # A deal's own change: its company and contacts are read again only if the deal's associations changed
+    # (or the copy is old); a change to them has its own event, whose push reads them (push_related).
+    return await push_update(deps, deal_id, occurred_ms=occurred_ms, customer_cache=True)
 
 
 async def push_update(
@@ -266,29 +270,55 @@ async def push_update(
     *,
     priority: Priority = Priority.UPDATE,
     occurred_ms: int | None = None,
+    customer_cache: bool = False,
 ) -> str:
     """When the deal's write turn comes, read the deal, and if anything cosync owns differs from what was
     last synced, read-merge-write the opportunity. Returns ``"noop"``, ``"updated"``, ``"blocked"``,
     ``"error"`` or ``"covered"`` (a push of another path read the deal after ``occurred_ms`` while this one
-    waited). ``priority``: a rep's edit, or a reconcile/summary-driven push (``Priority.BACKGROUND``)."""
+    waited). ``priority``: a rep's edit, or a reconcile/summary-driven push (``Priority.BACKGROUND``).
+    ``customer_cache``: the deal's company and contacts may come from the copy of the last full read (a
+    change of the deal's own properties; see :func:`_customer_copy`)."""
     async with deps.pc.turn(deal_id, priority), deps.deal_lock(deal_id):
         if occurred_ms is not None and occurred_ms < (await deps.deals.read(deal_id)).value.read_at_ms:
             return "covered"
-        return await _push_update_locked(deps, deal_id, bundle)
+        return await _push_update_locked(deps, deal_id, bundle, customer_cache)
 
 
-async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | None) -> str:
+def _customer_copy(state: DealState) -> dict[str, Any] | None:
+    """The company and contacts as the deal's last full read saw them (``DealState.customer``: their ids and
+    the ``Customer.*`` paths they gave), if still usable: younger than ``CUSTOMER_COPY_SECONDS`` (a company
+    webhook lost for good is then picked up by a later edit) and no reverse sync wrote since (it only writes
+    the deal today; the check keeps it safe if it ever writes the company)."""
+    copy = getattr(state, "customer", None)
+    if not isinstance(copy, dict) or not isinstance(copy.get("ids"), list):
+        return None
+    read_ms = int(copy.get("read_ms") or 0)
+    if _now_ms() - read_ms > CUSTOMER_COPY_SECONDS * 1000 or state.reverse_written_ms >= read_ms:
+        return None
+    return copy
+
+
+async def _push_update_locked(
+    deps: Deps, deal_id: str, bundle: DealBundle | None, customer_cache: bool = False
+) -> str:
     state = (await deps.deals.read(deal_id)).value
     opp_id = state.opportunity_id
     if not opp_id:
         return "noop"
     if bundle is not None and state.reverse_written_ms >= bundle.read_at_ms:
         bundle = None  # a reverse sync wrote to the deal after this read: pushing it would undo that write
-    bundle = bundle or await read_deal(deps.hs, deal_id)
+    copy = _customer_copy(state) if customer_cache and bundle is None else None
+    bundle = bundle or await read_deal(deps.hs, deal_id, copy["ids"] if copy else None)
     owned = owned_from_hubspot(bundle.deal, bundle.company, bundle.contacts, deps.config)
+    seen: dict[str, Any] = {}  # the new copy of the company and contacts, after a full read
+    if bundle.customer_cached and copy is not None:
+        owned.update(copy.get("owned") or {})  # the same company and contacts: what they gave last time
+    elif bundle.customer_ids is not None:
+        customer = {p: v for p, v in owned.items() if p.startswith("Customer.")}
+        seen = {"customer": {"ids": bundle.customer_ids, "owned": customer, "read_ms": bundle.read_at_ms}}
     owned = with_cleared(owned, state.owned)  # issue 17: a value emptied in HubSpot is cleared in AWS
     if owned == state.owned:
-        await deps.deals.update(deal_id, setting(read_at_ms=bundle.read_at_ms))
+        await deps.deals.update(deal_id, setting(read_at_ms=bundle.read_at_ms, **seen))
         return "noop"
     outcome = "noop"
     blocked: list[str] = []
@@ -353,7 +383,7 @@ async def _push_update_locked(deps: Deps, deal_id: str, bundle: DealBundle | Non
     synced.update({p: previous[p] for p in held if p in previous})
     # Only now: events older than this read are "covered" (sync_change skips them), so a push that failed or
     # was killed before this point must leave the mark where it was, or its own redelivery would be skipped.
-    done: dict[str, Any] = {"owned": synced, "read_at_ms": bundle.read_at_ms, "sending": {}}
+    done: dict[str, Any] = {"owned": synced, "read_at_ms": bundle.read_at_ms, "sending": {}, **seen}
     if outcome == "updated" and written_view is not None:
         # What AWS changed that the deal was not told (read just now, e.g. an approval) stays unsynced, and
         # the write is then not taken for an echo: its event is read and reverse-synced. Otherwise the event

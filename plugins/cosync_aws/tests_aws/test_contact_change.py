@@ -81,3 +81,58 @@ async def test_contact_burst_updates_the_opportunity_once_and_keeps_aws_fields(s
     # The creation note and the one push's note (seed 001 §1): nothing echoed back.
     [_, pushed] = stack.notes_of(deal_id)
     assert pushed.startswith("Sent to AWS Partner Central") and "contacts: ana@bigcorp.example" in pushed
+
+
+BATCH_READ = "POST /crm/v3/objects/{objectType}/batch/read"
+
+
+async def test_a_deal_edit_reads_its_company_only_when_the_deal_names_another(stack: Stack) -> None:
+    """Issue 22: a push for a change of the deal's own properties reuses the company and contacts its last
+    full read saw while the deal is associated with the same ones (their own changes have their own
+    webhook, flow 4, which reads them); a deal moved to another company reads that one at its next edit."""
+    first = await stack.rep_company("BigCorp", "bigcorp.example")
+    second = await stack.rep_company("OtherCorp", "othercorp.example")  # made now: its creation pushes nothing
+    deal_id = await stack.rep_deal(GOOD_DEAL, first)
+
+    async def created() -> bool:
+        return bool(stack.deal(deal_id).get("aws_opportunity_id"))
+
+    await wait_until(created)
+    opp_id = stack.deal(deal_id)["aws_opportunity_id"]
+    await stack.quiet()
+
+    async def edit(amount: str) -> dict[str, int]:
+        before = await stack.calls(stack.hs)
+        await stack.rep_update(deal_id, {"amount": amount})
+
+        async def pushed() -> bool:
+            spend = stack.opportunities()[opp_id]["Project"]["ExpectedCustomerSpend"]
+            return bool(spend) and spend[0]["Amount"] == amount
+
+        await wait_until(pushed)
+        await stack.quiet()
+        after = await stack.calls(stack.hs)
+        return {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
+
+    assert (await edit("13000")).get(BATCH_READ) == 1  # the first push after the creation: a full read
+    assert (await edit("14000")).get(BATCH_READ) is None  # the same company: not read again
+
+    # The rep edits the company (flow 4 reads it and pushes it), then the deal: the copy is the new one.
+    await stack.rep("PATCH", f"/crm/v3/objects/companies/{first}", {"properties": {"name": "BigCorp Group"}})
+
+    async def renamed() -> bool:
+        return stack.opportunities()[opp_id]["Customer"]["Account"].get("CompanyName") == "BigCorp Group"
+
+    await wait_until(renamed)
+    await stack.quiet()
+    assert (await edit("15000")).get(BATCH_READ) is None
+    assert stack.opportunities()[opp_id]["Customer"]["Account"]["CompanyName"] == "BigCorp Group"
+
+    # The deal moves to another company (no webhook tells of it): its next edit reads and sends that one.
+    path = f"/crm/v4/objects/deals/{deal_id}/associations"
+    await stack.rep("DELETE", f"{path}/companies/{first}")
+    await stack.rep("PUT", f"{path}/default/companies/{second}")
+    await stack.quiet()
+    assert (await edit("16000")).get(BATCH_READ) == 1
+    account = stack.opportunities()[opp_id]["Customer"]["Account"]
+    assert (account["CompanyName"], account.get("WebsiteUrl")) == ("OtherCorp", "https://othercorp.example")
