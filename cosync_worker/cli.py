@@ -28,8 +28,10 @@ DEFAULT_CONFIG = "config.yaml"
 
 
 def _settings(config: str | None) -> Settings:
+    """The validated settings, logging configured by them; a configuration error is printed, exit 2. Commands
+    call it before importing what they run, so that a refused configuration costs only the configuration's
+    own imports (the suite starts many such processes)."""
     from .config import ConfigError, load_settings
-    from .logs import configure_logging
 
     path = config or (DEFAULT_CONFIG if Path(DEFAULT_CONFIG).exists() else None)
     try:
@@ -38,6 +40,8 @@ def _settings(config: str | None) -> Settings:
         for line in exc.problems:
             click.echo(f"config error: {line}", err=True)
         sys.exit(2)
+    from .logs import configure_logging
+
     configure_logging(settings.logging.level, settings.logging.format)
     return settings
 
@@ -102,9 +106,8 @@ def main() -> None:
 @click.option("--no-relay", is_flag=True, help="Do not serve the relay in this process.")
 def run(config: str | None, no_relay: bool) -> None:
     """Run the worker, the scheduler and the relay until SIGTERM/SIGINT."""
-    from .runtime import Runtime
-
     settings = _settings(config)
+    from .runtime import Runtime
 
     async def go() -> None:
         async with Runtime(settings, require_properties=True) as rt:
@@ -118,11 +121,10 @@ def run(config: str | None, no_relay: bool) -> None:
 @config_option
 def relay(config: str | None) -> None:
     """Serve only the relay (webhook intake and REST API), for deployments that scale intake apart."""
+    settings = _settings(config)
     import asyncio
 
     from .runtime import Runtime
-
-    settings = _settings(config)
 
     async def go() -> None:
         async with Runtime(settings) as rt:
@@ -144,9 +146,6 @@ def relay(config: str | None) -> None:
 def sync(config: str | None, name: str, deal_id: str | None, once: bool, connector: str | None) -> None:
     """Run one tick of the sync loop NAME immediately (``cosync sync invitation_poll --once``), or push one
     deal now (``cosync sync deal ID [--connector NAME]``: created where tagged and missing, changes sent)."""
-    from .events import schedule_tick
-    from .runtime import Runtime
-
     if name == "deal" and deal_id is not None:
         from .cli_linking import sync_deal
 
@@ -159,6 +158,8 @@ def sync(config: str | None, name: str, deal_id: str | None, once: bool, connect
         click.echo("error: a loop runs with --once (cosync sync NAME --once)", err=True)
         sys.exit(2)
     settings = _settings(config)
+    from .events import schedule_tick
+    from .runtime import Runtime
 
     async def go() -> int:
         async with Runtime(settings, require_properties=True) as rt:
@@ -186,20 +187,24 @@ def config_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: ok and the problems (YAML paths).")
 def config_check(config: str | None, as_json: bool) -> None:
     """Validate config.yaml, the environment, every connector's section and every secret reference."""
-    import asyncio
-
     from .config import ConfigError, load_settings
-    from .hooks import PluginManager
-    from .runtime import validate_config
 
     if not as_json:
         settings = _settings(config)
+        from .hooks import PluginManager
+        from .runtime import validate_config
+
         _run(lambda: validate_config(settings, PluginManager()))
         click.echo("config ok")
         return
     path = config or (DEFAULT_CONFIG if Path(DEFAULT_CONFIG).exists() else None)
     try:
         settings = load_settings(path)
+        import asyncio
+
+        from .hooks import PluginManager
+        from .runtime import validate_config
+
         asyncio.run(validate_config(settings, PluginManager()))
     except ConfigError as exc:
         click.echo(json.dumps({"ok": False, "problems": list(exc.problems)}))
@@ -212,9 +217,9 @@ def config_check(config: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per plugin, one a line.")
 def plugins(config: str | None, as_json: bool) -> None:
     """List installed plugins, the connectors they declare, event types and schedules."""
+    settings = _settings(config)
     from .hooks import PluginManager
 
-    settings = _settings(config)
     pm = PluginManager().load(settings)
     connectors = {id(c.plugin): c for c in pm.connectors()}
     if as_json:
@@ -254,9 +259,8 @@ def dlq() -> None:
 def dlq_list(config: str | None, limit: int, as_json: bool) -> None:
     """Dead-lettered messages: the connectors that failed each (a replay runs only them), the reason it was
     parked and its age; with --json, JSON lines that also hold its body."""
-    from .runtime import open_queue
-
     settings = _settings(config)
+    from .runtime import open_queue
 
     async def go() -> list[Any]:
         queue = await open_queue(settings.queue)
@@ -291,9 +295,8 @@ def dlq_list(config: str | None, limit: int, as_json: bool) -> None:
 def dlq_replay(config: str | None, ids: tuple[str, ...], yes: bool) -> None:
     """Move dead letters (all, or the given IDS) back onto the queue; each runs only through the
     connectors that failed it. Replaying all asks first (--yes to skip)."""
-    from .runtime import open_queue
-
     settings = _settings(config)
+    from .runtime import open_queue
 
     async def count() -> int:
         queue = await open_queue(settings.queue)
@@ -331,12 +334,12 @@ def dlq_replay(config: str | None, ids: tuple[str, ...], yes: bool) -> None:
 def status(config: str | None, as_json: bool, url: str | None, token: str | None) -> None:
     """How cosync is doing: connectors, loops, queue, dead letters, budgets. Exits 1 when something needs
     attention (a dead letter, a loop overdue, a connector failing)."""
-    from .status_view import StatusUnavailable, fetch_status, local_status, render_status
-
     if url:
         if not token:
             click.echo("error: --url needs --token (or COSYNC_API_TOKEN)", err=True)
             sys.exit(2)
+        from .status_view import StatusUnavailable, fetch_status
+
         try:
             report = _run(lambda: fetch_status(url, token))
         except StatusUnavailable as exc:
@@ -344,10 +347,14 @@ def status(config: str | None, as_json: bool, url: str | None, token: str | None
             sys.exit(2)
     else:
         settings = _settings(config)
+        from .status_view import local_status
+
         report = _run(lambda: local_status(settings))
     if as_json:
         click.echo(json.dumps({**report.model_dump(mode="json"), "needs_attention": report.needs_attention}))
     else:
+        from .status_view import render_status
+
         render_status(report)
     sys.exit(1 if report.needs_attention else 0)
 
@@ -440,10 +447,9 @@ def properties() -> None:
 @config_option
 def properties_create(config: str | None) -> None:
     """Create the missing custom properties (and groups) in HubSpot; existing ones are left alone."""
+    settings = _settings(config)
     from .config import ConfigError
     from .runtime import Runtime, declared_properties
-
-    settings = _settings(config)
 
     async def go() -> tuple[list[str], list[str]]:
         async with Runtime(settings) as rt:

@@ -28,11 +28,10 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 
 
 def _linking(config: str | None, options: Any, as_json: bool, candidates: Path | None) -> None:
+    settings = _settings(config)  # before the imports: a refused configuration exits without them
     from .linking import collect_linkers, run_linking, write_candidates
     from .linking.render import print_report, report_json
     from .runtime import Runtime
-
-    settings = _settings(config)
 
     async def go() -> Any:
         async with Runtime(settings, require_properties=True) as rt:
@@ -144,13 +143,12 @@ def backfill(
 
 def sync_deal(config: str | None, deal_id: str, connector: str | None) -> None:
     """``cosync sync deal ID``: the events of ``relay.deal_sync`` dispatched in this process, now."""
+    if not deal_id.isdigit() or len(deal_id) > 18:
+        _fail("ID: a HubSpot deal id is a number")
+    settings = _settings(config)  # before the imports: a refused configuration exits without them
     from .hubspot.errors import NotFound
     from .relay.deal_sync import deal_sync_events, deal_syncing
     from .runtime import Runtime
-
-    if not deal_id.isdigit() or len(deal_id) > 18:
-        _fail("ID: a HubSpot deal id is a number")
-    settings = _settings(config)
 
     async def go() -> int:
         async with Runtime(settings, require_properties=True) as rt:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -59,3 +60,26 @@ def test_a_command_still_gets_what_it_needs() -> None:
     assert code == 0
     assert any(json.loads(line)["connector"] == "aws" for line in out.splitlines())
     assert {"pluggy", "pydantic", "structlog"} <= set(imported)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("run", "--no-relay"),
+        ("config", "check"),
+        ("plugins",),
+        ("dlq", "list"),
+        ("status",),
+        ("properties", "create"),
+        ("sync", "some_loop", "--once"),
+    ],
+)
+def test_a_refused_configuration_exits_before_the_command_imports_what_it_runs(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    bad = tmp_path / "config.yaml"
+    bad.write_text("hubspot:\n\taccess_token: x\n")
+    code, _, imported = _probe(*command, "-c", str(bad))
+    assert code == 2
+    # the configuration's models and its secret resolution, nothing a command runs with
+    assert set(imported) <= {"asyncio", "pydantic"}
