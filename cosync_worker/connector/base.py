@@ -121,16 +121,25 @@ class Connector:
 
     @asynccontextmanager
     async def lock(
-        self, key: str, *, ttl_seconds: float = 30.0, wait_seconds: float = 15.0
+        self,
+        key: str,
+        *,
+        ttl_seconds: float = 30.0,
+        wait_seconds: float = 15.0,
+        max_hold_seconds: float | None = None,
     ) -> AsyncIterator[HeldLease]:
         """Hold ``<name>:<key>`` across every replica, renewed while held (a slow body keeps it; a killed
         holder frees it after ``ttl_seconds``). The body's store writes are fenced: if the lease is lost anyway
         (the store unreachable for a whole TTL) the body stops with ``LeaseLost`` before its next write. If
         another worker holds it past ``wait_seconds`` the event is retried once a killed holder's lease could
-        have expired."""
+        have expired. ``max_hold_seconds`` (six TTLs by default) bounds how long a live holder keeps it."""
         try:
             async with hold_lock(
-                self.context.store, f"{self.name}:{key}", ttl_seconds, wait_seconds=wait_seconds
+                self.context.store,
+                f"{self.name}:{key}",
+                ttl_seconds,
+                wait_seconds=wait_seconds,
+                max_hold_seconds=max_hold_seconds,
             ) as lease:
                 yield lease
         except LockTimeout as exc:

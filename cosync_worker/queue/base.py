@@ -12,7 +12,10 @@ __all__ = ["DeadLetter", "Message", "Queue", "QueueUnavailable"]
 
 
 class QueueUnavailable(RuntimeError):
-    """The backend cannot be reached; callers must not acknowledge anything to their own producer."""
+    """The backend cannot be reached; callers must not acknowledge anything to their own producer.
+    ``code``: the backend's own name for the failure, without the queue's address (what a log line carries)."""
+
+    code: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,11 @@ class Queue(Protocol):
 
     async def extend(self, message: Message, seconds: float) -> None:
         """Keep a message invisible for ``seconds`` more (heartbeat for long work)."""
+        ...
+
+    async def extend_many(self, messages: Sequence[Message], seconds: float) -> list[Message]:
+        """:meth:`extend` for many at once (the worker's heartbeat); returns those no longer held here (gone,
+        or, where the backend can tell, handed out again), which the caller stops extending."""
         ...
 
     async def dead_letter(self, message: Message, reason: str, *, body: str | None = None) -> None:

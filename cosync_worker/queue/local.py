@@ -188,6 +188,23 @@ class LocalQueue(SqliteFile):
     async def extend(self, message: Message, seconds: float) -> None:
         await self._set_visibility(message, seconds)
 
+    async def extend_many(self, messages: Sequence[Message], seconds: float) -> list[Message]:
+        until = self.clock() + seconds
+
+        def update(db: sqlite3.Connection) -> list[Message]:
+            lost = []
+            for m in messages:
+                cur = db.execute(
+                    "UPDATE messages SET visible_at = ? WHERE id = ? AND receipt = ?",
+                    (until, m.id, m.receipt),
+                )
+                if cur.rowcount == 0:
+                    lost.append(m)  # acked, or handed out again under a new receipt
+            return lost
+
+        lost: list[Message] = await self._call(lambda: self._tx(update))
+        return lost
+
     async def _set_visibility(self, message: Message, seconds: float) -> None:
         def update(db: sqlite3.Connection) -> None:
             db.execute(

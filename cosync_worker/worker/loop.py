@@ -228,11 +228,20 @@ class Worker:
         interval = min(self.settings.heartbeat_seconds, self.visibility_timeout / 3)
         while True:
             await asyncio.sleep(interval)
-            for m in list(self._held.values()):
-                try:
-                    await self.queue.extend(m, self.visibility_timeout)
-                except Exception as exc:
-                    log.warning("heartbeat_failed", message_id=m.id, error=type(exc).__name__)
+            held = list(self._held.values())
+            if not held:
+                continue
+            try:
+                lost = await self.queue.extend_many(held, self.visibility_timeout)
+            except Exception as exc:
+                code = getattr(exc, "code", "") or type(exc).__name__
+                log.warning("heartbeat_failed", messages=len(held), error=str(code))
+                continue
+            for m in lost:
+                # Settled meanwhile, or its visibility lapsed and another worker has it: extending it again
+                # cannot work, and its work here ends with a settle the queue refuses (it runs again there).
+                log.warning("heartbeat_lost_message", message_id=m.id)
+                self._held.pop(m.id, None)
 
     async def _process_group(self, group: list[Message], batch: _Batch) -> None:
         # Each message is settled as soon as it finishes, before the next of its group runs: the queue keeps

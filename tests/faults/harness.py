@@ -859,7 +859,8 @@ async def assert_clean(suite: Suite, result: dict[str, Any]) -> None:
     assert len(deals) == len(opps)
     assert result["forged_webhook_status"] == 401
     dead = await suite.rt.context.queue.list_dead_letters(limit=1000)
-    assert sorted(d.body for d in dead) == sorted(result["forged"]), [d.reason for d in dead]
+    unexpected = [f"{d.reason}: {str(d.body)[:300]}" for d in dead if d.body not in result["forged"]]
+    assert sorted(d.body for d in dead) == sorted(result["forged"]), unexpected or [d.reason for d in dead]
     assert await suite.rt.context.queue.depth() == 0
     assert suite.pc.max_write_rate_observed <= 1.0
     figures = result["figures"]

@@ -114,6 +114,19 @@ async def test_extend_keeps_a_message_invisible(make_queue: MakeQueue) -> None:
     assert [(m.id, m.receive_count) for m in again] == [(first.id, 2)]
 
 
+async def test_extend_many_reports_the_messages_no_longer_held(make_queue: MakeQueue) -> None:
+    # The worker's heartbeat: one call for every message it holds; one that is gone is named, so the heartbeat
+    # stops extending it (whether an older receipt of a message received again still works is the backend's:
+    # moto accepts it, so the contract does not say).
+    queue = await make_queue(visibility_timeout=30)
+    await queue.send([("a", "g1", "a"), ("b", "g2", "b"), ("c", "g3", "c")])
+    got = {m.body: m for m in await receive_all(queue, 3)}
+    await queue.ack([got["a"]])
+    assert await queue.extend_many(list(got.values()), 60) == [got["a"]]
+    assert await queue.receive(10, wait_seconds=0) == []  # b and c still held
+    assert await queue.extend_many([], 60) == []
+
+
 async def test_redrive_to_dead_letters_after_max_receives(make_queue: MakeQueue) -> None:
     queue = await make_queue(visibility_timeout=30, max_receives=2)
     await queue.send([("poison", "g", "p"), ("fine", "h", "f")])

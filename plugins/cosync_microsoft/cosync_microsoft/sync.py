@@ -49,7 +49,11 @@ CURSOR = "microsoft:poll"
 CLOSED_STAGES = frozenset({"closedwon", "closedlost"})
 _CONFLICT_ATTEMPTS = 4
 _REMOTE_FIELDS = ("name", "status", "substatus", "details")
-_POLL_LEASE_SECONDS = 600.0  # a poll of thousands of referrals takes minutes; a killed one frees it by then
+# The poll's lease is renewed while it runs, so its TTL is only how long a killed poller blocks the next poll
+# (600 s once, before leases were renewed: the SQS fault suite then waited 5 minutes for a killed replica's).
+# A poll of thousands of referrals takes minutes: it may keep the lease up to an hour.
+_POLL_LEASE_SECONDS = 60.0
+_POLL_MAX_HOLD_SECONDS = 3600.0
 
 log = get_logger("cosync.microsoft")
 
@@ -250,7 +254,9 @@ class ReferralSync(DealConnector):
         return self.last_poll
 
     async def poll_referrals(self, run: Run) -> datetime:
-        async with self.lock("poll", ttl_seconds=_POLL_LEASE_SECONDS, wait_seconds=5.0):
+        async with self.lock(
+            "poll", ttl_seconds=_POLL_LEASE_SECONDS, wait_seconds=5.0, max_hold_seconds=_POLL_MAX_HOLD_SECONDS
+        ):
             self.last_poll = await self._poll(run.since)
         # Only a complete run gets here: the framework then moves the cursor to the run's start.
         return run.signpost
