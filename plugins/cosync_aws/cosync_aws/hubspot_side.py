@@ -24,6 +24,7 @@ __all__ = [
     "build_hubspot_client",
     "deal_for",
     "hubspot",
+    "note_input",
     "note_once",
     "read_deal",
 ]
@@ -99,18 +100,20 @@ async def read_deal(hs: HubSpotClient, deal_id: str, known_customer: list[str] |
     return DealBundle(deal_id, record.get("properties") or {}, company, contacts, read_at, ids)
 
 
+def note_input(deal_id: str, text: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """The properties and inline association of a note on the deal's timeline."""
+    props = {"hs_note_body": text, "hs_timestamp": str(int(time.time() * 1000))}
+    link = {
+        "to": {"id": deal_id},
+        "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": NOTE_TO_DEAL}],
+    }
+    return props, [link]
+
+
 async def add_note(hs: HubSpotClient, deal_id: str, text: str) -> str:
     """A note on the deal's timeline; returns the note id."""
-    note = await hs.create(
-        "notes",
-        {"hs_note_body": text, "hs_timestamp": str(int(time.time() * 1000))},
-        associations=[
-            {
-                "to": {"id": deal_id},
-                "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": NOTE_TO_DEAL}],
-            }
-        ],
-    )
+    props, associations = note_input(deal_id, text)
+    note = await hs.create("notes", props, associations=associations)
     return str(note.get("id", ""))
 
 

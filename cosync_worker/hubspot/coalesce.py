@@ -1,0 +1,119 @@
+"""Writes that concurrent flows make within a short window, sent as one batch call.
+
+Several flows each writing one small thing (a sync stamp on its deal, a note on its timeline) cost one HubSpot
+call each. ``WriteCoalescer`` holds each such write for at most ``window_seconds`` and sends every write of the
+same kind queued meanwhile in one batch call (``POST /crm/v3/objects/{objectType}/batch/update`` or
+``.../batch/create``, up to 100 inputs a call; the client splits larger ones):
+https://developers.hubspot.com/docs/api-reference/legacy/crm/activities/notes/batch/create-notes and
+https://developers.hubspot.com/docs/api/crm/deals ("Update a batch of deals"). A write alone in its window
+goes out as the single-object call it would have been.
+
+Each caller waits until its write is answered and gets that batch's error if it failed (the whole batch: a
+caller must never be told its write landed when it did not). Updates of the same object in one window are
+merged in arrival order (HubSpot refuses a batch naming one id twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .client import HubSpotClient
+
+__all__ = ["WriteCoalescer"]
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass
+class _Write:
+    object_id: str | None  # updates
+    properties: dict[str, Any]
+    associations: list[dict[str, Any]] = field(default_factory=list)  # creations
+    done: asyncio.Future[None] | None = None  # set when queued for a window
+
+
+class WriteCoalescer:
+    """``await batch.update("deals", id, props)`` / ``await batch.create("notes", props, associations)``: sent
+    with the others of the same kind made within ``window_seconds`` (0: at once, one call each)."""
+
+    def __init__(self, client: HubSpotClient, window_seconds: float, *, sleep: Sleep = asyncio.sleep) -> None:
+        self.client = client
+        self.window = window_seconds
+        self._sleep = sleep
+        self._pending: dict[tuple[str, str], list[_Write]] = {}
+        self._flushing: set[asyncio.Task[None]] = set()
+        self.calls = 0  # HubSpot calls made (tests and metrics)
+        self.writes = 0  # writes carried by them
+
+    async def update(self, object_type: str, object_id: str, properties: dict[str, Any]) -> None:
+        if self.window <= 0:
+            await self._send(object_type, "update", [_Write(object_id, properties)])
+            return
+        await self._queue(object_type, "update", _Write(object_id, properties))
+
+    async def create(
+        self, object_type: str, properties: dict[str, Any], associations: list[dict[str, Any]] | None = None
+    ) -> None:
+        write = _Write(None, properties, list(associations or []))
+        if self.window <= 0:
+            await self._send(object_type, "create", [write])
+            return
+        await self._queue(object_type, "create", write)
+
+    async def _queue(self, object_type: str, action: str, write: _Write) -> None:
+        write.done = asyncio.get_running_loop().create_future()
+        key = (object_type, action)
+        queued = self._pending.setdefault(key, [])
+        queued.append(write)
+        if len(queued) == 1:  # the first of its window: it sends them all once the window ends
+            task = asyncio.ensure_future(self._flush_later(key))
+            self._flushing.add(task)
+            task.add_done_callback(self._flushing.discard)
+        # Shielded: a caller cancelled while waiting does not cancel the others' batch.
+        await asyncio.shield(write.done)
+
+    async def _flush_later(self, key: tuple[str, str]) -> None:
+        writes: list[_Write] = []
+        try:
+            await self._sleep(self.window)
+            writes = self._pending.pop(key, [])
+            await self._send(key[0], key[1], writes)
+        except BaseException as exc:
+            writes = writes or self._pending.pop(key, [])
+            failed = exc if isinstance(exc, Exception) else RuntimeError(f"batch not sent: {exc!r}")
+            for write in writes:
+                if write.done is not None and not write.done.done():
+                    write.done.set_exception(failed)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for write in writes:
+            if write.done is not None and not write.done.done():
+                write.done.set_result(None)
+
+    async def _send(self, object_type: str, action: str, writes: list[_Write]) -> None:
+        """One call for ``writes`` (a batch, or the single-object call when there is one)."""
+        if not writes:
+            return
+        self.calls += 1
+        if action == "update":
+            merged: dict[str, dict[str, Any]] = {}
+            for write in writes:
+                assert write.object_id is not None
+                merged.setdefault(write.object_id, {}).update(write.properties)
+            if len(merged) == 1:
+                [(object_id, props)] = merged.items()
+                await self.client.update(object_type, object_id, props)
+            else:
+                await self.client.batch_update(
+                    object_type, [{"id": i, "properties": p} for i, p in merged.items()]
+                )
+        elif len(writes) == 1:
+            await self.client.create(object_type, writes[0].properties, associations=writes[0].associations)
+        else:
+            inputs = [{"properties": w.properties, "associations": w.associations} for w in writes]
+            await self.client.batch_create(object_type, inputs)
+        self.writes += len(writes)
