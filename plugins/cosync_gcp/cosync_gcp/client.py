@@ -32,18 +32,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import aiohttp
-from google.auth.exceptions import RefreshError, TransportError
-from google.auth.transport.requests import Request
-from google.oauth2 import service_account
 
 from cosync_worker.connector import Answer, RemoteClient, RetryPolicy, request_budget
 from cosync_worker.errors import PermanentError, Retry
 from cosync_worker.logs import get_logger
 from cosync_worker.store import Store
+
+if TYPE_CHECKING:
+    from google.auth.exceptions import RefreshError
+    from google.oauth2 import service_account
+
+# google-auth (and the requests stack under it) is imported where a client is made or a token refreshed:
+# every cosync process loads this plugin, most of them with no Google connector configured (~40 ms each).
 
 __all__ = [
     "DEFAULT_REQUESTS_PER_MINUTE",
@@ -118,6 +122,9 @@ class ServiceAccountTokens:
         async with self._lock:
             token = self.credentials.token
             if token is None or not self.credentials.valid or (refused is not None and token == refused):
+                from google.auth.exceptions import RefreshError, TransportError
+                from google.auth.transport.requests import Request
+
                 try:
                     await asyncio.to_thread(self.credentials.refresh, Request())
                 except RefreshError as exc:
@@ -165,6 +172,8 @@ class CloudCrmPartnersClient(RemoteClient):
         info = dict(key_info)
         if token_url:
             info["token_uri"] = token_url
+        from google.oauth2 import service_account
+
         try:
             credentials = service_account.Credentials.from_service_account_info(info, scopes=[SCOPE])
         except (ValueError, KeyError) as exc:

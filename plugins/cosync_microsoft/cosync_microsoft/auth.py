@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
-
-import msal
-import requests
 
 from cosync_worker.errors import PermanentError, Retry
 
 from .config import LOOPBACK_HOSTS, MicrosoftConfig
+
+if TYPE_CHECKING:
+    import msal
+    import requests
+
+# MSAL and requests are imported when an MSAL provider is made: every cosync process loads this plugin, most
+# of them with no Microsoft connector configured, or with a static token (~40 ms each).
 
 __all__ = ["MsalTokenProvider", "StaticTokenProvider", "TokenProvider", "build_token_provider"]
 
@@ -60,17 +64,22 @@ class StaticTokenProvider:
         return "StaticTokenProvider(<secret>)"
 
 
-class _LoopbackSession(requests.Session):
+def _loopback_session() -> requests.Session:
     """MSAL refuses non-https authorities; the sandbox speaks http on loopback. This session sends MSAL's
     ``https://127.0.0.1`` requests as http and says ``X-Forwarded-Proto: https`` (as a TLS proxy would)."""
+    import requests
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        text = url.decode() if isinstance(url, bytes) else url
-        host = urlsplit(text).hostname or ""
-        if text.startswith("https://") and host in LOOPBACK_HOSTS:
-            text = "http://" + text[len("https://") :]
-            kwargs["headers"] = {**(kwargs.get("headers") or {}), "X-Forwarded-Proto": "https"}
-        return super().request(method if isinstance(method, str) else method.decode(), text, *args, **kwargs)
+    class _LoopbackSession(requests.Session):
+        def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+            text = url.decode() if isinstance(url, bytes) else url
+            host = urlsplit(text).hostname or ""
+            if text.startswith("https://") and host in LOOPBACK_HOSTS:
+                text = "http://" + text[len("https://") :]
+                kwargs["headers"] = {**(kwargs.get("headers") or {}), "X-Forwarded-Proto": "https"}
+            method = method if isinstance(method, str) else method.decode()
+            return super().request(method, text, *args, **kwargs)
+
+    return _LoopbackSession()
 
 
 class MsalTokenProvider:
@@ -98,7 +107,7 @@ class MsalTokenProvider:
         if parts.scheme == "http":
             # Only loopback may be http (config validation); MSAL still has to see https.
             authority = "https://" + authority[len("http://") :]
-            self._http = _LoopbackSession()
+            self._http = _loopback_session()
         self._authority = authority
         self._app: msal.ConfidentialClientApplication | None = None
         self._token: str | None = None
@@ -130,6 +139,9 @@ class MsalTokenProvider:
 
     def _acquire(self) -> dict[str, Any]:
         """Runs in a worker thread: MSAL does blocking HTTP."""
+        import msal
+        import requests
+
         try:
             if self._app is None:
                 kwargs: dict[str, Any] = {"timeout": self._timeout}
