@@ -91,7 +91,9 @@ async def test_a_deal_edit_reads_its_company_only_when_the_deal_names_another(st
     full read saw while the deal is associated with the same ones (their own changes have their own
     webhook, flow 4, which reads them); a deal moved to another company reads that one at its next edit."""
     first = await stack.rep_company("BigCorp", "bigcorp.example")
-    second = await stack.rep_company("OtherCorp", "othercorp.example")  # made now: its creation pushes nothing
+    second = await stack.rep_company(
+        "OtherCorp", "othercorp.example"
+    )  # made now: its creation pushes nothing
     deal_id = await stack.rep_deal(GOOD_DEAL, first)
 
     async def created() -> bool:
