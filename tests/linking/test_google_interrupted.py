@@ -139,12 +139,17 @@ async def test_a_kill_after_leads_create_is_recovered_without_a_second_lead(
     assert code == 1 and "not created from this deal" in world.deals()[target]["gcp_sync_error"]
 
     # -- a person names the lead (found in the Partners portal); the next run adopts it, creating none ---
+    # Meanwhile the rep changed the amount: the lead carries the value of the killed run, so the adoption
+    # must not take the deal's current values for what Google holds (the SQS fault suite's stale Google deal).
+    world.hs.portal.update(world.hs.portal.get("deals", target), {"amount": "4321"}, _actor(world))
     _name_lead(world, target, lead)
     await run(tmp_path, config, "backfill", "--connector", "gcp")
     assert len(google.leads()) == seeded + 1
     assert world.duplicates() == {}
     deal = world.deals()[target]
     assert deal["gcp_sync_status"] == "synced" and deal["gcp_opportunity_id"], deal
+    [opportunity] = [o for o in google.opportunities().values() if o.get("lead") == lead]
+    assert opportunity.get("dealSize") == 4321.0
 
 
 @pytest.mark.parametrize("lose", ["503", "dropped"])

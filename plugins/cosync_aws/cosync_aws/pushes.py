@@ -12,7 +12,7 @@ import weakref
 from typing import Any
 
 from cosync_worker.connector import current_scope
-from cosync_worker.hubspot.coalesce import WriteCoalescer
+from cosync_worker.hubspot import WriteCoalescer
 from cosync_worker.logs import get_logger
 from cosync_worker.notify import Notice
 

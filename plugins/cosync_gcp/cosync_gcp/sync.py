@@ -168,7 +168,9 @@ class LeadSync(DealConnector):
         deal what to do. False only when the lead is known not to exist, so it may be created."""
         lead_name, why_not = await interrupted_lead(self.google, self.locator, deal_id, props)
         if lead_name is not None:
-            await self._created(deal_id, props, lead_name)
+            # The lead holds the values of the attempt that made it, not necessarily the deal's values now:
+            # no snapshot, so the push after the link sends the deal's current values (a no-op where equal).
+            await self._created(deal_id, {}, lead_name)
             return True
         if why_not:
             await self.set_error(deal_id, why_not)

@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from cosync_gcp.plugin import GcpConnector
 from cosync_gcp.properties import GCP_PROPERTIES
 
@@ -21,6 +22,7 @@ from cosync_worker.events import parse_hubspot_event
 from cosync_worker.events.parsers import schedule_tick
 from cosync_worker.hubspot import HubSpotClient
 from cosync_worker.runtime import Runtime
+from cosync_worker.sandbox.faults import Fault
 from cosync_worker.sandbox.google import GoogleEmulator
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.testing.conformance import connector_of
@@ -294,6 +296,44 @@ async def test_a_link_whose_write_back_failed_is_finished_and_the_reps_edit_sent
             await wait_for(lambda: google.opportunities()[opp_name].get("dealSize") == 150000.0)
             await wait_for(lambda: rep.deal(deal_id).get("gcp_opportunity_name") == opp_name)
             assert rep.deal(deal_id)["gcp_sync_status"] == "synced"
+
+
+class LosingGoogle(GoogleEmulator):
+    """Creates the first lead, then loses its answer (a 503): the connector cannot know whether it exists."""
+
+    lose_next_create = True
+
+    async def _create_lead(self, request: web.Request) -> web.Response:
+        response = await super()._create_lead(request)
+        if self.lose_next_create:
+            self.lose_next_create = False
+            return self.fault_response(request, Fault("error"))
+        return response
+
+
+async def test_a_lead_adopted_after_a_lost_answer_gets_the_edits_made_since_it_was_created(
+    tmp_path: Path, hubspot_emulator: HubSpotEmulator, key_info: dict[str, Any], rep: Rep
+) -> None:
+    # The lead carries the values of the attempt that created it. Adopted later (a person named it on the
+    # deal), its snapshot was the deal's values at adoption, so an edit made in between was never sent to
+    # Google (the SQS fault suite's stale Google deal, issue 15).
+    hs = hubspot_emulator
+    async with LosingGoogle(rate_per_second=100) as google:
+        assert isinstance(google, LosingGoogle)
+        cfg = settings(tmp_path, hs, google, key_info, link_lookup="lead")
+        async with start(cfg, hs) as rt:
+            deal_id = await gcp_deal(rep)
+            await wait_for(lambda: rep.deal(deal_id).get("gcp_sync_status") == "error")
+            [lead] = google.leads()
+            await rep.update(deal_id, {"amount": "150000", "gcp_lead_name": lead})
+            await rt.context.enqueue([redelivery(deal_id)])
+            await wait_for(lambda: rep.deal(deal_id).get("gcp_sync_status") == "awaiting_opportunity")
+            # Google's notification names the opportunity it made of the lead (no lookup in production).
+            [opp_name] = [n for n, o in google.opportunities().items() if o.get("lead") == lead]
+            await rep.update(deal_id, {"gcp_opportunity_id": opp_name.rsplit("/", 1)[1]})
+            await wait_for(lambda: rep.deal(deal_id).get("gcp_sync_status") == "synced")
+            await wait_for(lambda: google.opportunities()[opp_name].get("dealSize") == 150000.0)
+            assert len(google.leads()) == 1
 
 
 async def test_deal_missing_lead_fields_gets_error_naming_them(
