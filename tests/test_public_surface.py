@@ -65,7 +65,7 @@ def test_every_public_module_exists() -> None:
     import importlib
 
     for module in sorted(PUBLIC):
-        importlib.import_module(module)
+        assert importlib.import_module(module).__name__ == module
 
 
 def test_the_clouds_emulators_are_public_names() -> None:

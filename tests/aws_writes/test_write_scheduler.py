@@ -468,6 +468,7 @@ async def test_the_record_follows_each_grant_when_waiters_tie(store: SqliteStore
         await _emptied(store, sched.index)
     finally:
         await sched.close()
+    assert sorted(written) == ["deal-0", "deal-1", "deal-2"]
 
 
 async def _listed_is(listed: Any, n: int) -> bool:
