@@ -15,7 +15,7 @@ from cosync_worker.connector import has_tag
 from cosync_worker.hooks import LinkerSpec, Party, RemoteRecord
 
 from .mapping import DEAL_PROPERTIES, deal_snapshot, referral_to_deal, same_value, status_properties
-from .sync import DealState, _linked
+from .sync import _adopted
 
 if TYPE_CHECKING:
     from .sync import ReferralSync
@@ -73,8 +73,12 @@ def microsoft_linker(connector: ReferralSync) -> LinkerSpec:
         async with connector.deal_lock(deal_id):
             if (await connector.deals.read(deal_id)).value.referral_id:
                 return  # linked already (a rerun, the poll or a deal.creation got here first)
+            # The referral holds its own values, not necessarily the deal's: they are what was last synced, so
+            # the deal's next push sends every value that differs (a no-op where equal), never none of them.
             if record is None:
-                adopted = DealState(referral_id=str(props[ID_PROPERTY]), synced=deal_snapshot(dict(props)))
+                referral_id = str(props[ID_PROPERTY])
+                found = await connector.referrals.get(referral_id)  # a read: nothing is sent
+                adopted = _adopted({**found, "id": referral_id}, settings)
                 await connector.deals.update(deal_id, lambda s: s if s.referral_id else adopted)
                 return
             referral = dict(record.raw)
@@ -88,7 +92,7 @@ def microsoft_linker(connector: ReferralSync) -> LinkerSpec:
                     "microsoft_sync_error": "",
                 },
             )
-            linked = _linked(referral, dict(props))
+            linked = _adopted(referral, settings)
             await connector.deals.update(deal_id, lambda s: s if s.referral_id else linked)
 
     async def reconcile(deal_id: str, props: Any, record: RemoteRecord | None) -> None:

@@ -4,6 +4,11 @@ versioned state and per-deal leases that hold across replicas.
 State per deal (:class:`DealState`, ``microsoft:deal:<id>``): ``referral_id``, the referral's last ``etag``,
 ``remote`` (the referral fields last seen) and ``synced`` (the deal's watched properties last synced).
 Comparing with these snapshots is what keeps redelivery, restarts and our own echoes from doing anything twice.
+
+``synced`` names the values the referral holds, never merely the deal's: a referral cosync did not just write
+with the deal's values (adopted after a lost create answer, named on the deal, found by the poll with no
+snapshot, updated by the poll while a rep's edit waits) records its own values (:func:`_adopted`), so the
+push that follows sends every value of the deal that differs, a no-op where they are equal.
 """
 
 from __future__ import annotations
@@ -63,6 +68,8 @@ class DealState(BaseModel):
     etag: str | None = None
     remote: dict[str, Any] | None = None
     synced: dict[str, Any] = Field(default_factory=dict)
+    # Adopted and the deal's values not sent since: a redelivered deal.creation finishes that push.
+    adopted: bool = False
 
 
 def _remote(referral: dict[str, Any]) -> dict[str, Any]:
@@ -75,6 +82,18 @@ def _linked(referral: dict[str, Any], props: dict[str, Any]) -> DealState:
         etag=referral.get("eTag"),
         remote=_remote(referral),
         synced=deal_snapshot(props),
+    )
+
+
+def _adopted(referral: dict[str, Any], settings: MicrosoftConfig) -> DealState:
+    """The state of a referral cosync did not just write with the deal's values: the values last synced are
+    the referral's own, in deal terms (as the poll maps them), so the next push sends the deal's values."""
+    return DealState(
+        referral_id=str(referral["id"]),
+        etag=referral.get("eTag"),
+        remote=_remote(referral),
+        synced=deal_snapshot(referral_to_deal(referral, settings)),
+        adopted=True,
     )
 
 
@@ -124,17 +143,30 @@ class ReferralSync(DealConnector):
             await self._deal_created(deal_id)
 
     async def _deal_created(self, deal_id: str) -> None:
-        if (await self.deals.read(deal_id)).value.referral_id:
-            return  # redelivery or restart: the referral exists already
+        state = (await self.deals.read(deal_id)).value
+        if state.referral_id:
+            # Redelivery or restart: the referral exists already. An adoption whose push failed finishes it.
+            if state.adopted:
+                await self._deal_changed(deal_id)
+            return
         deal = await self.hubspot.get("deals", deal_id, properties=DEAL_PROPERTIES)
         props: dict[str, Any] = deal.get("properties") or {}
         if not has_tag(props.get("dealname"), self.settings.deal_tag):
             return
         if props.get("microsoft_referral_id"):
-            # Created by the poll from an incoming referral (or linked by hand): adopt, never create.
-            adopted = DealState(referral_id=str(props["microsoft_referral_id"]), synced=deal_snapshot(props))
+            # Created by the poll from an incoming referral (or linked by hand): adopt, never create. The
+            # referral holds its own values, not necessarily the deal's now (a rep's edit made before this
+            # event found no link, so it was not sent): its own values are the snapshot, the push sends the rest.
+            referral_id = str(props["microsoft_referral_id"])
+            try:
+                named = await self.referrals.get(referral_id)
+            except MicrosoftApiError as exc:
+                await self.set_error(deal_id, exc.reason)
+                raise
+            adopted = _adopted({**named, "id": referral_id}, self.settings)
             # Conditional: a poll that recorded the whole link meanwhile keeps it.
             await self.deals.update(deal_id, lambda s: s if s.referral_id else adopted)
+            await self._deal_changed(deal_id)
             return
         company, contacts = await self._customer(deal_id)
         try:
@@ -145,6 +177,7 @@ class ReferralSync(DealConnector):
             return
         # Idempotency across lost state: Microsoft already knows this deal if a referral carries its id.
         referral = await self.referrals.find_by_external_reference(deal_id)
+        found = referral is not None
         if referral is None:
             try:
                 referral = await self.referrals.create(body)
@@ -154,6 +187,7 @@ class ReferralSync(DealConnector):
                 referral = await self.referrals.find_by_external_reference(deal_id)
                 if referral is None:
                     raise Retry(f"{exc.reason}; no referral carries the deal's id (yet)") from None
+                found = True
             except MicrosoftApiError as exc:
                 await self.set_error(deal_id, exc.reason)
                 raise
@@ -165,8 +199,16 @@ class ReferralSync(DealConnector):
             deal_id,
             {**status_properties(referral), "microsoft_sync_status": "synced", "microsoft_sync_error": ""},
         )
-        linked = _linked(referral, props)
-        await self.deals.update(deal_id, lambda _: linked)
+        if not found:
+            linked = _linked(referral, props)
+            await self.deals.update(deal_id, lambda _: linked)
+            return
+        # Found, not created now: it holds the values of the attempt that made it (an earlier event's, before
+        # the rep's edits since, which found no link and were not sent), so its own values are the snapshot
+        # and the push sends the deal's current ones (a no-op where equal).
+        adopted = _adopted(referral, self.settings)
+        await self.deals.update(deal_id, lambda _: adopted)
+        await self._deal_changed(deal_id)
 
     async def _customer(self, deal_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         companies = await associated(
@@ -192,6 +234,8 @@ class ReferralSync(DealConnector):
         props: dict[str, Any] = deal.get("properties") or {}
         changed = changed_properties(state.synced, props)
         if not changed:
+            if state.adopted:  # the adopted referral holds the deal's values: nothing is owed any more
+                await self.deals.update(deal_id, lambda s: s.model_copy(update={"adopted": False}))
             return  # an echo of what we wrote, or a redelivery
         try:
             referral = await self._patch(state.referral_id, state.etag, state.remote, changed, props, deal_id)
@@ -294,7 +338,7 @@ class ReferralSync(DealConnector):
         by_referral = {str((d.get("properties") or {}).get("microsoft_referral_id")): d for d in deals}
         creates: list[tuple[dict[str, Any], dict[str, Any]]] = []
         notices: list[Notice] = []
-        updates: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] = []
+        updates: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
         for referral in referrals:
             if referral.get("status") not in self.settings.poll_statuses:
                 result.skipped += 1  # closed: finished deals are never reopened
@@ -326,9 +370,10 @@ class ReferralSync(DealConnector):
                 and not same_value(k, props.get(k), v)
             }
             if not diff and previous is None:
-                await self._record(str(deal["id"]), _linked(referral, props))
+                # Adopted (state lost, deal linked by hand): the referral holds its own values, not the deal's.
+                await self._record(str(deal["id"]), _adopted(referral, self.settings))
             if diff:
-                updates.append((str(deal["id"]), diff, props, referral))
+                updates.append((str(deal["id"]), diff, referral))
         if creates:
             created = await self.hubspot.batch_create("deals", [{"properties": p} for _, p in creates])
             by_id = {str((d.get("properties") or {}).get("microsoft_referral_id")): d for d in created}
@@ -350,14 +395,18 @@ class ReferralSync(DealConnector):
                     )
                 )
         if updates:
-            for deal_id, diff, props, referral in updates:
-                # Recorded before writing so the webhook echo of this write is recognised as ours.
-                await self._pending(deal_id, str(referral["id"]), deal_snapshot({**props, **diff}))
+            for deal_id, _, referral in updates:
+                # Recorded before writing so the webhook echo of this write is recognised as ours. What was
+                # last synced is what the referral holds, not the deal's other values: a rep's edit still
+                # waiting to be pushed stays owed (its echo, or its own event, sends it).
+                seen = deal_snapshot(referral_to_deal(referral, self.settings))
+                await self._pending(deal_id, str(referral["id"]), seen)
             await self.hubspot.batch_update(
-                "deals", [{"id": d, "properties": diff} for d, diff, _, _ in updates]
+                "deals", [{"id": d, "properties": diff} for d, diff, _ in updates]
             )
-            for deal_id, diff, props, referral in updates:
-                await self._record(deal_id, _linked(referral, {**props, **diff}))
+            for deal_id, diff, referral in updates:
+                # An adoption's push still owed stays owed (a redelivered deal.creation makes it).
+                await self._record(deal_id, _adopted(referral, self.settings), keep_adopted=True)
                 result.updated += 1
                 notices.append(
                     Notice(
@@ -377,6 +426,9 @@ class ReferralSync(DealConnector):
                 deal_id, lambda s: s.model_copy(update={"referral_id": referral_id, "synced": synced})
             )
 
-    async def _record(self, deal_id: str, state: DealState) -> None:
+    async def _record(self, deal_id: str, state: DealState, *, keep_adopted: bool = False) -> None:
         async with self.deal_lock(deal_id):
-            await self.deals.update(deal_id, lambda _: state)
+            if keep_adopted:
+                await self.deals.update(deal_id, lambda s: state.model_copy(update={"adopted": s.adopted}))
+            else:
+                await self.deals.update(deal_id, lambda _: state)

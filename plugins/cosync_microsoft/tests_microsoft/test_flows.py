@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
+from cosync_microsoft.client import API_PATH
 from cosync_microsoft.sync import CURSOR, DealState
 
+from cosync_worker.events import Event, parse_hubspot_event
 from cosync_worker.sandbox.faults import Fault
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.sandbox.microsoft import MicrosoftEmulator
 
-from .conftest import FALLBACK_OWNER, TASK_TO_DEAL, Stack, ensure_properties, running, wait_until
+from .conftest import (
+    FALLBACK_OWNER,
+    TASK_TO_DEAL,
+    TIMEOUT,
+    Rep,
+    Stack,
+    ensure_properties,
+    running,
+    wait_until,
+)
 
 
 def referrals_for(ms: MicrosoftEmulator, deal_id: str) -> list[dict]:
@@ -152,8 +165,16 @@ async def test_redelivery_and_restart_do_nothing_twice(
     assert after - hs_writes <= 2  # the adopt path re-writes the link once at most
 
 
+def redelivery(deal_id: str) -> Event:
+    """A deal.creation HubSpot sends (again, or late) with a new eventId (the dedupe key cannot catch it)."""
+    return parse_hubspot_event(
+        {"eventId": int(time.time() * 1e6), "subscriptionType": "deal.creation", "objectId": int(deal_id)}
+    )
+
+
 class LosingMicrosoft(MicrosoftEmulator):
-    """Creates the next referral, then loses the answer: a 503, or the connection dropped."""
+    """Creates the next referral, then loses the answer: a 503, or the connection dropped; "unlisted": a 503,
+    and every list of referrals fails from then on (a fault target) until the test clears the faults."""
 
     def __init__(self, lose: str) -> None:
         super().__init__()
@@ -165,7 +186,9 @@ class LosingMicrosoft(MicrosoftEmulator):
         if lose == "dropped":
             assert request.transport is not None
             request.transport.close()
-        elif lose == "503":
+        elif lose in ("503", "unlisted"):
+            if lose == "unlisted":
+                self.faults.target("GET", API_PATH)
             return self.fault_response(request, Fault("error"))
         return response
 
@@ -186,3 +209,91 @@ async def test_a_lost_answer_to_a_create_adopts_the_referral_instead_of_a_second
             [referral] = referrals_for(ms, deal_id)
             assert stack.deal(deal_id)["microsoft_referral_id"] == referral["id"]
             assert ms.calls["POST /v1.0/engagements/referrals"] == 1 and ms.lose is None
+
+
+async def test_a_referral_adopted_after_a_lost_answer_gets_the_edits_made_since_it_was_created(
+    tmp_path: Path, hubspot_emulator: HubSpotEmulator
+) -> None:
+    """The referral holds the values of the attempt that created it. Adopted later (found by its
+    externalReferenceId), its snapshot was the deal's values at adoption, so the rep's edit made in between
+    (its event found no link) was never sent to Microsoft (issue 15, as Google's lead in 74fac1d)."""
+    await ensure_properties(hubspot_emulator)
+    async with LosingMicrosoft("unlisted") as ms:
+        assert isinstance(ms, LosingMicrosoft)
+        async with running(tmp_path, hubspot_emulator, ms) as stack:
+            deal_id = await stack.rep.deal_with_customer("Late Listing #Microsoft", amount="5000")
+            queue = stack.rt.context.queue
+
+            async def dead_lettered() -> bool:
+                return bool(await queue.list_dead_letters())
+
+            # Created, its answer lost, and the lookup that would find it refused through every retry: the
+            # creation is set aside (no attempt left in flight), the deal has no link yet.
+            await wait_until(dead_lettered)
+            [referral] = referrals_for(ms, deal_id)
+            assert ms.faults.injected["error"] >= 1 and not stack.deal(deal_id).get("microsoft_referral_id")
+            await stack.rep.update_deal(deal_id, {"amount": "7500", "description": "Two more sites"})
+            ms.faults.clear()
+            assert await queue.replay_dead_letters() == 1  # the creation, retried after the edit
+            await wait_until(lambda: stack.deal(deal_id).get("microsoft_referral_id") == referral["id"])
+            await wait_until(lambda: ms.referrals()[referral["id"]]["details"].get("dealValue") == 7500)
+            assert ms.referrals()[referral["id"]]["details"]["notes"] == "Two more sites"
+            await wait_until(lambda: stack.deal(deal_id).get("microsoft_sync_status") == "synced")
+            assert referrals_for(ms, deal_id) == [ms.referrals()[referral["id"]]]
+            assert ms.calls["POST /v1.0/engagements/referrals"] == 1
+
+
+async def test_a_deal_naming_a_referral_sends_it_the_edits_made_before_its_creation_event(
+    tmp_path: Path, hubspot_emulator: HubSpotEmulator, microsoft_emulator: MicrosoftEmulator
+) -> None:
+    """A deal that carries microsoft_referral_id when its deal.creation is handled (the poll's deal whose
+    state was not recorded, a deal linked by hand) is adopted, never created. The referral holds its own
+    values: an edit the rep made before the event came (its event found no link) is sent at the adoption,
+    not recorded as synced."""
+    hs, ms = hubspot_emulator, microsoft_emulator
+    await ensure_properties(hs)
+    incoming = ms.add_incoming_referral(
+        {"name": "Woodgrove expansion", "details": {"dealValue": 12000, "currency": "USD", "notes": "hi"}}
+    )
+    async with aiohttp.ClientSession(timeout=TIMEOUT) as http:
+        rep = Rep(http, hs)
+        # Before cosync listens: HubSpot holds the deal.creation until the rep's edit is made.
+        deal_id = await rep.create(
+            "deals",
+            {"dealname": "Woodgrove expansion #Microsoft", "dealstage": "appointmentscheduled"}
+            | {"amount": "12000", "description": "hi", "microsoft_referral_id": incoming["id"]},
+        )
+        await rep.update_deal(deal_id, {"amount": "15000"})
+    async with running(tmp_path, hs, ms) as stack:
+        await stack.rt.context.enqueue([redelivery(deal_id)])
+        await wait_until(lambda: ms.referrals()[incoming["id"]]["details"].get("dealValue") == 15000)
+        referral = ms.referrals()[incoming["id"]]
+        # Only what differs was sent: the name keeps Microsoft's (no deal tag), the notes their value.
+        assert (referral["name"], referral["details"]["notes"]) == ("Woodgrove expansion", "hi")
+        assert ms.calls.get("PATCH /v1.0/engagements/referrals/{id}", 0) == 1
+        state = (await stack.sync.deals.read(deal_id)).value
+        assert (state.referral_id, state.adopted, state.etag) == (incoming["id"], False, referral["eTag"])
+    assert ms.calls.get("POST /v1.0/engagements/referrals", 0) == 0
+
+
+async def test_a_poll_that_updates_a_deal_leaves_the_reps_waiting_edit_to_be_sent(stack: Stack) -> None:
+    """The poll writes what Microsoft changed to the deal. What it records as last synced is the referral's
+    values, not the deal's others: a rep's edit whose event comes after the poll is still sent."""
+    deal_id = await stack.rep.deal_with_customer("Northwind #Microsoft", amount="5000")
+    await wait_until(lambda: stack.deal(deal_id).get("microsoft_sync_status") == "synced")
+    referral_id = stack.deal(deal_id)["microsoft_referral_id"]
+    await stack.hs.drain_webhooks()
+    # HubSpot holds its webhooks from here: the rep's edit is made, its event comes after the poll.
+    subscriptions = list(stack.hs.webhooks.subscriptions)
+    stack.hs.webhooks.subscriptions.clear()
+    await stack.rep.update_deal(deal_id, {"amount": "7500"})
+    await stack.operator(f"/_sandbox/referrals/{referral_id}", {"details": {"notes": "from the MS seller"}})
+    assert (await stack.sync.poll()).updated == 1
+    assert stack.deal(deal_id)["description"] == "from the MS seller"
+    assert stack.deal(deal_id)["amount"] == "7500"  # the rep's edit is kept in HubSpot
+    stack.hs.webhooks.subscriptions.extend(subscriptions)
+    change = {"subscriptionType": "deal.propertyChange", "objectId": int(deal_id)}
+    change |= {"eventId": int(time.time() * 1e6), "propertyName": "amount", "propertyValue": "7500"}
+    await stack.rt.context.enqueue([parse_hubspot_event(change)])
+    await wait_until(lambda: stack.ms.referrals()[referral_id]["details"].get("dealValue") == 7500)
+    assert stack.ms.referrals()[referral_id]["details"]["notes"] == "from the MS seller"
