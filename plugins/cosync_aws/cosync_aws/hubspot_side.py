@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cosync_worker.config import ConfigError
+from cosync_worker.connector import ConflictError
 from cosync_worker.hooks import Context
 from cosync_worker.hubspot import HubSpotClient
+from cosync_worker.logs import get_logger
 
 from .mapping import COMPANY_PROPERTIES, CONTACT_PROPERTIES, DEAL_PROPERTIES
-from .state import note_key, opportunity_key
+from .state import link_to, note_key
 
 if TYPE_CHECKING:
     from .deps import Deps
@@ -24,6 +26,8 @@ __all__ = [
     "build_hubspot_client",
     "deal_for",
     "hubspot",
+    "link_opportunity",
+    "mapped_deal",
     "note_input",
     "note_once",
     "read_deal",
@@ -33,6 +37,8 @@ __all__ = [
 # https://developers.hubspot.com/docs/api/crm/associations/v4#association-type-id-values
 NOTE_TO_DEAL = 214
 NOTE_TTL = 90 * 86_400.0
+
+log = get_logger("cosync.aws")
 
 
 def build_hubspot_client(context: Context) -> HubSpotClient:
@@ -129,11 +135,35 @@ async def note_once(deps: Deps, kind: str, ident: str, deal_id: str, text: str) 
         raise
 
 
+async def mapped_deal(deps: Deps, opp_id: str) -> str | None:
+    """The deal the store maps the opportunity to (``aws:opportunity:<id>``), without a search."""
+    return (await deps.opportunities.read(opp_id)).value.deal_id
+
+
+async def link_opportunity(deps: Deps, opp_id: str, deal_id: str) -> str:
+    """Map the opportunity to ``deal_id`` unless it is mapped already, and return the deal it is mapped to.
+
+    The map is written once, by compare-and-set: a second deal named for the same opportunity (two flows that
+    each found or made one) never replaces the first, which stays the opportunity's deal; the caller learns
+    it from the answer and the log says which two met."""
+    found = await deps.opportunities.read(opp_id)
+    current = found.value.deal_id
+    if current is None:
+        try:
+            await deps.opportunities.write(opp_id, link_to(deal_id)(found.value), found.version)
+            current = deal_id
+        except ConflictError:  # linked meanwhile: every write of the record is a link, so it names a deal
+            current = await mapped_deal(deps, opp_id) or deal_id
+    if current != deal_id:
+        log.warning("aws_opportunity_mapped_elsewhere", opportunity_id=opp_id, deal_id=current, other=deal_id)
+    return current
+
+
 async def deal_for(deps: Deps, opp_id: str) -> str | None:
     """The deal of an opportunity: the stored mapping, else a search by ``aws_opportunity_id`` (then stored)."""
-    mapped = await deps.store.get_state(opportunity_key(opp_id))
-    if mapped and mapped.get("deal_id"):
-        return str(mapped["deal_id"])
+    mapped = await mapped_deal(deps, opp_id)
+    if mapped:
+        return mapped
     found = await deps.hs.search_all(
         "deals",
         filter_groups=[
@@ -144,6 +174,4 @@ async def deal_for(deps: Deps, opp_id: str) -> str | None:
     )
     if not found:
         return None
-    deal_id = str(found[0]["id"])
-    await deps.store.put_state(opportunity_key(opp_id), {"deal_id": deal_id})
-    return deal_id
+    return await link_opportunity(deps, opp_id, str(found[0]["id"]))

@@ -20,10 +20,10 @@ from .client import PartnerCentralError, Priority
 from .conflict_flow import settle_reverse
 from .conflict_rules import CONFLICT_FIELDS, PATH_FIELDS
 from .deps import Deps
-from .hubspot_side import add_note
+from .hubspot_side import add_note, link_opportunity, mapped_deal
 from .hubspot_side import deal_for as _deal_for
 from .mapping import client_token, hubspot_view, owned_from_hubspot, owned_view, sync_stamp
-from .state import DealState, invitation_key, opportunity_key, replace
+from .state import DealState, InvitationState, replace
 
 __all__ = ["accept_invitation", "adopt_opportunity", "poll_invitations", "reconcile", "reverse_sync"]
 
@@ -42,6 +42,9 @@ RECONCILE_OVERLAP = timedelta(seconds=60)
 # Deal -> company, HUBSPOT_DEFINED "Primary" (5):
 # https://developers.hubspot.com/docs/api/crm/associations/v4#association-type-id-values
 DEAL_TO_COMPANY = 5
+# The SDK's leases (``aws:<key>``) of the creating flows are tried once (``wait_seconds=0``): another worker
+# holding one is a ``Busy`` retry deferred by half the TTL, which is also how long a killed holder blocks it.
+CREATE_LEASE_SECONDS = 30.0
 
 
 def _same(prop: str, a: Any, b: Any) -> bool:
@@ -205,7 +208,7 @@ async def _tell_review(
 ) -> bool:
     """The review status's notices (seed 004: Approved / Action Required HIGH, Rejected MEDIUM, with AWS's
     comments; submission confirmed), each once: see :mod:`.notices`. Whether any was sent now."""
-    told = notices.Told(deps.store, opp_id)
+    told = notices.Told(deps.told, opp_id)
     before = await told.read()
     found, after = notices.review_notices(
         deal_id, opp_id, record, before, deps.config.submission.involvement_type, baseline
@@ -258,34 +261,35 @@ def _domain(url: str | None) -> str:
 
 async def accept_invitation(deps: Deps, invitation_id: str) -> str | None:
     """Flow 7: accept the invitation, then create the deal (tagged) and its company; never twice."""
-    key = invitation_key(invitation_id)
-    st = await deps.store.get_state(key) or {}
-    if st.get("deal_id"):
-        return str(st["deal_id"])
+    done = (await deps.invitations.read(invitation_id)).value.deal_id
+    if done:
+        return done
     # The event and the poll may reach one invitation together: one accepts (one write), the other retries.
-    lock = f"aws:invitation-lock:{invitation_id}"
-    lock_seconds = deps.config.task_timeout_seconds + 30
-    if not await deps.store.claim_key(lock, lock_seconds):
-        # A holder that was killed keeps the lock until it expires: wait in steps that outlast it within the
-        # retry attempts (a defer of seconds would dead-letter the event first). Each step is a cheap no-op.
-        raise Retry("another worker is accepting this invitation", defer=lock_seconds / 6)
-    try:
-        st = await deps.store.get_state(key) or {}
-        if st.get("deal_id"):
-            return str(st["deal_id"])
+    # The lease is renewed while the task runs, up to the task's timeout; a killed holder frees it in one TTL.
+    async with deps.lock(
+        f"invitation:{invitation_id}",
+        ttl_seconds=CREATE_LEASE_SECONDS,
+        wait_seconds=0,
+        max_hold_seconds=deps.config.task_timeout_seconds + 2 * CREATE_LEASE_SECONDS,
+    ):
+        st = (await deps.invitations.read(invitation_id)).value
+        if st.deal_id:
+            return st.deal_id
         deal_id = await _accept_and_create(deps, invitation_id, st)
         if deal_id is not None:
-            st["deal_id"] = deal_id
-            await deps.store.put_state(key, st)
-    finally:
-        await deps.store.release_key(lock)
+            await _set_invitation(deps, invitation_id, deal_id=deal_id)
     return deal_id
 
 
-async def _accept_and_create(deps: Deps, invitation_id: str, st: dict[str, Any]) -> str | None:
-    key = invitation_key(invitation_id)
-    if not st.get("opportunity_id"):
-        if not st.get("task_id"):
+async def _set_invitation(deps: Deps, invitation_id: str, **fields: str) -> None:
+    await deps.invitations.update(invitation_id, lambda st: st.model_copy(update=fields))
+
+
+async def _accept_and_create(deps: Deps, invitation_id: str, st: InvitationState) -> str | None:
+    opp_id = st.opportunity_id
+    if not opp_id:
+        task_id = st.task_id
+        if not task_id:
             invitation = await deps.pc.call(
                 "GetEngagementInvitation", Priority.CREATE, Identifier=invitation_id
             )
@@ -301,12 +305,12 @@ async def _accept_and_create(deps: Deps, invitation_id: str, st: dict[str, Any])
                 ClientToken=client_token("invitation", invitation_id),
                 Identifier=invitation_id,
             )
-            st["task_id"] = task["TaskId"]
-            await deps.store.put_state(key, st)
-        done = await _wait_task(deps, str(st["task_id"]))
-        st["opportunity_id"] = done["OpportunityId"]
-        await deps.store.put_state(key, st)
-    return await _create_deal(deps, str(st["opportunity_id"]), invitation_id=invitation_id)
+            task_id = str(task["TaskId"])
+            await _set_invitation(deps, invitation_id, task_id=task_id)
+        done = await _wait_task(deps, task_id)
+        opp_id = str(done["OpportunityId"])
+        await _set_invitation(deps, invitation_id, opportunity_id=opp_id)
+    return await _create_deal(deps, opp_id, invitation_id=invitation_id)
 
 
 async def _create_deal(
@@ -318,19 +322,14 @@ async def _create_deal(
     event of an invitation's opportunity may reach :func:`adopt_opportunity` before the acceptance recorded
     it; both paths then make and tell of the same one deal. The store's mapping, then a search by the ids the
     deal carries, come first, so a retry after a crash creates no second deal."""
-    lock = f"aws:deal-lock:{opp_id}"
-    if not await deps.store.claim_key(lock, 60):
-        raise Retry("another worker is making this opportunity's deal", defer=10)
-    try:
+    async with deps.lock(f"deal-for:{opp_id}", ttl_seconds=CREATE_LEASE_SECONDS, wait_seconds=0):
         return await _create_deal_locked(deps, opp_id, invitation_id, opp)
-    finally:
-        await deps.store.release_key(lock)
 
 
 async def _existing_deal(deps: Deps, opp_id: str, invitation_id: str | None) -> str | None:
-    mapped = await deps.store.get_state(opportunity_key(opp_id))
-    if mapped and mapped.get("deal_id"):
-        return str(mapped["deal_id"])
+    mapped = await mapped_deal(deps, opp_id)
+    if mapped:
+        return mapped
     groups = [{"filters": [{"propertyName": "aws_opportunity_id", "operator": "EQ", "value": opp_id}]}]
     if invitation_id:
         groups.append(
@@ -350,7 +349,7 @@ async def _create_deal_locked(
     if existing is not None:
         if invitation_id:  # adopted from its event before the acceptance finished: say where it came from
             await deps.hs.update("deals", existing, {"aws_invitation_id": invitation_id})
-        await deps.store.put_state(opportunity_key(opp_id), {"deal_id": existing})
+        existing = await link_opportunity(deps, opp_id, existing)
         await notices.send(deps.notifier, [tell(existing, opp_id, opp_id, invitation_id)], deps.hs)
         return existing
     opp = opp or await deps.pc.call("GetOpportunity", Priority.CREATE, Identifier=opp_id)
@@ -391,7 +390,7 @@ async def _create_deal_locked(
     )
     deal_id = str(deal["id"])
     owned = owned_from_hubspot({k: str(v) for k, v in deal_props.items()}, company_props, [], deps.config)
-    await deps.store.put_state(opportunity_key(opp_id), {"deal_id": deal_id})
+    await link_opportunity(deps, opp_id, deal_id)
     await deps.deals.update(deal_id, replace(DealState(opportunity_id=opp_id, owned=owned, hubspot=view)))
     calls = ["GetOpportunity", "hubspot.companies.create", "hubspot.deals.create"]
     await audit.record(
@@ -435,19 +434,14 @@ async def _aws_referral(deps: Deps, opp_id: str) -> bool:
 
 async def adopt_opportunity(deps: Deps, opp_id: str) -> str | None:
     """Seed 000 §3: an ``Opportunity Created`` event for an opportunity no deal knows becomes a HubSpot deal
-    (one, under a store lock like the invitation's), and the rep is told."""
-    lock = f"aws:adopt-lock:{opp_id}"
-    if not await deps.store.claim_key(lock, 60):
-        raise Retry("another worker is adopting this opportunity", defer=10)
-    try:
-        mapped = await deps.store.get_state(opportunity_key(opp_id))
-        if mapped and mapped.get("deal_id"):
-            return str(mapped["deal_id"])
+    (one, under a lease like the invitation's), and the rep is told."""
+    async with deps.lock(f"adopt:{opp_id}", ttl_seconds=CREATE_LEASE_SECONDS, wait_seconds=0):
+        mapped = await mapped_deal(deps, opp_id)
+        if mapped:
+            return mapped
         opp = await deps.pc.call("GetOpportunity", Priority.CREATE, Identifier=opp_id)
         if not created_elsewhere(opp) or await _aws_referral(deps, opp_id):
             return None
-    finally:
-        await deps.store.release_key(lock)
     return await _create_deal(deps, opp_id, opp=opp)
 
 

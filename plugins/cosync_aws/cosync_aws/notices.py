@@ -21,9 +21,12 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from cosync_worker.connector import BoundState
 from cosync_worker.hooks import NoticeKindSpec
 from cosync_worker.logs import get_logger
 from cosync_worker.notify import Notice, NoticeError, Verdict
+
+from .state import ToldState
 
 __all__ = [
     "LEVELS",
@@ -35,7 +38,6 @@ __all__ = [
     "review_notices",
     "seller_notice",
     "send",
-    "told_key",
 ]
 
 log = get_logger("cosync.aws")
@@ -257,23 +259,29 @@ def new_opportunity_notice(
     return Notice("aws.new_opportunity", deal_id, f"new:{source}", facts)
 
 
-def told_key(opp_id: str) -> str:
-    return f"aws:told:{opp_id}"
-
-
 # -- sending -------------------------------------------------------------------------------------------------
 class Told:
-    """The per-opportunity record of what the rep was told (read once, written after the notices went out)."""
+    """The per-opportunity record of what the rep was told (``aws:told:<opportunity id>``, a
+    :class:`~cosync_aws.state.ToldState`): read once, written after the notices went out. The write sets only
+    the topics that changed since the read, by compare-and-set, so a topic another flow told of meanwhile (the
+    summary sync's level while a reverse sync tells a review status) is kept."""
 
-    def __init__(self, store: Any, opp_id: str) -> None:
-        self.store, self.key = store, told_key(opp_id)
+    def __init__(self, state: BoundState[ToldState], opp_id: str) -> None:
+        self.state, self.opp_id = state, opp_id
+        self._read: dict[str, Any] = {}
 
     async def read(self) -> dict[str, Any]:
-        found: dict[str, Any] = await self.store.get_state(self.key) or {}
-        return found
+        record = (await self.state.read(self.opp_id)).value.model_dump()
+        self._read = {topic: held for topic, held in record.items() if held is not None}
+        return dict(self._read)
 
     async def write(self, told: dict[str, Any]) -> None:
-        await self.store.put_state(self.key, told)
+        changed = {topic: held for topic, held in told.items() if self._read.get(topic) != held}
+        if changed:
+            await self.state.update(
+                self.opp_id, lambda now: ToldState.model_validate({**now.model_dump(), **changed})
+            )
+            self._read = {**self._read, **changed}
 
 
 async def send(notifier: Any, notices: list[Notice], hs: Any = None, fallback_note: bool = True) -> None:

@@ -21,7 +21,7 @@ from .client import PartnerCentralError, Priority
 from .conflict_flow import Settled, settle_outbound
 from .conflict_rules import PATH_FIELDS
 from .deps import Deps
-from .hubspot_side import DealBundle, read_deal
+from .hubspot_side import DealBundle, link_opportunity, read_deal
 from .hubspot_side import note_once as _note_once
 from .mapping import (
     COMPANY_PROPERTIES,
@@ -37,7 +37,7 @@ from .mapping import (
     with_cleared,
 )
 from .solutions import associate, choose_solutions
-from .state import Creating, DealState, opportunity_key, related_key, replace, setting
+from .state import Creating, DealState, marked_at, related_id, replace, setting
 
 __all__ = [
     "COMPANY_PROPERTIES_SYNCED",
@@ -227,7 +227,7 @@ async def _remember(
         hubspot=hubspot_view(record, deps.config) if record is not None else {},
         read_at_ms=read_at_ms,
     )
-    await deps.store.put_state(opportunity_key(opp_id), {"deal_id": deal_id})
+    await link_opportunity(deps, opp_id, deal_id)
     await deps.deals.update(deal_id, replace(state))
 
 
@@ -434,9 +434,9 @@ async def push_related(
     deal when its turn comes (reading it then); the rest happened before that read and cost nothing, not
     even the associations call.
     """
-    key = related_key(object_type, object_id)
-    marker = await deps.store.get_state(key) or {}
-    if occurred_ms is not None and occurred_ms < int(marker.get("read_at_ms") or 0):
+    key = related_id(object_type, object_id)
+    marker = (await deps.related.read(key)).value
+    if occurred_ms is not None and occurred_ms < marker.read_at_ms:
         return {}
     linked = await deps.hs.associations(object_type, object_id, "deals")
     deals = []
@@ -449,5 +449,5 @@ async def push_related(
     # redelivery after a failed push is not taken for an event the burst already covered.
     read_at_ms = _now_ms()
     outcomes = {deal_id: await push_update(deps, deal_id) for deal_id in deals}
-    await deps.store.put_state(key, {"read_at_ms": read_at_ms})
+    await deps.related.update(key, marked_at(read_at_ms))
     return outcomes

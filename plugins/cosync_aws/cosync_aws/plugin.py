@@ -26,7 +26,14 @@ from .resources import RESOURCES_LOOP, sync_all, sync_engagement, sync_opportuni
 from .routes import ASSIGN_EVENT, SUBMIT_EVENT, JobRoutes
 from .solution_routes import SOLUTIONS_SERVICE, SolutionRoutes
 from .solutions import REMATCH_PROPERTIES, SolutionCache, rematch
-from .state import RECONCILE_CURSOR, deal_state
+from .state import (
+    RECONCILE_CURSOR,
+    deal_state,
+    invitation_state,
+    opportunity_link,
+    related_mark,
+    told_state,
+)
 from .team import owner_reassigned
 
 __all__ = ["NAME", "SERVICE", "SOLUTIONS", "AwsConnector", "deps_of"]
@@ -71,6 +78,10 @@ class AwsConnector(LifecycleRoutes, SolutionRoutes, JobRoutes, DealConnector):
     description = "AWS Partner Central opportunities <-> HubSpot deals"
     properties = tuple(PROPERTIES)
     deals = deal_state
+    opportunities = opportunity_link
+    invitations = invitation_state
+    related = related_mark
+    told = told_state
 
     # What the connector brings besides its handlers (declarations.py).
     cosync_conflict_objects = staticmethod(declarations.cosync_conflict_objects)
@@ -99,6 +110,11 @@ class AwsConnector(LifecycleRoutes, SolutionRoutes, JobRoutes, DealConnector):
             self.notifier,
             lambda deal_id: self.deal_lock(deal_id, ttl_seconds=LOCK_SECONDS),
             self.deals,
+            self.lock,
+            self.opportunities,
+            self.invitations,
+            self.related,
+            self.told,
         )
 
     # -- lifecycle: the framework opens the client; the linker and the routes reach it by service name --

@@ -21,10 +21,10 @@ from . import audit
 from .client import PartnerCentralError, Priority
 from .conflict_rules import CONFLICT_FIELDS, PATH_FIELDS, hubspot_value, pc_display, value_at
 from .deps import Deps
-from .hubspot_side import add_note, read_deal
+from .hubspot_side import add_note, mapped_deal, read_deal
 from .mapping import merge_update, owned_from_hubspot, owned_view, review_rules
 from .outbound import MAX_CONFLICT_RETRIES
-from .state import DealState, opportunity_key, setting
+from .state import DealState, setting
 
 __all__ = ["REPLAY_LIMIT", "resolve_conflict", "rollback"]
 
@@ -209,8 +209,7 @@ async def rollback(deps: Deps, opp_id: str, payload: dict[str, Any]) -> None:
         when = datetime.fromtimestamp(target_ts, UTC).isoformat()
         await update_job(deps.store, job_id, "failed", error=f"cannot roll back {opp_id} to {when}: {exc}")
         return
-    mapped = await deps.store.get_state(opportunity_key(opp_id)) or {}
-    deal_id = str(mapped["deal_id"]) if mapped.get("deal_id") else None
+    deal_id = await mapped_deal(deps, opp_id)
     async with deps.deal_lock(deal_id) if deal_id else contextlib.nullcontext():
         writes: dict[str, Any] = {}
         calls: list[str] = []

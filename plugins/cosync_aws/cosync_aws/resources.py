@@ -34,7 +34,7 @@ from cosync_worker.store import Store
 
 from .client import Priority
 from .deps import Deps
-from .hubspot_side import deal_for, note_once
+from .hubspot_side import deal_for, mapped_deal, note_once
 from .resource_mapping import (
     PARTNER_TEMPLATE,
     Candidate,
@@ -47,7 +47,6 @@ from .resource_mapping import (
     resource_id,
     resource_properties,
 )
-from .state import opportunity_key
 
 __all__ = [
     "RESOURCES_LOOP",
@@ -178,7 +177,7 @@ async def sync_engagement(deps: Deps, engagement_id: str, listings: _Listings | 
     )
     added = 0
     for opp_id in ours:
-        if await deps.store.get_state(opportunity_key(opp_id)):  # another partner's opportunity has no deal
+        if await mapped_deal(deps, opp_id):  # another partner's opportunity has no deal
             added += await sync_opportunity(deps, opp_id, [engagement_id], listings)
     return added
 

@@ -1,4 +1,8 @@
-"""What the connector keeps in the state store: the typed per-deal state and the keys of the rest.
+"""What the connector keeps in the state store: typed per-object state (a pydantic model per kind of object,
+declared on the connector as :class:`ObjectState`, written by compare-and-set) and the keys of the rest.
+
+Every kind is ``legacy``: a record the release before the SDK wrote under the same key, unversioned, is read
+until the first versioned write carries it over.
 
 A deal's state is written by handlers under different ordering keys (the HubSpot deal and the Partner Central
 opportunity) and by flows that do not take the deal's lock (submission), so it is never written back whole
@@ -19,13 +23,21 @@ __all__ = [
     "RECONCILE_CURSOR",
     "Creating",
     "DealState",
+    "InvitationState",
+    "OpportunityLink",
+    "RelatedMark",
+    "ToldState",
     "deal_state",
-    "invitation_key",
+    "invitation_state",
+    "link_to",
+    "marked_at",
     "note_key",
-    "opportunity_key",
-    "related_key",
+    "opportunity_link",
+    "related_id",
+    "related_mark",
     "replace",
     "setting",
+    "told_state",
 ]
 
 RECONCILE_CURSOR = "aws:reconcile:last_modified"
@@ -86,20 +98,69 @@ def replace(state: DealState) -> Callable[[DealState], DealState]:
     return lambda _: state
 
 
-def opportunity_key(opportunity_id: str) -> str:
-    """``{"deal_id"}``: which deal an opportunity belongs to, without a HubSpot search."""
-    return f"aws:opportunity:{opportunity_id}"
+class OpportunityLink(BaseModel):
+    """``aws:opportunity:<opportunity id>``: which deal an opportunity belongs to, without a HubSpot search.
+    Written once (:func:`link_to`): a second deal named for the same opportunity never replaces the first."""
+
+    model_config = ConfigDict(extra="allow")
+
+    deal_id: str | None = None
 
 
-def invitation_key(invitation_id: str) -> str:
-    """``{"task_id", "opportunity_id", "deal_id"}``: how far accepting an invitation got."""
-    return f"aws:invitation:{invitation_id}"
+def link_to(deal_id: str) -> Callable[[OpportunityLink], OpportunityLink]:
+    """Pure: the update that links an unlinked opportunity to ``deal_id`` and leaves a linked one as it is."""
+    return lambda link: link if link.deal_id else link.model_copy(update={"deal_id": deal_id})
+
+
+class InvitationState(BaseModel):
+    """``aws:invitation:<invitation id>``: how far accepting an invitation got."""
+
+    model_config = ConfigDict(extra="allow")
+
+    task_id: str | None = None  # StartEngagementByAcceptingInvitationTask's task, once started
+    opportunity_id: str | None = None  # the opportunity the finished task made
+    deal_id: str | None = None  # the deal made for it: the invitation is done
+
+
+class RelatedMark(BaseModel):
+    """``aws:related:<object type>:<object id>``: when the last push for a company's or contact's change read
+    HubSpot (coalescing: an event older than that is covered)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    read_at_ms: int = 0
+
+
+def marked_at(read_at_ms: int) -> Callable[[RelatedMark], RelatedMark]:
+    """Pure: the update that moves the mark to ``read_at_ms``, never back."""
+    return lambda mark: (
+        mark if mark.read_at_ms >= read_at_ms else mark.model_copy(update={"read_at_ms": read_at_ms})
+    )
+
+
+class ToldState(BaseModel):
+    """``aws:told:<opportunity id>``: per topic, the last value the rep was told and its sequence number
+    (``{"value", "seq"}``; see :mod:`.notices`)."""
+
+    model_config = ConfigDict(extra="allow")  # a topic a newer release tells of is carried, never dropped
+
+    review: dict[str, Any] | None = None
+    level: dict[str, Any] | None = None
+    seller: dict[str, Any] | None = None
+
+
+# Declared on the connector (``AwsConnector.opportunities`` ...), reached by the flows through ``Deps``.
+opportunity_link = ObjectState(OpportunityLink, "opportunity", legacy=True)
+invitation_state = ObjectState(InvitationState, "invitation", legacy=True)
+related_mark = ObjectState(RelatedMark, "related", legacy=True)
+told_state = ObjectState(ToldState, "told", legacy=True)
+
+
+def related_id(object_type: str, object_id: str) -> str:
+    """The object id of a company's or contact's :class:`RelatedMark`."""
+    return f"{object_type}:{object_id}"
 
 
 def note_key(kind: str, ident: str) -> str:
+    """A note's dedupe claim (``claim_key``, expiring): one note per (kind, ident) across redeliveries."""
     return f"aws:note:{kind}:{ident}"
-
-
-def related_key(object_type: str, object_id: str) -> str:
-    """``{"read_at_ms"}``: when the last push for a company's or contact's change read HubSpot (coalescing)."""
-    return f"aws:related:{object_type}:{object_id}"

@@ -98,7 +98,7 @@ async def sync_summaries(deps: Deps) -> dict[str, int]:
         changed = {k: v for k, v in fresh.items() if (props.get(k) or "") != v}
         updates.append({"id": str(deal["id"]), "properties": {**changed, "aws_last_summary_sync": now}})
         deal_id = str(deal["id"])
-        told = notices.Told(deps.store, str(opp_id))
+        told = notices.Told(deps.told, str(opp_id))
         before = await told.read()
         level, after = notices.level_notice(
             deal_id,
