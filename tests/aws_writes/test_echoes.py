@@ -4,7 +4,9 @@ emulator (it applies the change between cosync's write and its answer), never by
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -21,15 +23,84 @@ def _reads(after: dict[str, int], before: dict[str, int]) -> int:
 
 
 async def test_a_creation_with_its_solutions_reads_none_of_its_own_events(stack: Stack) -> None:
-    before = await stack.calls(stack.pc)
-    company = await stack.rep_company()
-    deal_id = await stack.rep_deal(GOOD_DEAL, company)
-    await wait_until(lambda: bool(stack.deal(deal_id).get("aws_opportunity_id")))
-    await stack.settle(1.0)
+    # Partner Central announces the opportunity while answering CreateOpportunity. Handled before the creation
+    # recorded the opportunity -> deal map (a busy machine), the event cannot tell a colleague's opportunity
+    # from cosync's own but by one GetOpportunity (test_an_early_creation_event_costs_one_read_and_no_deal).
+    # Here it is handed on once the map is written, as it nearly always is: the order is driven, not hoped for.
+    real_sink = stack.pc.bus.sink
+    assert real_sink is not None
+    held: list[dict[str, Any]] = []
+
+    async def after_the_map(event: dict[str, Any]) -> None:
+        if event["detail-type"] == "Opportunity Created" and not held:
+            held.append(event)
+            return
+        await real_sink(event)
+
+    stack.pc.bus.sink = after_the_map
+    try:
+        before = await stack.calls(stack.pc)
+        company = await stack.rep_company()
+        deal_id = await stack.rep_deal(GOOD_DEAL, company)
+        await wait_until(lambda: bool(stack.deal(deal_id).get("aws_opportunity_id")))
+        assert len(held) == 1
+        await real_sink(held[0])
+        await stack.quiet()
+    finally:
+        stack.pc.bus.sink = real_sink
     after = await stack.calls(stack.pc)
     associated = after.get("AssociateOpportunity", 0) - before.get("AssociateOpportunity", 0)
     assert associated >= 2  # the matcher found several: each association's own event came back too
     assert _reads(after, before) == 0
+
+
+async def test_an_early_creation_event_costs_one_read_and_no_deal(stack: Stack) -> None:
+    # The other order: "Opportunity Created" is handled before the creation wrote the map (held here until the
+    # worker has handled it, then the creation goes on). Nothing names the opportunity as cosync's yet, so it
+    # costs one GetOpportunity, which shows cosync's own PartnerOpportunityIdentifier: no second deal.
+    store = stack.rt.context.store
+    real_write = store.write_versioned
+    event_done = asyncio.Event()
+    map_writes: list[str] = []
+
+    async def map_after_the_event(key: str, value: dict[str, Any], expected_version: int) -> int:
+        if key.startswith("aws:opportunity:") and not map_writes:
+            map_writes.append(key)
+            await asyncio.wait_for(event_done.wait(), 60)
+        return await real_write(key, value, expected_version)
+
+    real_sink = stack.pc.bus.sink
+    assert real_sink is not None
+
+    async def then_done(event: dict[str, Any]) -> None:
+        await real_sink(event)
+        if event["detail-type"] == "Opportunity Created":
+            created_event.append(event)
+
+    created_event: list[dict[str, Any]] = []
+    store.write_versioned = map_after_the_event  # type: ignore[method-assign]
+    stack.pc.bus.sink = then_done
+    try:
+        before = await stack.calls(stack.pc)
+        company = await stack.rep_company()
+        deal_id = await stack.rep_deal(GOOD_DEAL, company)
+        await wait_until(lambda: bool(map_writes) and bool(created_event))
+
+        async def event_handled() -> bool:
+            return (await stack.calls(stack.pc)).get("GetOpportunity", 0) > before.get("GetOpportunity", 0)
+
+        await wait_until(event_handled)
+        event_done.set()
+        await wait_until(lambda: bool(stack.deal(deal_id).get("aws_opportunity_id")))
+        await stack.quiet()
+    finally:
+        store.write_versioned = real_write  # type: ignore[method-assign]
+        stack.pc.bus.sink = real_sink
+    after = await stack.calls(stack.pc)
+    assert _reads(after, before) == 1
+    assert len(stack.opportunities()) == 1
+    deals = [d for d in stack.hs.objects("deals").values() if d["properties"].get("aws_opportunity_id")]
+    assert [d["id"] for d in deals] == [deal_id]
 
 
 async def test_the_echo_of_an_update_costs_no_read(stack: Stack) -> None:
