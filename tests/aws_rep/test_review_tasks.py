@@ -44,8 +44,14 @@ async def test_approval_event_is_one_high_task_with_feedback_even_when_reconcile
     assert 23 < due_hours < 25
     assert FEEDBACK in task["hs_task_body"]
     await wait_until(lambda: any(FEEDBACK in n for n in stack.notes_of(deal_id)))  # the notice's note
-    assert stack.deal(deal_id)["aws_review_comments"] == FEEDBACK
-    assert stack.deal(deal_id)["aws_last_sync_by"] == "AWS"
+    # The rep is told first, then the reverse sync writes the deal (and its stamp, batched with other pushes'):
+    # waited for, not read at the note's moment.
+    await wait_until(
+        lambda: (
+            stack.deal(deal_id).get("aws_review_comments") == FEEDBACK
+            and stack.deal(deal_id).get("aws_last_sync_by") == "AWS"
+        )
+    )
     await stack.tick("aws_reconcile")  # the same change seen again
     await stack.settle(1.0)
     assert len([t for t in tasks_of(stack, deal_id) if "Approved" in t["hs_task_subject"]]) == 1
