@@ -64,6 +64,10 @@ class HeldLease:
         self._taken = self._granted
         self.max_hold = max_hold
         self.lost = False
+        # Set when the holder's ``async with`` ends. A task started inside the body (a shared component's
+        # runner, created lazily by whichever caller came first) keeps a copy of the leases held then, and
+        # must not be fenced by one its creator has since let go: it works for every later caller.
+        self.released = False
 
     def _overheld(self, now: float) -> bool:
         return self.max_hold is not None and now - self._taken >= self.max_hold
@@ -90,6 +94,8 @@ class HeldLease:
         enough for the write that follows to land before anyone else could take it. A renewal older than a
         third of the TTL is confirmed with the store first; a lease held past ``max_hold`` is given up here
         (its renewals have stopped, so it may run out during the write)."""
+        if self.released:
+            return
         if not self.lost and self._overheld(self._clock()):
             self.lost = True
         if not self.lost and self._clock() - self._granted >= self.ttl / 3:
@@ -169,6 +175,7 @@ async def hold_lock(
     try:
         yield held
     finally:
+        held.released = True
         _HELD.reset(token)
         keeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -18,7 +18,10 @@ from .acks import Acker
 from .backoff import backoff_delay
 from .dispatcher import Dispatcher, Outcome, shorten
 
-__all__ = ["Worker"]
+__all__ = ["Worker", "retry_lane"]
+
+# What a re-sent retry's queue group adds to its object's group: its own lane, so it holds no later event.
+RETRY_LANE = "|retry:"
 
 
 @dataclass
@@ -338,7 +341,7 @@ class Worker:
         again = event.addressed_to(failed).model_copy(
             update={"attempt": max(0, counted), "waits": waits, "not_before": time.time() + delay}
         )
-        lane = f"{message.group or event.ordering_key}|retry:{'+'.join(failed)}"
+        lane = retry_lane(message.group or event.ordering_key, failed)
         dedupe = f"{event.dedupe_key}|retry:{attempts}.{waits}:{'+'.join(failed)}"
         await self.dispatcher.context.store.record_keys(outcome.ran, self.dispatcher.processed_ttl)
         await self.queue.send([(again.to_json(), lane, dedupe)])
@@ -417,3 +420,10 @@ class Worker:
             return  # a job id the store does not know (the event was not made by a route)
         except Exception as exc:
             log.warning("job_update_failed", job_id=str(job_id), error=type(exc).__name__)
+
+
+def retry_lane(group: str, failed: list[str]) -> str:
+    """The queue group of a re-sent retry: the object's group with the failed connectors named once. A retry
+    re-sent again keeps its lane (appended each time, a lock waited on 50 times made a group of 700 characters)."""
+    base = group.split(RETRY_LANE, 1)[0]
+    return f"{base}{RETRY_LANE}{'+'.join(failed)}"

@@ -211,6 +211,28 @@ async def test_a_holder_that_lost_its_lease_stops_before_writing(
     assert await store.get_state("deal-other:4") is None
 
 
+async def test_a_task_started_under_a_lease_is_not_fenced_by_it_once_released(
+    store: Store, make_store: MakeStore, clock: FakeClock
+) -> None:
+    # The fault suite's loop: the Partner Central write scheduler's runner was started by the first write, made
+    # under an invitation's lease, and copied that lease with its context. Once the invitation was done and the
+    # lease released, every later write of every event was refused as "lock ... was lost while held".
+    other = await make_store()
+    go = asyncio.Event()
+
+    async def shared_runner() -> None:
+        await go.wait()
+        await FencedStore(store).put_state("runner-record", {"by": "runner"})
+
+    async with hold_lock(store, "invitation:7", 10, wait_seconds=0, clock=clock, heartbeat_sleep=_never):
+        runner = asyncio.ensure_future(shared_runner())
+    clock.advance(11)  # past the released lease's TTL: renewing it now would be refused
+    assert await other.acquire_lease("invitation:7", "b", 10) is not None  # and another replica took the lock
+    go.set()
+    await runner
+    assert await store.get_state("runner-record") == {"by": "runner"}
+
+
 async def test_a_lease_taken_over_is_seen_lost_at_the_next_write(
     store: Store, make_store: MakeStore, clock: FakeClock
 ) -> None:

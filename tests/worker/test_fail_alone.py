@@ -15,6 +15,7 @@ from cosync_worker.connector import Connector, Event, on
 from cosync_worker.hooks import PluginManager
 from cosync_worker.runtime import Runtime
 from cosync_worker.store import AuditEntry
+from cosync_worker.worker.loop import retry_lane
 
 from .helpers import deal_change, run_until, send, wait_until
 
@@ -236,3 +237,14 @@ async def test_the_waits_for_a_lock_that_never_frees_are_bounded_and_named(
         assert dead.reason.startswith("gave up after 4 waits for another worker: contended: lock")
         assert dead.connectors == ["contended"]
         assert (await _actions(rt, "stuck", "contended")).count("tried") == 5
+
+
+def test_a_retry_re_sent_again_keeps_its_lane() -> None:
+    # The SQLite fault suite's invitation event waited 51 times: each re-send appended "|retry:aws" again.
+    once = retry_lane("partnercentral:Sandbox:engagement_invitation:engi-1", ["aws"])
+    assert once == "partnercentral:Sandbox:engagement_invitation:engi-1|retry:aws"
+    assert retry_lane(once, ["aws"]) == once
+    assert (
+        retry_lane(once, ["aws", "gcp"])
+        == "partnercentral:Sandbox:engagement_invitation:engi-1|retry:aws+gcp"
+    )
