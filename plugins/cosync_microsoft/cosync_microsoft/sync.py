@@ -315,7 +315,7 @@ class ReferralSync(DealConnector):
         pages = self.referrals.pages(query, top=self.settings.poll_page_size, orderby="updatedDateTime")
         async for page in pages:
             pending.extend(page)
-            # 100 = HubSpot's batch and IN-filter size: one search + one create + one update per 100.
+            # 100 = HubSpot's batch and IN-filter size: one search + one create per 100 (updates are per deal).
             while len(pending) >= 100:
                 await self._apply(pending[:100], result)
                 pending = pending[100:]
@@ -356,20 +356,8 @@ class ReferralSync(DealConnector):
                 result.skipped += 1
                 continue
             state = (await self.deals.read(str(deal["id"]))).value
-            previous = referral_to_deal(state.remote, self.settings) if state.remote else None
-            diff = {
-                k: v
-                for k, v in desired.items()
-                # Only what Microsoft changed since the last sync, so a rep's own edits are not reverted;
-                # with no snapshot (state lost, deal linked by hand) only the microsoft_* mirror is synced.
-                if (
-                    not same_value(k, previous.get(k), v)
-                    if previous is not None
-                    else k.startswith("microsoft_")
-                )
-                and not same_value(k, props.get(k), v)
-            }
-            if not diff and previous is None:
+            diff = self._microsofts_changes(desired, state, props)
+            if not diff and state.remote is None:
                 # Adopted (state lost, deal linked by hand): the referral holds its own values, not the deal's.
                 await self._record(str(deal["id"]), _adopted(referral, self.settings))
             if diff:
@@ -394,37 +382,71 @@ class ReferralSync(DealConnector):
                         {"opportunity_id": str(referral["id"]), "referral_name": referral.get("name")},
                     )
                 )
-        if updates:
-            for deal_id, _, referral in updates:
-                # Recorded before writing so the webhook echo of this write is recognised as ours. What was
-                # last synced is what the referral holds, not the deal's other values: a rep's edit still
-                # waiting to be pushed stays owed (its echo, or its own event, sends it).
-                seen = deal_snapshot(referral_to_deal(referral, self.settings))
-                await self._pending(deal_id, str(referral["id"]), seen)
-            await self.hubspot.batch_update(
-                "deals", [{"id": d, "properties": diff} for d, diff, _ in updates]
-            )
-            for deal_id, diff, referral in updates:
-                # An adoption's push still owed stays owed (a redelivered deal.creation makes it).
-                await self._record(deal_id, _adopted(referral, self.settings), keep_adopted=True)
-                result.updated += 1
-                notices.append(
-                    Notice(
-                        "microsoft.opportunity_updated",
-                        deal_id,
-                        referral_version(referral),
-                        {"opportunity_id": str(referral["id"]), "changes": diff},
-                    )
+        for deal_id, _, listed in updates:
+            applied = await self._apply_update(deal_id, str(listed["id"]))
+            if applied is None:
+                continue
+            diff, referral = applied
+            result.updated += 1
+            notices.append(
+                Notice(
+                    "microsoft.opportunity_updated",
+                    deal_id,
+                    referral_version(referral),
+                    {"opportunity_id": str(referral["id"]), "changes": diff},
                 )
+            )
         if notices and self.notifier is not None:
             # One call for the whole page: the notifier batches HubSpot's task and note creates per 100.
             await self.notifier.notify_many(notices)
 
-    async def _pending(self, deal_id: str, referral_id: str, synced: dict[str, str]) -> None:
+    def _microsofts_changes(
+        self, desired: dict[str, Any], state: DealState, props: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Pure: what Microsoft changed since the last sync and the deal does not hold yet, so a rep's own edits
+        are not reverted; with no snapshot (state lost, deal linked by hand) only the microsoft_* mirror."""
+        previous = referral_to_deal(state.remote, self.settings) if state.remote else None
+        return {
+            k: v
+            for k, v in desired.items()
+            if (not same_value(k, previous.get(k), v) if previous is not None else k.startswith("microsoft_"))
+            and not same_value(k, props.get(k), v)
+        }
+
+    async def _apply_update(
+        self, deal_id: str, referral_id: str
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """Write Microsoft's changes of one referral to its deal, decided under the deal's lease on fresh reads.
+
+        The page was listed, and the state read, before the lease: a push of the rep's edit may have patched
+        the referral meanwhile (its own value, not Microsoft's change; written back, it would overwrite the rep's
+        newer edit in HubSpot and then in every other cloud: the SQS fault suite's reverted dealstage), or
+        recorded a newer snapshot than the listed referral (whose older values would then read as changes)."""
         async with self.deal_lock(deal_id):
+            state = (await self.deals.read(deal_id)).value
+            referral = {**await self.referrals.get(referral_id), "id": referral_id}
+            deal = await self.hubspot.get("deals", deal_id, properties=DEAL_PROPERTIES)
+            props: dict[str, Any] = deal.get("properties") or {}
+            if (
+                referral.get("status") not in self.settings.poll_statuses
+                or props.get("dealstage") in CLOSED_STAGES
+            ):
+                return None
+            diff = self._microsofts_changes(referral_to_deal(referral, self.settings), state, props)
+            if not diff:
+                return None
+            # Recorded before writing so the webhook echo of this write is recognised as ours. What was last
+            # synced is what the referral holds, not the deal's other values: a rep's edit still waiting to be
+            # pushed stays owed (its echo, or its own event, sends it).
+            seen = deal_snapshot(referral_to_deal(referral, self.settings))
             await self.deals.update(
-                deal_id, lambda s: s.model_copy(update={"referral_id": referral_id, "synced": synced})
+                deal_id, lambda s: s.model_copy(update={"referral_id": referral_id, "synced": seen})
             )
+            await self.hubspot.update("deals", deal_id, diff)
+            # An adoption's push still owed stays owed (a redelivered deal.creation makes it).
+            adopted = _adopted(referral, self.settings)
+            await self.deals.update(deal_id, lambda s: adopted.model_copy(update={"adopted": s.adopted}))
+            return diff, referral
 
     async def _record(self, deal_id: str, state: DealState, *, keep_adopted: bool = False) -> None:
         async with self.deal_lock(deal_id):

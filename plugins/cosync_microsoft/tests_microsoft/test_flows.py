@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -297,3 +298,61 @@ async def test_a_poll_that_updates_a_deal_leaves_the_reps_waiting_edit_to_be_sen
     await stack.rt.context.enqueue([parse_hubspot_event(change)])
     await wait_until(lambda: stack.ms.referrals()[referral_id]["details"].get("dealValue") == 7500)
     assert stack.ms.referrals()[referral_id]["details"]["notes"] == "from the MS seller"
+
+
+class PollDuringPush(MicrosoftEmulator):
+    """Once armed, the next PATCH of a referral is applied, then held unanswered until ``release`` is set:
+    cosync's push is between Microsoft's change and recording it. ``listed`` is set by each list served."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.armed: asyncio.Event | None = None
+        self.patched = asyncio.Event()
+        self.listed = asyncio.Event()
+
+    async def _patch(self, request: web.Request) -> web.Response:
+        response = await super()._patch(request)
+        release, self.armed = self.armed, None
+        if release is not None:
+            self.patched.set()
+            await release.wait()
+        return response
+
+    async def _list(self, request: web.Request) -> web.Response:
+        response = await super()._list(request)
+        self.listed.set()
+        return response
+
+
+async def test_a_poll_during_a_push_does_not_write_the_pushed_stage_over_the_reps_newer_one(
+    tmp_path: Path, hubspot_emulator: HubSpotEmulator
+) -> None:
+    """The SQS fault suite's reverted dealstage (issue 15): the poll listed a referral a push had just patched
+    (Active/Engaged, the rep's decisionmakerboughtin) before the push recorded it, read that as Microsoft's
+    change and wrote presentationscheduled over the rep's newer contractsent. The poll now decides under the
+    deal's lease, on fresh reads. The order is driven: the push's PATCH is held unanswered while the rep edits
+    again and the poll lists."""
+    await ensure_properties(hubspot_emulator)
+    async with PollDuringPush() as ms:
+        assert isinstance(ms, PollDuringPush)
+        async with running(tmp_path, hubspot_emulator, ms) as stack:
+            deal_id = await stack.rep.deal_with_customer("Race #Microsoft")
+            await wait_until(lambda: stack.deal(deal_id).get("microsoft_sync_status") == "synced")
+            referral_id = stack.deal(deal_id)["microsoft_referral_id"]
+            assert ms.referrals()[referral_id]["substatus"] == "Accepted"
+            await stack.hs.drain_webhooks()
+            release = asyncio.Event()
+            ms.armed = release
+            await stack.rep.update_deal(deal_id, {"dealstage": "decisionmakerboughtin"})
+            await asyncio.wait_for(ms.patched.wait(), 20)  # applied: the referral is Active/Engaged
+            await stack.rep.update_deal(deal_id, {"dealstage": "contractsent"})
+            ms.listed.clear()
+            poll = asyncio.ensure_future(stack.sync.poll())
+            await asyncio.wait_for(ms.listed.wait(), 20)
+            release.set()
+            result = await asyncio.wait_for(poll, 30)
+            assert result.updated == 0  # nothing was Microsoft's own change
+            await stack.hs.drain_webhooks()
+            await wait_until(lambda: ms.referrals()[referral_id]["substatus"] == "Engaged")
+            await stack.settle()
+            assert stack.deal(deal_id)["dealstage"] == "contractsent"
