@@ -328,7 +328,7 @@ class LeadSync(DealConnector):
             return None
         if not state.get("opportunity_name"):
             return "linked" if await self._link(deal_id, state) else None
-        outcome = await self._refresh_from_google(deal_id, state)
+        outcome = await self._refresh_from_google(deal_id, state, listed)
         if outcome is None and listed.get("gcp_opportunity_name") != state["opportunity_name"]:
             await self._write_back(deal_id, state)  # the link's own write-back failed after it was recorded
             outcome = "linked"
@@ -338,12 +338,20 @@ class LeadSync(DealConnector):
             await self._push(deal_id, state)
         return outcome
 
-    async def _refresh_from_google(self, deal_id: str, state: dict[str, Any]) -> str | None:
+    async def _refresh_from_google(
+        self, deal_id: str, state: dict[str, Any], listed: dict[str, Any]
+    ) -> str | None:
         opportunity = await self.google.get_opportunity(state["opportunity_name"])
         changes = google_changes(state.get("google") or {}, opportunity)
         if not changes:
             return None
         props = opportunity_to_hubspot(opportunity, self.settings)
+        stage = opportunity.get("salesStage")
+        if "salesStage" not in changes or self.settings.stage_map.get(listed.get("dealstage") or "") == stage:
+            # Several HubSpot stages share one salesStage, and the mapped one is only the first of them: written
+            # when Google did not move the stage, or moved it to where the deal's stage already maps, it would
+            # revert the rep's stage (decisionmakerboughtin -> presentationscheduled for PROPOSAL).
+            props.pop("dealstage", None)
         if self.notifier is not None:
             # Before the snapshot is saved: a crash in between repeats this notice next refresh, and the
             # notifier's ledger answers "duplicate" instead of losing it.

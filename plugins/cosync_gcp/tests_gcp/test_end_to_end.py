@@ -369,3 +369,38 @@ async def test_googles_4xx_is_permanent_and_its_message_reaches_the_deal(
         assert google_emulator.calls[LEAD_CREATE] == 1  # permanent: not retried
         state = await connector_of(rt, GcpConnector).deals.read(deal_id)
         assert state.value.status == "error"
+
+
+async def test_a_google_change_of_another_field_keeps_the_reps_stage(
+    tmp_path: Path,
+    hubspot_emulator: HubSpotEmulator,
+    google_emulator: GoogleEmulator,
+    key_info: dict[str, Any],
+    rep: Rep,
+) -> None:
+    """Two HubSpot stages share Google's PROPOSAL. Google changed only its win probability, and the refresh
+    wrote the deal's stage back as the first stage mapped to PROPOSAL: the rep's decisionmakerboughtin became
+    presentationscheduled in HubSpot (and then in every other cloud). A stage is written only when Google's
+    salesStage changed to one the deal's stage does not map to (issue 15)."""
+    hs, google = hubspot_emulator, google_emulator
+    async with start(settings(tmp_path, hs, google, key_info), hs) as rt:
+        deal_id = await gcp_deal(rep, dealstage="decisionmakerboughtin")
+        await wait_for(lambda: rep.deal(deal_id).get("gcp_sync_status") == "synced")
+        opp_name = str(rep.deal(deal_id)["gcp_opportunity_name"])
+        await wait_for(lambda: google.opportunities()[opp_name].get("salesStage") == "PROPOSAL")
+        await hs.drain_webhooks()
+        async with rep.s.post(
+            f"{google.base_url}/_sandbox/opportunities/{opp_name}", json={"winProbability": "70"}
+        ) as r:
+            assert r.status == 200
+        await rt.context.enqueue([schedule_tick("gcp_refresh", 1)])
+        await wait_for(lambda: rep.deal(deal_id).get("gcp_win_probability") == "70")
+        await hs.drain_webhooks()
+        assert rep.deal(deal_id)["dealstage"] == "decisionmakerboughtin"
+        # Google moving the stage is still written, to the first HubSpot stage of the new salesStage.
+        async with rep.s.post(
+            f"{google.base_url}/_sandbox/opportunities/{opp_name}", json={"salesStage": "NEGOTIATING"}
+        ) as r:
+            assert r.status == 200
+        await rt.context.enqueue([schedule_tick("gcp_refresh", 2)])
+        await wait_for(lambda: rep.deal(deal_id).get("dealstage") == "contractsent")
