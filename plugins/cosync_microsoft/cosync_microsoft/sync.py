@@ -406,12 +406,18 @@ class ReferralSync(DealConnector):
         """Pure: what Microsoft changed since the last sync and the deal does not hold yet, so a rep's own edits
         are not reverted; with no snapshot (state lost, deal linked by hand) only the microsoft_* mirror."""
         previous = referral_to_deal(state.remote, self.settings) if state.remote else None
-        return {
+        changes = {
             k: v
             for k, v in desired.items()
             if (not same_value(k, previous.get(k), v) if previous is not None else k.startswith("microsoft_"))
             and not same_value(k, props.get(k), v)
         }
+        to_status = self.settings.stage_to_status
+        if "dealstage" in changes and to_status(props.get("dealstage")) == to_status(changes["dealstage"]):
+            # Several stages share one status (presentationscheduled..contractsent are Active/Engaged): the deal's
+            # stage already says what Microsoft's does, and the first stage of that status would revert it.
+            del changes["dealstage"]
+        return changes
 
     async def _apply_update(
         self, deal_id: str, referral_id: str

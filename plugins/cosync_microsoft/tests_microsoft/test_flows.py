@@ -356,3 +356,21 @@ async def test_a_poll_during_a_push_does_not_write_the_pushed_stage_over_the_rep
             await wait_until(lambda: ms.referrals()[referral_id]["substatus"] == "Engaged")
             await stack.settle()
             assert stack.deal(deal_id)["dealstage"] == "contractsent"
+
+
+async def test_microsoft_moving_to_the_status_the_reps_new_stage_maps_to_keeps_that_stage(
+    stack: Stack,
+) -> None:
+    """Microsoft engages the referral while the rep's contractsent (also Active/Engaged) is not yet sent: the
+    poll must not write presentationscheduled, the first stage of that status, over it."""
+    deal_id = await stack.rep.deal_with_customer("Same Status #Microsoft", dealstage="qualifiedtobuy")
+    await wait_until(lambda: stack.deal(deal_id).get("microsoft_sync_status") == "synced")
+    referral_id = stack.deal(deal_id)["microsoft_referral_id"]
+    await stack.hs.drain_webhooks()
+    subscriptions = list(stack.hs.webhooks.subscriptions)
+    stack.hs.webhooks.subscriptions.clear()  # the rep's edit is made, its event comes after the poll
+    await stack.rep.update_deal(deal_id, {"dealstage": "contractsent"})
+    await stack.operator(f"/_sandbox/referrals/{referral_id}", {"status": "Active", "substatus": "Engaged"})
+    await stack.sync.poll()
+    assert stack.deal(deal_id)["dealstage"] == "contractsent"
+    stack.hs.webhooks.subscriptions.extend(subscriptions)
