@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from tests_aws.conftest import Stack, wait_until
+from tests_aws.conftest import Stack, first_event_held, wait_until
 from tests_aws.test_conflicts import person_edits
 from tests_aws.test_create import GOOD_DEAL
 from tests_aws.test_update_and_reverse import _created
@@ -27,27 +27,13 @@ async def test_a_creation_with_its_solutions_reads_none_of_its_own_events(stack:
     # recorded the opportunity -> deal map (a busy machine), the event cannot tell a colleague's opportunity
     # from cosync's own but by one GetOpportunity (test_an_early_creation_event_costs_one_read_and_no_deal).
     # Here it is handed on once the map is written, as it nearly always is: the order is driven, not hoped for.
-    real_sink = stack.pc.bus.sink
-    assert real_sink is not None
-    held: list[dict[str, Any]] = []
-
-    async def after_the_map(event: dict[str, Any]) -> None:
-        if event["detail-type"] == "Opportunity Created" and not held:
-            held.append(event)
-            return
-        await real_sink(event)
-
-    stack.pc.bus.sink = after_the_map
-    try:
+    async with first_event_held(stack, "Opportunity Created") as created:
         before = await stack.calls(stack.pc)
         company = await stack.rep_company()
         deal_id = await stack.rep_deal(GOOD_DEAL, company)
         await wait_until(lambda: bool(stack.deal(deal_id).get("aws_opportunity_id")))
-        assert len(held) == 1
-        await real_sink(held[0])
+        await created.release()
         await stack.quiet()
-    finally:
-        stack.pc.bus.sink = real_sink
     after = await stack.calls(stack.pc)
     associated = after.get("AssociateOpportunity", 0) - before.get("AssociateOpportunity", 0)
     assert associated >= 2  # the matcher found several: each association's own event came back too

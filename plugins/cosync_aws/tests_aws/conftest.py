@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -165,6 +166,41 @@ class Stack:
 
         for _ in range(2):
             await wait_until(idle)
+
+
+class HeldEvent:
+    """The first Partner Central event of one detail type, kept from the worker until :meth:`release`."""
+
+    def __init__(self, stack: Stack, detail_type: str) -> None:
+        sink = stack.pc.bus.sink
+        assert sink is not None
+        self.sink, self.detail_type = sink, detail_type
+        self.held: list[dict[str, Any]] = []
+        self.seen = 0
+
+    async def __call__(self, event: dict[str, Any]) -> None:
+        if event["detail-type"] == self.detail_type:
+            self.seen += 1
+            if self.seen == 1:
+                self.held.append(event)
+                return
+        await self.sink(event)
+
+    async def release(self) -> None:
+        assert len(self.held) == 1, f"{self.detail_type!r} was not announced"
+        await self.sink(self.held.pop())
+
+
+@asynccontextmanager
+async def first_event_held(stack: Stack, detail_type: str) -> AsyncIterator[HeldEvent]:
+    """Partner Central announces an opportunity while answering CreateOpportunity, before cosync recorded it:
+    a test that needs the event handled after cosync's own record holds it here and releases it then."""
+    holder = HeldEvent(stack, detail_type)
+    stack.pc.bus.sink = holder
+    try:
+        yield holder
+    finally:
+        stack.pc.bus.sink = holder.sink
 
 
 def declared_properties(rt: Runtime) -> list[PropertySpec]:

@@ -14,7 +14,7 @@ from cosync_worker.events import parse_hubspot_event
 from cosync_worker.sandbox.faults import Fault
 from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
 
-from .conftest import Stack, wait_until
+from .conftest import Stack, first_event_held, wait_until
 
 FUTURE = (date.today() + timedelta(days=60)).isoformat()
 GOOD_DEAL = {
@@ -223,29 +223,18 @@ async def test_a_creation_stopped_after_the_map_is_finished_once_the_reverse_syn
     # Partner Central announces the opportunity while answering CreateOpportunity, before the creation wrote
     # the map: processed that early (a busy machine), the reverse sync finds no deal and rightly leaves the
     # opportunity to its creation, which this test holds. So the event waits for the stop, as in the fault.
-    real_sink = stack.pc.bus.sink
-    assert real_sink is not None
-    held: list[dict[str, Any]] = []
-
-    async def after_the_stop(event: dict[str, Any]) -> None:
-        if event["detail-type"] == "Opportunity Created" and not stopped:
-            held.append(event)
-            return
-        await real_sink(event)
-
     store.write_versioned = stop_after_the_map_until_adopted  # type: ignore[method-assign]
-    stack.pc.bus.sink = after_the_stop
     try:
-        company = await stack.rep_company()
-        deal_id = await stack.rep_deal(GOOD_DEAL, company)
-        queue = stack.rt.context.queue
+        async with first_event_held(stack, "Opportunity Created") as created:
+            company = await stack.rep_company()
+            deal_id = await stack.rep_deal(GOOD_DEAL, company)
+            queue = stack.rt.context.queue
 
-        async def dead_lettered() -> bool:
-            return bool(await queue.list_dead_letters())
+            async def dead_lettered() -> bool:
+                return bool(await queue.list_dead_letters())
 
-        await wait_until(dead_lettered)
-        assert len(held) == 1
-        await real_sink(held.pop())
+            await wait_until(dead_lettered)
+            await created.release()
         states = stack.rt.context.store
 
         async def adopted() -> bool:
@@ -259,7 +248,6 @@ async def test_a_creation_stopped_after_the_map_is_finished_once_the_reverse_syn
         await stack.settle()
     finally:
         store.write_versioned = real_write  # type: ignore[method-assign]
-        stack.pc.bus.sink = real_sink
     assert stopped and set(stopped) == {f"aws:deal:{deal_id}"}
     # Each stopped attempt sent the same request under the deal's ClientToken: still one opportunity.
     opps = stack.opportunities()
