@@ -109,7 +109,10 @@ class LeadSync(DealConnector):
                     "deals", deal_id, properties=[*DEAL_PROPERTIES, "gcp_opportunity_name"]
                 )
                 shown: dict[str, Any] = deal.get("properties") or {}
-                if shown.get("gcp_opportunity_name") != state["opportunity_name"]:
+                if (shown.get("gcp_opportunity_name"), shown.get("gcp_lead_name")) != (
+                    state["opportunity_name"],
+                    state["lead_name"],
+                ):
                     await self._write_back(deal_id, state)
                 await self._push(deal_id, state, shown)
             return
@@ -226,12 +229,20 @@ class LeadSync(DealConnector):
         return True
 
     async def _write_back(self, deal_id: str, state: dict[str, Any]) -> None:
-        """The linked opportunity's ids and Google-owned fields onto the deal (from the recorded snapshot)."""
+        """The lead's name, the linked opportunity's ids and Google-owned fields onto the deal (from the recorded
+        snapshot). The lead's name again: its own write may have failed before the retry that linked it."""
         opportunity = {**(state.get("google") or {}), "name": state["opportunity_name"]}
         props = opportunity_to_hubspot(opportunity, self.settings)
         props.pop("dealstage", None)  # the rep's stage is pushed to Google, not overwritten
         await self.hubspot.update(
-            "deals", deal_id, {**props, "gcp_sync_status": "synced", "gcp_sync_error": ""}
+            "deals",
+            deal_id,
+            {
+                **props,
+                "gcp_lead_name": state["lead_name"],
+                "gcp_sync_status": "synced",
+                "gcp_sync_error": "",
+            },
         )
 
     # -- flow 2: deal changes → opportunities.patch ---------------------------------------------------
