@@ -22,8 +22,8 @@ from .conflict_rules import CONFLICT_FIELDS, PATH_FIELDS
 from .deps import Deps
 from .hubspot_side import add_note, link_opportunity, mapped_deal
 from .hubspot_side import deal_for as _deal_for
-from .mapping import client_token, hubspot_view, owned_from_hubspot, owned_view, sync_stamp
-from .state import DealState, InvitationState, replace
+from .mapping import as_created, client_token, hubspot_view, owned_from_hubspot, owned_view, sync_stamp
+from .state import DealState, InvitationState, finish_creation_record, replace
 
 __all__ = ["accept_invitation", "adopt_opportunity", "poll_invitations", "reconcile", "reverse_sync"]
 
@@ -103,6 +103,12 @@ async def _reverse_sync_locked(
     """The read-compare-write of :func:`reverse_sync` under the deal's lock; says whether HubSpot won a
     conflict and must be pushed (done by the caller, after the lock is released)."""
     state = (await deps.deals.read(deal_id)).value
+    if state.opportunity_id is None and state.creating is not None:
+        # The deal was found through the map its own creation wrote, which then stopped before its state:
+        # recorded as created first, so what follows compares with the creation's values, and a push's base
+        # is what the opportunity holds (not empty, which takes the creation's amount for an AWS change).
+        view = hubspot_view(as_created(state.creating.request), deps.config)
+        state = (await deps.deals.update(deal_id, finish_creation_record(opp_id, view))).value
     if created and state.opportunity_id == opp_id:
         # The deal was made with, or from a read after, this creation: the event has nothing newer to say (a
         # later change has an event of its own). Not counted: it may come before the deal knew its opportunity.
@@ -157,10 +163,6 @@ async def _reverse_sync_locked(
     held = {CONFLICT_FIELDS[k] for k in settled.skip if k in CONFLICT_FIELDS} - set(settled.base)
 
     def synced(st: DealState) -> DealState:
-        if st.opportunity_id is None and st.creating is not None:
-            # cosync's own creation stopped between the opportunity -> deal map and the deal's state: adopt
-            # it as created but not yet written back, so the creation's retry finishes the write-back.
-            st.linked = False
         st.opportunity_id = st.opportunity_id or opp_id
         st.hubspot = {**st.hubspot, **view}
         # The stage and close date now agree on both sides: the webhook our write causes is then a no-op.

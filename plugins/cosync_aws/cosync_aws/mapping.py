@@ -28,6 +28,7 @@ __all__ = [
     "FROZEN_AFTER_APPROVAL",
     "LOCKED_REVIEW_STATUSES",
     "PARTNER_FIELDS",
+    "as_created",
     "client_token",
     "create_request",
     "e164",
@@ -394,6 +395,15 @@ _OWNED_PATHS = (
     "Customer.Account.Address.StreetAddress",
     "Customer.Contacts",
 )
+
+
+def as_created(request: dict[str, Any]) -> dict[str, Any]:
+    """A CreateOpportunity request as the opportunity it made reads: a new opportunity is "Pending Submission"
+    (https://docs.aws.amazon.com/partner-central/latest/APIReference/API_CreateOpportunity.html)."""
+    return {
+        **request,
+        "LifeCycle": {**(request.get("LifeCycle") or {}), "ReviewStatus": "Pending Submission"},
+    }
 
 
 def create_request(owned: dict[str, Any], deal_id: str, config: AwsConfig) -> dict[str, Any]:

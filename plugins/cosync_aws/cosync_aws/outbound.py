@@ -26,6 +26,7 @@ from .hubspot_side import note_once as _note_once
 from .mapping import (
     COMPANY_PROPERTIES,
     CONTACT_PROPERTIES,
+    as_created,
     create_request,
     has_tag,
     hubspot_view,
@@ -37,7 +38,7 @@ from .mapping import (
     with_cleared,
 )
 from .solutions import associate, choose_solutions
-from .state import Creating, DealState, marked_at, related_id, replace, setting
+from .state import Creating, DealState, creation_record, marked_at, related_id, replace, setting
 
 __all__ = [
     "COMPANY_PROPERTIES_SYNCED",
@@ -146,8 +147,7 @@ async def _ensure_opportunity_locked(deps: Deps, deal_id: str, bundle: DealBundl
         ["CreateOpportunity"],
         changes={p: {"old": None, "new": v} for p, v in owned_view(request).items()},
     )
-    request.setdefault("LifeCycle", {})["ReviewStatus"] = "Pending Submission"
-    await _remember(deps, deal_id, opp_id, owned, read_at_ms, request, linked=False)
+    await _remember(deps, deal_id, opp_id, owned, read_at_ms, as_created(request), linked=False)
     state = (await deps.deals.read(deal_id)).value
     await _link(deps, deal_id, opp_id, bundle, state, created_at=created.get("LastModifiedDate"))
     log.info("aws_opportunity_created", deal_id=deal_id, opportunity_id=opp_id)
@@ -220,13 +220,8 @@ async def _remember(
     linked: bool,
 ) -> None:
     """The deal's sync state: ``owned`` is what the opportunity holds, as read from HubSpot at ``read_at_ms``."""
-    state = DealState(
-        opportunity_id=opp_id,
-        linked=linked,
-        owned=owned,
-        hubspot=hubspot_view(record, deps.config) if record is not None else {},
-        read_at_ms=read_at_ms,
-    )
+    view = hubspot_view(record, deps.config) if record is not None else {}
+    state = creation_record(opp_id, owned, view, read_at_ms, linked=linked)
     await link_opportunity(deps, opp_id, deal_id)
     await deps.deals.update(deal_id, replace(state))
 

@@ -98,6 +98,30 @@ def replace(state: DealState) -> Callable[[DealState], DealState]:
     return lambda _: state
 
 
+def creation_record(
+    opp_id: str, owned: dict[str, Any], view: dict[str, Any], read_at_ms: int, *, linked: bool
+) -> DealState:
+    """The deal's state once its opportunity exists: ``owned`` is what the opportunity holds, as read from
+    HubSpot at ``read_at_ms``; ``view``, the deal properties that opportunity shows."""
+    return DealState(opportunity_id=opp_id, linked=linked, owned=owned, hubspot=view, read_at_ms=read_at_ms)
+
+
+def finish_creation_record(opp_id: str, view: dict[str, Any]) -> Callable[[DealState], DealState]:
+    """cosync's own creation stopped between the opportunity -> deal map and its state record (a kill, a store
+    error, a lost lease): record it as the creation would have, not yet written back (``linked=False``, so the
+    creation's retry finishes the write-back). The opportunity holds ``creating``'s request: the map is written
+    only after CreateOpportunity answered, and every attempt sends that request under the same ClientToken.
+    ``view``: the deal properties that request shows."""
+
+    def record(state: DealState) -> DealState:
+        creating = state.creating
+        if state.opportunity_id is not None or creating is None:
+            return state
+        return creation_record(opp_id, creating.owned, view, creating.read_at_ms, linked=False)
+
+    return record
+
+
 class OpportunityLink(BaseModel):
     """``aws:opportunity:<opportunity id>``: which deal an opportunity belongs to, without a HubSpot search.
     Written once (:func:`link_to`): a second deal named for the same opportunity never replaces the first."""

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from cosync_worker.audit import current_scope
 from cosync_worker.errors import PermanentError
 from cosync_worker.events import parse_hubspot_event
 from cosync_worker.sandbox.faults import Fault
@@ -198,6 +199,29 @@ async def test_a_creation_retried_after_a_lost_response_keeps_the_reps_later_cha
     assert await stack.rt.context.queue.list_dead_letters() == []
 
 
+def _stopping_after_the_map(store: Any, stopped: list[str]) -> Callable[..., Awaitable[int]]:
+    """``store.write_versioned`` for which every creation of a deal stops between the opportunity -> deal map
+    and the deal's state (its record: ``linked`` False, no ``creating``) until a reverse sync, run by a Partner
+    Central event, has recorded the opportunity; ``stopped`` collects the keys of the stopped writes."""
+    real_write = store.write_versioned
+
+    async def write(key: str, value: dict[str, Any], expected_version: int) -> int:
+        creations = not current_scope().trigger.startswith("partnercentral.")
+        if (
+            creations
+            and key.startswith("aws:deal:")
+            and value.get("linked") is False
+            and not value.get("creating")
+        ):
+            if not ((await store.read_versioned(key)).value or {}).get("opportunity_id"):
+                stopped.append(key)
+                raise PermanentError("the worker stopped between the map and the deal's state")
+        written: int = await real_write(key, value, expected_version)
+        return written
+
+    return write
+
+
 async def test_a_creation_stopped_after_the_map_is_finished_once_the_reverse_sync_adopted_it(
     stack: Stack,
 ) -> None:
@@ -209,21 +233,10 @@ async def test_a_creation_stopped_after_the_map_is_finished_once_the_reverse_syn
     store = stack.rt.context.store
     real_write = store.write_versioned
     stopped: list[str] = []
-
-    async def stop_after_the_map_until_adopted(key: str, value: dict[str, Any], expected_version: int) -> int:
-        # Every creation of the deal stops there until the reverse sync has recorded the opportunity.
-        # (The creation's own record clears ``creating``; an adoption keeps it.)
-        if key.startswith("aws:deal:") and value.get("linked") is False and not value.get("creating"):
-            recorded = (await store.read_versioned(key)).value or {}
-            if not recorded.get("opportunity_id"):
-                stopped.append(key)
-                raise PermanentError("the worker stopped between the map and the deal's state")
-        return await real_write(key, value, expected_version)
-
     # Partner Central announces the opportunity while answering CreateOpportunity, before the creation wrote
     # the map: processed that early (a busy machine), the reverse sync finds no deal and rightly leaves the
     # opportunity to its creation, which this test holds. So the event waits for the stop, as in the fault.
-    store.write_versioned = stop_after_the_map_until_adopted  # type: ignore[method-assign]
+    store.write_versioned = _stopping_after_the_map(store, stopped)  # type: ignore[method-assign]
     try:
         async with first_event_held(stack, "Opportunity Created") as created:
             company = await stack.rep_company()
@@ -253,3 +266,45 @@ async def test_a_creation_stopped_after_the_map_is_finished_once_the_reverse_syn
     opps = stack.opportunities()
     assert len(opps) == 1 and stack.deal(deal_id)["aws_opportunity_id"] == next(iter(opps))
     assert await stack.rt.context.queue.list_dead_letters() == []
+
+
+async def test_a_reps_edit_after_an_adopted_creation_is_pushed_not_taken_for_an_aws_change(
+    stack: Stack,
+) -> None:
+    # The busy-machine run's overwritten amount (issue 15): the creation stopped between the map and its state
+    # record, a reverse sync adopted the opportunity without the creation's values as the push's base, and the
+    # rep's next amount met "a change in Partner Central" (the creation's own amount): Partner Central won and
+    # the rep's edit was reverted in HubSpot.
+    store = stack.rt.context.store
+    real_write = store.write_versioned
+    store.write_versioned = _stopping_after_the_map(store, [])  # type: ignore[method-assign]
+    queue = stack.rt.context.queue
+    try:
+        async with first_event_held(stack, "Opportunity Created") as created:
+            deal_id = await stack.rep_deal(GOOD_DEAL, await stack.rep_company())
+
+            async def dead_lettered() -> bool:
+                return bool(await queue.list_dead_letters())
+
+            await wait_until(dead_lettered)
+            await created.release()
+
+        async def adopted() -> bool:
+            found = await store.read_versioned(f"aws:deal:{deal_id}")
+            return bool((found.value or {}).get("opportunity_id"))
+
+        await wait_until(adopted)
+    finally:
+        store.write_versioned = real_write  # type: ignore[method-assign]
+    await stack.rep_update(deal_id, {"amount": "15000"})
+    await queue.replay_dead_letters()
+
+    def spend() -> str:
+        [opp] = stack.opportunities().values()
+        return str(opp["Project"]["ExpectedCustomerSpend"][0]["Amount"])
+
+    await wait_until(lambda: spend() == "15000")
+    await stack.settle()
+    assert stack.deal(deal_id)["amount"] == "15000" and spend() == "15000"
+    assert stack.deal(deal_id)["aws_opportunity_id"] == next(iter(stack.opportunities()))
+    assert await queue.list_dead_letters() == []
