@@ -30,6 +30,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from cosync_worker.logs import get_logger
+from cosync_worker.shared_task import start_shared
 from cosync_worker.store.base import Store
 
 __all__ = ["WriteScheduler"]
@@ -225,7 +226,7 @@ class WriteScheduler:
 
     def _ensure_task(self) -> None:
         if self._task is None or self._task.done():
-            self._task = asyncio.ensure_future(self._run())
+            self._task = start_shared(self._run())
 
     async def _sleep(self, seconds: float | None) -> None:
         """Until ``seconds`` pass or a local change (an arrival, a release) wakes the loop."""

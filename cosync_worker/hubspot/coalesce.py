@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..shared_task import start_shared
 from .client import HubSpotClient
 
 __all__ = ["WriteCoalescer"]
@@ -69,7 +70,7 @@ class WriteCoalescer:
         queued = self._pending.setdefault(key, [])
         queued.append(write)
         if len(queued) == 1:  # the first of its window: it sends them all once the window ends
-            task = asyncio.ensure_future(self._flush_later(key))
+            task = start_shared(self._flush_later(key))
             self._flushing.add(task)
             task.add_done_callback(self._flushing.discard)
         # Shielded: a caller cancelled while waiting does not cancel the others' batch.

@@ -35,6 +35,7 @@ from cosync_worker.hooks.manager import PluginManager
 from cosync_worker.hooks.types import NotificationChannelSpec
 from cosync_worker.logs import get_logger
 
+from ..shared_task import start_shared
 from .catalogue import Catalogue
 from .channel import Channel, Delivery
 from .config import NotifySettings
@@ -101,7 +102,7 @@ class Notifier:
             self._pending.setdefault(n.key, _Pending(n)).waiters.append(fut)
             futures.append(fut)
         if self._runner is None or self._runner.done():
-            self._runner = asyncio.create_task(self._run())
+            self._runner = start_shared(self._run())
         self._wake.set()
         return list(await asyncio.gather(*futures))
 

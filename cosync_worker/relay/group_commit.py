@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Sequence
 
 from ..queue import Queue
+from ..shared_task import start_shared
 
 __all__ = ["GroupCommitQueue", "Item"]
 
@@ -32,7 +33,7 @@ class GroupCommitQueue:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((items, future))
         if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
+            self._flusher = start_shared(self._flush())
         await asyncio.shield(future)
 
     def _take(self) -> list[tuple[Sequence[Item], asyncio.Future[None]]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from ..queue import Message, Queue
+from ..shared_task import start_shared
 from ..store import Store
 
 __all__ = ["Acker"]
@@ -33,7 +34,7 @@ class Acker:
         if self._flushing is None or self._flushing.done():
             # Not tied to the submitter: a batch cancelled at the end of a drain still gets its finished
             # messages acked (their work is done; handing them out again would only repeat it).
-            self._flushing = asyncio.create_task(self._flush())
+            self._flushing = start_shared(self._flush())
         return done
 
     async def wait(self) -> None:

@@ -8,6 +8,7 @@ is; a bound on a wait is only there so a broken scheduler fails instead of hangi
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -477,3 +478,29 @@ async def _listed_is(listed: Any, n: int) -> bool:
 
 async def _written(written: list[str], n: int) -> bool:
     return len(written) == n
+
+
+async def test_the_runner_carries_none_of_the_first_callers_context(store: SqliteStore) -> None:
+    # The runner is started by whichever caller comes first and then grants every later caller's turn: with that
+    # caller's context it logged every grant under the first event's id and held its leases (shared_task.py).
+    first_caller: contextvars.ContextVar[str] = contextvars.ContextVar("first_caller", default="none")
+    seen: list[str] = []
+    members = store.index_members
+
+    async def index_members(*args: Any, **kwargs: Any) -> Any:  # the runner's look at the other processes
+        seen.append(first_caller.get())
+        return await members(*args, **kwargs)
+
+    store.index_members = index_members  # type: ignore[method-assign]
+    sched = WriteScheduler(store, "pc", Budget().draw)
+    try:
+
+        async def caller() -> None:
+            first_caller.set("event-1")
+            async with asyncio.timeout(BOUND), sched.turn("deal-1", 1):
+                pass
+
+        await caller()
+        assert seen and set(seen) == {"none"}
+    finally:
+        await sched.close()
