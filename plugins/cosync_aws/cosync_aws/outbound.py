@@ -103,8 +103,20 @@ async def _ensure_opportunity_locked(deps: Deps, deal_id: str, bundle: DealBundl
     bundle = bundle or await read_deal(deps.hs, deal_id)
     existing = bundle.deal.get("aws_opportunity_id")
     if existing:
+        owner = await link_opportunity(deps, str(existing), deal_id)
+        if owner != deal_id:
+            # A copy of another deal (HubSpot's clone keeps custom properties) or a mistyped id: syncing it
+            # would push this deal's values over the other deal's opportunity.
+            message = (
+                f"aws_opportunity_id {existing} is the opportunity of deal {owner} (is this deal a copy of "
+                "it?); clear aws_opportunity_id on this deal and cosync creates its own opportunity"
+            )
+            await deps.deals.update(deal_id, replace(DealState(tagged=True, error=message)))
+            await _mark_error(deps, bundle, message)
+            return None
         owned = owned_from_hubspot(bundle.deal, bundle.company, bundle.contacts, deps.config)
-        await _remember(deps, deal_id, str(existing), owned, bundle.read_at_ms, None, linked=True)
+        state = creation_record(str(existing), owned, {}, bundle.read_at_ms, linked=True)
+        await deps.deals.update(deal_id, replace(state))
         return str(existing)
     if not has_tag(bundle.deal.get("dealname"), deps.config.deal_tag):
         await deps.deals.update(deal_id, replace(DealState(tagged=False)))

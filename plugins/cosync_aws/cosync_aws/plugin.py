@@ -171,6 +171,11 @@ class AwsConnector(LifecycleRoutes, SolutionRoutes, JobRoutes, DealConnector):
         if prop == "hubspot_owner_id":
             await assignment.assign_owner(deps, deal_id, str(value) if value else None)
             return
+        if prop == "aws_opportunity_id" and not value:
+            # Cleared on a deal that named another deal's opportunity: it gets its own (a deal that has an
+            # opportunity keeps it: ensure_opportunity finds it in the state and does nothing).
+            await outbound.ensure_opportunity(deps, deal_id)
+            return
         if prop in REMATCH_PROPERTIES:
             await rematch(deps, deal_id)  # seed 000 §5 after creation: associate new, drop removed
             return

@@ -308,3 +308,32 @@ async def test_a_reps_edit_after_an_adopted_creation_is_pushed_not_taken_for_an_
     assert stack.deal(deal_id)["amount"] == "15000" and spend() == "15000"
     assert stack.deal(deal_id)["aws_opportunity_id"] == next(iter(stack.opportunities()))
     assert await queue.list_dead_letters() == []
+
+
+async def test_a_copied_deal_naming_another_deals_opportunity_is_told_and_gets_its_own_once_cleared(
+    stack: Stack,
+) -> None:
+    # HubSpot's "clone" keeps custom properties: the copy named the original's opportunity and was synced to it,
+    # so the copy's edits overwrote the original's opportunity.
+    company = await stack.rep_company()
+    original = await stack.rep_deal(GOOD_DEAL, company)
+    await wait_until(lambda: _has_opp(stack, original))
+    await stack.settle()
+    [opp_id] = stack.opportunities()
+    copy = await stack.rep_deal({**GOOD_DEAL, "aws_opportunity_id": opp_id}, company)
+    await wait_until(lambda: stack.deal(copy).get("aws_sync_status") == "error")
+    assert f"opportunity of deal {original}" in stack.deal(copy)["aws_sync_error"]
+    await stack.rep_update(copy, {"amount": "99000"})
+    await stack.settle(1.0)
+
+    def spend(opp: str) -> str:
+        return str(stack.opportunities()[opp]["Project"]["ExpectedCustomerSpend"][0]["Amount"])
+
+    assert spend(opp_id) == "12000" and len(stack.opportunities()) == 1
+
+    await stack.rep_update(copy, {"aws_opportunity_id": ""})
+    await wait_until(lambda: stack.deal(copy).get("aws_opportunity_id") not in (None, "", opp_id))
+    own = stack.deal(copy)["aws_opportunity_id"]
+    await wait_until(lambda: spend(own) == "99000")
+    assert spend(opp_id) == "12000" and stack.deal(original)["aws_opportunity_id"] == opp_id
+    assert stack.deal(copy)["aws_sync_status"] == "synced"
