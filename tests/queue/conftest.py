@@ -33,8 +33,17 @@ async def make_queue(
     opened: list[Queue] = []
     endpoint = request.getfixturevalue("moto_endpoint") if backend == "sqs" else ""
 
-    async def make(visibility_timeout: float = 1.0, max_receives: int = 5) -> Queue:
+    async def make(
+        visibility_timeout: float = 1.0, max_receives: int = 5, *, serialized: bool = False
+    ) -> Queue:
+        """``serialized``: on SQS, a moto server that answers one request at a time (its receive is not atomic
+        under concurrent requests, which real SQS's is)."""
         queue: Queue
+        url_of = (
+            request.getfixturevalue("serialized_moto_endpoint")
+            if serialized and backend == "sqs"
+            else endpoint
+        )
         if backend == "local":
             queue = LocalQueue(
                 tmp_path / f"q-{uuid.uuid4().hex[:8]}.db",
@@ -45,14 +54,14 @@ async def make_queue(
         else:
             url, dlq = await ensure_queues(
                 f"t-{uuid.uuid4().hex[:12]}",
-                endpoint_url=endpoint,
+                endpoint_url=url_of,
                 max_receives=max_receives,
                 visibility_timeout=int(visibility_timeout),
             )
             queue = SqsQueue(
                 url,
                 dlq_url=dlq,
-                endpoint_url=endpoint,
+                endpoint_url=url_of,
                 visibility_timeout=visibility_timeout,
                 max_receives=max_receives,
             )

@@ -41,7 +41,10 @@ async def test_repeated_dedupe_id_is_dropped(make_queue: MakeQueue) -> None:
 async def test_group_order_holds_with_two_concurrent_consumers(make_queue: MakeQueue) -> None:
     # Long visibility: the test is about order, and a busy moto could let a 5 s one lapse between the receive
     # and the ack of a batch's second message (a redelivery, seen as [0, 0, 1, 2, 3] under make test's load).
-    queue = await make_queue(visibility_timeout=60)
+    # Serialized and short polls on SQS: moto's receive is not atomic, and a long poll keeps the in-flight groups
+    # it saw when it started, so under load it handed out a group's next message while the other consumer still
+    # held the one before (busy run at 4cada16: overlaps ['obj-0:2', 'obj-1:2']). Real SQS FIFO never does.
+    queue = await make_queue(visibility_timeout=60, serialized=True)
     groups = [f"obj-{g}" for g in range(3)]
     per_group = 4
     await queue.send([(f"{g}:{i}", g, f"{g}-{i}") for i in range(per_group) for g in groups])
@@ -53,7 +56,10 @@ async def test_group_order_holds_with_two_concurrent_consumers(make_queue: MakeQ
     async def consumer() -> None:
         deadline = time.monotonic() + 50
         while sum(map(len, processed.values())) < total and time.monotonic() < deadline:
-            for message in await queue.receive(2, wait_seconds=1):
+            batch = await queue.receive(2, wait_seconds=0)
+            if not batch:
+                await asyncio.sleep(0.02)
+            for message in batch:
                 group, seq = message.body.split(":")
                 if group in in_flight:
                     overlaps.append(message.body)
