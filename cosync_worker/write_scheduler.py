@@ -33,7 +33,7 @@ from cosync_worker.logs import get_logger
 from cosync_worker.shared_task import start_shared
 from cosync_worker.store.base import Store
 
-__all__ = ["WriteScheduler"]
+__all__ = ["WriteScheduler", "turn_uncontested"]
 
 log = get_logger("cosync.write_scheduler")
 
@@ -70,6 +70,9 @@ class _Waiter:
     spent: bool = field(default=False, compare=False)
     granted_at: float = field(default=0.0, compare=False)
     expired: bool = field(default=False, compare=False)  # passed on after hold_seconds, before its write
+    # Nothing of this process was waiting or holding a turn when it asked: the budget was idle, so the turn
+    # came at once (or after one interval) and no change of another object was served before it.
+    uncontested: bool = field(default=False, compare=False)
 
     @property
     def rank(self) -> tuple[int, int]:
@@ -77,6 +80,14 @@ class _Waiter:
 
 
 _HOLDING: ContextVar[_Waiter | None] = ContextVar("cosync_write_turn", default=None)
+
+
+def turn_uncontested() -> bool:
+    """Inside a turn: True when nothing of this process waited for or held a turn when it was asked for, so
+    the object did not wait behind others (a caller may then trust what its own event says instead of reading
+    the object again; behind a backlog a read at turn time is what merges the changes made meanwhile)."""
+    held = _HOLDING.get()
+    return held is not None and held.uncontested
 
 
 class WriteScheduler:
@@ -200,6 +211,7 @@ class WriteScheduler:
         since = int(self._clock() * 1000) if since_ms is None else since_ms
         waiter = _Waiter(int(priority), since, next(self._seq), key, fut)
         best = self._best()
+        waiter.uncontested = best is None
         self._waiters.append(waiter)
         self._ensure_task()
         if best is None or waiter < best:  # a less urgent arrival changes nothing anyone must look at

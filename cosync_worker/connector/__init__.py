@@ -12,7 +12,7 @@ from ..relay.jobs import create_job, update_job
 from ..remote_budget import AnswerSpacing, request_budget
 from ..remote_client import Answer, BearerTokens, OutcomeUnknown, RemoteClient, RetryPolicy, StaticToken
 from ..store import ConflictError, HeldLease, Lease, LeaseLost, LockTimeout
-from ..write_scheduler import WriteScheduler
+from ..write_scheduler import WriteScheduler, turn_uncontested
 from .base import Connector
 from .cursor import Run
 from .deals import DealConnector, associated, has_tag
@@ -60,5 +60,6 @@ __all__ = [
     "request_identity",
     "request_query",
     "route",
+    "turn_uncontested",
     "update_job",
 ]

@@ -167,7 +167,10 @@ def _hubspot_event(item: Any, index: int, ids: re.Pattern[str]) -> Event:
         raise InvalidEvent(
             f"{where}subscriptionType", f"unknown object type (one of {', '.join(sorted(_HUBSPOT_OBJECTS))})"
         )
-    object_id = _hubspot_id(item, "objectId", where, ids)
+    # An association change names its two ends, not an object: the event is the first end's (HubSpot sends
+    # one per end, each with itself as ``fromObjectId``).
+    id_field = "fromObjectId" if change == "associationChange" and "objectId" not in item else "objectId"
+    object_id = _hubspot_id(item, id_field, where, ids)
     event_id = _hubspot_id(item, "eventId", where, ids)
     received = _occurred_at(item, where)
     check_json_value(dict(item), MAX_JSON_DEPTH - 1, f"[{index}]")

@@ -62,7 +62,9 @@ class HubSpotWebhookEvent(BaseModel):
 
     eventId: int | str
     subscriptionType: str = Field(examples=["deal.propertyChange"])
-    objectId: int | str
+    objectId: int | str | None = Field(
+        None, description="absent on associationChange (fromObjectId names it)"
+    )
     occurredAt: int | None = None
     portalId: int | None = None
     appId: int | None = None
@@ -71,6 +73,10 @@ class HubSpotWebhookEvent(BaseModel):
     propertyName: str | None = None
     propertyValue: str | None = None
     changeSource: str | None = None
+    fromObjectId: int | str | None = None
+    toObjectId: int | str | None = None
+    associationType: str | None = None
+    associationRemoved: bool | None = None
 
 
 class WebhookAccepted(BaseModel):

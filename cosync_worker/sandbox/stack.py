@@ -24,6 +24,7 @@ HUBSPOT_SUBSCRIPTIONS = (
     "deal.creation",
     "deal.propertyChange",
     "deal.deletion",
+    "deal.associationChange",
     "contact.creation",
     "contact.propertyChange",
     "company.creation",

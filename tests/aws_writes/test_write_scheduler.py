@@ -20,7 +20,7 @@ import pytest
 from cosync_worker.remote_budget import AnswerSpacing
 from cosync_worker.store.base import StoreUnavailable
 from cosync_worker.store.sqlite import SqliteStore
-from cosync_worker.write_scheduler import WriteScheduler
+from cosync_worker.write_scheduler import WriteScheduler, turn_uncontested
 
 BOUND = 10.0  # generous upper bound on any single wait
 
@@ -119,6 +119,34 @@ async def test_idle_budget_writes_at_once(store: SqliteStore) -> None:
 
         assert await asyncio.wait_for(push(), BOUND) == "written"
         assert budget.drawn == 1
+    finally:
+        await sched.close()
+
+
+async def test_a_turn_asked_while_others_wait_is_contested(store: SqliteStore) -> None:
+    """``turn_uncontested``: True only for a turn asked for while nothing else waited or held one (its
+    object's own event is then the latest news of it); one that queued behind another is contested, and so
+    is code outside any turn."""
+    budget = Budget()
+    sched = WriteScheduler(store, "acct", budget.draw)
+    seen: dict[str, bool] = {}
+
+    async def push(key: str) -> None:
+        async with sched.turn(key, 1):
+            seen[key] = turn_uncontested()
+            await sched.admit(1)
+
+    try:
+        assert turn_uncontested() is False
+        first = asyncio.create_task(push("deal-a"))
+        await _settle(sched, 0)  # deal-a holds the turn, waiting for a token
+        second = asyncio.create_task(push("deal-b"))
+        await _settle(sched, 1)
+        budget.give(2)
+        await asyncio.wait_for(asyncio.gather(first, second), BOUND)
+        budget.give()
+        await asyncio.wait_for(push("deal-c"), BOUND)  # asked with nothing waiting
+        assert seen == {"deal-a": True, "deal-b": False, "deal-c": True}
     finally:
         await sched.close()
 

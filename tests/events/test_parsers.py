@@ -53,6 +53,31 @@ def test_hubspot_batch_becomes_one_event_per_item() -> None:
     assert first.received_at.year == 2023
 
 
+def test_an_association_change_is_the_event_of_its_from_object() -> None:
+    """HubSpot's association change names both ends and no ``objectId``
+    (https://developers.hubspot.com/docs/api/webhooks#webhook-payloads); one without ``fromObjectId`` names
+    the field."""
+    change = {k: v for k, v in HS.items() if k not in ("objectId", "propertyName", "propertyValue")}
+    change.update(
+        subscriptionType="deal.associationChange",
+        fromObjectId=123,
+        toObjectId=987,
+        associationType="DEAL_TO_COMPANY",
+        associationRemoved=False,
+    )
+    [event] = parse_hubspot_batch(json.dumps([change]).encode())
+    assert (event.type, event.object.id, event.ordering_key) == (
+        "deal.associationChange",
+        "123",
+        "hubspot:deal:123",
+    )
+    assert event.payload["toObjectId"] == 987
+    del change["fromObjectId"]
+    with pytest.raises(InvalidEvent) as info:
+        parse_hubspot_batch(json.dumps([change]).encode())
+    assert str(info.value).startswith("[0].fromObjectId: is required"), str(info.value)
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [

@@ -119,6 +119,49 @@ async def test_signed_batches_with_retry_and_change_source(
     assert ("deal.deletion", None) in by_type and ("deal.propertyChange", "dealname") in by_type
 
 
+async def test_association_changes_are_sent_for_both_ends_as_hubspot_sends_them(
+    hubspot_emulator: HubSpotEmulator, receiver: Receiver
+) -> None:
+    """v4 associate and remove: ``deal.associationChange`` and ``company.associationChange``, each with itself
+    as ``fromObjectId``, no ``objectId``, the association's type and whether it was removed."""
+    receiver.fail_first = 0
+    hubspot_emulator.subscribe(receiver.url, ["deal.associationChange", "company.associationChange"])
+    user = {"Authorization": "Bearer sandbox-hubspot-user-token"}
+    async with aiohttp.ClientSession(hubspot_emulator.base_url, headers=user) as s:
+        async with s.post("/crm/v3/objects/deals", json={"properties": {"dealname": "A"}}) as r:
+            deal = str((await r.json())["id"])
+        async with s.post("/crm/v3/objects/companies", json={"properties": {"name": "C"}}) as r:
+            company = str((await r.json())["id"])
+        path = f"/crm/v4/objects/deals/{deal}/associations"
+        async with s.put(f"{path}/default/companies/{company}") as r:
+            assert r.status == 200
+        async with s.delete(f"{path}/companies/{company}") as r:
+            assert r.status == 204
+        async with s.delete(f"{path}/companies/{company}") as r:  # nothing left to remove: no event
+            assert r.status == 204
+    await asyncio.wait_for(hubspot_emulator.drain_webhooks(), timeout=10)
+    events = [e for batch in receiver.batches for e in batch]
+    seen = sorted(
+        (
+            e["subscriptionType"],
+            e["fromObjectId"],
+            e["toObjectId"],
+            e["associationType"],
+            e["associationRemoved"],
+        )
+        for e in events
+    )
+    assert seen == sorted(
+        [
+            ("deal.associationChange", int(deal), int(company), "DEAL_TO_COMPANY", False),
+            ("company.associationChange", int(company), int(deal), "COMPANY_TO_DEAL", False),
+            ("deal.associationChange", int(deal), int(company), "DEAL_TO_COMPANY", True),
+            ("company.associationChange", int(company), int(deal), "COMPANY_TO_DEAL", True),
+        ]
+    )
+    assert all("objectId" not in e and e["changeSource"] == "CRM_UI" for e in events)
+
+
 async def test_batch_size_respected(receiver: Receiver) -> None:
     receiver.fail_first = 0
     emu = HubSpotEmulator(webhook_batch_size=2, webhook_flush_seconds=0.1)

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from .catalog import ASSOCIATION_TYPES, DEAL_STAGES, OBJECT_TYPES, OWNERS, resolve_object_type
 from .errors import HubSpotError, validation_error
-from .requests import inputs, int_param, json_body, json_object
+from .requests import actor, inputs, int_param, json_body, json_object
 from .values import iso_now
 
 if TYPE_CHECKING:
@@ -120,6 +120,7 @@ class MetaRoutes:
         started = iso_now()
         from_type, from_id, to_type, to_id = self._pair(request)
         type_id = self.emu.portal.associate_default(from_type, from_id, to_type, to_id)
+        self._emit_association(request, from_type, from_id, to_type, to_id, removed=False)
         inverse = ASSOCIATION_TYPES[type_id][2]
         results = [
             {
@@ -148,6 +149,7 @@ class MetaRoutes:
                 raise validation_error("each association spec needs an integer 'associationTypeId'")
             type_ids.append(spec["associationTypeId"])
         self.emu.portal.associate(from_type, from_id, to_type, to_id, type_ids)
+        self._emit_association(request, from_type, from_id, to_type, to_id, removed=False)
         labels = [lbl for t in type_ids if (lbl := ASSOCIATION_TYPES[t][3])]
         return web.json_response(
             {
@@ -162,8 +164,36 @@ class MetaRoutes:
 
     async def dissociate(self, request: web.Request) -> web.Response:
         from_type, from_id, to_type, to_id = self._pair(request)
+        linked = to_id in self.emu.portal.associated(from_type, from_id, to_type)
         self.emu.portal.dissociate(from_type, from_id, to_type, to_id)
+        if linked:
+            self._emit_association(request, from_type, from_id, to_type, to_id, removed=True)
         return web.Response(status=204)
+
+    def _emit_association(
+        self, request: web.Request, from_type: str, from_id: str, to_type: str, to_id: str, *, removed: bool
+    ) -> None:
+        """``<object>.associationChange`` for each end that has webhooks, as HubSpot sends it: no ``objectId``,
+        ``fromObjectId``/``toObjectId`` and ``associationType`` (e.g. ``DEAL_TO_COMPANY``) instead
+        (https://developers.hubspot.com/docs/api/webhooks#webhook-payloads, "association change")."""
+        who = actor(request)
+        for a_type, a_id, b_type, b_id in (
+            (from_type, from_id, to_type, to_id),
+            (to_type, to_id, from_type, from_id),
+        ):
+            if a_type not in ("deals", "contacts", "companies"):
+                continue
+            kind = f"{OBJECT_TYPES[a_type].singular}_TO_{OBJECT_TYPES[b_type].singular}".upper()
+            extra = {
+                "fromObjectId": int(a_id),
+                "toObjectId": int(b_id),
+                "associationType": kind,
+                "associationRemoved": removed,
+                "isPrimaryAssociation": False,
+            }
+            self.emu.webhooks.emit(
+                f"{OBJECT_TYPES[a_type].singular}.associationChange", a_id, who, extra=extra
+            )
 
     async def batch_read_associations(self, request: web.Request) -> web.Response:
         started = iso_now()

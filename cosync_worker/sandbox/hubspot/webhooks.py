@@ -117,10 +117,12 @@ class WebhookDispatcher:
                 "occurredAt": now,
                 "subscriptionType": subscription_type,
                 "attemptNumber": 0,
-                "objectId": int(object_id),
                 "changeSource": actor.change_source,
                 "sourceId": actor.source_id,
             }
+            if not subscription_type.endswith(".associationChange"):
+                # An association change names both ends instead (``fromObjectId``/``toObjectId``, in ``extra``).
+                event["objectId"] = int(object_id)
             if property_name is not None:
                 event["propertyName"] = property_name
                 event["propertyValue"] = property_value or ""

@@ -72,6 +72,8 @@ class DealBundle:
     customer_ids: list[str] | None = None
     # True: the company and contacts were not read, since the caller's copy of them names the same ones.
     customer_cached: bool = False
+    # Not read at all: the deal's copy with this change event's value applied (outbound.Change).
+    change: Any = None
 
 
 def _linked(record: dict[str, Any], kind: str) -> list[str]:

@@ -11,8 +11,10 @@ between is overwritten.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
+from cosync_worker.connector import turn_uncontested
 from cosync_worker.errors import Retry
 from cosync_worker.logs import get_logger
 
@@ -64,6 +66,13 @@ MAX_CONFLICT_RETRIES = 4
 # How long a deal's copy of its company and contacts stands in for reading them (``_customer_copy``).
 CUSTOMER_COPY_SECONDS = 900.0
 NOTE_TTL = 90 * 86_400.0
+# Deal properties whose webhook ``propertyValue`` has the form a read returns, so a push may take it from the
+# event (``_from_event``). Not ``closedate``: its webhook value is epoch milliseconds, its read ISO 8601.
+EVENT_VALUE_PROPERTIES = frozenset({"dealstage", "amount", "description", "deal_currency_code", "dealname"})
+# An event is pushed from its own value only if it happened within this many seconds: one that waited in the
+# queue (a worker down, a backlog) may have newer ones of its deal queued behind it, which one read at turn
+# time covers with a single write. A wrong guess costs a write or a read, never a value: events apply in order.
+EVENT_RECENT_SECONDS = 30.0
 
 
 async def _mark_error(deps: Deps, bundle: DealBundle, message: str) -> None:
@@ -267,7 +276,73 @@ async def sync_change(deps: Deps, deal_id: str, prop: str, value: str | None, oc
         return "covered"
     # A deal's own change: its company and contacts are read again only if the deal's associations changed
     # (or the copy is old); a change to them has its own event, whose push reads them (push_related).
-    return await push_update(deps, deal_id, occurred_ms=occurred_ms, customer_cache=True)
+    change = Change(prop, value, occurred_ms) if occurred_ms is not None else None
+    return await push_update(deps, deal_id, occurred_ms=occurred_ms, customer_cache=True, change=change)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One ``deal.propertyChange``: the property, its new value and HubSpot's ``occurredAt``."""
+
+    prop: str
+    value: str | None
+    occurred_ms: int
+
+
+async def forget_copy(deps: Deps, deal_id: str) -> None:
+    """The deal changed in a way its events do not carry (cosync's own write of a pushed property, another
+    company or contact associated): its next push reads it."""
+    state = (await deps.deals.read(deal_id)).value
+    if state.deal_copy or getattr(state, "customer", None):
+        await deps.deals.update(deal_id, setting(deal_copy={}, customer=None))
+
+
+def _deal_copy(state: DealState) -> dict[str, Any] | None:
+    """``DealState.deal_copy`` if it can stand in for a read: the same rules as the customer's copy."""
+    copy = state.deal_copy
+    if not isinstance(copy.get("props"), dict) or not isinstance(copy.get("seen"), dict):
+        return None
+    read_ms = int(copy.get("read_ms") or 0)
+    if _now_ms() - read_ms > CUSTOMER_COPY_SECONDS * 1000 or state.reverse_written_ms >= read_ms:
+        return None
+    return copy
+
+
+def _from_event(deps: Deps, deal_id: str, state: DealState, change: Change | None) -> DealBundle | str | None:
+    """The deal as its copy and this event say, instead of a read (issue 22: HubSpot calls per edit), or
+    ``"covered"`` when a newer event of the same property was applied already, or None: read it.
+
+    Only when the turn came without waiting behind others and the event is recent: the deal's events run in
+    order, so one that waited may have newer ones queued behind it, which a read at turn time covers with a
+    single write. Events of one property that arrive out of order are told apart by ``occurredAt``."""
+    if change is None or change.prop not in EVENT_VALUE_PROPERTIES:
+        return None
+    copy, customer = _deal_copy(state), _customer_copy(state)
+    if copy is None or customer is None:
+        return None
+    if change.occurred_ms <= int(copy["seen"].get(change.prop) or 0):
+        return "covered"
+    if not turn_uncontested() or _now_ms() - change.occurred_ms > EVENT_RECENT_SECONDS * 1000:
+        return None
+    # ``aws_sync_status`` unknown (cosync may have written it since the read): the push's stamp sets it.
+    deal = {**copy["props"], change.prop: change.value, "aws_sync_status": None}
+    return DealBundle(
+        deal_id, deal, None, [], state.read_at_ms, list(customer["ids"]), customer_cached=True, change=change
+    )
+
+
+def _copy_after(bundle: DealBundle, state: DealState) -> dict[str, Any]:
+    """The deal's copy once this push is recorded: a full read's properties, or the event's value applied."""
+    change = bundle.change
+    if change is None:
+        props = {p: bundle.deal.get(p) for p in UPDATE_PROPERTIES}
+        return {"props": props, "read_ms": bundle.read_at_ms, "seen": {}}
+    copy = state.deal_copy
+    return {
+        **copy,
+        "props": {**copy["props"], change.prop: change.value},
+        "seen": {**copy["seen"], change.prop: change.occurred_ms},
+    }
 
 
 async def push_update(
@@ -278,6 +353,7 @@ async def push_update(
     priority: Priority = Priority.UPDATE,
     occurred_ms: int | None = None,
     customer_cache: bool = False,
+    change: Change | None = None,
 ) -> str:
     """When the deal's write turn comes, read the deal, and if anything cosync owns differs from what was
     last synced, read-merge-write the opportunity. Returns ``"noop"``, ``"updated"``, ``"blocked"``,
@@ -286,9 +362,20 @@ async def push_update(
     ``customer_cache``: the deal's company and contacts may come from the copy of the last full read (a
     change of the deal's own properties; see :func:`_customer_copy`)."""
     async with deps.pc.turn(deal_id, priority), deps.deal_lock(deal_id):
-        if occurred_ms is not None and occurred_ms < (await deps.deals.read(deal_id)).value.read_at_ms:
+        state = (await deps.deals.read(deal_id)).value
+        if occurred_ms is not None and occurred_ms < state.read_at_ms:
             return "covered"
-        return await _push_update_locked(deps, deal_id, bundle, customer_cache)
+        if bundle is None:
+            taken = _from_event(deps, deal_id, state, change)
+            if taken == "covered":
+                return "covered"
+            bundle = taken if isinstance(taken, DealBundle) else None
+        outcome, stamp = await _push_update_locked(deps, deal_id, bundle, customer_cache)
+    if stamp is not None:
+        # After the lock and the turn: the stamp and the note wait for other pushes' to share a batch call,
+        # and neither the deal's other flows nor the next write need wait for that.
+        await pushes.after_push(deps, *stamp)
+    return outcome
 
 
 def _customer_copy(state: DealState) -> dict[str, Any] | None:
@@ -305,16 +392,21 @@ def _customer_copy(state: DealState) -> dict[str, Any] | None:
     return copy
 
 
+# What a push that landed owes the deal: (the deal as read, its id, the opportunity id, the fields applied).
+Stamp = tuple[dict[str, Any], str, str, dict[str, dict[str, Any]]]
+
+
 async def _push_update_locked(
     deps: Deps, deal_id: str, bundle: DealBundle | None, customer_cache: bool = False
-) -> str:
+) -> tuple[str, Stamp | None]:
     state = (await deps.deals.read(deal_id)).value
     opp_id = state.opportunity_id
     if not opp_id:
-        return "noop"
+        return "noop", None
     if bundle is not None and state.reverse_written_ms >= bundle.read_at_ms:
         bundle = None  # a reverse sync wrote to the deal after this read: pushing it would undo that write
-    copy = _customer_copy(state) if customer_cache and bundle is None else None
+    from_event = bundle is not None and bundle.change is not None
+    copy = _customer_copy(state) if customer_cache and (bundle is None or from_event) else None
     bundle = bundle or await read_deal(deps.hs, deal_id, copy["ids"] if copy else None)
     owned = owned_from_hubspot(bundle.deal, bundle.company, bundle.contacts, deps.config)
     seen: dict[str, Any] = {}  # the new copy of the company and contacts, after a full read
@@ -325,8 +417,9 @@ async def _push_update_locked(
         seen = {"customer": {"ids": bundle.customer_ids, "owned": customer, "read_ms": bundle.read_at_ms}}
     owned = with_cleared(owned, state.owned)  # issue 17: a value emptied in HubSpot is cleared in AWS
     if owned == state.owned:
-        await deps.deals.update(deal_id, setting(read_at_ms=bundle.read_at_ms, **seen))
-        return "noop"
+        copied = _copy_after(bundle, state)
+        await deps.deals.update(deal_id, setting(read_at_ms=bundle.read_at_ms, deal_copy=copied, **seen))
+        return "noop", None
     outcome = "noop"
     blocked: list[str] = []
     reason: str | None = None
@@ -373,7 +466,7 @@ async def _push_update_locked(
             if exc.code == "ValidationException":
                 await deps.deals.update(deal_id, setting(sending={}))
                 await _mark_error(deps, bundle, f"Partner Central rejected the update: {exc.message}")
-                return "error"
+                return "error", None
             raise Retry(f"UpdateOpportunity failed: {exc.code}") from None  # ``sending`` stays recorded
         outcome = "updated"
         applied = {p: {"old": have.get(p), "new": v} for p, v in allowed.items()}
@@ -391,6 +484,7 @@ async def _push_update_locked(
     # Only now: events older than this read are "covered" (sync_change skips them), so a push that failed or
     # was killed before this point must leave the mark where it was, or its own redelivery would be skipped.
     done: dict[str, Any] = {"owned": synced, "read_at_ms": bundle.read_at_ms, "sending": {}, **seen}
+    done["deal_copy"] = _copy_after(bundle, state)
     if outcome == "updated" and written_view is not None:
         # What AWS changed that the deal was not told (read just now, e.g. an approval) stays unsynced, and
         # the write is then not taken for an echo: its event is read and reverse-synced. Otherwise the event
@@ -424,11 +518,9 @@ async def _push_update_locked(
         # issue 17: and a task (pushes.py)
         await pushes.tell_held(deps, deal_id, opp_id, blocked, reason, sorted(str(owned[p]) for p in blocked))
         outcome = "blocked" if outcome == "noop" else outcome
-    if outcome == "updated":
-        # issue 17: status, stamp (one PATCH) + note (pushes.py)
-        await pushes.after_push(deps, bundle.deal, deal_id, opp_id, applied)
     log.info("aws_update", deal_id=deal_id, opportunity_id=opp_id, outcome=outcome, fields=sorted(owned))
-    return outcome
+    # issue 17: status, stamp + note (pushes.py), sent by the caller once the deal's lock is released
+    return outcome, ((bundle.deal, deal_id, opp_id, applied) if outcome == "updated" else None)
 
 
 async def push_related(

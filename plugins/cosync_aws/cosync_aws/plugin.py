@@ -165,9 +165,13 @@ class AwsConnector(LifecycleRoutes, SolutionRoutes, JobRoutes, DealConnector):
         prop = event.payload.get("propertyName")
         if not isinstance(prop, str):
             raise PermanentError("deal.propertyChange without propertyName")
-        if _own_change(event, self.context):
-            return
         deps, deal_id, value = self.deps(), event.object.id, event.payload.get("propertyValue")
+        if _own_change(event, self.context):
+            if prop in outbound.UPDATE_PROPERTIES:
+                # Not pushed back (it came from AWS or a rollback), but the deal's copy no longer says what the
+                # deal holds: the next push reads it.
+                await outbound.forget_copy(deps, deal_id)
+            return
         if prop == "hubspot_owner_id":
             await assignment.assign_owner(deps, deal_id, str(value) if value else None)
             return
@@ -188,6 +192,12 @@ class AwsConnector(LifecycleRoutes, SolutionRoutes, JobRoutes, DealConnector):
             # Even when an earlier event of the burst already pushed the stage ("covered"): submitting is a
             # separate step, and submit_deal costs one read when the opportunity is already under review.
             await submission.submit_deal(deps, deal_id)
+
+    @on("deal.associationChange")
+    async def deal_associations_changed(self, event: Event) -> None:
+        """Another company or contact on the deal: its copy of them is no longer its customer, so the next
+        push reads the deal and them (a push taken from an event would otherwise send the old ones)."""
+        await outbound.forget_copy(self.deps(), event.object.id)
 
     @on("company.propertyChange")
     async def company_changed(self, event: Event) -> None:

@@ -6,6 +6,7 @@ held back. Called from the push flow (``outbound.py``) at three points; the deci
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import weakref
@@ -34,11 +35,12 @@ __all__ = [
 
 log = get_logger("cosync.aws")
 NOTE_TTL = 90 * 86_400.0
-# A push's stamp and note wait this many Partner Central write intervals for the other pushes' (the next
-# write cannot come sooner), then go out together: one batch update of the deals, one batch create of the
-# notes (cosync_worker.hubspot.coalesce), instead of two calls per push (issue 22). Below the hold of a write
-# turn (5 intervals): a push waiting here holds its deal's lock.
-STAMP_WINDOW_INTERVALS = 2.0
+# A push's stamp and note wait this many Partner Central write intervals (10 s at the quota) for the other
+# pushes', then go out together: one batch update of the deals, one batch create of the notes
+# (cosync_worker.hubspot.coalesce), instead of two calls per push (issue 22). Under the quota pushes come a few
+# intervals apart, so a shorter window would hold one push each. The push waits after its deal's lock and its
+# write turn are released; only its own event (and its deal's next one, queued behind it) waits that long.
+STAMP_WINDOW_INTERVALS = 10.0
 _BATCHES: weakref.WeakKeyDictionary[Any, WriteCoalescer] = weakref.WeakKeyDictionary()
 _LABELS = {
     "Project.Title": "title",
@@ -125,9 +127,9 @@ async def after_push(
 ) -> None:
     """After an UpdateOpportunity landed: the deal's properties (with ``aws_sync_status`` back to synced when
     ``deal``, as the push read it, was not), then the note (once per distinct push) with its association
-    inline. Each goes out with the other pushes' made within ``STAMP_WINDOW_INTERVALS`` (one batch call for
-    the stamps, one for the notes), so a push costs at most two HubSpot calls and under load a fraction of
-    that (issue 22)."""
+    inline. Both go out with the other pushes' made within ``STAMP_WINDOW_INTERVALS`` (one batch call for
+    the stamps, one for the notes), so a push costs at most two HubSpot calls and usually a fraction of that
+    (issue 22)."""
     if not applied:
         return
     scope = current_scope()
@@ -136,18 +138,22 @@ async def after_push(
     if deal.get("aws_sync_status") != "synced":
         props.update(aws_sync_status="synced", aws_sync_error="")
     batch = batches(deps)
-    await batch.update("deals", deal_id, props)
-    if not getattr(deps.config, "push_notes", True):
-        return
     key = note_key("push", _ident(deal_id, applied))
-    if not await deps.store.claim_key(key, NOTE_TTL):
+    if not getattr(deps.config, "push_notes", True) or not await deps.store.claim_key(key, NOTE_TTL):
+        await batch.update("deals", deal_id, props)
         return
-    try:
-        note, associations = note_input(deal_id, push_note(opp_id, applied, by))
-        await batch.create("notes", note, associations)
-    except Exception:
+    note, associations = note_input(deal_id, push_note(opp_id, applied, by))
+    # Both in the same window, not one window after the other.
+    stamped, noted = await asyncio.gather(
+        batch.update("deals", deal_id, props),
+        batch.create("notes", note, associations),
+        return_exceptions=True,
+    )
+    if isinstance(noted, BaseException):
         await deps.store.release_key(key)
-        raise
+        raise noted
+    if isinstance(stamped, BaseException):
+        raise stamped
 
 
 async def tell_error(deps: Deps, deal_id: str, message: str, opp_id: str | None = None) -> None:

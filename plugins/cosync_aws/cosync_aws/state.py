@@ -82,6 +82,10 @@ class DealState(BaseModel):
     # Events cosync's own writes still owe (see echoes.py), none older than ``own_since`` (AWS's clock).
     own_echoes: int = 0
     own_since: str = ""
+    # The deal's pushed properties as its last full read saw them (``props``, at ``read_ms``), with the values
+    # of the rep's change events applied since (``seen``: property -> the event's occurredAt). A push of an
+    # event that came at once takes the deal from here instead of reading it (outbound.py, ``_from_event``).
+    deal_copy: dict[str, Any] = Field(default_factory=dict)
 
 
 # Declared on the connector (``AwsConnector.deals``); ``legacy`` reads what was written before the move.

@@ -84,12 +84,14 @@ async def test_contact_burst_updates_the_opportunity_once_and_keeps_aws_fields(s
 
 
 BATCH_READ = "POST /crm/v3/objects/{objectType}/batch/read"
+DEAL_GET = "GET /crm/v3/objects/{objectType}/{objectId}"
 
 
 async def test_a_deal_edit_reads_its_company_only_when_the_deal_names_another(stack: Stack) -> None:
     """Issue 22: a push for a change of the deal's own properties reuses the company and contacts its last
     full read saw while the deal is associated with the same ones (their own changes have their own
-    webhook, flow 4, which reads them); a deal moved to another company reads that one at its next edit."""
+    webhook, flow 4, which reads them); a deal moved to another company reads that one at its next edit.
+    An edit whose turn comes at once is pushed from its webhook's value: the deal is not read either."""
     first = await stack.rep_company("BigCorp", "bigcorp.example")
     second = await stack.rep_company(
         "OtherCorp", "othercorp.example"
@@ -116,8 +118,10 @@ async def test_a_deal_edit_reads_its_company_only_when_the_deal_names_another(st
         after = await stack.calls(stack.hs)
         return {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
 
-    assert (await edit("13000")).get(BATCH_READ) == 1  # the first push after the creation: a full read
-    assert (await edit("14000")).get(BATCH_READ) is None  # the same company: not read again
+    first_push = await edit("13000")
+    assert (first_push.get(DEAL_GET), first_push.get(BATCH_READ)) == (1, 1)  # after the creation: a full read
+    second_push = await edit("14000")
+    assert (second_push.get(DEAL_GET), second_push.get(BATCH_READ)) == (None, None)  # from the webhook
 
     # The rep edits the company (flow 4 reads it and pushes it), then the deal: the copy is the new one.
     await stack.rep("PATCH", f"/crm/v3/objects/companies/{first}", {"properties": {"name": "BigCorp Group"}})
@@ -127,14 +131,17 @@ async def test_a_deal_edit_reads_its_company_only_when_the_deal_names_another(st
 
     await wait_until(renamed)
     await stack.quiet()
-    assert (await edit("15000")).get(BATCH_READ) is None
+    after_rename = await edit("15000")
+    assert (after_rename.get(DEAL_GET), after_rename.get(BATCH_READ)) == (None, None)
     assert stack.opportunities()[opp_id]["Customer"]["Account"]["CompanyName"] == "BigCorp Group"
 
-    # The deal moves to another company (no webhook tells of it): its next edit reads and sends that one.
+    # The deal moves to another company (its deal.associationChange drops the copy): its next edit reads
+    # and sends that one.
     path = f"/crm/v4/objects/deals/{deal_id}/associations"
     await stack.rep("DELETE", f"{path}/companies/{first}")
     await stack.rep("PUT", f"{path}/default/companies/{second}")
     await stack.quiet()
-    assert (await edit("16000")).get(BATCH_READ) == 1
+    moved = await edit("16000")
+    assert (moved.get(DEAL_GET), moved.get(BATCH_READ)) == (1, 1)
     account = stack.opportunities()[opp_id]["Customer"]["Account"]
     assert (account["CompanyName"], account.get("WebsiteUrl")) == ("OtherCorp", "https://othercorp.example")
