@@ -100,3 +100,26 @@ async def test_two_processes_never_claim_the_same_message(tmp_path: Path) -> Non
     assert set(first["seen"]).isdisjoint(second["seen"])
     assert sorted(first["seen"] + second["seen"]) == sorted(bodies)
     assert len(first["seen"]) + len(second["seen"]) == len(bodies)
+
+
+async def test_an_idle_receive_wakes_when_another_connection_sends(tmp_path: Path) -> None:
+    """A receive waiting on an empty queue takes a message sent through another connection to the file (the
+    relay's, in its own process) as soon as it is committed, not at its next ``poll_interval``: here an hour,
+    so only the wake can deliver it within the bound. It watches while traffic is recent (here: an hour after
+    the warm-up message, so a slow machine cannot make this test take the quiet path)."""
+    path = tmp_path / "queue.db"
+    worker = LocalQueue(path, poll_interval=3600, watch_active_seconds=3600)
+    relay = LocalQueue(path)
+    await worker.open()
+    await relay.open()
+    try:
+        await relay.send([("warm-up", None, None)])  # the file and its log exist, as in a running deployment
+        assert [m.body for m in await worker.receive(1, wait_seconds=0)] == ["warm-up"]
+        waiting = asyncio.create_task(worker.receive(1, wait_seconds=3600))
+        await asyncio.sleep(0.05)  # let it look once and start waiting (the bound below is what matters)
+        await relay.send([("webhook", "hubspot:deal:1", None)])
+        got = await asyncio.wait_for(waiting, timeout=30)
+        assert [m.body for m in got] == ["webhook"]
+    finally:
+        await worker.close()
+        await relay.close()
