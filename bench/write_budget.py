@@ -503,7 +503,10 @@ def ideal(edits: list[tuple[float, str]]) -> Ideal:
 
 
 def _s(value: float | None) -> str:
-    return "never" if value is None else f"{value:.1f} s"
+    # Under the quota latencies are tenths of a second, where one decimal cannot tell a 1.2x ratio.
+    if value is None:
+        return "never"
+    return f"{value:.2f} s" if abs(value) < 10 else f"{value:.1f} s"
 
 
 def table(load: Load, rows: list[Figures]) -> str:

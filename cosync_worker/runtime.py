@@ -8,6 +8,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any, cast
 
+from . import trailing
 from .config import ConfigError, QueueSettings, Settings, StoreSettings, resolve_secrets
 from .hooks import Connector, Context, PluginManager, PropertySpec, maybe_await
 from .logs import get_logger
@@ -26,6 +27,10 @@ __all__ = [
 ]
 
 log = get_logger("cosync.runtime")
+
+# How long a graceful stop waits for trailing writes, hurried (one HubSpot call each): a bound against a
+# HubSpot that does not answer, well inside the 30 s ECS gives a task between SIGTERM and SIGKILL.
+TRAILING_SECONDS = 10.0
 
 
 async def open_queue(settings: QueueSettings) -> Queue:
@@ -162,6 +167,9 @@ class Runtime:
         self._stack.push_async_callback(store.close)
         self.context = Context(self.settings, store, queue, connector_configs=configs)
         await self._open_services()
+        # Before the clients and the store close (callbacks run last pushed first): the writes settled events
+        # left trailing (a push's stamp and note in their batch window) are sent now, not lost.
+        self._stack.push_async_callback(self._finish_trailing)
         if self._require_properties:
             await self._check_properties(required_properties(self.plugins, connectors, configs))
         for c in connectors:
@@ -211,6 +219,11 @@ class Runtime:
         missing = await client.missing_properties(specs)
         if missing:
             raise MissingPropertiesError([f"{s.object_type}.{s.name}" for s in missing])
+
+    async def _finish_trailing(self) -> None:
+        left = await trailing.finish(TRAILING_SECONDS)
+        if left:
+            log.warning("trailing_writes_abandoned", count=left)
 
     async def _shutdown_hooks(self) -> None:
         for c in self.plugins.connectors():

@@ -4,6 +4,7 @@ See ``docs/writing-a-connector.md`` and ``plugins/cosync_example`` for a whole c
 """
 
 from ..audit import ACTOR_KEY, audit_scope, current_scope, record_audit
+from ..backlog import backlog
 from ..errors import PermanentError, Retry
 from ..events import Event
 from ..hooks import Context, PropertySpec, request_body, request_query
@@ -12,6 +13,7 @@ from ..relay.jobs import create_job, update_job
 from ..remote_budget import AnswerSpacing, request_budget
 from ..remote_client import Answer, BearerTokens, OutcomeUnknown, RemoteClient, RetryPolicy, StaticToken
 from ..store import ConflictError, HeldLease, Lease, LeaseLost, LockTimeout
+from ..trailing import start_trailing
 from ..write_scheduler import WriteScheduler, turn_uncontested
 from .base import Connector
 from .cursor import Run
@@ -48,6 +50,7 @@ __all__ = [
     "WriteScheduler",
     "associated",
     "audit_scope",
+    "backlog",
     "client",
     "create_job",
     "current_scope",
@@ -60,6 +63,7 @@ __all__ = [
     "request_identity",
     "request_query",
     "route",
+    "start_trailing",
     "turn_uncontested",
     "update_job",
 ]

@@ -10,7 +10,9 @@ goes out as the single-object call it would have been.
 
 Each caller waits until its write is answered and gets that batch's error if it failed (the whole batch: a
 caller must never be told its write landed when it did not). Updates of the same object in one window are
-merged in arrival order (HubSpot refuses a batch naming one id twice).
+merged in arrival order (HubSpot refuses a batch naming one id twice). A write that must go out at once
+(``update_now``) takes the object's queued updates with it, so an older queued value never lands after a
+newer direct one. ``hurry()`` (a graceful stop) ends every window at once.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class WriteCoalescer:
         self._sleep = sleep
         self._pending: dict[tuple[str, str], list[_Write]] = {}
         self._flushing: set[asyncio.Task[None]] = set()
+        self._hurry = asyncio.Event()
         self.calls = 0  # HubSpot calls made (tests and metrics)
         self.writes = 0  # writes carried by them
 
@@ -54,6 +57,30 @@ class WriteCoalescer:
             await self._send(object_type, "update", [_Write(object_id, properties)])
             return
         await self._queue(object_type, "update", _Write(object_id, properties))
+
+    async def update_now(self, object_type: str, object_id: str, properties: dict[str, Any]) -> None:
+        """``properties`` written at once, over the object's updates still waiting in the window (sent in
+        the same call, which answers their callers too)."""
+        queued = self._pending.get((object_type, "update"), [])
+        taken = [w for w in queued if w.object_id == object_id]
+        if taken:
+            queued[:] = [w for w in queued if w.object_id != object_id]
+        merged: dict[str, Any] = {}
+        for write in taken:
+            merged.update(write.properties)
+        merged.update(properties)
+        try:
+            self.calls += 1
+            await self.client.update(object_type, object_id, merged)
+            self.writes += 1 + len(taken)
+        except BaseException as exc:
+            _settle(taken, exc)
+            raise
+        _settle(taken, None)
+
+    def hurry(self) -> None:
+        """End every window now (and every later one: the process is stopping)."""
+        self._hurry.set()
 
     async def create(
         self, object_type: str, properties: dict[str, Any], associations: list[dict[str, Any]] | None = None
@@ -79,21 +106,28 @@ class WriteCoalescer:
     async def _flush_later(self, key: tuple[str, str]) -> None:
         writes: list[_Write] = []
         try:
-            await self._sleep(self.window)
+            await self._nap()
             writes = self._pending.pop(key, [])
             await self._send(key[0], key[1], writes)
         except BaseException as exc:
             writes = writes or self._pending.pop(key, [])
-            failed = exc if isinstance(exc, Exception) else RuntimeError(f"batch not sent: {exc!r}")
-            for write in writes:
-                if write.done is not None and not write.done.done():
-                    write.done.set_exception(failed)
+            _settle(writes, exc)
             if not isinstance(exc, Exception):
                 raise
             return
-        for write in writes:
-            if write.done is not None and not write.done.done():
-                write.done.set_result(None)
+        _settle(writes, None)
+
+    async def _nap(self) -> None:
+        """The window: ``window_seconds``, or until :meth:`hurry`."""
+        if self._hurry.is_set():
+            return
+        nap = asyncio.ensure_future(self._sleep(self.window))
+        woken = asyncio.ensure_future(self._hurry.wait())
+        try:
+            await asyncio.wait({nap, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            nap.cancel()
+            woken.cancel()
 
     async def _send(self, object_type: str, action: str, writes: list[_Write]) -> None:
         """One call for ``writes`` (a batch, or the single-object call when there is one)."""
@@ -118,3 +152,16 @@ class WriteCoalescer:
             inputs = [{"properties": w.properties, "associations": w.associations} for w in writes]
             await self.client.batch_create(object_type, inputs)
         self.writes += len(writes)
+
+
+def _settle(writes: list[_Write], exc: BaseException | None) -> None:
+    failed = None
+    if exc is not None:
+        failed = exc if isinstance(exc, Exception) else RuntimeError(f"batch not sent: {exc!r}")
+    for write in writes:
+        if write.done is None or write.done.done():
+            continue
+        if failed is None:
+            write.done.set_result(None)
+        else:
+            write.done.set_exception(failed)

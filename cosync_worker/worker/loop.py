@@ -8,7 +8,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .. import metrics
+from .. import metrics, trailing
+from ..backlog import backlog_of
 from ..config import WorkerSettings
 from ..events import Event
 from ..logs import get_logger, redact
@@ -32,6 +33,7 @@ class _Batch:
     decoded: dict[str, Event | Outcome]
     done: set[str]
     unsettled: dict[str, Message]
+    full: bool = False  # the receive brought as many as asked: more may wait in the queue
 
 
 log = get_logger("cosync.worker")
@@ -80,9 +82,10 @@ class Worker:
         return len(self._held)
 
     def idle(self) -> bool:
-        """Nothing received is left to settle. A receive under way may be claiming messages at this very
+        """Nothing received is left to settle, nor any write a settled event left trailing
+        (``cosync_worker.trailing``). A receive under way may be claiming messages at this very
         moment (they count once it returns), so a caller waiting for quiet checks twice, a poll apart."""
-        return not self._held and not self._batches
+        return not self._held and not self._batches and not trailing.pending()
 
     async def run(self) -> None:
         log.info("worker_started", concurrency=self.settings.concurrency)
@@ -115,7 +118,9 @@ class Worker:
                     continue
                 if messages:
                     self._held.update((m.id, m) for m in messages)
-                    task = asyncio.create_task(self._process_batch(messages))
+                    # A full receive: the queue may hold more (cosync_worker.backlog).
+                    full = len(messages) >= min(self.settings.batch_size, free)
+                    task = asyncio.create_task(self._process_batch(messages, full))
                     self._batches.add(task)
                     task.add_done_callback(self._batches.discard)
         finally:
@@ -170,11 +175,11 @@ class Worker:
             await asyncio.gather(*pending, return_exceptions=True)
 
     # -- one batch ---------------------------------------------------------------------------------
-    async def _process_batch(self, messages: Sequence[Message]) -> None:
+    async def _process_batch(self, messages: Sequence[Message], full: bool = False) -> None:
         # Messages of one group in a batch run one after another, in the order received; groups run in
         # parallel. A failure stops its group: later messages of it are released, never run out of order.
         try:
-            await self._run_batch(messages)
+            await self._run_batch(messages, full)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -183,13 +188,14 @@ class Worker:
             # into a task nobody awaits (a bare traceback).
             log.warning("batch_failed", messages=len(messages), error=_brief(exc))
 
-    async def _run_batch(self, messages: Sequence[Message]) -> None:
+    async def _run_batch(self, messages: Sequence[Message], full: bool = False) -> None:
         decoded = {m.id: self._decode(m) for m in messages}
         candidate_keys = [k for ev, keys in decoded.values() for k in keys]
         batch = _Batch(
             decoded={mid: ev for mid, (ev, _) in decoded.items()},
             done=set(),
             unsettled={m.id: m for m in messages},
+            full=full,
         )
         groups: OrderedDict[str, list[Message]] = OrderedDict()
         for m in messages:
@@ -253,7 +259,8 @@ class Worker:
         for i, message in enumerate(group):
             async with self._slots:
                 started = time.perf_counter()
-                outcome = await self._outcome(batch.decoded[message.id], batch)
+                with backlog_of(batch.full or i < len(group) - 1):
+                    outcome = await self._outcome(batch.decoded[message.id], batch)
                 if outcome.event is not None:
                     label = metrics.event_type_label(outcome.event.type)
                     metrics.PROCESSING_SECONDS.labels(type=label).observe(time.perf_counter() - started)

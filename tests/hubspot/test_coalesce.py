@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from cosync_worker.hubspot.coalesce import WriteCoalescer
 
 BOUND = 10.0
@@ -116,3 +118,49 @@ async def test_a_failed_batch_fails_every_caller_in_it() -> None:
     gate.opened.set()
     await asyncio.wait_for(batch.update("deals", "d1", {"aws_last_sync_date": "2"}), BOUND)
     assert client.calls[-1][0] == "update"
+
+
+async def test_a_direct_write_takes_the_objects_queued_updates_with_it() -> None:
+    """A push's stamp waits in its window; an error then written to the same deal at once must not be
+    overwritten by that older stamp a window later: the stamp goes out in the direct write, under it."""
+    client, gate = FakeClient(), Gate()
+    batch = WriteCoalescer(client, 1.0, sleep=gate.sleep)  # type: ignore[arg-type]
+    stamp = asyncio.create_task(batch.update("deals", "d1", {"aws_sync_status": "synced", "by": "rep"}))
+    other = asyncio.create_task(batch.update("deals", "d2", {"by": "rep"}))
+    await _until(lambda: gate.waiting == 1)
+    await asyncio.wait_for(batch.update_now("deals", "d1", {"aws_sync_status": "error"}), BOUND)
+    assert client.calls == [("update", "deals", ("d1", {"aws_sync_status": "error", "by": "rep"}))]
+    await asyncio.wait_for(stamp, BOUND)  # answered by the direct write
+    assert not other.done()  # another deal's stamp still waits for its window
+    gate.opened.set()
+    await asyncio.wait_for(other, BOUND)
+    assert client.calls[-1] == ("update", "deals", ("d2", {"by": "rep"}))
+
+
+async def test_a_failed_direct_write_fails_the_updates_it_took() -> None:
+    client, gate = FakeClient(), Gate()
+    batch = WriteCoalescer(client, 1.0, sleep=gate.sleep)  # type: ignore[arg-type]
+    stamp = asyncio.create_task(batch.update("deals", "d1", {"by": "rep"}))
+    await _until(lambda: gate.waiting == 1)
+    client.fail = True
+    with pytest.raises(RuntimeError):
+        await asyncio.wait_for(batch.update_now("deals", "d1", {"aws_sync_status": "error"}), BOUND)
+    with pytest.raises(RuntimeError):
+        await asyncio.wait_for(stamp, BOUND)
+
+
+async def test_hurry_ends_every_window_at_once() -> None:
+    """A graceful stop does not wait out the windows (the gate is never opened here)."""
+    client, gate = FakeClient(), Gate()
+    batch = WriteCoalescer(client, 1.0, sleep=gate.sleep)  # type: ignore[arg-type]
+    waiting = [
+        asyncio.create_task(batch.update("deals", "d1", {"by": "rep"})),
+        asyncio.create_task(batch.create("notes", {"hs_note_body": "a"})),
+    ]
+    await _until(lambda: gate.waiting == 2)
+    batch.hurry()
+    await asyncio.wait_for(asyncio.gather(*waiting), BOUND)
+    assert sorted(name for name, _, _ in client.calls) == ["create", "update"]
+    # and a write queued after it goes out at once
+    await asyncio.wait_for(batch.update("deals", "d2", {"by": "rep"}), BOUND)
+    assert gate.waiting == 2

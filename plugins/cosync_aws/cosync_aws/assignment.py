@@ -8,7 +8,7 @@ from typing import Any
 
 from cosync_worker.logs import get_logger
 
-from . import audit
+from . import audit, pushes
 from .client import PartnerCentralError, Priority
 from .deal_jobs import run_deal_job
 from .deps import Deps
@@ -51,15 +51,15 @@ async def assign_owner(
         await deps.pc.call("AssignOpportunity", Priority.UPDATE, Identifier=opp_id, Assignee=assignee)
     except PartnerCentralError as exc:
         if exc.code in ("ValidationException", "ResourceNotFoundException", "AccessDeniedException"):
-            await deps.hs.update(
-                "deals",
+            await pushes.update_deal(
+                deps,
                 deal_id,
                 {"aws_sync_status": "error", "aws_sync_error": f"AssignOpportunity: {exc.message}"},
             )
             return "error"
         raise
     await deps.deals.update(deal_id, setting(assignee=email))
-    await deps.hs.update("deals", deal_id, {"aws_assigned_partner_user": email})
+    await pushes.update_deal(deps, deal_id, {"aws_assigned_partner_user": email})
     await audit.record(
         deps.store,
         str(opp_id),

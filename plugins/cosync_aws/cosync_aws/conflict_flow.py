@@ -20,7 +20,7 @@ from cosync_worker.conflicts import Conflict, ConflictBook
 from cosync_worker.logs import get_logger
 from cosync_worker.notify import Notice, NoticeError
 
-from . import audit
+from . import audit, pushes
 from .conflict_rules import (
     CONFLICT_FIELDS,
     PATH_FIELDS,
@@ -171,7 +171,7 @@ async def _flag_pending(
     if manual:
         writes.update(aws_conflict_status="Pending", aws_last_conflict_date=_iso_ms(time.time()))
     if writes:
-        await deps.hs.update("deals", deal_id, writes)
+        await pushes.update_deal(deps, deal_id, writes)
     for conflict in manual:
         await _notify_manual(deps, deal_id, opp_id, conflict)
 

@@ -24,6 +24,7 @@ from cosync_worker.connector import BoundState
 from cosync_worker.logs import get_logger
 from cosync_worker.store import Store
 
+from . import pushes
 from .client import Priority
 from .deps import Deps
 from .engagement_mapping import EngagementView, engagement_properties, engagement_view, status_of, timeline
@@ -112,7 +113,7 @@ async def _write(deps: Deps, opp_id: str, deal_id: str, view: EngagementView) ->
     now = current.synced_at
     if changed:
         now = _now()
-        await deps.hs.update("deals", deal_id, {**changed, "aws_last_engagement_sync": now})
+        await pushes.update_deal(deps, deal_id, {**changed, "aws_last_engagement_sync": now})
     await states.update(
         opp_id,
         lambda s: s.model_copy(

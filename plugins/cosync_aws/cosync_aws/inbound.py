@@ -15,7 +15,7 @@ from typing import Any
 from cosync_worker.errors import PermanentError, Retry
 from cosync_worker.logs import get_logger
 
-from . import audit, echoes, notices
+from . import audit, echoes, notices, pushes
 from .client import PartnerCentralError, Priority
 from .conflict_flow import settle_reverse
 from .conflict_rules import CONFLICT_FIELDS, PATH_FIELDS
@@ -159,7 +159,7 @@ async def _reverse_sync_locked(
     )
     changes = {k: v for k, v in changes.items() if k not in settled.skip}
     if changes:
-        await deps.hs.update("deals", deal_id, {**changes, **sync_stamp("AWS")})
+        await pushes.update_deal(deps, deal_id, {**changes, **sync_stamp("AWS")})
     held = {CONFLICT_FIELDS[k] for k in settled.skip if k in CONFLICT_FIELDS} - set(settled.base)
 
     def synced(st: DealState) -> DealState:
@@ -350,7 +350,7 @@ async def _create_deal_locked(
     existing = await _existing_deal(deps, opp_id, invitation_id)
     if existing is not None:
         if invitation_id:  # adopted from its event before the acceptance finished: say where it came from
-            await deps.hs.update("deals", existing, {"aws_invitation_id": invitation_id})
+            await pushes.update_deal(deps, existing, {"aws_invitation_id": invitation_id})
         existing = await link_opportunity(deps, opp_id, existing)
         await notices.send(deps.notifier, [tell(existing, opp_id, opp_id, invitation_id)], deps.hs)
         return existing

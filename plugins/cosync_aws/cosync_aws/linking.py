@@ -21,6 +21,7 @@ from typing import Any
 
 from cosync_worker.hooks import Context, LinkerSpec, Party, RemoteRecord, WriteQuota
 
+from . import pushes
 from .config import AwsConfig
 from .conflict_rules import CONFLICT_FIELDS, PATH_FIELDS, pc_display
 from .mapping import has_tag, hubspot_view, owned_from_hubspot, owned_view
@@ -103,8 +104,8 @@ def aws_linker(context: Context) -> LinkerSpec | None:
 
     async def link(deal_id: str, props: Any, record: RemoteRecord | None) -> None:
         if record is not None and props.get(ID_PROPERTY) != record.remote_id:
-            await deps.hs.update(
-                "deals", deal_id, {ID_PROPERTY: record.remote_id, "aws_sync_status": "synced"}
+            await pushes.update_deal(
+                deps, deal_id, {ID_PROPERTY: record.remote_id, "aws_sync_status": "synced"}
             )
         # With the id on the deal, the creation flow records it (under the deal's lock) and calls nothing.
         await outbound.ensure_opportunity(deps, deal_id)

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from cosync_worker.connector import turn_uncontested
+from cosync_worker.connector import backlog, turn_uncontested
 from cosync_worker.errors import Retry
 from cosync_worker.logs import get_logger
 
@@ -79,8 +79,8 @@ async def _mark_error(deps: Deps, bundle: DealBundle, message: str) -> None:
     """``aws_sync_status=error`` with the reason on the deal, written once per distinct reason."""
     if bundle.deal.get("aws_sync_status") == "error" and bundle.deal.get("aws_sync_error") == message:
         return
-    await deps.hs.update(
-        "deals", bundle.deal_id, {"aws_sync_status": "error", "aws_sync_error": message[:1000]}
+    await pushes.update_deal(
+        deps, bundle.deal_id, {"aws_sync_status": "error", "aws_sync_error": message[:1000]}
     )
     bundle.deal.update(aws_sync_status="error", aws_sync_error=message)
     log.info("aws_deal_error", deal_id=bundle.deal_id, reason=message)
@@ -184,8 +184,8 @@ async def _link(
     solutions_text = ""
     if state.solutions is None:
         solutions_text = await _associate_solutions(deps, deal_id, opp_id, bundle)
-    await deps.hs.update(
-        "deals",
+    await pushes.update_deal(
+        deps,
         deal_id,
         {
             "aws_opportunity_id": opp_id,
@@ -312,9 +312,10 @@ def _from_event(deps: Deps, deal_id: str, state: DealState, change: Change | Non
     """The deal as its copy and this event say, instead of a read (issue 22: HubSpot calls per edit), or
     ``"covered"`` when a newer event of the same property was applied already, or None: read it.
 
-    Only when the turn came without waiting behind others and the event is recent: the deal's events run in
-    order, so one that waited may have newer ones queued behind it, which a read at turn time covers with a
-    single write. Events of one property that arrive out of order are told apart by ``occurredAt``."""
+    Only when no later event waits (``backlog``: none of the deal's in the same receive, which was not full),
+    the turn came without waiting behind others and the event is recent: the deal's events run in order, so
+    one with others behind it, or that waited, may be superseded already, and a read at turn time covers
+    them with a single write. Events of one property that arrive out of order are told apart by ``occurredAt``."""
     if change is None or change.prop not in EVENT_VALUE_PROPERTIES:
         return None
     copy, customer = _deal_copy(state), _customer_copy(state)
@@ -322,7 +323,7 @@ def _from_event(deps: Deps, deal_id: str, state: DealState, change: Change | Non
         return None
     if change.occurred_ms <= int(copy["seen"].get(change.prop) or 0):
         return "covered"
-    if not turn_uncontested() or _now_ms() - change.occurred_ms > EVENT_RECENT_SECONDS * 1000:
+    if backlog() or not turn_uncontested() or _now_ms() - change.occurred_ms > EVENT_RECENT_SECONDS * 1000:
         return None
     # ``aws_sync_status`` unknown (cosync may have written it since the read): the push's stamp sets it.
     deal = {**copy["props"], change.prop: change.value, "aws_sync_status": None}

@@ -12,7 +12,7 @@ import json
 import weakref
 from typing import Any
 
-from cosync_worker.connector import current_scope
+from cosync_worker.connector import current_scope, start_trailing
 from cosync_worker.hubspot import WriteCoalescer
 from cosync_worker.logs import get_logger
 from cosync_worker.notify import Notice
@@ -31,6 +31,7 @@ __all__ = [
     "sync_by",
     "tell_error",
     "tell_held",
+    "update_deal",
 ]
 
 log = get_logger("cosync.aws")
@@ -38,8 +39,10 @@ NOTE_TTL = 90 * 86_400.0
 # A push's stamp and note wait this many Partner Central write intervals (10 s at the quota) for the other
 # pushes', then go out together: one batch update of the deals, one batch create of the notes
 # (cosync_worker.hubspot.coalesce), instead of two calls per push (issue 22). Under the quota pushes come a few
-# intervals apart, so a shorter window would hold one push each. The push waits after its deal's lock and its
-# write turn are released; only its own event (and its deal's next one, queued behind it) waits that long.
+# intervals apart, so a shorter window would hold one push each. Nothing waits for the window: the push's
+# event settles at once and the two writes trail it (cosync_worker.trailing), so the deal's next edit is
+# pushed without waiting behind it; the deal's other writes go out through the same coalescer
+# (hubspot_side.update_deal), which sends a stamp still waiting with them rather than after them.
 STAMP_WINDOW_INTERVALS = 10.0
 _BATCHES: weakref.WeakKeyDictionary[Any, WriteCoalescer] = weakref.WeakKeyDictionary()
 _LABELS = {
@@ -118,6 +121,12 @@ def batches(deps: Deps) -> WriteCoalescer:
     return batch
 
 
+async def update_deal(deps: Deps, deal_id: str, props: dict[str, Any]) -> None:
+    """Every write of the connector to a deal goes out through here: a push's stamp still waiting in its
+    batch window for the same deal is sent with it (``WriteCoalescer.update_now``), never after it."""
+    await batches(deps).update_now("deals", deal_id, props)
+
+
 def _ident(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
@@ -129,31 +138,48 @@ async def after_push(
     ``deal``, as the push read it, was not), then the note (once per distinct push) with its association
     inline. Both go out with the other pushes' made within ``STAMP_WINDOW_INTERVALS`` (one batch call for
     the stamps, one for the notes), so a push costs at most two HubSpot calls and usually a fraction of that
-    (issue 22)."""
+    (issue 22). They trail the push: this returns once they are queued."""
     if not applied:
         return
     scope = current_scope()
     by = sync_by(scope.trigger, scope.actor)
     props = push_properties(applied, by)
-    if deal.get("aws_sync_status") != "synced":
-        props.update(aws_sync_status="synced", aws_sync_error="")
     batch = batches(deps)
+    status = deal.get("aws_sync_status")  # None: pushed from the deal's copy, which does not know it
+    if status != "synced":
+        props.update(aws_sync_status="synced", aws_sync_error="")
+    if status not in ("synced", None):
+        # A deal the read showed in error: the rep is told at once that it syncs again, not a window later.
+        await batch.update_now("deals", deal_id, props)
+        props = {}
     key = note_key("push", _ident(deal_id, applied))
-    if not getattr(deps.config, "push_notes", True) or not await deps.store.claim_key(key, NOTE_TTL):
-        await batch.update("deals", deal_id, props)
-        return
-    note, associations = note_input(deal_id, push_note(opp_id, applied, by))
+    note: tuple[dict[str, Any], list[dict[str, Any]]] | None = None
+    if getattr(deps.config, "push_notes", True) and await deps.store.claim_key(key, NOTE_TTL):
+        note = note_input(deal_id, push_note(opp_id, applied, by))
+    if props or note:
+        start_trailing(
+            _stamp_and_note(deps, batch, deal_id, props, note, key), what="push_stamp", hurry=batch.hurry
+        )
+
+
+async def _stamp_and_note(
+    deps: Deps,
+    batch: WriteCoalescer,
+    deal_id: str,
+    props: dict[str, Any],
+    note: tuple[dict[str, Any], list[dict[str, Any]]] | None,
+    key: str,
+) -> None:
+    writes: list[Any] = [batch.update("deals", deal_id, props)] if props else []
+    if note is not None:
+        writes.append(batch.create("notes", *note))
     # Both in the same window, not one window after the other.
-    stamped, noted = await asyncio.gather(
-        batch.update("deals", deal_id, props),
-        batch.create("notes", note, associations),
-        return_exceptions=True,
-    )
-    if isinstance(noted, BaseException):
-        await deps.store.release_key(key)
-        raise noted
-    if isinstance(stamped, BaseException):
-        raise stamped
+    results = await asyncio.gather(*writes, return_exceptions=True)
+    if note is not None and isinstance(results[-1], BaseException):
+        await deps.store.release_key(key)  # the next push of the same change writes its note
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
 
 
 async def tell_error(deps: Deps, deal_id: str, message: str, opp_id: str | None = None) -> None:

@@ -17,7 +17,7 @@ from cosync_worker.connector import ACTOR_KEY, update_job
 from cosync_worker.errors import Retry
 from cosync_worker.logs import get_logger
 
-from . import audit
+from . import audit, pushes
 from .client import PartnerCentralError, Priority
 from .conflict_rules import CONFLICT_FIELDS, PATH_FIELDS, hubspot_value, pc_display, value_at
 from .deps import Deps
@@ -115,7 +115,7 @@ async def resolve_conflict(deps: Deps, payload: dict[str, Any]) -> None:
         if not await _still_pending(deps, conflict.deal_id, conflict.id):
             writes["aws_conflict_status"] = "Resolved"
         if writes:
-            await deps.hs.update("deals", conflict.deal_id, writes)
+            await pushes.update_deal(deps, conflict.deal_id, writes)
             calls.append("hubspot.deals.update")
 
         def settled(st: DealState) -> DealState:
@@ -179,7 +179,7 @@ async def _revert_deal(
     back, audit it and tell the rep (the seed's automatic rollback)."""
     undo = {k: deal.get(k) or "" for k in writes}
     if undo:
-        await deps.hs.update("deals", deal_id, undo)
+        await pushes.update_deal(deps, deal_id, undo)
     await deps.deals.update(deal_id, setting(**before))
     await audit.record(
         deps.store,
@@ -234,7 +234,7 @@ async def rollback(deps: Deps, opp_id: str, payload: dict[str, Any]) -> None:
             before: dict[str, Any] = {}
             await deps.deals.update(deal_id, restored)
             if writes:
-                await deps.hs.update("deals", deal_id, writes)
+                await pushes.update_deal(deps, deal_id, writes)
                 calls.append("hubspot.deals.update")
         try:
             old_pc, pc_calls = await _merge_write(deps, opp_id, wanted)

@@ -32,6 +32,7 @@ from cosync_worker.connector import BoundState
 from cosync_worker.logs import get_logger
 from cosync_worker.store import Store
 
+from . import pushes
 from .client import Priority
 from .deps import Deps
 from .hubspot_side import deal_for, mapped_deal, note_once
@@ -241,7 +242,7 @@ async def _write(deps: Deps, deal_id: str, state: DealResources, stamp: str) -> 
     changed = {k: v for k, v in props.items() if state.written.get(k, blank[k]) != v}
     if not changed:
         return False
-    await deps.hs.update("deals", deal_id, {**changed, stamp: _now()})
+    await pushes.update_deal(deps, deal_id, {**changed, stamp: _now()})
     await resources_state(deps.store).update(
         deal_id, lambda s: s.model_copy(update={"written": {**s.written, **props}})
     )

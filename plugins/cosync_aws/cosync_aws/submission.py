@@ -19,7 +19,7 @@ from typing import Any
 from cosync_worker.errors import Retry
 from cosync_worker.logs import get_logger
 
-from . import audit
+from . import audit, pushes
 from .client import PartnerCentralError, Priority
 from .deal_jobs import run_deal_job
 from .deps import Deps
@@ -107,7 +107,7 @@ async def submit_deal(
         # Acked, not raised: retrying cannot fill the fields in. The pending-days rule meets the same deal
         # every run, so the deal and its timeline hear about one gap once, not every hour.
         if state.submit_error != message:
-            await deps.hs.update("deals", deal_id, {"aws_sync_status": "error", "aws_sync_error": message})
+            await pushes.update_deal(deps, deal_id, {"aws_sync_status": "error", "aws_sync_error": message})
             await add_note(deps.hs, deal_id, message)
             await deps.deals.update(deal_id, setting(submit_error=message))
         log.info("aws_submission_incomplete", deal_id=deal_id, missing=missing)
@@ -134,8 +134,8 @@ async def submit_deal(
         except PartnerCentralError as exc:
             await deps.deals.update(deal_id, _end_submitting)
             if exc.code == "ValidationException":
-                await deps.hs.update(
-                    "deals", deal_id, {"aws_sync_status": "error", "aws_sync_error": exc.message[:1000]}
+                await pushes.update_deal(
+                    deps, deal_id, {"aws_sync_status": "error", "aws_sync_error": exc.message[:1000]}
                 )
                 return "failed"
             raise
@@ -148,7 +148,9 @@ async def submit_deal(
     if done.get("TaskStatus") == "FAILED":
         message = f"AWS submission failed: {done.get('ReasonCode')}: {done.get('Message')}"
         await deps.deals.update(deal_id, _end_submitting)
-        await deps.hs.update("deals", deal_id, {"aws_sync_status": "error", "aws_sync_error": message[:1000]})
+        await pushes.update_deal(
+            deps, deal_id, {"aws_sync_status": "error", "aws_sync_error": message[:1000]}
+        )
         await add_note(deps.hs, deal_id, message)
         return "failed"
     props = {
@@ -159,7 +161,7 @@ async def submit_deal(
         "aws_sync_status": "synced",
         "aws_sync_error": "",
     }
-    await deps.hs.update("deals", deal_id, props)
+    await pushes.update_deal(deps, deal_id, props)
 
     def finished(st: DealState) -> DealState:
         st = _end_submitting(st)

@@ -22,6 +22,7 @@ from cosync_worker.hooks import NoticeKindSpec
 from cosync_worker.notify import Notice, Verdict
 from cosync_worker.store import Store
 
+from . import pushes
 from .client import Priority
 from .deps import Deps
 from .hubspot_side import note_once
@@ -125,8 +126,8 @@ async def change_team(
     record = await deps.pc.call("GetOpportunity", Priority.BACKGROUND, Identifier=opp_id)
     shown = [*team, *(m for m in _aws_team(record) if m.email not in {t.email for t in team})]
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    await deps.hs.update(
-        "deals",
+    await pushes.update_deal(
+        deps,
         deal_id,
         {"aws_opportunity_team": json.dumps([m.model_dump() for m in shown]), "aws_team_last_sync": now},
     )

@@ -103,3 +103,25 @@ async def test_a_pushed_property_cosync_wrote_itself_makes_the_next_push_read_th
     after = await stack.calls(stack.hs)
     assert after.get(DEAL_GET, 0) - before.get(DEAL_GET, 0) == 1
     assert _spend(stack, opp_id) == "22000"
+
+
+async def test_one_edit_of_two_properties_is_one_read_and_one_write(stack: Stack) -> None:
+    """The rep saves the amount and the description together: two events in one webhook, one receive. The
+    first has its successor behind it (``backlog``), so it is not pushed from its own value alone (a write the
+    second would supersede): it reads the deal, writes both, and the second is covered."""
+    deal_id, opp_id = await _linked_deal(stack)
+    await _edit(stack, deal_id, opp_id, "20000")
+    hs_before, pc_before = await stack.calls(stack.hs), await stack.calls(stack.pc)
+    await stack.rep_update(deal_id, {"amount": "40000", "description": "Now a data lake migration"})
+
+    async def pushed() -> bool:
+        project = stack.opportunities()[opp_id]["Project"]
+        return _spend(stack, opp_id) == "40000" and project.get("CustomerBusinessProblem") == (
+            "Now a data lake migration"
+        )
+
+    await wait_until(pushed)
+    await stack.quiet()
+    hs_after, pc_after = await stack.calls(stack.hs), await stack.calls(stack.pc)
+    assert pc_after["UpdateOpportunity"] - pc_before["UpdateOpportunity"] == 1
+    assert hs_after.get(DEAL_GET, 0) - hs_before.get(DEAL_GET, 0) == 1
