@@ -49,6 +49,7 @@ class WriteCoalescer:
         self._pending: dict[tuple[str, str], list[_Write]] = {}
         self._flushing: set[asyncio.Task[None]] = set()
         self._hurry = asyncio.Event()
+        self._in_flight: dict[tuple[str, str], asyncio.Task[None]] = {}  # (type, id) -> the batch sending it
         self.calls = 0  # HubSpot calls made (tests and metrics)
         self.writes = 0  # writes carried by them
 
@@ -56,11 +57,26 @@ class WriteCoalescer:
         if self.window <= 0:
             await self._send(object_type, "update", [_Write(object_id, properties)])
             return
-        await self._queue(object_type, "update", _Write(object_id, properties))
+        await asyncio.shield(self.update_soon(object_type, object_id, properties))
+
+    def update_soon(
+        self, object_type: str, object_id: str, properties: dict[str, Any]
+    ) -> asyncio.Future[None]:
+        """Queued now (before any later ``update_now`` of the object), answered when its batch is: for a
+        caller that does not wait for it (``cosync_worker.trailing``)."""
+        return self._enqueue(object_type, "update", _Write(object_id, properties))
+
+    def create_soon(
+        self, object_type: str, properties: dict[str, Any], associations: list[dict[str, Any]] | None = None
+    ) -> asyncio.Future[None]:
+        return self._enqueue(object_type, "create", _Write(None, properties, list(associations or [])))
 
     async def update_now(self, object_type: str, object_id: str, properties: dict[str, Any]) -> None:
         """``properties`` written at once, over the object's updates still waiting in the window (sent in
         the same call, which answers their callers too)."""
+        sending = self._in_flight.get((object_type, object_id))
+        if sending is not None:  # a batch carrying an older update of it is under way: it lands first
+            await asyncio.wait({sending})
         queued = self._pending.get((object_type, "update"), [])
         taken = [w for w in queued if w.object_id == object_id]
         if taken:
@@ -85,13 +101,14 @@ class WriteCoalescer:
     async def create(
         self, object_type: str, properties: dict[str, Any], associations: list[dict[str, Any]] | None = None
     ) -> None:
-        write = _Write(None, properties, list(associations or []))
         if self.window <= 0:
-            await self._send(object_type, "create", [write])
+            await self._send(object_type, "create", [_Write(None, properties, list(associations or []))])
             return
-        await self._queue(object_type, "create", write)
+        await asyncio.shield(self.create_soon(object_type, properties, associations))
 
-    async def _queue(self, object_type: str, action: str, write: _Write) -> None:
+    def _enqueue(self, object_type: str, action: str, write: _Write) -> asyncio.Future[None]:
+        if self.window <= 0:
+            return asyncio.ensure_future(self._send(object_type, action, [write]))
         write.done = asyncio.get_running_loop().create_future()
         key = (object_type, action)
         queued = self._pending.setdefault(key, [])
@@ -100,14 +117,19 @@ class WriteCoalescer:
             task = start_shared(self._flush_later(key))
             self._flushing.add(task)
             task.add_done_callback(self._flushing.discard)
-        # Shielded: a caller cancelled while waiting does not cancel the others' batch.
-        await asyncio.shield(write.done)
+        # Callers await it shielded: one cancelled while waiting does not cancel the others' batch.
+        return write.done
 
     async def _flush_later(self, key: tuple[str, str]) -> None:
         writes: list[_Write] = []
+        sending: list[tuple[str, str]] = []
         try:
             await self._nap()
             writes = self._pending.pop(key, [])
+            this = asyncio.current_task()
+            assert this is not None
+            sending = [(key[0], w.object_id) for w in writes if w.object_id is not None]
+            self._in_flight.update((s, this) for s in sending)
             await self._send(key[0], key[1], writes)
         except BaseException as exc:
             writes = writes or self._pending.pop(key, [])
@@ -115,6 +137,9 @@ class WriteCoalescer:
             if not isinstance(exc, Exception):
                 raise
             return
+        finally:
+            for s in sending:
+                self._in_flight.pop(s, None)
         _settle(writes, None)
 
     async def _nap(self) -> None:

@@ -164,3 +164,42 @@ async def test_hurry_ends_every_window_at_once() -> None:
     # and a write queued after it goes out at once
     await asyncio.wait_for(batch.update("deals", "d2", {"by": "rep"}), BOUND)
     assert gate.waiting == 2
+
+
+async def test_a_write_queued_soon_is_taken_by_a_direct_write_made_before_it_ran() -> None:
+    """``update_soon`` queues at the call, not at the caller's next await: a flow that queues its stamp and
+    then writes the deal directly has the stamp carried by that write."""
+    client, gate = FakeClient(), Gate()
+    batch = WriteCoalescer(client, 1.0, sleep=gate.sleep)  # type: ignore[arg-type]
+    stamp = batch.update_soon("deals", "d1", {"aws_sync_status": "synced"})
+    await asyncio.wait_for(batch.update_now("deals", "d1", {"aws_sync_status": "error"}), BOUND)
+    assert client.calls == [("update", "deals", ("d1", {"aws_sync_status": "error"}))]
+    await asyncio.wait_for(stamp, BOUND)
+
+
+class SlowClient(FakeClient):
+    """Its batch calls wait for ``answer``: a batch under way while a direct write comes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answer = asyncio.Event()
+
+    async def batch_update(self, object_type: str, inputs: list[dict[str, Any]]) -> Any:
+        self.calls.append(("batch_update", object_type, inputs))
+        await self.answer.wait()
+        return {}
+
+
+async def test_a_direct_write_waits_for_a_batch_under_way_with_the_same_object() -> None:
+    client, gate = SlowClient(), Gate()
+    batch = WriteCoalescer(client, 1.0, sleep=gate.sleep)  # type: ignore[arg-type]
+    stamps = [batch.update_soon("deals", d, {"aws_sync_status": "synced"}) for d in ("d1", "d2")]
+    gate.opened.set()
+    await _until(lambda: len(client.calls) == 1)  # the batch is sent, not answered
+    direct = asyncio.create_task(batch.update_now("deals", "d1", {"aws_sync_status": "error"}))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert len(client.calls) == 1 and not direct.done()  # it would race the batch to HubSpot
+    client.answer.set()
+    await asyncio.wait_for(asyncio.gather(direct, *stamps), BOUND)
+    assert client.calls[-1] == ("update", "deals", ("d1", {"aws_sync_status": "error"}))

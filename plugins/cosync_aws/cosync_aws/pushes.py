@@ -156,26 +156,19 @@ async def after_push(
     note: tuple[dict[str, Any], list[dict[str, Any]]] | None = None
     if getattr(deps.config, "push_notes", True) and await deps.store.claim_key(key, NOTE_TTL):
         note = note_input(deal_id, push_note(opp_id, applied, by))
-    if props or note:
-        start_trailing(
-            _stamp_and_note(deps, batch, deal_id, props, note, key), what="push_stamp", hurry=batch.hurry
-        )
+    # Queued here, before this flow's next write can reach the deal (which then carries the stamp with it);
+    # both in the same window, not one window after the other.
+    stamped = batch.update_soon("deals", deal_id, props) if props else None
+    noted = batch.create_soon("notes", *note) if note is not None else None
+    if stamped is not None or noted is not None:
+        start_trailing(_answered(deps, stamped, noted, key), what="push_stamp", hurry=batch.hurry)
 
 
-async def _stamp_and_note(
-    deps: Deps,
-    batch: WriteCoalescer,
-    deal_id: str,
-    props: dict[str, Any],
-    note: tuple[dict[str, Any], list[dict[str, Any]]] | None,
-    key: str,
+async def _answered(
+    deps: Deps, stamped: asyncio.Future[None] | None, noted: asyncio.Future[None] | None, key: str
 ) -> None:
-    writes: list[Any] = [batch.update("deals", deal_id, props)] if props else []
-    if note is not None:
-        writes.append(batch.create("notes", *note))
-    # Both in the same window, not one window after the other.
-    results = await asyncio.gather(*writes, return_exceptions=True)
-    if note is not None and isinstance(results[-1], BaseException):
+    results = await asyncio.gather(*(f for f in (stamped, noted) if f is not None), return_exceptions=True)
+    if noted is not None and isinstance(results[-1], BaseException):
         await deps.store.release_key(key)  # the next push of the same change writes its note
     for result in results:
         if isinstance(result, BaseException):
