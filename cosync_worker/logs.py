@@ -39,13 +39,20 @@ def _redaction_processor(_: Any, __: str, event_dict: MutableMapping[str, Any]) 
 class _CurrentStderr:
     """Whatever ``sys.stderr`` is when a line is written, not when logging was configured: a caller that
     swaps it for a while (click's test runner, pytest's capture) would otherwise leave every later line
-    going to a closed stream."""
+    going to a closed stream. A line that cannot be written (the reader of a stderr pipe is gone) is dropped:
+    a log line must never fail the event, the drain or the stop it describes."""
 
     def write(self, text: str) -> int:
-        return sys.stderr.write(text)
+        try:
+            return sys.stderr.write(text)
+        except (OSError, ValueError):  # BrokenPipeError; ValueError: the stream was closed
+            return 0
 
     def flush(self) -> None:
-        sys.stderr.flush()
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            return  # as in write(): nowhere to report it
 
 
 def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:

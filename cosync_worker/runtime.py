@@ -247,8 +247,10 @@ class Runtime:
             loop.add_signal_handler(sig, self._on_signal, sig)
 
     def _on_signal(self, sig: signal.Signals) -> None:
-        log.info("signal_received", signal=sig.name)
+        # Stop first: the log line can fail (a closed stderr pipe raises), and a worker that no longer
+        # stops on SIGTERM is only ever killed.
         self.stop()
+        log.info("signal_received", signal=sig.name)
 
     async def start_relay(self) -> str | None:
         if not self.settings.relay.enabled:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 from collections.abc import Callable
@@ -31,6 +32,51 @@ async def _count(settings: Settings, keys: list[str]) -> int:
         return sum([len(await store.audit_trail(f"hubspot:deal:{k}", limit=1000)) for k in keys])
     finally:
         await store.close()
+
+
+async def test_a_worker_whose_log_reader_is_gone_still_works_and_stops(
+    tmp_path: Path, settings_for: Callable[..., Settings]
+) -> None:
+    """The process reading the worker's stderr went away (a log shipper, a supervisor's pipe): every log line
+    now raises BrokenPipeError. It must cost the lines, not the events, and SIGTERM must still stop it
+    (the signal handler logged before stopping, so the stop never came)."""
+    settings = settings_for(concurrency=4, drain_seconds=5)
+    config = _write_config(tmp_path, settings)
+    keys = [f"pipe{i}" for i in range(5)]
+    queue = await open_queue(settings.queue)
+    await send(queue, [deal_change(k, "0") for k in keys])
+    read_end, write_end = os.pipe()
+    proc = await asyncio.create_subprocess_exec(
+        *COSYNC, "run", "--no-relay", "-c", str(config),
+        env=worker_env(), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=write_end,
+    )  # fmt: skip
+    os.close(write_end)
+    try:
+
+        async def first_done() -> bool:
+            assert proc.returncode is None, "worker exited early"
+            return await _count(settings, keys) >= len(keys)
+
+        await wait_until(first_done, timeout=60)
+        os.close(read_end)  # the reader is gone
+        read_end = -1
+        await send(queue, [deal_change(k, "1") for k in keys])
+
+        async def second_done() -> bool:
+            assert proc.returncode is None, "worker exited early"
+            return await _count(settings, keys) >= 2 * len(keys)
+
+        await wait_until(second_done, timeout=60)
+        assert await queue.list_dead_letters() == []
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+    finally:
+        if read_end >= 0:
+            os.close(read_end)
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await queue.close()
 
 
 async def test_sigterm_during_a_batch_loses_nothing(
