@@ -5,6 +5,8 @@ cores finish sooner than one. Some tests must share a worker, one after another:
 
 * the two fault suites each start a fleet of processes and load the machine for minutes; side by side on a
   busy 2-core machine they would measure each other;
+* a module whose last test checks what its other tests recorded (every HubSpot route the emulator serves
+  was validated against the spec): spread over workers, the worker that runs it saw only part of them;
 * module- and session-scoped fixtures are built once per worker: the CDK synth (node, CPU-bound) and the
   console's running system with its browser would otherwise be built again on every worker given one test.
 
@@ -25,6 +27,7 @@ from cosync_worker.testing.cpu_report import register as register_cpu_report
 # Path prefixes (from the rootdir) of tests that run on one worker, one after another.
 GROUPS = {
     "tests/faults/": "faults",
+    "tests/sandbox/test_hubspot_emulator.py": "hubspot-spec-coverage",
     "tests/console/test_console.py": "console-browser",
     "tests/infra/test_cdk_stack.py": "cdk-synth",
     "tests/infra/test_operations.py": "cdk-synth",
