@@ -15,16 +15,11 @@ from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
 from cosync_worker.trailing import pending
 
 from .conftest import start_stack, wait_until
-from .test_create import GOOD_DEAL
+from .test_event_values import _linked_deal, _spend
 
 PATCH = "PATCH /crm/v3/objects/{objectType}/{objectId}"
 BATCH_CREATE = "POST /crm/v3/objects/{objectType}/batch/create"
 BATCH_UPDATE = "POST /crm/v3/objects/{objectType}/batch/update"
-
-
-def _spend(pc: PartnerCentralEmulator, opp_id: str) -> str | None:
-    spend = pc.opportunities("Sandbox")[opp_id]["Project"].get("ExpectedCustomerSpend") or []
-    return str(spend[0]["Amount"]) if spend else None
 
 
 async def test_a_deals_next_edit_does_not_wait_for_the_last_pushs_stamp(
@@ -38,15 +33,7 @@ async def test_a_deals_next_edit_does_not_wait_for_the_last_pushs_stamp(
     stacks = start_stack(tmp_path, hs, pc)
     stack = await anext(stacks)
     try:
-        company = await stack.rep_company()
-        deal_id = await stack.rep_deal(GOOD_DEAL, company)
-
-        async def created() -> bool:
-            return bool(stack.deal(deal_id).get("aws_opportunity_id"))
-
-        await wait_until(created)
-        await stack.quiet()
-        opp_id = stack.deal(deal_id)["aws_opportunity_id"]
+        deal_id, opp_id = await _linked_deal(stack)
         stamped = stack.deal(deal_id)["aws_last_sync_date"]
         notes = len(stack.notes_of(deal_id))
 
@@ -54,7 +41,7 @@ async def test_a_deals_next_edit_does_not_wait_for_the_last_pushs_stamp(
             await stack.rep_update(deal_id, {"amount": amount})
 
             async def pushed(amount: str = amount) -> bool:
-                return _spend(pc, opp_id) == amount
+                return _spend(stack, opp_id) == amount
 
             await wait_until(pushed)
 
