@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
+from cosync_aws import engagements
 from tests_aws.conftest import Stack, start_stack, wait_until
 
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
@@ -58,6 +61,27 @@ async def test_engagement_event_fills_the_deal_and_redelivery_and_restart_add_no
         await quiet(stack)
         assert await writes(stack) == before
         assert engagement_notes(stack, deal_id) == notes
+
+
+async def test_the_route_answers_the_engagement_before_the_deal_shows_it(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whoever sees the engagement on the deal finds it at the route: the view is recorded before the deal's
+    write goes out (it was recorded after, and a reader between the two got 404, once in a CI run). The route
+    is asked at the moment the write is about to leave, so the order is checked without a time window."""
+    seen: list[int] = []
+    write = engagements.pushes.update_deal
+
+    async def asking_first(deps: Any, deal_id: str, props: dict[str, Any]) -> None:
+        if "aws_engagement_status" in props:
+            opp_id = stack.deal(deal_id)["aws_opportunity_id"]
+            seen.append((await api(stack, "GET", f"/engagements/{opp_id}"))[0])
+        await write(deps, deal_id, props)
+
+    monkeypatch.setattr(engagements.pushes, "update_deal", asking_first)
+    deal_id, _, _ = await shared_deal(stack)
+    await wait_until(lambda: bool(stack.deal(deal_id).get("aws_engagement_status")))
+    assert seen and set(seen) == {200}
 
 
 async def test_loop_reads_only_changed_engagements_and_brings_the_change(stack: Stack) -> None:

@@ -110,21 +110,17 @@ async def _write(deps: Deps, opp_id: str, deal_id: str, view: EngagementView) ->
         await note_once(deps, "engagement", f"{deal_id}:{key}", deal_id, text)
     props = engagement_properties(view)
     changed = {k: v for k, v in props.items() if current.written.get(k) != v}
-    now = current.synced_at
-    if changed:
-        now = _now()
-        await pushes.update_deal(deps, deal_id, {**changed, "aws_last_engagement_sync": now})
+    now = _now() if changed else current.synced_at
+    # The view is recorded before the deal is written: whoever sees the deal's new properties finds the same
+    # engagement at GET /engagements/{opportunityId}. ``written`` follows the write, so a failed write is
+    # written again on the retry.
     await states.update(
         opp_id,
-        lambda s: s.model_copy(
-            update={
-                "deal_id": deal_id,
-                "engagement": view,
-                "written": {**s.written, **props},
-                "synced_at": now,
-            }
-        ),
+        lambda s: s.model_copy(update={"deal_id": deal_id, "engagement": view, "synced_at": now}),
     )
+    if changed:
+        await pushes.update_deal(deps, deal_id, {**changed, "aws_last_engagement_sync": now})
+        await states.update(opp_id, lambda s: s.model_copy(update={"written": {**s.written, **props}}))
     if changed:
         log.info("aws_engagement_synced", deal_id=deal_id, engagement_id=view.engagement_id)
     return 1 if changed else 0
