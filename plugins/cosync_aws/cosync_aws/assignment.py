@@ -40,6 +40,8 @@ async def assign_owner(
         return "no-owner"
     email = str(owner["email"])
     if state.assignee == email:
+        if not state.assignee_shown:  # assigned, and the deal's write failed: the retry finishes it
+            await _show(deps, deal_id, email)
         return "unchanged"
     assignee = {
         "Email": email,
@@ -58,8 +60,9 @@ async def assign_owner(
             )
             return "error"
         raise
-    await deps.deals.update(deal_id, setting(assignee=email))
-    await pushes.update_deal(deps, deal_id, {"aws_assigned_partner_user": email})
+    # The state and the trail first: whoever sees the deal's new assignee finds the entry on the audit trail,
+    # and a deal write that fails is finished by the retry (``assignee_shown``) without a second assignment.
+    await deps.deals.update(deal_id, setting(assignee=email, assignee_shown=False))
     await audit.record(
         deps.store,
         str(opp_id),
@@ -71,8 +74,14 @@ async def assign_owner(
         business_title=business_title,
         changes={"aws_assigned_partner_user": {"old": state.assignee, "new": email}},
     )
+    await _show(deps, deal_id, email)
     log.info("aws_assigned", deal_id=deal_id, opportunity_id=opp_id)
     return "assigned"
+
+
+async def _show(deps: Deps, deal_id: str, email: str) -> None:
+    await pushes.update_deal(deps, deal_id, {"aws_assigned_partner_user": email})
+    await deps.deals.update(deal_id, setting(assignee_shown=True))
 
 
 async def assign_job(deps: Deps, payload: dict[str, Any]) -> str:

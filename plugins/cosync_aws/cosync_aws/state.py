@@ -75,6 +75,7 @@ class DealState(BaseModel):
     submit_error: str | None = None  # the last "cannot submit" message told to the rep
     submitted: bool = False
     assignee: str | None = None  # the Partner Central user the opportunity is assigned to
+    assignee_shown: bool = True  # False: assigned, the deal's ``aws_assigned_partner_user`` not written yet
     # cosync's own last write: when its answer came (our clock) and the LastModifiedDate it answered. An event
     # at or before it, or a reconcile record at or before it, is that write's echo and costs no read.
     own_write_ms: int = 0

@@ -3,6 +3,10 @@ auth) both become ``AssignOpportunity`` with the owner's email, and ``aws_assign
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
+
 from .conftest import Stack, wait_until
 from .test_conflicts import trail
 from .test_submission_summary_routes import _api
@@ -77,3 +81,32 @@ async def test_assign_route_and_unknown_owner(stack: Stack) -> None:
     assert (await stack.calls(stack.pc)).get("AssignOpportunity", 0) == before
     assert _assignee(stack, opp_id) == BOB[1]
     assert await stack.rt.context.queue.list_dead_letters() == []
+
+
+async def test_a_failed_deal_write_after_the_assignment_is_finished_without_assigning_again(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AWS took the assignment, then HubSpot refused the deal's write: the event's retry writes the deal's
+    assignee, and neither assigns a second time nor adds a second audit entry."""
+    deal_id, opp_id = await _created(stack)
+    await stack.quiet()
+    # HubSpot's 5xx reach the flow at the first one (the client's own retries would outlast the fault).
+    client = stack.rt.context.service("hubspot")
+    monkeypatch.setattr(client, "policy", dataclasses.replace(client.policy, max_retries=0))
+    before = (await stack.calls(stack.pc)).get("AssignOpportunity", 0)
+    deal_path = f"/crm/v3/objects/deals/{deal_id}"
+    stack.hs.faults.target("PATCH", deal_path)  # the connector's deal writes; the rep edits through a batch
+    await stack.rep(
+        "POST",
+        "/crm/v3/objects/deals/batch/update",
+        {"inputs": [{"id": deal_id, "properties": {"hubspot_owner_id": ADA[0]}}]},
+    )
+    await wait_until(lambda: _assignee(stack, opp_id) == ADA[1])
+    await wait_until(lambda: stack.hs.faults.injected["error"] > 0)
+    stack.hs.faults.clear()
+
+    await wait_until(lambda: stack.deal(deal_id).get("aws_assigned_partner_user") == ADA[1])
+    await stack.quiet()
+    assert (await stack.calls(stack.pc)).get("AssignOpportunity", 0) - before == 1
+    entries = [e for e in await trail(stack, opp_id) if e["action"] == "assign_opportunity"]
+    assert len(entries) == 1
