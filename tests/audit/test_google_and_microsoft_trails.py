@@ -36,6 +36,7 @@ async def test_google_lead_and_opportunity_writes_are_in_their_trails(
         assert created["metadata"] == {"dealId": deal_id, "triggeredBy": "deal.creation"}
         assert created["source"] == "HUBSPOT" and created["user"] == "cosync"
 
+        await stack.settle()  # the link's own push of the deal's stage (after "synced") is in ``before``
         before = (await trail(stack, opp_id))["total"]
         await rep.update(deal_id, {"amount": "150000"})
         opportunity = google_emulator.opportunities()

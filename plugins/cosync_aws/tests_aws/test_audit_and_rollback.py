@@ -197,7 +197,7 @@ async def test_rollback_waits_for_a_push_or_reverse_sync_of_the_same_deal(stack:
     # A push holding the deal (the lock a push and a reverse sync take) must finish before the rollback reads
     # and writes, or each would put back what the other just wrote.
     deal_id, opp_id, before_change = await _amount_changed_after_creation(stack)
-    await stack.settle()
+    await stack.quiet()  # the push (and its echo's reverse sync) let go of the deal's lease
     lock = f"aws:deal:{deal_id}"  # the connector's deal lease (DealConnector.deal_lock)
     assert await stack.rt.context.store.acquire_lease(lock, "another-flow", 30.0)  # working on the deal
     status, accepted = await _rollback(stack, opp_id, before_change)

@@ -223,7 +223,7 @@ async def test_simultaneous_change_last_write_wins_on_both_sides(stack: Stack) -
         return stack.deal(deal_id).get("amount") == "30000"
 
     await wait_until(converged)
-    await stack.settle(1.0)
+    await stack.quiet()  # the resolution's audit entry follows its deal write
     assert pc_amount(stack, opp_id) == "30000"
     assert stack.deal(deal_id)["amount"] == "30000"
     resolved = [e for e in await trail(stack, opp_id) if e["action"] == "conflict_resolved"]
@@ -271,7 +271,7 @@ async def test_manual_field_waits_for_a_person_then_resolves_once(manual_stack: 
         return stack.deal(deal_id).get("aws_conflict_status") == "Pending"
 
     await wait_until(pending_flag)
-    await stack.settle(0.5)
+    await stack.quiet()  # the owner's task is sent after the flag
     # both sides are left as they are
     assert stack.deal(deal_id)["amount"] == "20000"
     assert pc_amount(stack, opp_id) == "30000"

@@ -45,10 +45,11 @@ async def test_a_deals_next_edit_does_not_wait_for_the_last_pushs_stamp(
 
             await wait_until(pushed)
 
-        # Both pushes landed; their stamps and notes still wait, and the worker counts them as work left.
+        # Both pushes landed; their stamps and notes still wait, and the worker counts them as work left (a
+        # push's trailing starts after its write's answer and its state's update: waited for, not assumed).
+        await wait_until(lambda: pending() == 2)
         assert stack.deal(deal_id)["aws_last_sync_date"] == stamped
         assert len(stack.notes_of(deal_id)) == notes
-        assert pending() == 2
         assert not stack.rt.worker.idle()
         calls = dict(hs.calls)
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ from cosync_worker.sandbox.microsoft import MicrosoftEmulator
 from cosync_worker.testing.conformance import connector_of
 
 TIMEOUT = aiohttp.ClientTimeout(total=20)
+SETTLE_BOUND = 20.0  # how long ``Stack.settle`` waits for the worker to drain (a bound against hangs)
 DEAL_TO_CONTACT, DEAL_TO_COMPANY = 3, 5
 TASK_TO_DEAL = 216
 # Deals the poll creates from incoming referrals have no owner yet: their tasks go to this one (an owner of
@@ -137,8 +139,16 @@ class Stack:
             return data
 
     async def settle(self, seconds: float = 0.6) -> None:
-        """Webhooks delivered and (after a moment) handled; assertions that follow still poll."""
+        """Webhooks delivered and handled (the queue and the worker idle twice in a row, waited for up to
+        ``SETTLE_BOUND``), then ``seconds`` more: what must not happen has its chance to."""
         await self.hs.drain_webhooks()
+
+        async def idle() -> bool:
+            return await self.rt.context.queue.oldest_age() is None and self.rt.worker.idle()
+
+        with contextlib.suppress(AssertionError):
+            for _ in range(2):
+                await wait_until(idle, timeout=SETTLE_BOUND)
         await asyncio.sleep(seconds)
 
 

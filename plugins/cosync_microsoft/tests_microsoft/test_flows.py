@@ -272,8 +272,13 @@ async def test_a_deal_naming_a_referral_sends_it_the_edits_made_before_its_creat
         # Only what differs was sent: the name keeps Microsoft's (no deal tag), the notes their value.
         assert (referral["name"], referral["details"]["notes"]) == ("Woodgrove expansion", "hi")
         assert ms.calls.get("PATCH /v1.0/engagements/referrals/{id}", 0) == 1
-        state = (await stack.sync.deals.read(deal_id)).value
-        assert (state.referral_id, state.adopted, state.etag) == (incoming["id"], False, referral["eTag"])
+
+        # The link is recorded after the PATCH's answer (it carries the new eTag): waited for, not assumed.
+        async def linked() -> bool:
+            state = (await stack.sync.deals.read(deal_id)).value
+            return (state.referral_id, state.adopted, state.etag) == (incoming["id"], False, referral["eTag"])
+
+        await wait_until(linked)
     assert ms.calls.get("POST /v1.0/engagements/referrals", 0) == 0
 
 
