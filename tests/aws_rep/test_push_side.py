@@ -54,14 +54,22 @@ async def _deal_with(stack: Stack, company: dict[str, str], contact: dict[str, s
     return deal_id
 
 
+def _stamps(stack: Stack, deal_id: str) -> int:
+    """How many times the deal's ``aws_last_sync_date`` was written (the emulator keeps every version, as
+    HubSpot's ``propertiesWithHistory`` does; its value is to the second and the creation stamped it too,
+    so the value alone cannot tell a push's stamp)."""
+    return len(stack.hs.portal.records["deals"][deal_id].history.get("aws_last_sync_date", []))
+
+
 async def test_a_push_is_stamped_and_noted_once_across_a_redelivered_webhook(rep_stack: Stack) -> None:
     stack = rep_stack
     deal_id, opp_id = await created(stack)
-    before = await _updates(stack)
+    before, stamps = await _updates(stack), _stamps(stack, deal_id)
     await stack.rep_update(deal_id, {"amount": "18000"})
     await wait_until(lambda: bool(_sent_notes(stack, deal_id)))
     [note] = _sent_notes(stack, deal_id)
     assert opp_id in note and "expected spend: 18000 USD" in note and "by rep" in note
+    await wait_until(lambda: _stamps(stack, deal_id) == stamps + 1)  # its own batch, beside the note's
     deal = stack.deal(deal_id)
     assert deal["aws_last_sync_by"] == "rep" and deal["aws_last_sync_date"]
     assert deal["aws_opportunity_title"] == "BigCorp Cloud Migration"
@@ -69,6 +77,7 @@ async def test_a_push_is_stamped_and_noted_once_across_a_redelivered_webhook(rep
     await stack.quiet()
     assert len(_sent_notes(stack, deal_id)) == 1
     assert await _updates(stack) - before == 1
+    assert _stamps(stack, deal_id) == stamps + 1
 
 
 @pytest.fixture
@@ -82,6 +91,7 @@ async def quiet_stack(
 async def test_push_notes_false_sends_the_update_without_a_note(quiet_stack: Stack) -> None:
     stack = quiet_stack
     deal_id, opp_id = await created(stack)
+    stamps = _stamps(stack, deal_id)
     await stack.rep_update(deal_id, {"amount": "18000"})
 
     async def sent() -> bool:
@@ -89,7 +99,8 @@ async def test_push_notes_false_sends_the_update_without_a_note(quiet_stack: Sta
         return bool(spend[0]["Amount"] == "18000")
 
     await wait_until(sent)
-    await wait_until(lambda: stack.deal(deal_id).get("aws_last_sync_by") == "rep")  # stamped still
+    await wait_until(lambda: _stamps(stack, deal_id) == stamps + 1)  # stamped still
+    assert stack.deal(deal_id)["aws_last_sync_by"] == "rep"
     await stack.quiet()
     assert _sent_notes(stack, deal_id) == []
 
