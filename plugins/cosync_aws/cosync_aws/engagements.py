@@ -121,7 +121,6 @@ async def _write(deps: Deps, opp_id: str, deal_id: str, view: EngagementView) ->
     if changed:
         await pushes.update_deal(deps, deal_id, {**changed, "aws_last_engagement_sync": now})
         await states.update(opp_id, lambda s: s.model_copy(update={"written": {**s.written, **props}}))
-    if changed:
         log.info("aws_engagement_synced", deal_id=deal_id, engagement_id=view.engagement_id)
     return 1 if changed else 0
 
