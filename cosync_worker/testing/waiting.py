@@ -6,8 +6,13 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-__all__ = ["wait_until"]
+if TYPE_CHECKING:
+    from cosync_worker.runtime import Runtime
+    from cosync_worker.sandbox.hubspot import HubSpotEmulator
+
+__all__ = ["until_drained", "wait_until"]
 
 
 async def wait_until(
@@ -22,3 +27,16 @@ async def wait_until(
             return
         await asyncio.sleep(every)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+async def until_drained(rt: Runtime, hubspot: HubSpotEmulator, timeout: float = 60.0) -> None:
+    """Until every HubSpot webhook is delivered and handled: no message waiting or in flight in the queue and
+    the worker idle (``Worker.idle``: trailing writes too). Checked twice, one poll apart: a receive under way
+    may be claiming a message at that very moment. ``AssertionError`` after ``timeout`` seconds."""
+
+    async def idle() -> bool:
+        await hubspot.drain_webhooks()
+        return await rt.context.queue.oldest_age() is None and rt.worker.idle()
+
+    for _ in range(2):
+        await wait_until(idle, timeout=timeout)

@@ -58,14 +58,14 @@ async def rest_stack(
     async with Runtime(Settings.model_validate(data)) as rt, aiohttp.ClientSession() as session:
         await rt.start_relay()
         await rt.context.service("hubspot").ensure_properties(declared_properties(rt.plugins))
-        sub = hs.webhooks.subscribe(f"{rt.relay_url}/webhooks/hubspot", HUBSPOT_SUBSCRIPTIONS)
+        sub = hs.subscribe(f"{rt.relay_url}/webhooks/hubspot", HUBSPOT_SUBSCRIPTIONS)
         pc.set_event_sink(eventbridge_sink(rt.context.queue))
         task = asyncio.create_task(rt.run(with_relay=False, with_scheduler=False))
         try:
             yield Stack(rt, hs, pc, session)
         finally:
             await hs.drain_webhooks()  # what HubSpot owes this relay reaches it while it still listens
-            hs.webhooks.subscriptions.remove(sub)  # a restart listens elsewhere (as tests_aws' start_stack)
+            hs.unsubscribe(sub)  # a restart listens elsewhere (as tests_aws' start_stack)
             pc.set_event_sink(None)
             rt.stop()
             await asyncio.wait_for(task, 15)

@@ -25,7 +25,7 @@ from .errors import HubSpotError, error_body
 from .objects import Actor, Portal
 from .ratelimit import RateLimiter, throttled
 from .requests import ACTOR, json_object
-from .webhooks import WebhookDispatcher
+from .webhooks import Subscription, WebhookDispatcher
 
 __all__ = ["HubSpotEmulator"]
 
@@ -79,9 +79,13 @@ class HubSpotEmulator(Emulator):
         super().__init__(host=host, port=port)
 
     # -- public API -----------------------------------------------------------------------------
-    def subscribe(self, target_url: str, subscription_types: Iterable[str]) -> None:
+    def subscribe(self, target_url: str, subscription_types: Iterable[str]) -> Subscription:
         """Send events of ``subscription_types`` (``deal.creation``, ...) to ``target_url``."""
-        self.webhooks.subscribe(target_url, subscription_types)
+        return self.webhooks.subscribe(target_url, subscription_types)
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """No more events for ``subscription`` (what was already queued for it is still delivered)."""
+        self.webhooks.unsubscribe(subscription)
 
     def objects(self, object_type: str) -> dict[str, dict[str, Any]]:
         """Live (not archived) records of ``object_type`` by id; direct state access, not counted."""

@@ -94,6 +94,10 @@ class WebhookDispatcher:
         self.subscriptions.append(sub)
         return sub
 
+    def unsubscribe(self, sub: Subscription) -> None:
+        if sub in self.subscriptions:
+            self.subscriptions.remove(sub)
+
     def emit(
         self,
         subscription_type: str,

@@ -26,6 +26,7 @@ from cosync_worker.runtime import Runtime
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.sandbox.partnercentral import PartnerCentralEmulator
 from cosync_worker.sandbox.stack import HUBSPOT_SUBSCRIPTIONS, eventbridge_sink
+from cosync_worker.testing.waiting import until_drained
 from cosync_worker.testing.waiting import wait_until as wait_until  # re-exported for the tests
 
 API_TOKEN = "aws-test-api-token"
@@ -156,7 +157,6 @@ class Stack:
         The drain is waited for (bounded; a test holding work on purpose goes on after ``SETTLE_BOUND``), so
         a flow still finishing on a busy machine is not asserted half done; the sleep only lets what the
         assertion says must not happen have its chance to."""
-        await self.hs.drain_webhooks()
         with contextlib.suppress(AssertionError):
             await self.quiet(timeout=SETTLE_BOUND)
         await asyncio.sleep(seconds)
@@ -167,13 +167,7 @@ class Stack:
         may be claiming a message at that very moment (``Worker.idle``). What "nothing more happened" is
         asserted after, not a sleep: a flow still finishing on a busy machine is waited for, never mistaken
         for a repeat."""
-
-        async def idle() -> bool:
-            await self.hs.drain_webhooks()
-            return await self.rt.context.queue.oldest_age() is None and self.rt.worker.idle()
-
-        for _ in range(2):
-            await wait_until(idle, timeout=timeout)
+        await until_drained(self.rt, self.hs, timeout)
 
 
 class HeldEvent:
@@ -224,7 +218,7 @@ async def start_stack(
     async with Runtime(settings) as rt, aiohttp.ClientSession() as session:
         await rt.start_relay()
         await rt.context.service("hubspot").ensure_properties(declared_properties(rt))
-        sub = hs.webhooks.subscribe(f"{rt.relay_url}/webhooks/hubspot", HUBSPOT_SUBSCRIPTIONS)
+        sub = hs.subscribe(f"{rt.relay_url}/webhooks/hubspot", HUBSPOT_SUBSCRIPTIONS)
         pc.set_event_sink(eventbridge_sink(rt.context.queue))
         task = asyncio.create_task(rt.run(with_relay=False, with_scheduler=False)) if run_worker else None
         try:
@@ -233,7 +227,7 @@ async def start_stack(
             await hs.drain_webhooks()  # what HubSpot owes this relay reaches it while it still listens
             # A restarted stack listens elsewhere: HubSpot's deliveries to this relay would only be retried
             # into a closed port (and a drain of the webhooks would wait for them to be given up).
-            hs.webhooks.subscriptions.remove(sub)
+            hs.unsubscribe(sub)
             pc.set_event_sink(None)
             if task is not None:
                 rt.stop()

@@ -26,6 +26,7 @@ from cosync_worker.sandbox.faults import Fault
 from cosync_worker.sandbox.google import GoogleEmulator
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.testing.conformance import connector_of
+from cosync_worker.testing.waiting import until_drained
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -147,15 +148,8 @@ async def gcp_deal(rep: Rep, name: str = "Acme warehouse #GCP", **props: str) ->
 
 
 async def quiet(rt: Runtime, hs: HubSpotEmulator) -> None:
-    """Until every webhook is delivered and handled: no message waiting or in flight and the worker idle,
-    checked twice, one poll apart (a receive under way may be claiming a message at that moment)."""
-
-    async def idle() -> bool:
-        await hs.drain_webhooks()
-        return await rt.context.queue.oldest_age() is None and rt.worker.idle()
-
-    for _ in range(2):
-        await wait_for(idle)
+    """Until every webhook is delivered and handled (``until_drained``)."""
+    await until_drained(rt, hs, 20.0)
 
 
 def linked(hs: HubSpotEmulator, object_type: str, deal_id: str) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from cosync_worker.runtime import Runtime
 from cosync_worker.sandbox.hubspot import HubSpotEmulator
 from cosync_worker.sandbox.microsoft import MicrosoftEmulator
 from cosync_worker.testing.conformance import connector_of
+from cosync_worker.testing.waiting import until_drained
 
 TIMEOUT = aiohttp.ClientTimeout(total=20)
 SETTLE_BOUND = 20.0  # how long ``Stack.settle`` waits for the worker to drain (a bound against hangs)
@@ -141,14 +142,8 @@ class Stack:
     async def settle(self, seconds: float = 0.6) -> None:
         """Webhooks delivered and handled (the queue and the worker idle twice in a row, waited for up to
         ``SETTLE_BOUND``), then ``seconds`` more: what must not happen has its chance to."""
-        await self.hs.drain_webhooks()
-
-        async def idle() -> bool:
-            return await self.rt.context.queue.oldest_age() is None and self.rt.worker.idle()
-
         with contextlib.suppress(AssertionError):
-            for _ in range(2):
-                await wait_until(idle, timeout=SETTLE_BOUND)
+            await until_drained(self.rt, self.hs, SETTLE_BOUND)
         await asyncio.sleep(seconds)
 
 
