@@ -30,6 +30,7 @@ __all__ = [
     "alias_key",
     "audit_key",
     "audit_scope",
+    "audit_trigger",
     "current_scope",
     "entry_view",
     "record_audit",
@@ -64,6 +65,18 @@ def alias_key(object_id: str) -> str:
 
 def current_scope() -> AuditScope:
     return _SCOPE.get() or AuditScope("api", "cosync", time.monotonic())
+
+
+@contextmanager
+def audit_trigger(trigger: str) -> Iterator[AuditScope]:
+    """Every entry recorded inside names ``trigger`` (an event type) as what caused it, with no caller: for
+    work done outside that event (a held edit written later by the drain, ``cosync_worker.write_hold``)."""
+    scope = AuditScope(trigger, "cosync", time.monotonic())
+    token = _SCOPE.set(scope)
+    try:
+        yield scope
+    finally:
+        _SCOPE.reset(token)
 
 
 @contextmanager

@@ -16,6 +16,8 @@ __all__ = [
     "EVENTS_FAILED",
     "EVENTS_PROCESSED",
     "EVENTS_RECEIVED",
+    "HELD_WRITES",
+    "HELD_WRITES_DONE",
     "LOOP_LAST_SUCCESS",
     "PROCESSING_SECONDS",
     "QUEUE_DEPTH",
@@ -102,6 +104,12 @@ REMOTE_WRITES_24H = Gauge(
     "cosync_remote_writes_24h",
     "Remote writes of a connector in the rolling 24 h (its daily quota)",
     ["connector"],
+)
+HELD_WRITES = Gauge(
+    "cosync_held_objects", "Objects held for a busy write budget, as this process last saw them (write_hold)"
+)
+HELD_WRITES_DONE = Counter(
+    "cosync_held_writes_total", "Held objects the drain wrote, or queued after a failed write", ["outcome"]
 )
 BUILD_INFO = Gauge("cosync_build_info", "Always 1: the running version", ["version", "python"])
 BUILD_INFO.labels(version=__version__, python=platform.python_version()).set(1)

@@ -275,6 +275,8 @@ class Runtime:
         if with_relay:
             await self.start_relay()
         tasks = [asyncio.create_task(self.worker.run())]
+        for start in self.context.worker_starts:
+            start()
         if with_scheduler:
             tasks.append(asyncio.create_task(self.scheduler.run()))
         try:

@@ -141,6 +141,8 @@ class WriteScheduler:
         self._record_stale = False  # a write of the record failed: it says something else
         self._local_until = 0.0  # monotonic: order locally until then (the store failed)
         self._store_retry = STORE_RETRY_SECONDS
+        self._others_looked = float("-inf")  # monotonic: contested()'s last look at the index
+        self._others_busy = False
         self.grants = 0  # turns given by this process (tests and metrics)
         self.expired_holds = 0  # turns passed on because their holder neither wrote nor left in time
         self.store_calls = 0  # index reads and record writes (tests and metrics)
@@ -200,6 +202,33 @@ class WriteScheduler:
     @property
     def waiting(self) -> int:
         return len(self._waiters)
+
+    @property
+    def busy(self) -> bool:
+        """A turn of this process is held or waited for: a change asking now would not be written at once."""
+        return self._best() is not None
+
+    async def contested(self) -> bool:
+        """A change asking now would wait: a turn of this process is held or waited for, or, as the store's
+        index said at most one write interval ago, one of another live process. One index read per interval
+        at most; a store error answers False (the change then just waits for its turn)."""
+        if self.busy:
+            return True
+        now = time.monotonic()
+        if now - self._others_looked >= self._interval:
+            self._others_looked = now
+            try:
+                self.store_calls += 1
+                records = await self.store.index_members(self.index)
+            except Exception:
+                self._others_busy = False
+            else:
+                wall = self._clock()
+                self._others_busy = any(
+                    str(v.get("owner") or m) != self.owner and wall - float(v.get("at") or 0) < STALE_SECONDS
+                    for m, v in records
+                )
+        return self._others_busy
 
     # -- waiting and granting -----------------------------------------------------------------------
     def _best(self) -> _Waiter | None:

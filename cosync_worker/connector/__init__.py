@@ -3,7 +3,7 @@
 See ``docs/writing-a-connector.md`` and ``plugins/cosync_example`` for a whole connector.
 """
 
-from ..audit import ACTOR_KEY, audit_scope, current_scope, record_audit
+from ..audit import ACTOR_KEY, audit_scope, audit_trigger, current_scope, record_audit
 from ..backlog import backlog
 from ..errors import PermanentError, Retry
 from ..events import Event
@@ -14,6 +14,7 @@ from ..remote_budget import AnswerSpacing, request_budget
 from ..remote_client import Answer, BearerTokens, OutcomeUnknown, RemoteClient, RetryPolicy, StaticToken
 from ..store import ConflictError, HeldLease, Lease, LeaseLost, LockTimeout
 from ..trailing import start_trailing
+from ..write_hold import HeldWrites
 from ..write_scheduler import WriteScheduler, turn_uncontested
 from .base import Connector
 from .cursor import Run
@@ -33,6 +34,7 @@ __all__ = [
     "DealConnector",
     "Event",
     "HeldLease",
+    "HeldWrites",
     "Identity",
     "Lease",
     "LeaseLost",
@@ -50,6 +52,7 @@ __all__ = [
     "WriteScheduler",
     "associated",
     "audit_scope",
+    "audit_trigger",
     "backlog",
     "client",
     "create_job",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,9 @@ class Context:
     # What the plugins declared through ``cosync_conflict_objects``, by connector (filled when routes are
     # collected, so the core's conflict routes can name each connector's fields).
     conflict_objects: dict[str, ConflictObjectSpec] = field(default_factory=dict)
+    # Called when this process's worker starts (``Runtime.run``), not in a process that only serves the relay
+    # or runs a CLI command: work that belongs beside the worker (a connector's drain of held writes).
+    worker_starts: list[Callable[[], None]] = field(default_factory=list)
 
     def config(self, connector: str) -> Any:
         """The validated config section ``connectors.<connector>`` (its declared model)."""

@@ -7,7 +7,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from cosync_worker.connector import BoundState, HeldLease
+from cosync_worker.connector import BoundState, HeldLease, HeldWrites
 from cosync_worker.hubspot import HubSpotClient
 from cosync_worker.store import Store
 
@@ -54,3 +54,6 @@ class Deps:
     invitations: BoundState[InvitationState]
     related: BoundState[RelatedMark]  # a company's or contact's last push read (related_id)
     told: BoundState[ToldState]  # what the rep was told, per opportunity (notices.Told)
+    # Rep edits held while the write budget is busy, written by the drain (outbound.sync_change); None
+    # outside a running connector (``cosync link``): a change then waits for its turn.
+    held: HeldWrites | None = None

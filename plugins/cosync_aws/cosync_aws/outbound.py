@@ -11,11 +11,13 @@ between is overwritten.
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from cosync_worker.connector import backlog, turn_uncontested
+from cosync_worker.connector import Event, backlog, turn_uncontested
 from cosync_worker.errors import Retry
+from cosync_worker.events import ObjectRef
 from cosync_worker.logs import get_logger
 
 from . import audit, echoes, pushes
@@ -45,9 +47,11 @@ from .state import Creating, DealState, creation_record, marked_at, related_id, 
 __all__ = [
     "COMPANY_PROPERTIES_SYNCED",
     "CONTACT_PROPERTIES_SYNCED",
+    "HELD_PUSH_EVENT",
     "MAX_CONFLICT_RETRIES",
     "UPDATE_PROPERTIES",
     "ensure_opportunity",
+    "held_event",
     "push_related",
     "push_update",
     "sync_change",
@@ -73,6 +77,24 @@ EVENT_VALUE_PROPERTIES = frozenset({"dealstage", "amount", "description", "deal_
 # queue (a worker down, a backlog) may have newer ones of its deal queued behind it, which one read at turn
 # time covers with a single write. A wrong guess costs a write or a read, never a value: events apply in order.
 EVENT_RECENT_SECONDS = 30.0
+# A held edit (``cosync_worker.write_hold``) whose write failed in the drain, queued for the aws connector.
+# A ``deal.*`` type, so its audit entries say the change came from HubSpot.
+HELD_PUSH_EVENT = "deal.heldPush"
+
+
+def held_event(deal_id: str, changed_ms: int) -> Event:
+    """The queued push of a held edit of ``deal_id``: every change up to ``changed_ms`` (HubSpot's time)."""
+    ref = ObjectRef(system="hubspot", type="deal", id=deal_id)
+    return Event(
+        id=str(uuid.uuid4()),
+        source="hubspot",
+        type=HELD_PUSH_EVENT,
+        object=ref,
+        ordering_key=ref.key,
+        dedupe_key=f"{HELD_PUSH_EVENT}:{deal_id}:{changed_ms}",
+        payload={"changed_ms": changed_ms},
+        connectors=["aws"],
+    )
 
 
 async def _mark_error(deps: Deps, bundle: DealBundle, message: str) -> None:
@@ -251,9 +273,23 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-async def sync_change(deps: Deps, deal_id: str, prop: str, value: str | None, occurred_ms: int | None) -> str:
+async def sync_change(
+    deps: Deps,
+    deal_id: str,
+    prop: str,
+    value: str | None,
+    occurred_ms: int | None,
+    *,
+    may_hold: bool = True,
+) -> str:
     """Flow 3 entry for one ``deal.propertyChange``: push when the deal's write turn comes. Returns what
     happened.
+
+    While the write budget is busy (a turn held or waited for, or edits held already, by any process) the
+    edit is *held* (``deps.held``, ``cosync_worker.write_hold``) and its event settled: the drain writes the
+    deal later with one read covering every edit made meanwhile, and under pressure waits until the deal
+    is quiet, so a deal the rep is still editing does not spend a write its next edit repeats.
+    ``may_hold=False``: wait for the turn here (a step that must follow this push comes next).
 
     No fixed wait: the deal waits for its turn at the account's write scheduler (at once when the budget is
     idle) and only then reads the deal, so every change made while it waited is in that one read. Events of
@@ -276,6 +312,13 @@ async def sync_change(deps: Deps, deal_id: str, prop: str, value: str | None, oc
         return "covered"
     # A deal's own change: its company and contacts are read again only if the deal's associations changed
     # (or the copy is old); a change to them has its own event, whose push reads them (push_related).
+    if (
+        may_hold
+        and deps.held is not None
+        and (await deps.held.holding() or await deps.pc.scheduler.contested())
+    ):
+        await deps.held.mark(deal_id, occurred_ms if occurred_ms is not None else _now_ms(), Priority.UPDATE)
+        return "held"
     change = Change(prop, value, occurred_ms) if occurred_ms is not None else None
     return await push_update(deps, deal_id, occurred_ms=occurred_ms, customer_cache=True, change=change)
 

@@ -13,7 +13,18 @@ from datetime import datetime
 from typing import Any
 
 from cosync_worker.conflicts import resolve_event_type, rollback_event_type
-from cosync_worker.connector import Context, DealConnector, Event, PermanentError, Run, client, every, on
+from cosync_worker.connector import (
+    Context,
+    DealConnector,
+    Event,
+    HeldWrites,
+    PermanentError,
+    Run,
+    audit_trigger,
+    client,
+    every,
+    on,
+)
 from cosync_worker.hooks import RouteSpec, hookimpl
 
 from . import assignment, declarations, engagements, inbound, outbound, resolution, submission, summary
@@ -91,6 +102,8 @@ class AwsConnector(LifecycleRoutes, SolutionRoutes, JobRoutes, DealConnector):
     cosync_linkers = staticmethod(declarations.cosync_linkers)
     cosync_notice_kinds = staticmethod(declarations.cosync_notice_kinds)
 
+    _held: HeldWrites | None = None
+
     @property
     def settings(self) -> AwsConfig:
         config: AwsConfig = self.config
@@ -115,6 +128,7 @@ class AwsConnector(LifecycleRoutes, SolutionRoutes, JobRoutes, DealConnector):
             self.invitations,
             self.related,
             self.told,
+            self._held,
         )
 
     # -- lifecycle: the framework opens the client; the linker and the routes reach it by service name --
@@ -126,9 +140,20 @@ class AwsConnector(LifecycleRoutes, SolutionRoutes, JobRoutes, DealConnector):
             context.services[CONNECTOR] = self
             context.services[SERVICE] = pc
             context.services[SOLUTIONS] = SolutionCache(pc, self.settings.solution_cache_seconds)
+            self._held = HeldWrites(
+                self.store,
+                pc.budget_name,
+                self._push_held,
+                self._hand_off_held,
+                interval_seconds=1.0 / self.settings.write_rate_per_second,
+            )
+            context.worker_starts.append(self._held.start)  # drained beside the worker, not by a relay
 
     @hookimpl
     async def cosync_shutdown(self, context: Context) -> None:
+        if self._held is not None:
+            await self._held.close()  # what is still held stays in the store for the next start
+            self._held = None
         for key in (SOLUTIONS, SERVICE, CONNECTOR):
             context.services.pop(key, None)
         await super().cosync_shutdown(context)
@@ -185,13 +210,35 @@ class AwsConnector(LifecycleRoutes, SolutionRoutes, JobRoutes, DealConnector):
             return
         if prop not in outbound.UPDATE_PROPERTIES:
             return
+        submits = prop == "dealstage" and value in deps.config.submission.on_stages
         await outbound.sync_change(
-            deps, deal_id, prop, str(value) if value is not None else None, _occurred_ms(event)
+            deps,
+            deal_id,
+            prop,
+            str(value) if value is not None else None,
+            _occurred_ms(event),
+            may_hold=not submits,  # the submission goes after the stage's push, so that one is not held
         )
-        if prop == "dealstage" and value in deps.config.submission.on_stages:
+        if submits:
             # Even when an earlier event of the burst already pushed the stage ("covered"): submitting is a
             # separate step, and submit_deal costs one read when the opportunity is already under review.
             await submission.submit_deal(deps, deal_id)
+
+    @on(outbound.HELD_PUSH_EVENT)
+    async def held_push(self, event: Event) -> None:
+        """A held edit whose write failed in the drain: pushed here, with the queue's retries and dead letter."""
+        changed = event.payload.get("changed_ms")
+        if not isinstance(changed, int):
+            raise PermanentError(f"{outbound.HELD_PUSH_EVENT} without an integer changed_ms")
+        await self._push_held(event.object.id, changed)
+
+    async def _push_held(self, deal_id: str, changed_ms: int) -> None:
+        # Outside the rep's event (in the drain, or its queued retry): the audit entries name what the rep did.
+        with audit_trigger("deal.propertyChange"):
+            await outbound.push_update(self.deps(), deal_id, occurred_ms=changed_ms, customer_cache=True)
+
+    async def _hand_off_held(self, deal_id: str, changed_ms: int) -> None:
+        await self.context.enqueue([outbound.held_event(deal_id, changed_ms)])
 
     @on("deal.associationChange")
     async def deal_associations_changed(self, event: Event) -> None:
