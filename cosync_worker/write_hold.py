@@ -5,7 +5,9 @@ one object run in order, hides the object's later changes behind it. So under a 
 see that an object is still being edited, and it spends writes of a quota-bound service (Partner Central: 1
 write/s) on objects the next edit dirties again. Here such a change only *marks* its object held in the store
 (its first and newest change) and its event is settled; the object's later events then arrive at once and
-move its mark. One drain per process writes the held objects, one at a time through the scheduler's turn:
+move its mark. One drain per process writes the held objects, one at a time: it takes the scheduler's turn
+first and chooses the object when the turn comes (so the drains of several replicas pick one object per write
+the budget allows, each with the listing as it is at that moment):
 
 * without pressure (fewer than ``pressure`` objects held) the most urgent held object is written as soon as
   its turn comes, as before;
@@ -28,6 +30,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +47,8 @@ log = get_logger("cosync.write_hold")
 Clock = Callable[[], float]
 # ``write(key, changed_ms)``: write the object's current state; every change up to ``changed_ms`` must be in it.
 Write = Callable[[str, int], Awaitable[None]]
+# ``turn(key, priority)``: the budget's write turn (``WriteScheduler.turn``); ``write`` inside reuses it.
+Turn = Callable[[str, int], AbstractAsyncContextManager[None]]
 
 SETTLE_INTERVALS = 3.0
 MAX_HOLD_INTERVALS = 60.0
@@ -58,6 +63,7 @@ CLAIM_SECONDS = 60.0  # how long a crashed drain's claim keeps others from the o
 RETRY_SECONDS = 5.0  # an object whose write and hand-off both failed waits this long (doubling, to the max)
 MAX_RETRY_SECONDS = 120.0
 MARK_ATTEMPTS = 8
+CLOSE_SECONDS = 10.0  # how long a stop waits for the drain's write under way
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +133,9 @@ def choose(
 class HeldWrites:
     """The held objects of one write budget (``name``, the scheduler's) and this process's drain of them.
 
-    ``write`` writes one object (under the scheduler's turn, which orders the drains of every process);
-    ``hand_off`` takes a failed one elsewhere (the connector queues it). ``interval_seconds`` is the budget's
+    ``write`` writes one object; ``turn`` (the scheduler's) is taken before the object is chosen, and
+    ``write`` runs inside it, so the drains of every process pick one object per write the budget allows, in
+    the scheduler's global order; ``hand_off`` takes a failed one elsewhere (the connector queues it). ``interval_seconds`` is the budget's
     time between writes: the settle and the hold are counted in it, so a time-scaled budget scales them."""
 
     def __init__(
@@ -144,12 +151,14 @@ class HeldWrites:
         max_hold_intervals: float = MAX_HOLD_INTERVALS,
         pressure: int = PRESSURE,
         poll_seconds: float | None = None,
+        turn: Turn | None = None,
     ) -> None:
         self.store = store
         self.name = name
         self.owner = uuid.uuid4().hex[:12]
         self._write = write
         self._hand_off = hand_off
+        self._turn = turn
         self._clock = clock
         self._interval = interval_seconds
         self._settle_ms = int(settle_intervals * interval_seconds * 1000)
@@ -236,8 +245,10 @@ class HeldWrites:
 
     async def close(self) -> None:
         """Stop looking and draining; what is still held stays in the store for the next process."""
-        self._stopping = True
-        self._wake.set()
+        self._hurry()
+        if self._drain is not None and not self._drain.done():
+            # The write under way finishes (its stamp included); the drain stops before the next one.
+            await asyncio.wait({self._drain}, timeout=CLOSE_SECONDS)
         for task in (self._poller, self._drain):
             if task is not None and not task.done():
                 task.cancel()
@@ -282,6 +293,8 @@ class HeldWrites:
         while not self._stopping:
             wait = await self.step()
             if wait is None:
+                if self._wake.is_set():
+                    continue  # a mark landed while the listing was read: look again
                 return  # nothing held: a later mark starts the drain again
             if wait > 0:
                 await self._sleep(wait)
@@ -297,8 +310,26 @@ class HeldWrites:
         if not self._held:
             return None
         now = self._now_ms()
+        held, wake = self._choose(now)
+        if held is None:
+            return max(0.0, (wake - now) / 1000) if wake is not None else self._interval
+        if self._turn is None:
+            await self._claim_and_write(held)
+            return 0.0
+        # The object is chosen again once the budget's turn is this drain's: with several processes draining,
+        # each picks at the moment a write can go, with the listing as it is then, so they do not commit
+        # several objects at once to writes that the next moments' edits may make worth less.
+        async with self._turn(f"{self.name}:drain:{self.owner}", held.priority):
+            await self._list()
+            now = self._now_ms()
+            held, _ = self._choose(now)
+            if held is not None:
+                await self._claim_and_write(held)
+        return 0.0
+
+    def _choose(self, now: int) -> tuple[Held | None, int | None]:
         self._blocked = {k: t for k, t in self._blocked.items() if t > now and k in self._held}
-        held, wake = choose(
+        return choose(
             self._held,
             now,
             settle_ms=self._settle_ms,
@@ -306,20 +337,21 @@ class HeldWrites:
             pressure=self._pressure,
             blocked=self._blocked,
         )
-        if held is None:
-            return max(0.0, (wake - now) / 1000) if wake is not None else self._interval
+
+    async def _claim_and_write(self, held: Held) -> None:
         claim = f"{self.name}:held-claim:{held.key}"
         if await self.store.acquire_lease(claim, self.owner, CLAIM_SECONDS) is None:
-            self._blocked[held.key] = now + int(self._interval * 1000)  # another process writes it
-            return 0.0
+            # Another process writes it: not this one's for an interval (the next step takes another).
+            self._blocked[held.key] = self._now_ms() + int(self._interval * 1000)
+            return
         try:
             await self._write_one(held)
         finally:
             with contextlib.suppress(Exception):
                 await self.store.release_lease(claim, self.owner)
-        return 0.0
 
     async def _write_one(self, held: Held) -> None:
+        started_ms = self._now_ms()
         try:
             await self._write(held.key, held.changed_ms)
             self.written += 1
@@ -344,9 +376,9 @@ class HeldWrites:
                 )
                 return
         self._failures.pop(held.key, None)
-        await self._clear(held)
+        await self._clear(held, started_ms)
 
-    async def _clear(self, held: Held) -> None:
+    async def _clear(self, held: Held, written_ms: int) -> None:
         """Take the mark out if no change newer than the one just covered landed meanwhile (then it stays, and
         the next write of it costs the caller a cheap "covered" check or a real write)."""
         record = self._record(held.key)
@@ -355,6 +387,13 @@ class HeldWrites:
         if value.get("held"):
             now = Held.of(held.key, value)
             if now.changed_ms > held.changed_ms:
+                # Edited again since the write read it: it stays held, but its hold starts from this write
+                # (kept, an object edited without end would pass its longest hold and go first every time).
+                restarted = Held(held.key, written_ms, now.marked_ms, now.changed_ms, now.priority)
+                with contextlib.suppress(ConflictError):
+                    await self.store.write_versioned(record, restarted.value(), read.version)
+                    await self.store.index_add(self.index, held.key, restarted.value())
+                    now = restarted
                 self._held[held.key] = now
                 return
             try:

@@ -5,6 +5,8 @@ the listing. Nothing here depends on the machine's speed: every step is called b
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -156,8 +158,13 @@ async def test_a_mark_landing_during_its_write_keeps_the_object_held(store: Sqli
     clock, writes = Clock(), Writes()
     hold = drain_of(store, writes, clock)
     await hold.mark("deal-1", 100)
+    clock.now += 100.0  # held past its longest hold (60 s) when its write starts
     writes.during_write = hold
     await hold.step()
+    # Its hold starts again from that write: an object edited during every write would otherwise stay past
+    # its longest hold and go first at every step, ahead of quieter ones.
+    [(_, value)] = await store.index_members(hold.index)
+    assert value["first_ms"] == 1_100_000
     assert writes.written == [("deal-1", 100)]
     assert await listed(store, hold) == {"deal-1": 105}  # the change made meanwhile is not taken for written
     await hold.step()
@@ -212,3 +219,33 @@ async def test_the_drain_runs_as_trailing_work_and_stops_when_nothing_is_held(st
     await hold._drain
     assert writes.written == [("deal-1", 100)] and trailing.pending() == 0
     await hold.close()
+
+
+async def test_the_object_is_chosen_once_the_turn_is_the_drains(store: SqliteStore) -> None:
+    """With a turn (the scheduler's), what the drain writes is decided when the turn comes, not before: an
+    object edited again while the drain waited for it is no longer the quiet one."""
+    clock, writes = Clock(), Writes()
+    gate, asking = asyncio.Lock(), asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def turn(key: str, priority: int) -> AsyncIterator[None]:
+        asking.set()
+        async with gate:
+            yield
+
+    hold = HeldWrites(
+        store, "pc", writes.write, writes.hand_off, interval_seconds=1.0, clock=clock, turn=turn
+    )
+    hold._stopping = True
+    for i in range(10):
+        await hold.mark(f"deal-{i}", int(clock.now * 1000))
+        clock.now += 0.1
+    clock.now += 3.0  # deal-0 .. deal-2 quiet for 3 s by now (the settle), deal-0 the longest
+    await gate.acquire()  # another write holds the budget
+    step = asyncio.ensure_future(hold.step())
+    await asyncio.wait_for(asking.wait(), 5)  # it chose deal-0 and waits for the turn
+    assert writes.written == []
+    await hold.mark("deal-0", int(clock.now * 1000))  # edited again while the drain waits for its turn
+    gate.release()
+    await asyncio.wait_for(step, 5)
+    assert [k for k, _ in writes.written] == ["deal-1"]

@@ -146,6 +146,7 @@ class AwsConnector(LifecycleRoutes, SolutionRoutes, JobRoutes, DealConnector):
                 self._push_held,
                 self._hand_off_held,
                 interval_seconds=1.0 / self.settings.write_rate_per_second,
+                turn=pc.scheduler.turn,
             )
             context.worker_starts.append(self._held.start)  # drained beside the worker, not by a relay
 
