@@ -60,6 +60,7 @@ POLL_SECONDS = 5.0
 POLL_INTERVALS = 10.0
 MIN_POLL_SECONDS = 1.0
 CLAIM_SECONDS = 60.0  # how long a crashed drain's claim keeps others from the object
+CLAIM_TRIES = 5  # objects a drain asks to claim in one turn before it gives the turn back
 RETRY_SECONDS = 5.0  # an object whose write and hand-off both failed waits this long (doubling, to the max)
 MAX_RETRY_SECONDS = 120.0
 MARK_ATTEMPTS = 8
@@ -314,18 +315,24 @@ class HeldWrites:
         if held is None:
             return max(0.0, (wake - now) / 1000) if wake is not None else self._interval
         if self._turn is None:
-            await self._claim_and_write(held)
+            await self._write_best()
             return 0.0
         # The object is chosen again once the budget's turn is this drain's: with several processes draining,
         # each picks at the moment a write can go, with the listing as it is then, so they do not commit
         # several objects at once to writes that the next moments' edits may make worth less.
         async with self._turn(f"{self.name}:drain:{self.owner}", held.priority):
             await self._list()
-            now = self._now_ms()
-            held, _ = self._choose(now)
-            if held is not None:
-                await self._claim_and_write(held)
+            await self._write_best()
         return 0.0
+
+    async def _write_best(self) -> None:
+        """Write the best object that may go now and that no other process has claimed: one claimed elsewhere
+        is passed over for ``CLAIM_SECONDS`` (written there, or its claimer died and the claim runs out), so a
+        dead replica's claim never makes every drain spend its turns asking for the same object again."""
+        for _ in range(CLAIM_TRIES):
+            held, _ = self._choose(self._now_ms())
+            if held is None or await self._claim_and_write(held):
+                return
 
     def _choose(self, now: int) -> tuple[Held | None, int | None]:
         self._blocked = {k: t for k, t in self._blocked.items() if t > now and k in self._held}
@@ -338,17 +345,18 @@ class HeldWrites:
             blocked=self._blocked,
         )
 
-    async def _claim_and_write(self, held: Held) -> None:
+    async def _claim_and_write(self, held: Held) -> bool:
+        """False when another process holds the object's claim (then it is passed over for a while)."""
         claim = f"{self.name}:held-claim:{held.key}"
         if await self.store.acquire_lease(claim, self.owner, CLAIM_SECONDS) is None:
-            # Another process writes it: not this one's for an interval (the next step takes another).
-            self._blocked[held.key] = self._now_ms() + int(self._interval * 1000)
-            return
+            self._blocked[held.key] = self._now_ms() + int(CLAIM_SECONDS * 1000)
+            return False
         try:
             await self._write_one(held)
         finally:
             with contextlib.suppress(Exception):
                 await self.store.release_lease(claim, self.owner)
+        return True
 
     async def _write_one(self, held: Held) -> None:
         started_ms = self._now_ms()
