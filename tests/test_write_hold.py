@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -102,13 +101,8 @@ class Writes:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    st = SqliteStore(tmp_path / "state.db")
-    await st.open()
-    try:
-        yield st
-    finally:
-        await st.close()
+def store(sqlite_store: SqliteStore) -> SqliteStore:
+    return sqlite_store  # cosync_worker.testing's
 
 
 def drain_of(store: SqliteStore, writes: Writes, clock: Clock, **kw: float) -> HeldWrites:

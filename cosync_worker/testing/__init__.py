@@ -20,6 +20,7 @@ if not MISSING:
     from .moto import *  # noqa: F403
     from .partnercentral import *  # noqa: F403
     from .ports import *  # noqa: F403
+    from .stores import *  # noqa: F403
     from .waiting import *  # noqa: F403
 
 

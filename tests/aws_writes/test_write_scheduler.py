@@ -11,7 +11,6 @@ import asyncio
 import contextvars
 import functools
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +41,8 @@ class Budget:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    st = SqliteStore(tmp_path / "state.db")
-    await st.open()
-    try:
-        yield st
-    finally:
-        await st.close()
+def store(sqlite_store: SqliteStore) -> SqliteStore:
+    return sqlite_store  # cosync_worker.testing's
 
 
 async def _settle(sched: WriteScheduler | None = None, waiting: int = 0) -> None:

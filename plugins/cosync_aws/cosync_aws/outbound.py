@@ -11,19 +11,18 @@ between is overwritten.
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from cosync_worker.connector import Event, backlog, turn_uncontested
 from cosync_worker.errors import Retry
-from cosync_worker.events import ObjectRef
 from cosync_worker.logs import get_logger
 
 from . import audit, echoes, pushes
 from .client import PartnerCentralError, Priority
 from .conflict_flow import Settled, settle_outbound
 from .conflict_rules import PATH_FIELDS
+from .deal_events import deal_event
 from .deps import Deps
 from .hubspot_side import DealBundle, link_opportunity, read_deal
 from .hubspot_side import note_once as _note_once
@@ -84,16 +83,9 @@ HELD_PUSH_EVENT = "deal.heldPush"
 
 def held_event(deal_id: str, changed_ms: int) -> Event:
     """The queued push of a held edit of ``deal_id``: every change up to ``changed_ms`` (HubSpot's time)."""
-    ref = ObjectRef(system="hubspot", type="deal", id=deal_id)
-    return Event(
-        id=str(uuid.uuid4()),
-        source="hubspot",
-        type=HELD_PUSH_EVENT,
-        object=ref,
-        ordering_key=ref.key,
-        dedupe_key=f"{HELD_PUSH_EVENT}:{deal_id}:{changed_ms}",
-        payload={"changed_ms": changed_ms},
-        connectors=["aws"],
+    dedupe = f"{HELD_PUSH_EVENT}:{deal_id}:{changed_ms}"
+    return deal_event(
+        HELD_PUSH_EVENT, deal_id, dedupe, {"changed_ms": changed_ms}, source="hubspot", connectors=["aws"]
     )
 
 

@@ -11,7 +11,6 @@ resource routes in :mod:`.lifecycle_routes`.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, Literal, Self
 
 from aiohttp import web
@@ -19,9 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cosync_worker.connector import ACTOR_KEY, Connector, create_job, request_body, request_identity, route
 from cosync_worker.errors import FieldError, ProblemError
-from cosync_worker.events import Event, ObjectRef
+from cosync_worker.events import Event
 
 from .assignment import OWNER_TITLE
+from .deal_events import deal_event
 
 __all__ = [
     "ASSIGN_EVENT",
@@ -125,16 +125,8 @@ def business_title(role: str | None) -> str:
 
 
 def _job_event(kind: str, deal_id: str, job_id: str, payload: dict[str, Any]) -> Event:
-    ref = ObjectRef(system="hubspot", type="deal", id=deal_id)
-    return Event(
-        id=str(uuid.uuid4()),
-        source="api",
-        type=kind,
-        object=ref,
-        ordering_key=ref.key,
-        dedupe_key=f"{kind}:{job_id}",
-        payload={"deal_id": deal_id, "job_id": job_id, **payload},
-    )
+    body = {"deal_id": deal_id, "job_id": job_id, **payload}
+    return deal_event(kind, deal_id, f"{kind}:{job_id}", body, source="api")
 
 
 def _unknown_assignee(field: str, why: str) -> ProblemError:

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -21,13 +19,8 @@ from .test_create import FUTURE
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "state.db")
-    await s.open()
-    try:
-        yield s
-    finally:
-        await s.close()
+def store(sqlite_store: SqliteStore) -> SqliteStore:
+    return sqlite_store  # cosync_worker.testing's
 
 
 async def _emulator(**quota: Any) -> PartnerCentralEmulator:
